@@ -1,0 +1,61 @@
+"""Operator roles: viewer < support < engineer < admin, stored as Django groups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+ROLES = ("viewer", "support", "engineer", "admin")
+ROLE_DESCRIPTIONS = {
+    "viewer": "schema, migration history and query statistics",
+    "support": "one end-user's data, with a ticket reference",
+    "engineer": "branches, EXPLAIN ANALYZE and migration trial runs",
+    "admin": "reset statistics, cancel or terminate backends, apply migrations",
+}
+
+
+def operator_role(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """Return the highest role of a logged-in operator, or None."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return "admin"
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+    held = [role for role in ROLES if role in names]
+    return held[-1] if held else None
+
+
+def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
+    """Return True when the operator holds `role` or a higher one."""
+    held = operator_role(user)
+    return held is not None and ROLES.index(held) >= ROLES.index(role)
+
+
+def role_required(
+    role: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Decorate a view so that only operators with `role` or above reach it (else 403)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if has_role(request.user, role):
+                return view(request, *args, **kwargs)
+            return render(
+                request,
+                "errors/forbidden.html",
+                {"role": role, "allows": ROLE_DESCRIPTIONS[role]},
+                status=403,
+            )
+
+        wrapped.required_role = role  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorate

@@ -1,0 +1,48 @@
+"""Writing audit events."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from dashboard.audit.models import AuditEvent
+
+
+def client_address(request: HttpRequest) -> str:
+    """Return the client's IP address (the proxy's X-Forwarded-For only behind a TLS proxy)."""
+    address = request.META.get("REMOTE_ADDR", "")
+    if settings.SECURE_PROXY_SSL_HEADER:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            address = forwarded.split(",")[0].strip()
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return ""
+
+
+def record(
+    request: HttpRequest,
+    action: str,
+    *,
+    subject_user: str = "",
+    tables: Iterable[str] = (),
+    reason: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Write one audit event for the operator behind `request` and return it."""
+    operator = request.user if request.user.is_authenticated else None
+    return AuditEvent.objects.create(
+        operator=operator,
+        operator_name=operator.get_username() if operator else "(anonymous)",
+        action=action,
+        subject_user=subject_user,
+        tables=sorted(set(tables)),
+        reason=reason.strip(),
+        client_address=client_address(request) or None,
+        detail=detail or {},
+    )

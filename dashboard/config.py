@@ -1,0 +1,66 @@
+"""Reading and checking configuration from the environment (never printing secrets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A local `.env` (written by `make demo`, never committed) fills in what the real environment
+# lacks; variables already set in the environment win.
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "pgsql"}
+URL_SHAPE = "postgresql://USER:PASSWORD@HOST:PORT/DBNAME"
+
+
+def checked_database_url(var: str, default: str | None = None) -> str:
+    """Return the URL in `var`, or raise ImproperlyConfigured naming the variable."""
+    value = env.str(var, default="") or (default or "")
+    if not value:
+        raise environ.ImproperlyConfigured(
+            f"{var} is not set: give it a PostgreSQL URL such as {URL_SHAPE}."
+        )
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise environ.ImproperlyConfigured(
+            f"{var} is malformed (it does not parse as a URL); expected {URL_SHAPE}."
+        ) from None
+    problems = []
+    if parts.scheme not in POSTGRES_SCHEMES:
+        problems.append(f"the scheme is {parts.scheme or 'missing'!r}, not 'postgresql'")
+    if not parts.hostname:
+        problems.append("the host is missing")
+    if not parts.path.strip("/"):
+        problems.append("the database name is missing")
+    if port is not None and not 0 < port < 65536:
+        problems.append("the port is out of range")
+    if problems:
+        raise environ.ImproperlyConfigured(
+            f"{var} is malformed: {'; '.join(problems)}. Expected {URL_SHAPE}."
+        )
+    return value
+
+
+def database_settings(var: str) -> dict[str, object]:
+    """Return a Django DATABASES entry built from the URL in `var`."""
+    url = checked_database_url(var).replace("postgresql+psycopg://", "postgresql://", 1)
+    config = environ.Env.db_url_config(url)
+    config["ENGINE"] = "django.db.backends.postgresql"
+    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
+    options = dict(config.get("OPTIONS") or {})
+    options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_S", default=5))
+    options.setdefault("application_name", "schemadesk")
+    # Behind PgBouncer in transaction mode, server-side prepared statements break.
+    if "-pooler" in (urlsplit(url).hostname or "") or env.bool("DATABASE_POOLED", default=False):
+        options["prepare_threshold"] = None
+    config["OPTIONS"] = options
+    return config

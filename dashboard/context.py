@@ -1,0 +1,37 @@
+"""Template context: the navigation, limited to the sections that exist and the role allows."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from dashboard.accounts.roles import has_role, operator_role
+
+# (label, URL name, role needed). Sections whose URL is not installed yet are left out.
+SECTIONS = [
+    ("Overview", "home", "viewer"),
+    ("Schema", "schema:tables", "viewer"),
+    ("Data", "data:index", "viewer"),
+    ("Users", "users:find", "support"),
+    ("Migrations", "history:index", "viewer"),
+    ("Branches", "branches:list", "viewer"),
+    ("Queries", "queries:statements", "viewer"),
+    ("Activity", "queries:activity", "viewer"),
+    ("Audit", "audit:events", "support"),
+]
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    if not request.user.is_authenticated:
+        return {"nav": [], "operator_role": None}
+    items = []
+    for label, url_name, role in SECTIONS:
+        if not has_role(request.user, role):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        active = request.path == url if url == "/" else request.path.startswith(url)
+        items.append({"label": label, "url": url, "active": active})
+    return {"nav": items, "operator_role": operator_role(request.user)}

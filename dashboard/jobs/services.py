@@ -1,0 +1,50 @@
+"""Enqueueing background jobs and tracking their runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+
+from dashboard.jobs.models import JobRun
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(
+    task: Any, kind: str, user: AbstractBaseUser | AnonymousUser | None = None, **params: Any
+) -> JobRun:
+    """Create a JobRun and defer `task(run_id=..., **params)` once the transaction commits."""
+    run = JobRun.objects.create(
+        kind=kind,
+        params=params,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    transaction.on_commit(lambda: task.defer(run_id=run.pk, **params))
+    return run
+
+
+def tracked(work: Callable[..., dict | None]) -> Callable[..., None]:
+    """Wrap a job body: mark the run running, then succeeded with its result or failed.
+
+    The body gets the JobRun as first argument. An exception fails the run with a sentence;
+    the traceback goes to the worker's log only.
+    """
+
+    @wraps(work)
+    def run_job(run_id: int, **params: Any) -> None:
+        run = JobRun.objects.get(pk=run_id)
+        run.start()
+        try:
+            result = work(run, **params)
+        except Exception as exc:
+            logger.exception("job %s #%s failed", run.kind, run.pk)
+            run.fail(getattr(exc, "sentence", None) or f"{type(exc).__name__}: {exc}")
+            return
+        run.succeed(result or {})
+
+    return run_job

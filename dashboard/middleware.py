@@ -1,0 +1,85 @@
+"""Middleware: login everywhere, a Content Security Policy, and errors without stack traces."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from dashboard.target import TargetError
+
+logger = logging.getLogger(__name__)
+
+# Paths reachable without logging in: the login page itself, health checks, static files.
+PUBLIC_PREFIXES = ("/login/", "/healthz", "/static/")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class LoginRequiredMiddleware:
+    """Send anonymous requests to the login page (htmx requests get a full-page redirect)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated or request.path.startswith(PUBLIC_PREFIXES):
+            return self.get_response(request)
+        if getattr(request, "htmx", False):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = f"{reverse('login')}?{urlencode({'next': request.path})}"
+            return response
+        return redirect_to_login(request.get_full_path())
+
+
+class ContentSecurityPolicyMiddleware:
+    """Add a strict Content Security Policy: only our own scripts and styles run."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+class FriendlyErrorsMiddleware:
+    """Turn target-database failures into a sentence in the page; log the detail."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, TargetError):
+            logger.warning("target database error on %s: %s", request.path, exception.detail)
+            template = "errors/target.html"
+            if getattr(request, "htmx", False):
+                template += "#notice"
+            return render(
+                request, template, {"message": exception.sentence}, status=exception.status
+            )
+        return None

@@ -1,0 +1,72 @@
+"""Pytest plugin: start a throwaway PostgreSQL cluster before Django reads its settings.
+
+Loaded with `-p tests.pgplugin` (see pyproject.toml) so that it runs before pytest-django
+imports `dashboard.settings`: the cluster's URLs are put into the environment first. The cluster
+has `pg_stat_statements` preloaded, the production layout (schemas `public` and `django`,
+roles `todo_owner`, `todo_app`, `schemadesk`) and the Alembic head applied to `public`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from core.embedded import Layout, prepare
+from core.netports import free_port
+from core.pgcluster import Cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE = "schemadesk_test"
+_state: dict[str, object] = {}
+
+
+def _alembic_upgrade_head(layout: Layout) -> None:
+    if not (ROOT / "migrations" / "env.py").is_file():
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    command.upgrade(config, "head")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    if os.environ.get("SCHEMADESK_TEST_CLUSTER"):
+        return  # a parent process (e.g. an xdist controller) already started one
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="schemadesk-test-pg-")), ephemeral=True)
+    cluster.start(port=free_port())
+    layout = prepare(cluster, TEST_DATABASE)
+    _state["cluster"] = cluster
+    _state["layout"] = layout
+    os.environ.update(layout.environment())
+    os.environ["SCHEMADESK_TEST_CLUSTER"] = str(cluster.root)
+    os.environ["PG_SUPERUSER_URL"] = cluster.superuser_url()
+    os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+    os.environ.setdefault("BRANCH_PROVIDER", "local")
+    os.environ.setdefault("STATIC_MANIFEST", "false")
+    os.environ.setdefault("SECURE_COOKIES", "false")
+    _alembic_upgrade_head(layout)
+
+
+def pytest_unconfigure(config):
+    cluster = _state.pop("cluster", None)
+    if isinstance(cluster, Cluster):
+        cluster.destroy()
+
+
+def running_cluster() -> Cluster:
+    """Return the cluster of this test run."""
+    return Cluster(Path(os.environ["SCHEMADESK_TEST_CLUSTER"]))
+
+
+def running_layout() -> Layout:
+    """Return the layout of the test database (URLs with passwords)."""
+    layout = _state.get("layout")
+    assert isinstance(layout, Layout), "the test cluster was not started by this process"
+    return layout
