@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import os
+
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
 
+from core.embedded import CONSOLE_ROLE
+from tests.pgplugin import TEST_DATABASE
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_blocker):
     """Use the test cluster's database as it is (it is throwaway) and migrate it once."""
+    # Transactional tests empty the tables with TRUNCATE between tests; the audit table refuses
+    # that unless the maintenance setting is on, which only this throwaway database enables.
+    with psycopg.connect(os.environ["PG_SUPERUSER_URL"], autocommit=True) as conn:
+        conn.execute(
+            f"ALTER ROLE {CONSOLE_ROLE} IN DATABASE {TEST_DATABASE} "
+            "SET schemadesk.audit_maintenance = 'on'"
+        )
     with django_db_blocker.unblock():
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
@@ -21,7 +34,8 @@ def make_operator(username: str, role: str | None, password: str = "correct hors
     """Create an operator with a role (None = no role) and return it."""
     user = get_user_model().objects.create_user(username=username, password=password)
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        # get_or_create: transactional tests flush the groups the migration made.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 

@@ -1,0 +1,70 @@
+"""Browser tests: Playwright for Python driving the system Chromium against a live server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+# test itself (creating users, sessions) are still synchronous and safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str:
+    """Return the system Chromium, or fail with what to install."""
+    for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    pytest.fail("Chromium is not installed: apt-get install -y chromium (or set CHROMIUM).")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[object]:
+    """A fresh browser page (not logged in); `page.base_url` is the live server."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(10_000)
+    new_page = context.new_page()
+    new_page.base_url = live_server.url
+    yield new_page
+    context.close()
+
+
+def log_in(page, user) -> None:
+    """Give the browser page a logged-in session for `user` (without typing)."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies["sessionid"]
+    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": page.base_url}])
+
+
+@pytest.fixture
+def logged_in_page(page, admin_user):
+    """A browser page logged in as an admin operator."""
+    log_in(page, admin_user)
+    return page
