@@ -145,6 +145,14 @@ TARGET = {
 }
 checked_database_url(TARGET["URL_VAR"])  # stop start-up now if it is missing or malformed
 
+# Branches: `local` clones the target database on its server; `neon` uses the Neon API.
+BRANCH_PROVIDER = env.str("BRANCH_PROVIDER", default="local")
+NEON_API_URL = env.str("NEON_API_URL", default="https://console.neon.tech/api/v2")
+NEON_PROJECT_ID = env.str("NEON_PROJECT_ID", default="")
+# NEON_API_KEY is read from the environment where it is used, never copied into settings.
+
+# ---- section settings (one block per concern) ----
+
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
 
 LOGGING = {
