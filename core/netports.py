@@ -20,3 +20,16 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def choose_port(wanted: int, host: str = "127.0.0.1", strict: bool = False) -> tuple[int, str]:
+    """Return (port, note): `wanted` if free, else a free one with a note saying so.
+
+    With strict=True a busy port raises OSError with a sentence instead.
+    """
+    if port_is_free(wanted, host):
+        return wanted, ""
+    if strict:
+        raise OSError(f"Port {wanted} on {host} is busy: stop what uses it or choose another.")
+    chosen = free_port(host)
+    return chosen, f"port {wanted} is busy, so port {chosen} was chosen"

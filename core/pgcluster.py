@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.netports import free_port, port_is_free
+from core.netports import choose_port
 
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found. Install them:\n"
@@ -73,22 +73,24 @@ def find_bindir() -> Path:
     initdb = shutil.which("initdb")
     if initdb:
         candidates.append(Path(initdb).parent)
-    patterns = [
-        "/usr/lib/postgresql/*/bin",
-        "/usr/pgsql-*/bin",
-        "/opt/homebrew/opt/postgresql@*/bin",
-        "/usr/local/opt/postgresql@*/bin",
-        "/Applications/Postgres.app/Contents/Versions/*/bin",
-    ]
-    for pattern in patterns:
-        candidates.extend(
-            Path(p) for p in sorted(glob.glob(pattern), key=_version_key, reverse=True)
-        )
-    candidates.extend(Path(p) for p in ("/opt/homebrew/bin", "/usr/local/bin", "/usr/bin"))
+    for pattern in SEARCH_PATTERNS:
+        found = sorted(glob.glob(pattern), key=_version_key, reverse=True)
+        candidates.extend(Path(p) for p in found)
+    candidates.extend(Path(p) for p in SEARCH_FOLDERS)
     for bindir in candidates:
         if _has_server(bindir):
             return bindir
     raise PostgresNotFound(INSTALL_HINT)
+
+
+SEARCH_PATTERNS = [
+    "/usr/lib/postgresql/*/bin",
+    "/usr/pgsql-*/bin",
+    "/opt/homebrew/opt/postgresql@*/bin",
+    "/usr/local/opt/postgresql@*/bin",
+    "/Applications/Postgres.app/Contents/Versions/*/bin",
+]
+SEARCH_FOLDERS = ["/opt/homebrew/bin", "/usr/local/bin", "/usr/bin"]
 
 
 def _runs_as_root() -> bool:
@@ -229,9 +231,8 @@ class Cluster:
         self.init()
         if self.running():
             return f"PostgreSQL is already running on 127.0.0.1:{self.port}."
-        wanted = port or self.port or 5433
-        chosen = wanted if port_is_free(wanted) else free_port()
-        note = "" if chosen == wanted else f" (port {wanted} is busy, so port {chosen} was chosen)"
+        chosen, note = choose_port(port or self.port or 5433)
+        note = f" ({note})" if note else ""
         self._port_file.write_text(f"{chosen}\n")
         self.log_file.touch()
         self._hand_to_server_user(self.log_file)

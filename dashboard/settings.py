@@ -66,6 +66,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.context.navigation",
             ],
+            # {% partialdef %} everywhere without {% load partials %} (as in Django 6).
+            "builtins": ["template_partials.templatetags.partials"],
         },
     }
 ]

@@ -1,0 +1,57 @@
+# Two commands for a newcomer: `make demo` (console on demo data) and `make test` (the suite).
+# The first interpreter that really runs and is 3.11+ (pyenv shims may exist but not run).
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test install lint format db-start db-stop db-status bench clean-demo
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed: install it (e.g. apt-get install python3)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the console on demo data at http://127.0.0.1:8000 (re-running keeps the data).
+demo: install
+	$(BIN)/python -m core.demo setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py operator_add "$${DEMO_USERNAME:-operator}" --role admin --password-env DEMO_PASSWORD --keep-existing
+	$(BIN)/python manage.py serve_console
+
+## Run the whole suite against a throwaway cluster (browser tests included).
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+db-start: install
+	$(BIN)/python -m core.pgcluster start
+db-stop: install
+	$(BIN)/python -m core.pgcluster stop
+db-status: install
+	$(BIN)/python -m core.pgcluster status
+
+## Benchmarks print tables; see README.md.
+bench: install
+	$(BIN)/python -m benchmarks.data_pages
+	$(BIN)/python -m benchmarks.slow_queries_page
+
+## Stop the demo cluster and delete its data and .env.
+clean-demo:
+	-$(BIN)/python -m core.pgcluster stop
+	rm -rf var/pg .env

@@ -1,0 +1,119 @@
+"""`make demo`'s database side: a private cluster, the production layout, migrations, demo data.
+
+Re-running keeps everything: the cluster, the passwords (kept in `.env`, which is written once,
+mode 600, never committed) and the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from core.embedded import APP_ROLE, CONSOLE_ROLE, OWNER_ROLE, Layout, prepare
+from core.pgcluster import Cluster, ClusterError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATABASE = "schemadesk"
+ENV_FILE = ROOT / ".env"
+ROLE_VARIABLES = {
+    CONSOLE_ROLE: "DATABASE_URL",
+    OWNER_ROLE: "TARGET_DATABASE_URL",
+    APP_ROLE: "APP_DATABASE_URL",
+}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Return KEY=VALUE pairs of a .env file (no shell expansion)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def known_passwords(values: dict[str, str]) -> dict[str, str]:
+    """Return role passwords found in the URLs of an existing .env (so re-runs keep them)."""
+    passwords = {}
+    for role, variable in ROLE_VARIABLES.items():
+        url = values.get(variable, "")
+        parts = urlsplit(url) if url else None
+        if parts and parts.username == role and parts.password:
+            passwords[role] = parts.password
+    return passwords
+
+
+def write_env_file(path: Path, layout: Layout, existing: dict[str, str]) -> None:
+    """Write .env with the demo's URLs and a secret key; keep other values already there."""
+    values = dict(existing)
+    values.update(layout.environment())
+    values.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    values.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    values.setdefault("SECURE_COOKIES", "false")  # the demo is served over plain http
+    values.setdefault("BRANCH_PROVIDER", "local")
+    body = "\n".join(f"{key}={value}" for key, value in values.items())
+    header = "# Written by `make demo` for the local demo cluster. Secrets: never commit.\n"
+    path.write_text(header + body + "\n")
+    path.chmod(0o600)
+
+
+def alembic_upgrade(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "upgrade", "head"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+    )
+
+
+def seed(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "core.datagen", "--preset", "demo"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+    )
+
+
+def setup(cluster_dir: Path, port: int) -> None:
+    """Start the cluster, prepare the database, write .env, migrate and seed."""
+    cluster = Cluster(cluster_dir)
+    print(cluster.start(port))
+    existing = read_env_file(ENV_FILE)
+    layout = prepare(cluster, DEMO_DATABASE, known_passwords(existing))
+    write_env_file(ENV_FILE, layout, existing)
+    env = layout.environment()
+    print("Applying Alembic migrations to schema public …")
+    alembic_upgrade(env)
+    print("Seeding demo data (skipped when already there) …")
+    seed(env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Prepare the demo database.")
+    parser.add_argument("action", choices=["setup"])
+    parser.add_argument("--root", default=os.environ.get("PG_CLUSTER_DIR", str(ROOT / "var/pg")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PG_PORT", "5433")))
+    args = parser.parse_args(argv)
+    try:
+        setup(Path(args.root), args.port)
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        print(f"error: {' '.join(exc.cmd[1:4])} failed (exit {exc.returncode})", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
