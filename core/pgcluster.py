@@ -171,6 +171,18 @@ class Cluster:
             entry = pwd.getpwnam(UNPRIVILEGED_USER)
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
+    def _check_reachable(self) -> None:
+        """Raise ClusterError when the server user cannot reach the cluster's folder."""
+        if not _runs_as_root():
+            return
+        probe = self._run(["test", "-w", str(self.data_dir)], timeout=10)
+        if probe.returncode != 0:
+            raise ClusterError(
+                f"The '{UNPRIVILEGED_USER}' user cannot reach {self.root}: every folder above it "
+                "must be searchable by that user (chmod o+x on each), or choose another folder "
+                "with PG_CLUSTER_DIR."
+            )
+
     # -- lifecycle -------------------------------------------------------------------------
     def init(self) -> None:
         """Create the data folder with a generated superuser password (no-op if it exists)."""
@@ -183,6 +195,7 @@ class Cluster:
             folder.mkdir(exist_ok=True)
             self._hand_to_server_user(folder)
         self.data_dir.chmod(0o700)
+        self._check_reachable()
         password = secrets.token_urlsafe(24)
         self._password_file.write_text(password + "\n")
         self._password_file.chmod(0o600)

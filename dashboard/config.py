@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,9 +12,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # A local `.env` (written by `make demo`, never committed) fills in what the real environment
-# lacks; variables already set in the environment win.
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# lacks; variables already set in the environment win. DOTENV_FILE names another file, or ""
+# for none (the test run uses none).
+DOTENV_FILE = os.environ.get("DOTENV_FILE", str(BASE_DIR / ".env"))
+if DOTENV_FILE and Path(DOTENV_FILE).is_file():
+    environ.Env.read_env(DOTENV_FILE, overwrite=False)
 
 POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "pgsql"}
 URL_SHAPE = "postgresql://USER:PASSWORD@HOST:PORT/DBNAME"

@@ -38,6 +38,7 @@ def _alembic_upgrade_head(layout: Layout) -> None:
 def pytest_load_initial_conftests(early_config, parser, args):
     if os.environ.get("SCHEMADESK_TEST_CLUSTER"):
         return  # a parent process (e.g. an xdist controller) already started one
+    os.environ["DOTENV_FILE"] = ""  # a developer's .env (from make demo) must not leak in
     cluster = Cluster(Path(tempfile.mkdtemp(prefix="schemadesk-test-pg-")), ephemeral=True)
     cluster.start(port=free_port())
     layout = prepare(cluster, TEST_DATABASE)
