@@ -12,7 +12,7 @@ from dashboard.target import TargetError, run_read, target_location, target_sche
 OVERVIEW_SQL = text(
     """
     SELECT
-        current_setting('server_version') AS server_version,
+        split_part(current_setting('server_version'), ' ', 1) AS server_version,
         pg_database_size(current_database()) AS database_bytes,
         (SELECT count(*)
          FROM pg_catalog.pg_class AS c

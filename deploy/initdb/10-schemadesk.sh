@@ -1,0 +1,22 @@
+#!/bin/sh
+# First start of the compose Postgres: the same layout `make demo` builds (see core/embedded.py).
+set -eu
+psql -v ON_ERROR_STOP=1 --username postgres --dbname schemadesk \
+  -v schemadesk_pw="$SCHEMADESK_PASSWORD" -v owner_pw="$TODO_OWNER_PASSWORD" <<'SQL'
+CREATE ROLE todo_owner LOGIN CREATEDB PASSWORD :'owner_pw';
+CREATE ROLE todo_app LOGIN NOBYPASSRLS;
+CREATE ROLE schemadesk LOGIN CREATEDB PASSWORD :'schemadesk_pw';
+GRANT pg_read_all_stats, pg_signal_backend TO todo_owner;
+ALTER ROLE schemadesk SET search_path = django;
+ALTER DATABASE schemadesk OWNER TO todo_owner;
+ALTER SCHEMA public OWNER TO todo_owner;
+CREATE SCHEMA django AUTHORIZATION schemadesk;
+REVOKE ALL ON SCHEMA django FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT USAGE ON SCHEMA public TO todo_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE todo_owner IN SCHEMA public
+  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO todo_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE todo_owner IN SCHEMA public
+  GRANT USAGE, SELECT ON SEQUENCES TO todo_app;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+SQL
