@@ -34,6 +34,10 @@ INSTALLED_APPS = [
     "dashboard.audit",
     "dashboard.jobs",
     "dashboard.home",
+    "dashboard.data",
+    "dashboard.queries",
+    "dashboard.history",
+    "dashboard.branches",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +159,56 @@ NEON_PROJECT_ID = env.str("NEON_PROJECT_ID", default="")
 
 # ---- section settings (one block per concern) ----
 
+# Data: browsing any table (lists with keyset pages, rows, CSV export).
+DATA_PAGE_SIZE = env.int("DATA_PAGE_SIZE", default=50)  # 25, 50, 100 or 200
+DATA_OFFSET_MAX_ROWS = env.int("DATA_OFFSET_MAX_ROWS", default=10_000)  # page numbers reach this
+DATA_EXACT_COUNT_MAX = env.int("DATA_EXACT_COUNT_MAX", default=100_000)  # count exactly below
+DATA_COUNT_TIMEOUT_MS = env.int("DATA_COUNT_TIMEOUT_MS", default=200)  # a filtered count's budget
+DATA_EXPORT_MAX_ROWS = env.int("DATA_EXPORT_MAX_ROWS", default=100_000)
+DATA_DISPLAY_FILE = env.str("DATA_DISPLAY_FILE", default="")  # per-table display settings
+
+# Schema: the module whose SQLModel models the live schema is compared with (drift).
+SCHEMA_MODELS = env.str("SCHEMA_MODELS", default="core.models")
+
+# Branches: throw-away copies of the target (Neon branches or local clones), made by jobs.
+BRANCH_READY_DEADLINE_SECONDS = env.int("BRANCH_READY_DEADLINE_SECONDS", default=300)
+NEON_POLL_INTERVAL_SECONDS = env.float("NEON_POLL_INTERVAL_SECONDS", default=1.0)
+NEON_TIMEOUT_SECONDS = env.float("NEON_TIMEOUT_SECONDS", default=30.0)
+NEON_MAX_RETRIES = env.int("NEON_MAX_RETRIES", default=4)
+NEON_DATABASE_NAME = env.str("NEON_DATABASE_NAME", default="")  # empty: neondb or the only one
+NEON_ROLE_NAME = env.str("NEON_ROLE_NAME", default="")  # empty: the database's owner
+
+# Users (support view): one end-user's data across tables, behind a reason and an audit trail.
+USERS_TABLE = env.str("USERS_TABLE", default="")  # empty: detect the most referenced users table
+USER_LINKS = env.json("USER_LINKS", default={})  # links without a foreign key, see README
+SUPPORT_REASON_REQUIRED = env.bool("SUPPORT_REASON_REQUIRED", default=True)
+SUPPORT_COUNT_LIMIT = env.int("SUPPORT_COUNT_LIMIT", default=100_000)
+SUPPORT_COUNT_TIMEOUT_MS = env.int("SUPPORT_COUNT_TIMEOUT_MS", default=1000)
+SUPPORT_EXPORT_BATCH_ROWS = env.int("SUPPORT_EXPORT_BATCH_ROWS", default=2000)
+
+# Migrations: the Alembic project the console reads, reviews and trial-runs on a branch.
+ALEMBIC_CONFIG = env.str("ALEMBIC_CONFIG", default=str(BASE_DIR / "alembic.ini"))
+ALEMBIC_WORKDIR = env.str("ALEMBIC_WORKDIR", default="")  # empty: the config file's folder
+ALEMBIC_PYTHONPATH = env.str("ALEMBIC_PYTHONPATH", default="")  # os.pathsep-separated folders
+ALEMBIC_URL_ENV = env.str("ALEMBIC_URL_ENV", default="APP_DIRECT_URL")
+ALEMBIC_VERSION_TABLE = env.str("ALEMBIC_VERSION_TABLE", default="alembic_version")
+ALEMBIC_VERSION_SCHEMA = env.str("ALEMBIC_VERSION_SCHEMA", default="")  # empty: TARGET_SCHEMA
+ALEMBIC_TIMEOUT_S = env.int("ALEMBIC_TIMEOUT_S", default=600)
+ALEMBIC_OFFLINE_TIMEOUT_S = env.int("ALEMBIC_OFFLINE_TIMEOUT_S", default=60)
+MIGRATION_LOCK_TIMEOUT = env.str("MIGRATION_LOCK_TIMEOUT", default="5s")
+MIGRATIONS_APPLY_ENABLED = env.bool("MIGRATIONS_APPLY_ENABLED", default=False)
+SQUAWK_BINARY = env.str("SQUAWK_BINARY", default="")  # empty: next to python, else PATH
+TRIAL_BRANCH_READY_TIMEOUT_S = env.int("TRIAL_BRANCH_READY_TIMEOUT_S", default=600)
+LOCAL_BRANCH_CLONE_TIMEOUT_S = env.int("LOCAL_BRANCH_CLONE_TIMEOUT_S", default=900)
+
+# Queries: pg_stat_statements history, EXPLAIN, indexes and live activity.
+QUERIES_SNAPSHOT_CRON = env.str("QUERIES_SNAPSHOT_CRON", default="*/5 * * * *")
+QUERIES_SNAPSHOT_RETENTION_DAYS = env.int("QUERIES_SNAPSHOT_RETENTION_DAYS", default=14)
+QUERIES_EXPLAIN_TIMEOUT_MS = env.int("QUERIES_EXPLAIN_TIMEOUT_MS", default=10000)
+QUERIES_LONG_RUNNING_SECONDS = env.int("QUERIES_LONG_RUNNING_SECONDS", default=60)
+QUERIES_IDLE_IN_TRANSACTION_SECONDS = env.int("QUERIES_IDLE_IN_TRANSACTION_SECONDS", default=30)
+QUERIES_SEQ_SCAN_MIN_ROWS = env.int("QUERIES_SEQ_SCAN_MIN_ROWS", default=10000)
+
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
 
 LOGGING = {
@@ -167,5 +221,6 @@ LOGGING = {
         # Django logs 4xx/5xx request lines with the full path; keep the level but not data.
         "django.db.backends": {"level": "WARNING"},
         "procrastinate": {"level": env.str("PROCRASTINATE_LOG_LEVEL", default="WARNING")},
+        "alembic.runtime": {"level": "WARNING"},
     },
 }

@@ -147,7 +147,11 @@ def _transient(exc: DBAPIError) -> bool:
         | psycopg.errors.CrashShutdown
         | psycopg.errors.CannotConnectNow
         | psycopg.OperationalError,
-    ) and not isinstance(exc.orig, psycopg.errors.QueryCanceled)
+    ) and not isinstance(
+        # Subclasses of OperationalError that say nothing about the connection's health.
+        exc.orig,
+        psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable,
+    )
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """URL map: one include per concern."""
 
-from django.urls import path
+from django.urls import include, path
 
 from dashboard.accounts.views import LoginView, LogoutView
 from dashboard.home import views as home
@@ -13,4 +13,11 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("jobs/health-check/", home.health_check_start, name="health_check_start"),
     path("jobs/<int:run_id>/", jobs.job_detail, name="job_detail"),
+    path("schema/", include("dashboard.schema.urls")),
+    path("data/", include("dashboard.data.urls")),
+    path("migrations/", include("dashboard.history.urls")),
+    path("branches/", include("dashboard.branches.urls")),
+    path("queries/", include("dashboard.queries.urls")),
+    path("users/", include("dashboard.users.urls")),
+    path("audit/", include("dashboard.audit.urls")),
 ]

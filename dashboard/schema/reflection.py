@@ -29,34 +29,34 @@ FINGERPRINT_SQL = text(
     FROM (
         SELECT format('c:%s:%s:%s:%s', c.oid, c.relname, c.relkind, c.relrowsecurity) AS item
         FROM pg_catalog.pg_class AS c
-        WHERE c.relnamespace = to_regnamespace(:schema)
+        WHERE c.relnamespace = to_regnamespace(quote_ident(:schema))
         UNION ALL
         SELECT format('a:%s:%s:%s:%s:%s:%s:%s', a.attrelid, a.attnum, a.attname, a.atttypid,
                       a.atttypmod, a.attnotnull, a.atthasdef)
         FROM pg_catalog.pg_attribute AS a
         JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
-        WHERE c.relnamespace = to_regnamespace(:schema)
+        WHERE c.relnamespace = to_regnamespace(quote_ident(:schema))
           AND a.attnum > 0
           AND NOT a.attisdropped
         UNION ALL
         SELECT format('k:%s:%s', con.oid, con.conname)
         FROM pg_catalog.pg_constraint AS con
-        WHERE con.connamespace = to_regnamespace(:schema)
+        WHERE con.connamespace = to_regnamespace(quote_ident(:schema))
         UNION ALL
         SELECT format('p:%s:%s', pol.oid, pol.polname)
         FROM pg_catalog.pg_policy AS pol
         JOIN pg_catalog.pg_class AS c ON c.oid = pol.polrelid
-        WHERE c.relnamespace = to_regnamespace(:schema)
+        WHERE c.relnamespace = to_regnamespace(quote_ident(:schema))
         UNION ALL
         SELECT format('e:%s:%s', e.enumtypid, e.enumlabel)
         FROM pg_catalog.pg_enum AS e
         JOIN pg_catalog.pg_type AS t ON t.oid = e.enumtypid
-        WHERE t.typnamespace = to_regnamespace(:schema)
+        WHERE t.typnamespace = to_regnamespace(quote_ident(:schema))
         UNION ALL
         SELECT format('d:%s:%s', d.objoid, md5(d.description))
         FROM pg_catalog.pg_description AS d
         JOIN pg_catalog.pg_class AS c ON c.oid = d.objoid
-        WHERE c.relnamespace = to_regnamespace(:schema)
+        WHERE c.relnamespace = to_regnamespace(quote_ident(:schema))
     ) AS items
     """
 )

@@ -113,3 +113,23 @@ def test_page_with_target_down_shows_a_sentence(viewer_client, monkeypatch, sett
     assert b"not reachable right now" in response.content
     assert b"hunter2" not in response.content
     assert b"Traceback" not in response.content
+
+
+def test_lock_timeout_is_not_retried_as_a_lost_connection():
+    owner = os.environ["TARGET_DATABASE_URL"]
+    with psycopg.connect(owner) as holder:
+        holder.execute("CREATE TABLE IF NOT EXISTS target_lock_probe (id int)")
+        holder.commit()
+        holder.execute("LOCK TABLE target_lock_probe IN ACCESS EXCLUSIVE MODE")
+        sleeps: list[float] = []
+        with pytest.raises(target.TargetTimeout) as caught:
+            target.run_read(
+                lambda conn: conn.execute(text("SELECT * FROM target_lock_probe")).all(),
+                lock_timeout_ms=50,
+                sleep=sleeps.append,
+            )
+        holder.rollback()
+        holder.execute("DROP TABLE target_lock_probe")
+        holder.commit()
+    assert "locked by another session" in caught.value.sentence
+    assert sleeps == []  # not retried

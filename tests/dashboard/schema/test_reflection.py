@@ -44,3 +44,29 @@ def test_schema_change_is_picked_up_and_unchanged_schema_reuses_cache():
         with psycopg.connect(owner_url, autocommit=True) as conn:
             conn.execute('DROP TABLE "user"')
     assert "user" not in refl.reflection().tables
+
+
+def test_hundreds_of_tables_reflect_with_their_keys(use_schema, many_schema):
+    from tests.dashboard.schema.builders import MANY_TABLES
+
+    use_schema(many_schema)
+    tables = refl.reflection().tables
+    assert len(tables) == MANY_TABLES
+    assert [fk.target_fullname for fk in tables["t151"].foreign_keys] == [f"{many_schema}.t150.id"]
+    assert refl.table_named("t299").c.keys() == ["id", "label", "amount", "parent_id"]
+
+
+def test_mixed_case_schema_fingerprint_sees_changes(settings):
+    owner_url = running_layout().environment()["TARGET_DATABASE_URL"]
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute('CREATE SCHEMA "MixedCase_Refl"')
+        conn.execute('CREATE TABLE "MixedCase_Refl".a (id int)')
+    settings.TARGET = {**settings.TARGET, "SCHEMA": "MixedCase_Refl"}
+    try:
+        assert set(refl.reflection().tables) == {"a"}
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute('CREATE TABLE "MixedCase_Refl".b (id int)')
+        assert set(refl.reflection().tables) == {"a", "b"}
+    finally:
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute('DROP SCHEMA "MixedCase_Refl" CASCADE')

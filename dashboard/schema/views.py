@@ -1,0 +1,81 @@
+"""Schema pages: the table list, one table, and the ER diagrams (inline and as SVG files)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_GET
+
+from dashboard.accounts.roles import role_required
+from dashboard.schema.erd import Diagram, render_svg
+from dashboard.schema.services import (
+    neighbourhood_diagram,
+    schema_diagram,
+    schema_overview,
+    table_detail,
+    table_list,
+)
+
+
+def table_url(name: str) -> str:
+    """Return the URL of a table's page."""
+    return reverse("schema:table", kwargs={"name": name})
+
+
+def diagram_svg(diagram: Diagram, id_prefix: str) -> SafeString:
+    """Return the diagram as SVG markup safe to embed (render_svg escapes every name)."""
+    return mark_safe(render_svg(diagram, link=table_url, id_prefix=id_prefix))  # noqa: S308
+
+
+@require_GET
+@role_required("viewer")
+def tables(request: HttpRequest) -> HttpResponse:
+    """The table list with the drift report; htmx filtering gets the list part alone."""
+    search = request.GET.get("q", "")
+    sort = request.GET.get("sort", "name")
+    if request.htmx and not request.htmx.history_restore_request:
+        listing = table_list(search, sort)
+        return render(request, "schema/tables.html#table-list", {"listing": listing})
+    overview = schema_overview(search, sort)
+    return render(
+        request,
+        "schema/tables.html",
+        {"listing": overview.listing, "drift": overview.drift},
+    )
+
+
+@require_GET
+@role_required("viewer")
+def table(request: HttpRequest, name: str) -> HttpResponse:
+    """One table: columns, keys, indexes, triggers, policies and its neighbourhood diagram."""
+    detail = table_detail(name)
+    context: dict[str, object] = {"detail": detail}
+    if detail.diagram.value is not None:
+        context["diagram_svg"] = diagram_svg(detail.diagram.value, "erd-table")
+    return render(request, "schema/table.html", context)
+
+
+@require_GET
+@role_required("viewer")
+def diagram(request: HttpRequest) -> HttpResponse:
+    """The whole schema's ER diagram, embedded in a page."""
+    found = schema_diagram()
+    return render(
+        request,
+        "schema/diagram.html",
+        {"diagram": found, "diagram_svg": diagram_svg(found, "erd-schema")},
+    )
+
+
+@require_GET
+@role_required("viewer")
+def erd(request: HttpRequest, name: str | None = None) -> HttpResponse:
+    """The ER diagram as an SVG file: the whole schema, or one table and its neighbours."""
+    found = neighbourhood_diagram(name) if name is not None else schema_diagram()
+    response = HttpResponse(
+        render_svg(found, link=table_url), content_type="image/svg+xml; charset=utf-8"
+    )
+    response["Cache-Control"] = "private, no-cache"
+    return response
