@@ -149,6 +149,7 @@ TARGET = {
     "LOCK_TIMEOUT_MS": env.int("TARGET_LOCK_TIMEOUT_MS", default=1000),
     "CONNECT_TIMEOUT_S": env.int("TARGET_CONNECT_TIMEOUT_S", default=5),
 }
+REFLECTION_CHECK_SECONDS = env.float("REFLECTION_CHECK_SECONDS", default=10)
 checked_database_url(TARGET["URL_VAR"])  # stop start-up now if it is missing or malformed
 
 # Branches: `local` clones the target database on its server; `neon` uses the Neon API.
