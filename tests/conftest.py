@@ -15,6 +15,13 @@ from core.embedded import CONSOLE_ROLE
 from tests.pgplugin import TEST_DATABASE
 
 
+def pytest_configure(config):  # noqa: ARG001
+    from django.conf import settings
+
+    # Test operators' passwords need no key stretching (each PBKDF2 hash costs ~1 s here).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_blocker):
     """Use the test cluster's database as it is (it is throwaway) and migrate it once."""

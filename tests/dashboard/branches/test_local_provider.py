@@ -1,0 +1,205 @@
+"""The local branch provider against the test cluster: real databases, real pg_dump/pg_restore."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from core.embedded import OWNER_ROLE
+from dashboard.branches.local_provider import LocalProvider, branch_database_name
+from dashboard.branches.provider import READY, BranchError, BranchInfo
+from tests.pgplugin import running_layout
+
+
+def _superuser(dbname: str = "postgres") -> psycopg.Connection:
+    url = os.environ["PG_SUPERUSER_URL"].rsplit("/", 1)[0] + f"/{dbname}"
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.fixture
+def source_database():
+    """A database owned by the target role with a table of rows and a `django` schema."""
+    name = f"lp_{secrets.token_hex(4)}"
+    with _superuser() as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(OWNER_ROLE)
+            )
+        )
+    with psycopg.connect(running_layout().url(OWNER_ROLE, name), autocommit=True) as conn:
+        conn.execute("CREATE TABLE lp_orders (id bigint PRIMARY KEY, total numeric NOT NULL)")
+        conn.execute("INSERT INTO lp_orders SELECT g, g * 1.5 FROM generate_series(1, 500) AS g")
+        conn.execute("CREATE INDEX lp_orders_total ON lp_orders (total)")
+        conn.execute("CREATE SCHEMA django")
+        conn.execute("CREATE TABLE django.console_only (id int)")
+    yield name
+    with _superuser() as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname = %s OR starts_with(datname, %s)",
+            (name, f"{name}__br__"),
+        ).fetchall()
+        for (dbname,) in rows:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+            )
+
+
+@pytest.fixture
+def provider(source_database) -> LocalProvider:
+    return LocalProvider(running_layout().url(OWNER_ROLE, source_database))
+
+
+def _count(url: str, query: str) -> int:
+    with psycopg.connect(url) as conn:
+        return int(conn.execute(query).fetchone()[0])
+
+
+def test_clone_copies_data_while_another_session_holds_the_source_open(provider, source_database):
+    lines: list[str] = []
+    source_url = running_layout().url(OWNER_ROLE, source_database)
+    # An open transaction on the source: CREATE DATABASE ... TEMPLATE would refuse now.
+    with psycopg.connect(source_url) as busy:
+        busy.execute("SELECT count(*) FROM lp_orders").fetchone()
+        branch = provider.create_branch("try-it", progress=lines.append)
+        assert busy.execute("SELECT 1").fetchone() == (1,)  # the other session is untouched
+
+    assert branch.id == f"{source_database}__br__try-it"
+    assert branch.name == "try-it"
+    assert branch.state == READY
+    assert branch.parent_id == source_database
+    assert branch.size_bytes and branch.size_bytes > 0
+    url = provider.connection_urls(branch.id).direct
+    assert url.endswith(f"/{branch.id}")
+    assert _count(url, "SELECT count(*) FROM lp_orders") == 500
+    assert _count(url, "SELECT sum(total)::int FROM lp_orders") == _count(
+        source_url, "SELECT sum(total)::int FROM lp_orders"
+    )
+    assert _count(url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'lp_orders_total'") == 1
+    # The console's own schema is never copied.
+    assert _count(url, "SELECT count(*) FROM pg_namespace WHERE nspname = 'django'") == 0
+    assert any("pg_dump | pg_restore" in line for line in lines)
+    assert any("ready" in line for line in lines)
+    # No password in the progress lines.
+    password = running_layout().passwords[OWNER_ROLE]
+    assert not any(password in line for line in lines)
+
+
+def test_schema_only_branch_has_tables_but_no_rows(provider):
+    branch = provider.create_branch("shape", schema_only=True)
+    url = provider.connection_urls(branch.id).direct
+    assert _count(url, "SELECT count(*) FROM lp_orders") == 0
+    assert branch.extra["schema_only"] is True
+    assert provider.schema_diff(branch.id) == ""
+
+
+def test_expiry_is_stored_with_the_branch_and_listed(provider, source_database):
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=6)
+    provider.create_branch("later", schema_only=True, expires_at=expires)
+    listed = {branch.name: branch for branch in provider.list_branches()}
+    assert listed["later"].expires_at == expires
+    # The list is read from the server alone: a fresh provider object sees the same.
+    fresh = LocalProvider(running_layout().url(OWNER_ROLE, source_database))
+    assert fresh.get_branch(listed["later"].id).expires_at == expires
+    assert provider.expired_branches(now=expires + timedelta(seconds=1))[0].name == "later"
+    assert provider.expired_branches(now=expires - timedelta(seconds=1)) == []
+
+
+def test_schema_diff_and_reset(provider):
+    branch = provider.create_branch("diff-me")
+    url = provider.connection_urls(branch.id).direct
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE lp_orders ADD COLUMN coupon text")
+        conn.execute("DELETE FROM lp_orders WHERE id > 10")
+    diff = provider.schema_diff(branch.id)
+    assert "+    coupon text" in diff
+    reset = provider.reset_branch(branch.id)
+    assert reset.state == READY
+    assert provider.schema_diff(branch.id) == ""
+    assert _count(url, "SELECT count(*) FROM lp_orders") == 500
+
+
+def test_delete_drops_the_database_even_with_a_session_on_it(provider):
+    branch = provider.create_branch("bye")
+    holder = psycopg.connect(provider.connection_urls(branch.id).direct)
+    try:
+        provider.delete_branch(branch.id)
+    finally:
+        holder.close()
+    assert branch.id not in {b.id for b in provider.list_branches()}
+    with _superuser() as conn:
+        assert (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (branch.id,)).fetchone()
+            is None
+        )
+
+
+def test_delete_of_a_missing_branch_says_so(provider, source_database):
+    with pytest.raises(BranchError, match="There is no branch"):
+        provider.delete_branch(f"{source_database}__br__never-made")
+
+
+def test_the_target_itself_is_never_a_branch(provider, source_database):
+    with pytest.raises(BranchError):
+        provider.delete_branch(source_database)
+    with _superuser() as conn:
+        assert conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (source_database,)
+        ).fetchone()
+
+
+def test_an_existing_name_is_refused(provider):
+    provider.create_branch("twice", schema_only=True)
+    with pytest.raises(BranchError, match="exists already"):
+        provider.create_branch("twice", schema_only=True)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "Upper", "under_score", "-dash-first", "dash-last-", "semi;colon", "x" * 41, "a b"],
+)
+def test_bad_names_are_refused_before_anything_is_created(provider, name):
+    before = provider.list_branches()
+    with pytest.raises(BranchError, match="not a valid branch name"):
+        provider.create_branch(name)
+    assert provider.list_branches() == before
+
+
+def test_a_name_that_would_overflow_the_identifier_is_refused():
+    with pytest.raises(BranchError, match="too long"):
+        branch_database_name("d" * 40, "a" * 20)
+    assert branch_database_name("shop", "fix-42") == "shop__br__fix-42"
+
+
+def test_point_in_time_is_not_supported_locally(provider):
+    assert provider.supports_point_in_time is False
+    with pytest.raises(BranchError, match="point-in-time"):
+        provider.create_branch("pit", point_in_time=datetime.now(UTC))
+
+
+def test_a_failed_copy_leaves_no_database_behind(provider, source_database):
+    # A table owned by another role cannot be dumped by the target role: pg_dump fails.
+    with _superuser(source_database) as conn:
+        conn.execute("CREATE TABLE lp_secret (id int)")
+        conn.execute("REVOKE ALL ON lp_secret FROM PUBLIC")
+    with pytest.raises(BranchError, match="pg_dump failed"):
+        provider.create_branch("doomed")
+    assert "doomed" not in {b.name for b in provider.list_branches()}
+
+
+def test_get_provider_builds_a_local_provider_from_settings(settings):
+    from dashboard.branches.provider import get_provider
+
+    settings.BRANCH_PROVIDER = "local"
+    provider = get_provider()
+    assert isinstance(provider, LocalProvider)
+    assert provider.name == "local"
+    assert provider.target_database == "schemadesk_test"
+    assert "password" not in repr(provider).lower()
+    assert running_layout().passwords[OWNER_ROLE] not in repr(provider)
+    assert isinstance(provider.list_branches(), list)
+    assert all(isinstance(b, BranchInfo) for b in provider.list_branches())

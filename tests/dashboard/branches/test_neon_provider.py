@@ -1,0 +1,365 @@
+"""NeonProvider against the fake Neon server: states, waiting, errors as sentences, secrets."""
+# ruff: noqa: F811  (pytest fixtures imported from neon_fixtures are redefined as arguments)
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from dashboard.branches.neon_client import NeonClient
+from dashboard.branches.neon_provider import NeonProvider
+from dashboard.branches.provider import CREATING, READY, UNKNOWN, BranchError, get_provider
+from tests.dashboard.branches.neon_fixtures import (  # noqa: F401 - fixtures
+    VirtualTime,
+    fake,
+    neon_settings,
+    virtual_time,
+)
+from tests.fakes.neon_server import FakeNeon
+
+
+def make_provider(fake: FakeNeon, time: VirtualTime, **client_options: Any) -> NeonProvider:
+    options: dict[str, Any] = {
+        "base_url": fake.base_url,
+        "sleep": time.sleep,
+        "clock": time.clock,
+        "rng": random.Random(7),
+        "read_timeout": 2.0,
+        "transport": httpx.HTTPTransport(verify=False),
+        **client_options,
+    }
+    client = NeonClient(fake.api_key, fake.project_id, **options)
+    return NeonProvider(client, poll_interval=1.0, sleep=time.sleep, clock=time.clock)
+
+
+@pytest.fixture
+def provider(fake: FakeNeon, virtual_time: VirtualTime) -> Iterator[NeonProvider]:
+    neon = make_provider(fake, virtual_time)
+    yield neon
+    neon.close()
+
+
+# ---- the happy path ------------------------------------------------------------------------
+
+
+def test_create_then_wait_until_ready_follows_the_operations(
+    fake: FakeNeon, virtual_time: VirtualTime, provider: NeonProvider
+) -> None:
+    fake.operation_duration = 3.0
+    notes: list[str] = []
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+
+    created = provider.create_branch(
+        "dev-happy", parent_id=fake.default_branch_id, expires_at=expires, progress=notes.append
+    )
+
+    assert (created.state, created.raw_state) == (CREATING, "init")
+    assert created.parent_id == fake.default_branch_id
+    assert created.expires_at == expires
+    (create_request,) = fake.requests_to("POST", "/branches")
+    assert create_request.body["endpoints"] == [{"type": "read_write"}]  # a compute comes with it
+    assert notes == [
+        f"Neon accepted branch dev-happy ({created.id}); operations: create_timeline, start_compute"
+    ]
+
+    ready = provider.wait_until_ready(created.id, deadline_seconds=60, progress=notes.append)
+
+    assert (ready.state, ready.raw_state, ready.name) == (READY, "ready", "dev-happy")
+    assert ready.parent_name == "main"
+    assert ready.size_bytes == 30 * 1024 * 1024
+    assert ready.is_default is False
+    # Operations were polled once a second on virtual time: scheduling -> running -> finished.
+    assert virtual_time.calls == [1.0, 1.0, 1.0]
+    timeline = [n for n in notes if n.startswith("Neon operation create_timeline")]
+    assert timeline == [
+        "Neon operation create_timeline: scheduling",
+        "Neon operation create_timeline: running",
+        "Neon operation create_timeline: finished",
+    ]
+    assert notes[-1] == "Branch dev-happy is ready"
+
+
+def test_list_marks_the_default_branch_and_names_parents(
+    fake: FakeNeon, provider: NeonProvider
+) -> None:
+    child = fake.add_branch("feature-x")
+    grandchild = fake.add_branch("feature-x-fix", parent_id=child)
+
+    branches = {b.name: b for b in provider.list_branches()}
+
+    assert set(branches) == {"main", "feature-x", "feature-x-fix"}
+    assert branches["main"].is_default and not branches["feature-x"].is_default
+    assert branches["main"].parent_id is None
+    assert branches["feature-x"].parent_name == "main"
+    assert branches["feature-x-fix"].parent_id == child
+    assert branches["feature-x-fix"].parent_name == "feature-x"
+    assert branches["feature-x-fix"].id == grandchild
+    assert all(b.state == READY and b.created_at is not None for b in branches.values())
+
+
+def test_point_in_time_and_schema_only_are_sent_to_neon(
+    fake: FakeNeon, provider: NeonProvider
+) -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    branch = provider.create_branch(
+        "pitr", parent_id=fake.default_branch_id, point_in_time=when, schema_only=True
+    )
+    (request,) = fake.requests_to("POST", "/branches")
+    assert request.body["branch"]["parent_timestamp"] == "2026-01-02T03:04:05Z"
+    assert request.body["branch"]["init_source"] == "schema-only"
+    assert branch.extra["schema_only"] is True
+
+
+def test_connection_urls_are_pooled_and_direct_for_the_read_write_compute(
+    fake: FakeNeon, provider: NeonProvider
+) -> None:
+    branch_id = fake.add_branch("connect-me", with_endpoint=True)
+    password = fake.role_password(branch_id)
+
+    urls = provider.connection_urls(branch_id)
+
+    assert urls.pooled.startswith(f"postgresql://neondb_owner:{password}@ep-")
+    assert "-pooler." in urls.pooled and "-pooler." not in urls.direct
+    assert urls.direct.endswith("/neondb?sslmode=require")
+    asked = fake.requests_to("GET", "/connection_uri")
+    assert [r.query["pooled"] for r in asked] == ["true", "false"]
+    assert {r.query["endpoint_id"] for r in asked} == {urls.direct.split("@")[1].split(".")[0]}
+
+
+def test_connection_urls_without_a_compute_say_what_to_do(
+    fake: FakeNeon, provider: NeonProvider
+) -> None:
+    branch_id = fake.add_branch("no-compute", with_endpoint=False)
+    with pytest.raises(BranchError, match="has no read-write compute"):
+        provider.connection_urls(branch_id)
+
+
+def test_reset_restores_from_the_parent_and_waits(
+    fake: FakeNeon, virtual_time: VirtualTime, provider: NeonProvider
+) -> None:
+    branch_id = fake.add_branch("to-reset", with_endpoint=True)
+    fake.set_schema(branch_id, "CREATE TABLE scratch (id int);\n")
+    fake.operation_duration = 2.0
+    notes: list[str] = []
+
+    branch = provider.reset_branch(branch_id, progress=notes.append)
+
+    (restore,) = fake.requests_to("POST", "/restore")
+    assert restore.body == {"source_branch_id": fake.default_branch_id}
+    assert branch.state == READY and branch.extra["last_reset_at"] is not None
+    assert notes[0].startswith("Neon is resetting to-reset from its parent; operations: ")
+    assert "Neon operation create_timeline: finished" in notes
+    assert provider.schema_diff(branch_id) == ""  # the scratch table is gone
+
+
+def test_schema_diff_against_the_parent(fake: FakeNeon, provider: NeonProvider) -> None:
+    branch_id = fake.add_branch("diverged")
+    fake.set_schema(
+        branch_id,
+        "CREATE TABLE users (id bigint PRIMARY KEY);\nCREATE TABLE audit (id bigint);\n",
+    )
+
+    diff = provider.schema_diff(branch_id)
+
+    assert "+CREATE TABLE audit (id bigint);" in diff
+    (compare,) = fake.requests_to("GET", "/compare_schema")
+    assert compare.query == {"db_name": "neondb", "base_branch_id": fake.default_branch_id}
+
+    with pytest.raises(BranchError, match="has no parent branch"):
+        provider.schema_diff(fake.default_branch_id)
+
+
+# ---- Neon being busy, slow or broken ---------------------------------------------------------
+
+
+def test_locked_project_is_retried_and_the_create_succeeds(
+    fake: FakeNeon, virtual_time: VirtualTime, provider: NeonProvider
+) -> None:
+    fake.operation_duration = 2.0
+    provider.create_branch("first")
+    second = provider.create_branch("second")  # 423 until the first one's operations finish
+
+    assert second.name == "second"
+    assert len(fake.requests_to("POST", "/branches")) >= 3
+    assert sum(virtual_time.calls) >= 2.0
+
+
+def test_rate_limit_backs_off_as_neon_asks(
+    fake: FakeNeon, virtual_time: VirtualTime, provider: NeonProvider
+) -> None:
+    fake.fail_next(429, times=2, retry_after=3)
+    branches = provider.list_branches()
+    assert [b.name for b in branches] == ["main"]
+    assert virtual_time.calls == [3.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("status", "sentence"),
+    [
+        (423, "Neon is busy with another operation on this project (423 LOCKED); try again"),
+        (429, "Neon is rate limiting this API key (429 RATE_LIMITED); wait a minute"),
+        (503, "Neon had a problem on its side (503 SERVICE_UNAVAILABLE); try again in a few"),
+    ],
+)
+def test_persistent_failures_become_sentences_and_logged_details(
+    fake: FakeNeon,
+    virtual_time: VirtualTime,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    sentence: str,
+) -> None:
+    fake.fail_next(status, times=10, retry_after=0.01)
+    provider = make_provider(fake, virtual_time, max_retries=2)
+    with pytest.raises(BranchError) as err:
+        provider.list_branches()
+    request_id = fake.requests_to("GET", "/branches")[-1].request_id
+    assert err.value.sentence.startswith(sentence)
+    assert err.value.sentence.endswith(f"request id: {request_id}")
+    assert str(status) in err.value.detail and request_id in err.value.detail
+    assert "Traceback" not in err.value.sentence
+    assert len(fake.requests_to("GET", "/branches")) == 3  # two retries, then the sentence
+
+
+def test_timeout_becomes_a_sentence(fake: FakeNeon, virtual_time: VirtualTime) -> None:
+    fake.delay_next(1.0, times=5)
+    provider = make_provider(fake, virtual_time, read_timeout=0.2, max_retries=1)
+    with pytest.raises(BranchError) as err:
+        provider.get_branch(fake.default_branch_id)
+    assert err.value.sentence.startswith("Neon did not answer within 0.2 seconds")
+    assert "try again in a moment" in err.value.sentence
+
+
+def test_wrong_api_key_says_to_check_it(fake: FakeNeon, virtual_time: VirtualTime) -> None:
+    client = NeonClient("not-the-key", fake.project_id, base_url=fake.base_url)
+    provider = NeonProvider(client, sleep=virtual_time.sleep, clock=virtual_time.clock)
+    with pytest.raises(BranchError) as err:
+        provider.list_branches()
+    assert "did not accept the API key" in err.value.sentence
+    assert "check NEON_API_KEY" in err.value.sentence
+    assert "not-the-key" not in err.value.sentence + err.value.detail
+
+
+def test_failed_operation_fails_the_wait_with_a_sentence(
+    fake: FakeNeon, virtual_time: VirtualTime, provider: NeonProvider
+) -> None:
+    fake.operation_duration = 5.0
+    branch = provider.create_branch("doomed")
+    fake.fail_operations("pageserver unavailable")
+    with pytest.raises(BranchError) as err:
+        provider.wait_until_ready(branch.id, deadline_seconds=60)
+    assert "failed (failed: pageserver unavailable)" in err.value.sentence
+    assert "Delete the branch and try again" in err.value.sentence
+
+
+def test_deadline_passes_while_neon_is_still_working(
+    fake: FakeNeon, virtual_time: VirtualTime, provider: NeonProvider
+) -> None:
+    fake.operation_duration = 600.0
+    branch = provider.create_branch("slow")
+    with pytest.raises(BranchError) as err:
+        provider.wait_until_ready(branch.id, deadline_seconds=10)
+    assert err.value.sentence.startswith(f"Branch {branch.id} was not ready after 10 seconds")
+    assert "2 Neon operation(s) unfinished" in err.value.sentence
+    assert sum(virtual_time.calls) == 10.0
+
+
+def test_unknown_enum_values_are_kept_not_fatal(
+    fake: FakeNeon, virtual_time: VirtualTime, provider: NeonProvider
+) -> None:
+    fake.add_branch("odd")
+    fake.unknown_enum_mode(branch_state="hibernating", operation_status="paused")
+
+    listed = {b.name: b for b in provider.list_branches()}
+    assert (listed["odd"].state, listed["odd"].raw_state) == (UNKNOWN, "hibernating")
+    assert listed["odd"].extra["known_state"] is False
+
+    branch = provider.create_branch("odd-create")
+    notes: list[str] = []
+    with pytest.raises(BranchError, match="was not ready after 3 seconds"):
+        provider.wait_until_ready(branch.id, deadline_seconds=3, progress=notes.append)
+    assert "Neon operation create_timeline: paused (unknown to this console)" in notes
+
+
+def test_a_new_provider_without_the_operations_waits_on_the_branch_and_compute(
+    fake: FakeNeon, virtual_time: VirtualTime, provider: NeonProvider
+) -> None:
+    fake.operation_duration = 2.0
+    branch = provider.create_branch("elsewhere")
+    other = make_provider(fake, virtual_time)  # e.g. another worker process
+    notes: list[str] = []
+    ready = other.wait_until_ready(branch.id, deadline_seconds=30, progress=notes.append)
+    assert ready.state == READY
+    assert notes[0] == "Branch elsewhere is init (becoming ready)"
+    assert notes[-1] == "Branch elsewhere is ready"
+
+
+# ---- delete ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing_status", [204, 404])
+def test_delete_of_a_branch_already_gone_is_success(
+    fake: FakeNeon, provider: NeonProvider, missing_status: int
+) -> None:
+    fake.delete_missing_status = missing_status
+    branch_id = fake.add_branch("short-lived", with_endpoint=True)
+    provider.delete_branch(branch_id)
+    assert not fake.has_branch(branch_id)
+    provider.delete_branch(branch_id)  # already gone: no error
+    assert len(fake.requests_to("DELETE", branch_id)) == 2
+
+
+# ---- settings and secrets -------------------------------------------------------------------
+
+
+def test_from_settings_needs_the_key_and_the_project(
+    neon_settings: Any, monkeypatch: pytest.MonkeyPatch, fake: FakeNeon
+) -> None:
+    provider = get_provider()
+    assert isinstance(provider, NeonProvider)
+    assert provider.project_id == fake.project_id
+    assert fake.api_key not in repr(provider)
+    assert [b.name for b in provider.list_branches()] == ["main"]
+
+    monkeypatch.delenv("NEON_API_KEY")
+    with pytest.raises(BranchError, match="NEON_API_KEY is not set"):
+        get_provider()
+
+    monkeypatch.setenv("NEON_API_KEY", fake.api_key)
+    neon_settings.NEON_PROJECT_ID = ""
+    with pytest.raises(BranchError, match="NEON_PROJECT_ID is not set"):
+        get_provider()
+
+
+def test_neither_the_key_nor_a_password_is_logged(
+    fake: FakeNeon, virtual_time: VirtualTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    provider = make_provider(fake, virtual_time, max_retries=1, read_timeout=0.2)
+    fake.operation_duration = 2.0
+    branch = provider.create_branch("secretive")
+    provider.wait_until_ready(branch.id, deadline_seconds=30, progress=logging.getLogger().info)
+    urls = provider.connection_urls(branch.id)
+    password = fake.role_password(branch.id)
+    assert password in urls.direct
+
+    sentences = []
+    fake.fail_next(500, times=2, message=f"key {fake.api_key} rejected postgres://a:{password}@h")
+    fake.fail_next(423, times=2)
+    fake.delay_next(1.0, times=2)
+    for _ in range(3):
+        with pytest.raises(BranchError) as err:
+            provider.list_branches()
+        sentences.append(err.value.sentence + err.value.detail)
+        logging.getLogger("test").warning("%s", err.value.detail)
+    provider.delete_branch(branch.id)
+
+    assert caplog.records
+    for secret in (fake.api_key, password):
+        assert secret not in caplog.text
+        assert all(secret not in text for text in sentences)
