@@ -1,0 +1,269 @@
+"""What the Migrations pages show, as plain data: one function per page or part."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PostgresLexer, PythonLexer
+
+from dashboard.history.apply import ApplyPlan, apply_enabled, apply_plan
+from dashboard.history.graph import GraphLayout, revision_graph
+from dashboard.history.models import RevisionSql, TrialRun
+from dashboard.history.offline import ensure_revision_sql
+from dashboard.history.project import Project, ProjectError, load_project, project_settings
+from dashboard.history.review import severity_counts
+from dashboard.history.revisions import (
+    UNKNOWN_VERSION,
+    DatabaseState,
+    Revision,
+    database_state,
+    revision_history,
+    revision_named,
+    revision_source,
+)
+from dashboard.target import TargetError
+
+logger = logging.getLogger(__name__)
+Operator = AbstractBaseUser | AnonymousUser | None
+RECENT_TRIALS = 5
+PENDING_REVIEW_LIMIT = 25
+
+
+@dataclass
+class PendingReview:
+    """One pending revision with the state of its generated SQL and review."""
+
+    revision: Revision
+    sql: RevisionSql
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return severity_counts(self.sql.findings)
+
+
+@dataclass
+class Overview:
+    """Everything the Migrations index shows."""
+
+    settings_summary: list[tuple[str, str]]
+    version_table: str = ""
+    lock_timeout: str = ""
+    project_error: ProjectError | None = None
+    history: list[Revision] = field(default_factory=list)
+    graph: GraphLayout | None = None
+    state: DatabaseState | None = None
+    state_error: str = ""
+    applied: set[str] = field(default_factory=set)
+    script_heads: tuple[str, ...] = ()
+    pending: list[PendingReview] = field(default_factory=list)
+    trials: list[TrialRun] = field(default_factory=list)
+    apply_plan: ApplyPlan | None = None
+    apply_enabled: bool = False
+
+    @property
+    def reviews_running(self) -> bool:
+        return any(not item.sql.finished for item in self.pending)
+
+
+def settings_summary() -> list[tuple[str, str]]:
+    """Return the Alembic settings in effect as (setting, value) pairs, safe to show."""
+    project = project_settings()
+    return [
+        ("ALEMBIC_CONFIG", str(project.config_path)),
+        ("ALEMBIC_WORKDIR", str(project.workdir)),
+        ("ALEMBIC_PYTHONPATH", ", ".join(project.pythonpath) or "(none)"),
+        ("ALEMBIC_URL_ENV", project.url_env),
+        ("ALEMBIC_VERSION_SCHEMA / _TABLE", f"{project.version_schema}.{project.version_table}"),
+        ("MIGRATION_LOCK_TIMEOUT", project.lock_timeout),
+        ("ALEMBIC_TIMEOUT_S", str(project.timeout_s)),
+        ("MIGRATIONS_APPLY_ENABLED", "true" if apply_enabled() else "false"),
+    ]
+
+
+def applied_revisions(project: Project, heads: tuple[str, ...]) -> set[str]:
+    """Return the ids of the revisions the database has (its heads and their ancestors)."""
+    if not heads:
+        return set()
+    scripts = project.script.revision_map.iterate_revisions(heads, "base", inclusive=True)
+    return {script.revision for script in scripts}
+
+
+def pending_reviews(
+    project: Project, state: DatabaseState, user: Operator = None
+) -> list[PendingReview]:
+    """Return the first pending revisions with their SQL rows (queueing generation if missing).
+
+    Capped, so that opening the page for a database far behind (or not managed yet) does not
+    queue hundreds of jobs; the rest are reviewed when their own page is opened.
+    """
+    return [
+        PendingReview(revision, ensure_revision_sql(project, revision, user))
+        for revision in state.pending[:PENDING_REVIEW_LIMIT]
+    ]
+
+
+def migrations_overview(user: Operator = None) -> Overview:
+    """Return the Migrations index: history, graph, database state, pending review, trials."""
+    project_config = project_settings()
+    overview = Overview(
+        settings_summary=settings_summary(),
+        version_table=f"{project_config.version_schema}.{project_config.version_table}",
+        lock_timeout=project_config.lock_timeout,
+        apply_enabled=apply_enabled(),
+    )
+    try:
+        project = load_project()
+    except ProjectError as exc:
+        overview.project_error = exc
+        return overview
+    overview.history = revision_history(project)
+    overview.script_heads = tuple(project.script.get_heads())
+    overview.trials = list(
+        TrialRun.objects.filter(project=project.key).select_related("job", "created_by")[
+            :RECENT_TRIALS
+        ]
+    )
+    try:
+        overview.state = database_state(project)
+    except TargetError as exc:
+        overview.state_error = exc.sentence
+    current: tuple[str, ...] = ()
+    pending_ids: tuple[str, ...] = ()
+    if overview.state is not None:
+        current = overview.state.heads
+        pending_ids = tuple(revision.id for revision in overview.state.pending)
+        if overview.state.status != UNKNOWN_VERSION:
+            overview.applied = applied_revisions(project, current)
+        overview.pending = pending_reviews(project, overview.state, user)
+        overview.apply_plan = apply_plan(project, overview.state)
+    overview.graph = revision_graph(overview.history, current, pending_ids)
+    return overview
+
+
+def pending_overview(user: Operator = None) -> Overview:
+    """Return only the pending part of the overview (polled while reviews are generated)."""
+    overview = Overview(settings_summary=[])
+    try:
+        project = load_project()
+        overview.state = database_state(project)
+    except ProjectError as exc:
+        overview.project_error = exc
+        return overview
+    except TargetError as exc:
+        overview.state_error = exc.sentence
+        return overview
+    overview.pending = pending_reviews(project, overview.state, user)
+    return overview
+
+
+@dataclass
+class DriftSummary:
+    available: bool
+    report: object | None = None
+    note: str = ""
+
+
+def drift_summary() -> DriftSummary:
+    """Return the models-vs-database drift report, or a note when it cannot be made."""
+    try:
+        from dashboard.schema.drift import drift_report
+    except ImportError:
+        return DriftSummary(False, note="The drift check is not installed in this console yet.")
+    try:
+        return DriftSummary(True, drift_report())
+    except TargetError as exc:
+        return DriftSummary(False, note=f"The drift check could not run: {exc.sentence}")
+
+
+# --------------------------------------------------------------------------------------------
+# The revision page
+
+
+def highlighted_python(source: str) -> str:
+    """Return the source as HTML with Pygments CSS classes (no inline styles: CSP)."""
+    return highlight(source, PythonLexer(), HtmlFormatter(cssclass="source", linenos="table"))
+
+
+def highlighted_sql(sql: str) -> str:
+    return highlight(sql, PostgresLexer(), HtmlFormatter(cssclass="source sql"))
+
+
+@dataclass
+class RevisionPage:
+    revision: Revision
+    source_html: str
+    sql: RevisionSql
+    status: str  # "applied", "pending", "unknown" (database unreadable)
+    state_error: str = ""
+    parents: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return severity_counts(self.sql.findings)
+
+    @property
+    def upgrade_html(self) -> str:
+        return highlighted_sql(self.sql.upgrade_sql) if self.sql.upgrade_sql else ""
+
+    @property
+    def downgrade_html(self) -> str:
+        return highlighted_sql(self.sql.downgrade_sql) if self.sql.downgrade_sql else ""
+
+
+def revision_page(revision_id: str, user: Operator = None) -> RevisionPage:
+    """Return one revision's page (raises UnknownRevision, a 404, for an unknown id)."""
+    project = load_project()
+    revision = revision_named(revision_id, project)
+    sql = ensure_revision_sql(project, revision, user)
+    status, state_error = "unknown", ""
+    try:
+        state = database_state(project)
+        if revision.id in {r.id for r in state.pending}:
+            status = "pending"
+        elif state.status != UNKNOWN_VERSION and revision.id in applied_revisions(
+            project, state.heads
+        ):
+            status = "applied"
+    except TargetError as exc:
+        state_error = exc.sentence
+    return RevisionPage(
+        revision=revision,
+        source_html=highlighted_python(revision_source(revision)),
+        sql=sql,
+        status=status,
+        state_error=state_error,
+        parents=list(revision.down_revisions),
+        children=list(revision.children),
+    )
+
+
+def revision_sql_part(revision_id: str) -> RevisionPage:
+    """Return the revision page's data for the polled SQL part (no highlighting of source)."""
+    project = load_project()
+    revision = revision_named(revision_id, project)
+    sql = ensure_revision_sql(project, revision)
+    return RevisionPage(
+        revision=revision,
+        source_html="",
+        sql=sql,
+        status="",
+        parents=list(revision.down_revisions),
+        children=list(revision.children),
+    )
+
+
+def trial_context(trial: TrialRun) -> dict[str, object]:
+    """Return what the trial page shows: the record, its steps split by direction, the job."""
+    upgrades = [step for step in trial.steps if step.get("direction") == "upgrade"]
+    return {
+        "trial": trial,
+        "run": trial.job,
+        "upgrades": upgrades,
+        "downgrades": [step for step in trial.steps if step.get("direction") == "downgrade"],
+        "failed_step": next((step for step in trial.steps if not step.get("ok")), None),
+    }
