@@ -102,8 +102,11 @@ def test_every_timestamp_is_timestamptz(owner_engine: Engine):
             text(
                 "SELECT table_name, column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = 'public' "
+                "AND table_name = ANY(:tables) "
                 "AND (column_name LIKE '%\\_at' OR column_name = 'due_date')"
-            )
+            ),
+            # Only the application's tables: other tests create their own tables in public.
+            {"tables": ["users", "tasks", "conversations", "messages"]},
         ).all()
     assert len(rows) == 7
     assert {row.data_type for row in rows} == {"timestamp with time zone"}
