@@ -1,0 +1,166 @@
+"""The audit page's list: filters, keyset pages, and the links that keep the filters.
+
+Who sees what: administrators see every operator's events; support engineers and engineers
+see only their own (the trail holds other operators' reasons and the end-users they looked at,
+and overseeing colleagues is an administrator's job). The operator filter is therefore only
+offered to administrators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+from django.utils.http import urlencode
+
+from dashboard.accounts.roles import has_role
+from dashboard.audit.models import AuditEvent
+
+PAGE_SIZE = 50
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+FILTER_NAMES = ("operator", "subject", "action", "since", "until")
+
+
+def sees_everyone(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Return True when the operator may see other operators' events (administrators)."""
+    return has_role(user, "admin")
+
+
+class AuditFilterForm(forms.Form):
+    operator = forms.CharField(label="Operator", max_length=150, required=False)
+    subject = forms.CharField(label="End-user", max_length=255, required=False)
+    action = forms.ChoiceField(label="Action", required=False)
+    since = forms.DateTimeField(label="From", required=False, widget=DATETIME_INPUT)
+    until = forms.DateTimeField(label="Until", required=False, widget=DATETIME_INPUT)
+
+    def __init__(self, *args, actions: list[str], everyone: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "any action")] + [(a, a) for a in actions]
+        if not everyone:
+            del self.fields["operator"]
+        self.fields["operator" if everyone else "subject"].widget.attrs["autofocus"] = True
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since >= until:
+            raise forms.ValidationError("“From” must be before “Until”.")
+        return data
+
+
+@dataclass
+class AuditPage:
+    """One page of events and the links around it."""
+
+    events: list[AuditEvent]
+    rows: list[tuple[AuditEvent, list[tuple[str, str]]]] = field(init=False)
+    form: AuditFilterForm
+    everyone: bool
+    older_url: str = ""
+    newer_url: str = ""
+    filter_query: str = ""  # the filters as a query string, for the CSV link
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rows = [(event, detail_lines(event.detail)) for event in self.events]
+
+
+def known_actions() -> list[str]:
+    """Return every action that occurs in the trail, sorted."""
+    return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
+
+
+def visible_events(user: AbstractBaseUser | AnonymousUser) -> QuerySet[AuditEvent]:
+    """Return the events this operator may see (all for administrators, else their own)."""
+    events = AuditEvent.objects.all()
+    if not sees_everyone(user):
+        events = events.filter(operator_id=user.pk)
+    return events
+
+
+def filtered_events(user: AbstractBaseUser | AnonymousUser, data: dict) -> QuerySet[AuditEvent]:
+    """Return the operator's visible events narrowed by the cleaned filter `data`."""
+    events = visible_events(user)
+    if data.get("operator"):
+        events = events.filter(operator_name__iexact=data["operator"])
+    if data.get("subject"):
+        events = events.filter(subject_user=data["subject"])
+    if data.get("action"):
+        events = events.filter(action=data["action"])
+    if data.get("since"):
+        events = events.filter(at__gte=data["since"])
+    if data.get("until"):
+        events = events.filter(at__lt=data["until"])
+    return events
+
+
+def _cursor_event(events: QuerySet[AuditEvent], raw: str | None) -> AuditEvent | None:
+    if not raw or not raw.isdigit():
+        return None
+    return events.filter(pk=int(raw)).only("pk", "at").first()
+
+
+def audit_page(user: AbstractBaseUser | AnonymousUser, params: QueryDict) -> AuditPage:
+    """Return the page of events the request's filters and cursor ask for, newest first."""
+    everyone = sees_everyone(user)
+    form = AuditFilterForm(params or None, actions=known_actions(), everyone=everyone)
+    data = form.cleaned_data if form.is_valid() else {}
+    events = filtered_events(user, data)
+    kept = {name: params[name] for name in FILTER_NAMES if params.get(name) and name in form.fields}
+    filter_query = urlencode(kept)
+
+    older_than = _cursor_event(events, params.get("after"))
+    newer_than = _cursor_event(events, params.get("before"))
+    if newer_than is not None:
+        # Going back: the events just newer than the cursor, read oldest first, then reversed.
+        newer = Q(at__gt=newer_than.at) | Q(at=newer_than.at, pk__gt=newer_than.pk)
+        rows = list(events.filter(newer).order_by("at", "id")[: PAGE_SIZE + 1])
+        has_newer = len(rows) > PAGE_SIZE
+        rows = list(reversed(rows[:PAGE_SIZE]))
+        has_older = True
+    else:
+        if older_than is not None:
+            events = events.filter(
+                Q(at__lt=older_than.at) | Q(at=older_than.at, pk__lt=older_than.pk)
+            )
+        rows = list(events.order_by("-at", "-id")[: PAGE_SIZE + 1])
+        has_older = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        has_newer = older_than is not None
+    page = AuditPage(rows, form, everyone, filter_query=filter_query)
+    if rows and has_older:
+        page.older_url = "?" + urlencode({**kept, "after": rows[-1].pk})
+    if rows and has_newer:
+        page.newer_url = "?" + urlencode({**kept, "before": rows[0].pk})
+    return page
+
+
+def detail_lines(detail: dict, limit: int = 120) -> list[tuple[str, str]]:
+    """Return an event's detail as (key, short text) pairs for the page."""
+    lines = []
+    for key, value in detail.items():
+        if isinstance(value, dict):
+            text = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            text = ", ".join(str(item) for item in value)
+        else:
+            text = str(value)
+        lines.append((str(key), text if len(text) <= limit else text[: limit - 1] + "…"))
+    return lines
+
+
+UNSAFE_CSV_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """Return `value` as text that a spreadsheet will not run as a formula."""
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    if text.startswith(UNSAFE_CSV_START):
+        return "'" + text
+    return text

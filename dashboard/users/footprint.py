@@ -1,0 +1,261 @@
+"""One end-user's footprint: per owned table, how many rows are theirs and the first few.
+
+The number of statements depends on the number of tables, never on the number of rows: one
+statement counting the user's rows in every table (each count bounded by a LIMIT, so a user
+with more rows than SUPPORT_COUNT_LIMIT shows "more than N"), then per table with rows one
+statement for its first rows in primary-key order; all in one read-only transaction whose
+statement_timeout is SUPPORT_COUNT_TIMEOUT_MS. If the counts run out of time (or wait for a
+lock) together, they are taken again one table at a time; a statement that runs out of time
+marks its table ("count timed out") and the remaining tables are read in a fresh transaction,
+so one slow table never blanks the page.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import psycopg.errors
+from django.conf import settings
+from sqlalchemy import Connection, Table, func, literal, select
+from sqlalchemy.exc import DBAPIError
+
+from dashboard.data.masking import looks_secret
+from dashboard.target import run_read
+from dashboard.users.links import Link
+from dashboard.users.ownership import OwnershipMap, TableOwnership, rows_of_user
+
+FIRST_ROWS = 5
+# Below this many rows, the first rows are picked from the user's rows fetched through the
+# owner-column index (OFFSET 0 keeps the planner from walking the primary key instead, which
+# reads the whole table when the user's rows sit at its end). Above it, the user's rows are
+# dense enough that walking the primary key finds them quickly.
+FENCE_MAX_ROWS = 50_000
+CELL_CHARS = 120
+OUT_OF_TIME = psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One value as the page shows it."""
+
+    text: str
+    kind: str = "value"  # value, null, masked, cut (shortened; `full` has the whole text)
+    full: str = ""
+
+
+@dataclass
+class TableFootprint:
+    """One table's share of the user's data."""
+
+    table: str
+    ownership: TableOwnership
+    count: int | None = None
+    count_capped: bool = False
+    count_timed_out: bool = False
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[Cell]] = field(default_factory=list)
+    rows_timed_out: bool = False
+    unindexed: list[Link] = field(default_factory=list)
+    masked: list[str] = field(default_factory=list)
+    browse_url: str | None = None  # the Data browser's list of this table, scoped to the user
+
+    @property
+    def count_text(self) -> str:
+        """Return the count as a sentence fragment: `12`, `more than 100,000`, `timed out`."""
+        if self.count_timed_out:
+            return "count timed out"
+        if self.count is None:
+            return "not counted"
+        if self.count_capped:
+            return f"more than {self.count:,}"
+        return f"{self.count:,}"
+
+    @property
+    def has_rows(self) -> bool:
+        return bool(self.count) or self.count_timed_out or self.count_capped
+
+
+@dataclass
+class Footprint:
+    """Everything of one user: their row in the users table and their rows elsewhere."""
+
+    subject: str
+    users_table: str
+    exists: bool = False
+    profile: list[tuple[str, Cell]] = field(default_factory=list)
+    tables: list[TableFootprint] = field(default_factory=list)
+    milliseconds: float = 0.0
+
+    @property
+    def table_names(self) -> list[str]:
+        return [item.table for item in self.tables]
+
+    @property
+    def tables_with_rows(self) -> list[TableFootprint]:
+        return [item for item in self.tables if item.has_rows]
+
+    @property
+    def linked(self) -> list[TableFootprint]:
+        """Return the tables linked to the users table (all but the users table itself)."""
+        return [item for item in self.tables if item.table != self.users_table]
+
+    @property
+    def linked_with_rows(self) -> list[TableFootprint]:
+        return [item for item in self.linked if item.has_rows]
+
+    @property
+    def empty_tables(self) -> list[str]:
+        """Return the linked tables (not the users table) without rows of this user."""
+        return [
+            item.table
+            for item in self.tables
+            if not item.has_rows and item.table != self.users_table
+        ]
+
+
+def cell(value: Any, column: str = "") -> Cell:
+    """Return how one value is shown: NULL, masked, or text cut to CELL_CHARS."""
+    if column and looks_secret(column) and value is not None:
+        return Cell("••••••", "masked")
+    if value is None:
+        return Cell("NULL", "null")
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, datetime):
+        text = value.isoformat(sep=" ", timespec="seconds")
+    elif isinstance(value, date):
+        text = value.isoformat()
+    elif isinstance(value, bytes | memoryview):
+        text = "\\x" + bytes(value)[:32].hex() + ("…" if len(bytes(value)) > 32 else "")
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    else:
+        text = str(value)
+    if len(text) > CELL_CHARS:
+        return Cell(text[: CELL_CHARS - 1] + "…", "cut", text[:2000])
+    return Cell(text)
+
+
+def count_statement(owners: OwnershipMap, ownership: TableOwnership, key_value: object):
+    """Return SELECT count(*) over at most SUPPORT_COUNT_LIMIT + 1 of the user's rows."""
+    table = owners.tables[ownership.table]
+    limit = int(settings.SUPPORT_COUNT_LIMIT)
+    capped = (
+        select(literal(1).label("one"))
+        .select_from(table)
+        .where(rows_of_user(owners, ownership.path, key_value))
+        .limit(limit + 1)
+        .subquery("capped")
+    )
+    return select(func.count()).select_from(capped)
+
+
+def all_counts_statement(owners: OwnershipMap, ownerships: list[TableOwnership], key_value: object):
+    """Return one SELECT whose columns are the bounded counts of each table (one round trip)."""
+    return select(
+        *(
+            count_statement(owners, ownership, key_value).scalar_subquery().label(f"n{position}")
+            for position, ownership in enumerate(ownerships)
+        )
+    )
+
+
+def first_rows_statement(
+    owners: OwnershipMap, ownership: TableOwnership, key_value: object, count: int | None
+):
+    """Return the user's first rows of the table in primary-key order."""
+    table = owners.tables[ownership.table]
+    condition = rows_of_user(owners, ownership.path, key_value)
+    order = list(table.primary_key.columns)
+    if count is not None and count <= FENCE_MAX_ROWS and order:
+        mine = select(table).where(condition).offset(0).subquery("mine")
+        return select(mine).order_by(*(mine.c[c.name] for c in order)).limit(FIRST_ROWS)
+    return select(table).where(condition).order_by(*order).limit(FIRST_ROWS)
+
+
+def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Footprint:
+    """Return the user's row and, per owned table, their row count and first rows."""
+    started = time.perf_counter()
+    result = Footprint(subject, owners.users.name)
+    pending = [
+        TableFootprint(
+            name,
+            ownership,
+            unindexed=owners.unindexed_links(ownership.path),
+            masked=[c.name for c in owners.tables[name].c if looks_secret(c.name)],
+        )
+        for name, ownership in owners.owned.items()
+    ]
+    result.tables = list(pending)
+    limit = int(settings.SUPPORT_COUNT_LIMIT)
+    together = {"tried": False}  # the counts of all tables are first asked in one statement
+
+    def note_count(item: TableFootprint, count: int) -> None:
+        item.count_capped = count > limit
+        item.count = min(count, limit)
+
+    def work(conn: Connection) -> list[TableFootprint]:
+        """Fill tables until one statement times out; return those not done yet."""
+        if not together["tried"]:
+            together["tried"] = True
+            counted = [item for item in pending if item.ownership.path.hops]
+            if counted:
+                statement = all_counts_statement(
+                    owners, [item.ownership for item in counted], key_value
+                )
+                try:
+                    counts = conn.execute(statement).one()
+                except DBAPIError as exc:
+                    if not isinstance(exc.orig, OUT_OF_TIME):
+                        raise
+                    return pending  # one table is slow: count them one by one, afresh
+                for item, count in zip(counted, counts, strict=True):
+                    note_count(item, int(count))
+        while pending:
+            item = pending[0]
+            table = owners.tables[item.table]
+            counting = (
+                item.count is None and not item.count_timed_out and bool(item.ownership.path.hops)
+            )
+            try:
+                if counting:
+                    statement = count_statement(owners, item.ownership, key_value)
+                    note_count(item, int(conn.execute(statement).scalar_one()))
+                    counting = False
+                if item.count != 0:
+                    statement = first_rows_statement(owners, item.ownership, key_value, item.count)
+                    rows = conn.execute(statement).mappings().all()
+                    _fill_rows(item, table, rows)
+                    if not item.ownership.path.hops:
+                        item.count = len(rows)
+            except DBAPIError as exc:
+                # Out of time, or waiting too long for a lock (a migration holding the table).
+                if not isinstance(exc.orig, OUT_OF_TIME):
+                    raise
+                if counting:
+                    item.count_timed_out = True  # its rows are tried in the next transaction
+                else:
+                    item.rows_timed_out = True
+                    pending.pop(0)
+                return pending  # the transaction is aborted: go on in a fresh one
+            pending.pop(0)
+        return pending
+
+    while pending:
+        run_read(work, timeout_ms=int(settings.SUPPORT_COUNT_TIMEOUT_MS))
+
+    users_item = result.tables[0] if result.tables else None
+    if users_item is not None and users_item.table == owners.users.name and users_item.rows:
+        result.exists = True
+        result.profile = list(zip(users_item.columns, users_item.rows[0], strict=True))
+    result.milliseconds = (time.perf_counter() - started) * 1000
+    return result
+
+
+def _fill_rows(item: TableFootprint, table: Table, rows) -> None:
+    item.columns = [column.name for column in table.c]
+    item.rows = [[cell(row[name], name) for name in item.columns] for row in rows]

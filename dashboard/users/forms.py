@@ -1,0 +1,47 @@
+"""Forms of the support view: finding a user, and the reason for looking at their data."""
+
+from __future__ import annotations
+
+from django import forms
+
+from dashboard.users.gate import reason_required
+
+
+class FindUserForm(forms.Form):
+    q = forms.CharField(
+        label="User id or email",
+        max_length=320,
+        required=False,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "user id, email, or the start of either",
+                "autocomplete": "off",
+                "autofocus": True,
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason or ticket reference",
+        max_length=500,
+        strip=True,
+        help_text="For example “SUP-1432: user reports missing tasks”. "
+        "It is written to the audit trail with everything you open for this user.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autofocus": True}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = reason_required()
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"]
+        if reason and len(reason) < 3:
+            raise forms.ValidationError(
+                "Give a ticket reference or a few words (3 characters or more)."
+            )
+        return reason

@@ -1,0 +1,151 @@
+"""The support view's work: find a user, show and export their data, each step audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import Http404, HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import urlencode
+
+from dashboard.audit.services import record
+from dashboard.users.detection import UsersTableProblem
+from dashboard.users.export import export_document
+from dashboard.users.footprint import Footprint, user_footprint
+from dashboard.users.isolation import IsolationReport, isolation_report
+from dashboard.users.lookup import Lookup, find_users
+from dashboard.users.ownership import NotAUserKey, OwnershipMap, coerce_key, ownership_map
+
+# Audit actions written by this section.
+SEARCH = "user.search"
+VIEW = "user.view"
+EXPORT = "user.export"
+BROWSE = "user.browse"  # the Data browser scoped to one user
+# The Data browser's URL parameter that scopes a table's list to one user's rows.
+SCOPE_PARAM = "scope_user"
+
+
+@dataclass
+class Overview:
+    """The ownership map, or the sentence saying why there is none."""
+
+    owners: OwnershipMap | None
+    problem: str = ""
+
+
+def overview() -> Overview:
+    """Return the ownership map of the target, or the problem that prevents one."""
+    try:
+        return Overview(ownership_map())
+    except UsersTableProblem as exc:
+        return Overview(None, exc.sentence)
+
+
+def subject_key(owners: OwnershipMap, subject: str) -> object:
+    """Return `subject` as a value of the users' key, or raise a 404 with a sentence."""
+    try:
+        return coerce_key(owners.key_column, subject)
+    except NotAUserKey:
+        raise Http404(
+            f"“{subject}” cannot be a user id: {owners.users.name}.{owners.users.key} holds "
+            f"values of another type."
+        ) from None
+
+
+def search(request: HttpRequest, owners: OwnershipMap, query: str) -> Lookup:
+    """Return the users matching `query`, after writing the search to the audit trail."""
+    lookup = find_users(owners, query)
+    record(
+        request,
+        SEARCH,
+        tables=[owners.users.name],
+        detail={"query": query, "matches": [match.key for match in lookup.matches]},
+    )
+    return lookup
+
+
+def view_user(
+    request: HttpRequest,
+    owners: OwnershipMap,
+    subject: str,
+    reason: str,
+    only_table: str | None = None,
+) -> Footprint:
+    """Return the user's footprint (one table's if `only_table`), after auditing the view."""
+    key_value = subject_key(owners, subject)
+    if only_table is not None:
+        if only_table not in owners.owned:
+            raise Http404(f"The table “{only_table}” is not linked to {owners.users.name}.")
+        owners = _only(owners, only_table)
+    footprint = user_footprint(owners, subject, key_value)
+    for item in footprint.tables:
+        item.browse_url = data_browser_url(item.table, subject)
+    record(
+        request,
+        VIEW,
+        subject_user=subject,
+        tables=footprint.table_names,
+        reason=reason,
+        detail={"users_table": owners.users.name, "rows_shown": _rows_shown(footprint)},
+    )
+    return footprint
+
+
+def export_stream(
+    request: HttpRequest, owners: OwnershipMap, subject: str, reason: str
+) -> Iterator[str]:
+    """Return the user's JSON export as text pieces, after auditing the export."""
+    key_value = subject_key(owners, subject)
+    batch_rows = int(settings.SUPPORT_EXPORT_BATCH_ROWS)
+    record(
+        request,
+        EXPORT,
+        subject_user=subject,
+        tables=list(owners.owned),
+        reason=reason,
+        detail={"users_table": owners.users.name, "format": "json"},
+    )
+    return export_document(owners, subject, key_value, batch_rows)
+
+
+def ownership_rows(owners: OwnershipMap) -> list[dict[str, object]]:
+    """Return, per owned table, its ownership and whether each step's owner column is indexed."""
+    rows = []
+    for ownership in owners.owned.values():
+        missing = owners.unindexed_links(ownership.path)
+        steps = [{"link": link, "indexed": link not in missing} for link in ownership.path.links]
+        rows.append({"ownership": ownership, "steps": steps})
+    return rows
+
+
+def isolation(owners: OwnershipMap) -> IsolationReport:
+    """Return the isolation report of the tables owned by users."""
+    return isolation_report(owners)
+
+
+def data_browser_url(table: str, subject: str) -> str | None:
+    """Return the Data browser's list of `table` scoped to `subject`, or None if absent."""
+    try:
+        url = reverse("data:list", args=[table])
+    except NoReverseMatch:
+        return None
+    return f"{url}?{urlencode({SCOPE_PARAM: subject})}"
+
+
+def _only(owners: OwnershipMap, table: str) -> OwnershipMap:
+    """Return a copy of the map that owns just `table` (for a one-table refresh)."""
+    return OwnershipMap(
+        owners.users,
+        owners.tables,
+        {table: owners.owned[table]},
+        owners.unlinked,
+        owners.skipped,
+        owners.problems,
+        owners.facts,
+    )
+
+
+def _rows_shown(footprint: Footprint) -> dict[str, int]:
+    return {item.table: len(item.rows) for item in footprint.tables if item.rows}

@@ -1,0 +1,128 @@
+"""Support view pages: find a user, see and export their data, ownership and isolation."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from dashboard.accounts.roles import role_required
+from dashboard.users import gate, services
+from dashboard.users.forms import FindUserForm, ReasonForm
+
+
+def _no_users_table(request: HttpRequest, problem: str) -> HttpResponse:
+    return render(request, "users/find.html", {"problem": problem, "form": FindUserForm()})
+
+
+@role_required("support")
+@require_GET
+def find(request: HttpRequest) -> HttpResponse:
+    found = services.overview()
+    if found.owners is None:
+        return _no_users_table(request, found.problem)
+    owners = found.owners
+    form = FindUserForm(request.GET or None)
+    lookup = None
+    if form.is_valid() and form.cleaned_data["q"]:
+        lookup = services.search(request, owners, form.cleaned_data["q"])
+        if lookup.exact and len(lookup.matches) == 1:
+            url = reverse("users:detail", args=[lookup.matches[0].key])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    context = {
+        "owners": owners,
+        "form": form,
+        "lookup": lookup,
+        "recent": gate.remembered_subjects(request, owners.users.name),
+    }
+    template = "users/find.html#results" if request.htmx else "users/find.html"
+    return render(request, template, context)
+
+
+@role_required("support")
+@require_http_methods(["GET", "POST"])
+def detail(request: HttpRequest, subject: str) -> HttpResponse:
+    found = services.overview()
+    if found.owners is None:
+        return _no_users_table(request, found.problem)
+    owners = found.owners
+    services.subject_key(owners, subject)  # a 404 with a sentence if it cannot be an id
+    context: dict[str, object] = {"owners": owners, "subject": subject}
+    if request.method == "POST":
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            gate.remember_reason(request, owners.users.name, subject, form.cleaned_data["reason"])
+            return redirect(request.path)
+        return render(request, "users/user.html", {**context, "form": form, "gate": True})
+    reason = gate.reason_in_effect(request, owners.users.name, subject)
+    if reason is None:
+        if request.htmx:  # a part of the page asked (e.g. after "Done"): show the whole gate
+            return HttpResponseClientRedirect(request.path)
+        return render(request, "users/user.html", {**context, "form": ReasonForm(), "gate": True})
+    only_table = request.GET.get("table") if request.htmx else None
+    footprint = services.view_user(request, owners, subject, reason, only_table)
+    context.update(reason=reason, footprint=footprint)
+    if only_table is not None:
+        return render(
+            request, "users/user.html#table-card", {**context, "item": footprint.tables[0]}
+        )
+    return render(request, "users/user.html", context)
+
+
+@role_required("support")
+@require_POST
+def forget(request: HttpRequest, subject: str) -> HttpResponse:
+    found = services.overview()
+    if found.owners is not None:
+        gate.forget_reason(request, found.owners.users.name, subject)
+    messages.info(request, f"Done with {subject}: viewing their data again asks for a reason.")
+    return redirect("users:find")
+
+
+@role_required("support")
+@require_GET
+def export(request: HttpRequest, subject: str) -> HttpResponse:
+    found = services.overview()
+    if found.owners is None:
+        return _no_users_table(request, found.problem)
+    owners = found.owners
+    reason = gate.reason_in_effect(request, owners.users.name, subject)
+    if reason is None:
+        messages.warning(request, "Give a reason before exporting this user's data.")
+        return redirect("users:detail", subject=subject)
+    pieces = services.export_stream(request, owners, subject, reason)
+    response = StreamingHttpResponse(pieces, content_type="application/json; charset=utf-8")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", subject)[:80] or "user"
+    response["Content-Disposition"] = f'attachment; filename="user-{safe}-{stamp}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required("support")
+@require_GET
+def ownership(request: HttpRequest) -> HttpResponse:
+    found = services.overview()
+    if found.owners is None:
+        return _no_users_table(request, found.problem)
+    context = {"owners": found.owners, "rows": services.ownership_rows(found.owners)}
+    return render(request, "users/ownership.html", context)
+
+
+@role_required("support")
+@require_GET
+def isolation(request: HttpRequest) -> HttpResponse:
+    found = services.overview()
+    if found.owners is None:
+        return _no_users_table(request, found.problem)
+    context: dict[str, object] = {"owners": found.owners}
+    if request.htmx:
+        context["report"] = services.isolation(found.owners)
+        return render(request, "users/isolation.html#report", context)
+    return render(request, "users/isolation.html", context)

@@ -1,0 +1,104 @@
+"""One user's footprint: exact bounded counts, first rows, masking, timeouts."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from dashboard.users.footprint import FIRST_ROWS, user_footprint
+from dashboard.users.ownership import ownership_map
+from tests.dashboard.users.conftest import owner_url, target_rows
+
+pytestmark = pytest.mark.usefixtures("shop")
+
+EXPECTED_COUNTS_SQL = {
+    "ust_orders": "SELECT count(*) FROM ust_orders WHERE account_id = %s",
+    "ust_order_items": "SELECT count(*) FROM ust_order_items WHERE order_id IN "
+    "(SELECT id FROM ust_orders WHERE account_id = %s)",
+    "ust_payments": "SELECT count(*) FROM ust_payments WHERE account_id = %s",
+    "ust_notes": "SELECT count(*) FROM ust_notes WHERE author = %s",
+}
+
+
+def by_table(footprint):
+    return {item.table: item for item in footprint.tables}
+
+
+@pytest.mark.parametrize("subject", ["acc_alice", "acc_bob", "acc_carol"])
+def test_counts_match_the_database(subject):
+    tables = by_table(user_footprint(ownership_map(), subject, subject))
+    for table, sql in EXPECTED_COUNTS_SQL.items():
+        assert tables[table].count == target_rows(sql, (subject,))[0][0], table
+        assert not tables[table].count_capped
+
+
+def test_first_rows_in_key_order_and_the_profile():
+    footprint = user_footprint(ownership_map(), "acc_bob", "acc_bob")
+    assert footprint.exists
+    profile = dict((name, value.text) for name, value in footprint.profile)
+    assert profile["email"] == "Bob@Example.com"
+    items = by_table(footprint)["ust_order_items"]
+    assert len(items.rows) == FIRST_ROWS
+    expected = [
+        row[0]
+        for row in target_rows(
+            "SELECT i.id FROM ust_order_items AS i JOIN ust_orders AS o ON o.id = i.order_id "
+            "WHERE o.account_id = 'acc_bob' ORDER BY i.id LIMIT %s",
+            (FIRST_ROWS,),
+        )
+    ]
+    id_position = items.columns.index("id")
+    assert [int(row[id_position].text) for row in items.rows] == expected
+
+
+def test_secret_looking_columns_are_masked():
+    footprint = user_footprint(ownership_map(), "acc_alice", "acc_alice")
+    profile = dict(footprint.profile)
+    assert profile["password_hash"].kind == "masked"
+    assert "secret-alice" not in profile["password_hash"].text
+    assert by_table(footprint)["ust_accounts"].masked == ["password_hash"]
+
+
+def test_missing_user_still_shows_left_over_rows():
+    footprint = user_footprint(ownership_map(), "ghost", "ghost")
+    assert not footprint.exists
+    assert by_table(footprint)["ust_notes"].count == 1
+    assert "ust_notes" not in footprint.empty_tables
+    assert "ust_orders" in footprint.empty_tables
+
+
+def test_count_is_bounded(settings):
+    settings.SUPPORT_COUNT_LIMIT = 10
+    orders = by_table(user_footprint(ownership_map(), "acc_bob", "acc_bob"))["ust_orders"]
+    assert orders.count_capped
+    assert orders.count_text == "more than 10"
+    assert len(orders.rows) == FIRST_ROWS
+
+
+def test_a_locked_table_times_out_alone(settings):
+    settings.TARGET = {**settings.TARGET, "LOCK_TIMEOUT_MS": 150}
+    owners = ownership_map()  # cached, as it is on a running console
+    locked = threading.Event()
+    release = threading.Event()
+
+    def hold_lock() -> None:
+        with psycopg.connect(owner_url()) as conn:
+            conn.execute("LOCK TABLE ust_notes IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        tables = by_table(user_footprint(owners, "acc_alice", "acc_alice"))
+    finally:
+        release.set()
+        holder.join()
+    assert tables["ust_notes"].count_timed_out
+    assert tables["ust_notes"].count_text == "count timed out"
+    assert tables["ust_notes"].rows_timed_out
+    assert tables["ust_orders"].count == 3  # the other tables were read normally
+    assert len(tables["ust_payments"].rows) == 3

@@ -1,0 +1,93 @@
+"""Finding a user: exact id, exact email (case-insensitive), prefixes; bounded, indexed."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from dashboard.schema import reflection as refl
+from dashboard.users import lookup
+from dashboard.users.lookup import find_users, like_prefix
+from dashboard.users.ownership import forget_ownership_map, ownership_map
+from tests.dashboard.users.conftest import owner_url
+
+pytestmark = pytest.mark.usefixtures("shop")
+
+
+def keys(result) -> list[str]:
+    return [match.key for match in result.matches]
+
+
+def test_exact_id():
+    result = find_users(ownership_map(), "acc_alice")
+    assert result.exact
+    assert keys(result) == ["acc_alice"]
+    assert result.matches[0].email == "alice@example.com"
+    assert result.matches[0].name == "Alice Adams"
+    assert result.matches[0].matched == "id"
+
+
+def test_exact_email_as_stored():
+    result = find_users(ownership_map(), "alice@example.com")
+    assert result.exact and keys(result) == ["acc_alice"]
+    assert result.notes == []  # found through the index on email
+
+
+def test_email_case_insensitive_without_lower_index_scans_and_says_so():
+    result = find_users(ownership_map(), "bob@example.com")  # stored as Bob@Example.com
+    assert result.exact and keys(result) == ["acc_bob"]
+    assert any("no index on lower(email)" in note for note in result.notes)
+
+
+def test_email_case_insensitive_with_lower_index_uses_it():
+    with psycopg.connect(owner_url(), autocommit=True) as conn:
+        conn.execute("CREATE INDEX ust_accounts_lower_email ON ust_accounts (lower(email))")
+    try:
+        refl.invalidate()
+        forget_ownership_map()
+        result = find_users(ownership_map(), "BOB@example.COM")
+        assert keys(result) == ["acc_bob"]
+        assert result.notes == []
+    finally:
+        with psycopg.connect(owner_url(), autocommit=True) as conn:
+            conn.execute("DROP INDEX ust_accounts_lower_email")
+        refl.invalidate()
+        forget_ownership_map()
+
+
+def test_id_prefix_lists_matches_in_order():
+    result = find_users(ownership_map(), "acc_")
+    assert not result.exact
+    assert keys(result) == ["acc_alice", "acc_bob", "acc_carol"]
+    assert {match.matched for match in result.matches} == {"id prefix"}
+
+
+def test_email_prefix_is_case_insensitive_for_lowercase_emails():
+    result = find_users(ownership_map(), "Car")
+    assert keys(result) == ["acc_carol"]
+    assert result.matches[0].matched == "email prefix"
+
+
+def test_prefix_results_are_bounded(monkeypatch):
+    monkeypatch.setattr(lookup, "MAX_MATCHES", 2)
+    result = find_users(ownership_map(), "acc")
+    assert keys(result) == ["acc_alice", "acc_bob"]
+    assert result.more
+
+
+def test_wildcards_in_the_query_are_literal():
+    assert like_prefix("a%_b\\") == "a\\%\\_b\\\\%"
+    assert find_users(ownership_map(), "acc%").matches == []
+    assert find_users(ownership_map(), "%").matches == []
+
+
+def test_prefix_search_is_served_by_an_index():
+    # The test cluster uses the "C" collation, so LIKE 'abc%' can use the btree indexes.
+    owners = ownership_map()
+    assert owners.facts.leading_index("ust_accounts", "email").prefix_searchable
+    assert find_users(owners, "ali").notes == []
+
+
+def test_nothing_found_and_empty_query():
+    assert find_users(ownership_map(), "zz-nobody").matches == []
+    assert find_users(ownership_map(), "   ").matches == []

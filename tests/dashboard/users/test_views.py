@@ -1,0 +1,237 @@
+"""Support view pages: permissions, the reason gate, audit events, full pages and partials."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from dashboard.audit.models import AuditEvent
+from dashboard.target import engine
+from tests.dashboard.users.conftest import target_rows
+
+pytestmark = pytest.mark.usefixtures("shop")
+
+USER_URLS = [
+    "/users/",
+    "/users/?q=acc_",
+    "/users/ownership/",
+    "/users/isolation/",
+    "/users/u/acc_alice/",
+    "/users/export/acc_alice/",
+]
+
+
+def text(response) -> str:
+    return response.content.decode()
+
+
+def give_reason(client, subject: str = "acc_alice", reason: str = "SUP-1432 missing orders"):
+    return client.post(f"/users/u/{subject}/", {"reason": reason})
+
+
+# -- permissions -------------------------------------------------------------------------------
+@pytest.mark.parametrize("url", USER_URLS)
+def test_viewers_are_refused(viewer_client, url):
+    response = viewer_client.get(url)
+    assert response.status_code == 403
+    assert "support" in text(response)
+
+
+def test_viewers_cannot_post_a_reason(viewer_client):
+    assert give_reason(viewer_client).status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/users/", "/users/ownership/", "/users/isolation/"])
+def test_support_and_above_see_the_section(support_client, engineer_client, admin_client, url):
+    for client in (support_client, engineer_client, admin_client):
+        assert client.get(url).status_code == 200
+
+
+def test_section_appears_in_the_navigation_for_support_only(support_client, viewer_client):
+    assert 'href="/users/"' in text(support_client.get("/users/"))
+    assert 'href="/users/"' not in text(viewer_client.get("/"))
+
+
+# -- finding a user ----------------------------------------------------------------------------
+def test_find_page_names_the_users_table(support_client):
+    page = text(support_client.get("/users/"))
+    assert "set by USERS_TABLE: ust_accounts (referenced by 2 tables)" in page
+
+
+def test_find_by_prefix_full_page_and_partial(support_client, htmx_headers):
+    full = support_client.get("/users/?q=acc_")
+    assert full.status_code == 200
+    assert "<html" in text(full)
+    for key in ("acc_alice", "acc_bob", "acc_carol"):
+        assert f'href="/users/u/{key}/"' in text(full)
+    partial = support_client.get("/users/?q=acc_", **htmx_headers)
+    assert "<html" not in text(partial)
+    assert text(partial).strip().startswith('<section id="results"')
+    assert "acc_carol" in text(partial)
+
+
+def test_exact_match_goes_to_the_user(support_client, htmx_headers):
+    response = support_client.get("/users/?q=Alice@Example.com")
+    assert response.status_code == 302
+    assert response["Location"] == "/users/u/acc_alice/"
+    partial = support_client.get("/users/?q=acc_bob", **htmx_headers)
+    assert partial["HX-Redirect"] == "/users/u/acc_bob/"
+
+
+def test_searches_are_audited(support_client):
+    support_client.get("/users/?q=acc_")
+    event = AuditEvent.objects.get(action="user.search")
+    assert event.detail["query"] == "acc_"
+    assert event.detail["matches"] == ["acc_alice", "acc_bob", "acc_carol"]
+    assert event.operator_name == "sue-support"
+
+
+def test_nothing_found_says_so(support_client):
+    assert "No user has an id or email" in text(support_client.get("/users/?q=zz-nobody"))
+
+
+# -- the reason gate ---------------------------------------------------------------------------
+def test_no_reason_shows_the_form_and_no_data(support_client):
+    response = support_client.get("/users/u/acc_alice/")
+    assert response.status_code == 200
+    page = text(response)
+    assert 'name="reason"' in page
+    assert "alice@example.com" not in page
+    assert "Called about a refund" not in page
+    assert not AuditEvent.objects.filter(action="user.view").exists()
+
+
+def test_blank_or_too_short_reason_is_a_form_error(support_client):
+    for reason in ("", "  ", "ab"):
+        response = give_reason(support_client, reason=reason)
+        assert response.status_code == 200
+        assert 'class="error"' in text(response)
+    assert "alice@example.com" not in text(support_client.get("/users/u/acc_alice/"))
+
+
+def test_with_a_reason_the_data_shows_and_the_view_is_audited(support_client):
+    response = give_reason(support_client)
+    assert response.status_code == 302
+    assert response["Location"] == "/users/u/acc_alice/"
+    page = text(support_client.get("/users/u/acc_alice/", REMOTE_ADDR="203.0.113.9"))
+    assert "alice@example.com" in page
+    assert "SUP-1432 missing orders" in page
+    for table in ("ust_orders", "ust_order_items", "ust_payments", "ust_notes"):
+        assert f'id="table-{table}"' in page
+    assert "secret-alice" not in page  # the password hash is masked
+    assert "&lt;" not in page or "<script" not in page
+    event = AuditEvent.objects.get(action="user.view")
+    assert event.subject_user == "acc_alice"
+    assert event.reason == "SUP-1432 missing orders"
+    assert event.client_address == "203.0.113.9"
+    assert event.operator_name == "sue-support"
+    assert {"ust_accounts", "ust_orders", "ust_order_items", "ust_notes"} <= set(event.tables)
+
+
+def test_the_reason_is_kept_for_that_user_only_but_every_view_is_audited(support_client):
+    give_reason(support_client)
+    support_client.get("/users/u/acc_alice/")
+    support_client.get("/users/u/acc_alice/")
+    assert AuditEvent.objects.filter(action="user.view", subject_user="acc_alice").count() == 2
+    other = text(support_client.get("/users/u/acc_bob/"))
+    assert 'name="reason"' in other  # another end-user asks again
+    assert "Bob@Example.com" not in other
+
+
+def test_done_forgets_the_reason(support_client):
+    give_reason(support_client)
+    response = support_client.post("/users/forget/acc_alice/")
+    assert response.status_code == 302
+    assert 'name="reason"' in text(support_client.get("/users/u/acc_alice/"))
+
+
+def test_reason_can_be_made_optional(support_client, settings):
+    settings.SUPPORT_REASON_REQUIRED = False
+    page = text(support_client.get("/users/u/acc_alice/"))
+    assert "alice@example.com" in page
+    assert AuditEvent.objects.get(action="user.view").reason == ""
+
+
+# -- the user page -----------------------------------------------------------------------------
+def test_user_page_shows_counts_paths_and_missing_indexes(support_client):
+    give_reason(support_client, "acc_bob")
+    page = text(support_client.get("/users/u/acc_bob/"))
+    items = target_rows(
+        "SELECT count(*) FROM ust_order_items AS i JOIN ust_orders AS o ON o.id = i.order_id "
+        "WHERE o.account_id = 'acc_bob'"
+    )[0][0]
+    assert f'data-count="{items}"' in page
+    assert (
+        "ust_order_items.order_id → ust_orders.id, ust_orders.account_id → ust_accounts.id" in page
+    )
+    assert "CREATE INDEX CONCURRENTLY ON ust_order_items (order_id);" in page
+    assert "ust_payments" in page  # bob has no payments: listed among the empty tables
+    assert "No rows of this user in" in page
+
+
+def test_table_card_partial(support_client, htmx_headers):
+    give_reason(support_client)
+    response = support_client.get("/users/u/acc_alice/?table=ust_orders", **htmx_headers)
+    assert response.status_code == 200
+    body = text(response)
+    assert body.strip().startswith('<section class="card table-card" id="table-ust_orders">')
+    assert "<html" not in body
+    event = AuditEvent.objects.get(action="user.view")
+    assert event.tables == ["ust_orders"]
+
+
+def test_table_card_without_a_reason_sends_the_browser_to_the_gate(support_client, htmx_headers):
+    response = support_client.get("/users/u/acc_alice/?table=ust_orders", **htmx_headers)
+    assert response["HX-Redirect"] == "/users/u/acc_alice/"
+    assert "alice" not in text(response)
+    assert not AuditEvent.objects.filter(action="user.view").exists()
+
+
+def test_table_card_for_an_unlinked_table_is_a_404_sentence(support_client, htmx_headers):
+    give_reason(support_client)
+    response = support_client.get("/users/u/acc_alice/?table=ust_shipments", **htmx_headers)
+    assert response.status_code == 404
+    assert "not linked to ust_accounts" in text(response)
+
+
+def test_user_without_a_row_shows_left_over_rows(support_client):
+    give_reason(support_client, "ghost")
+    page = text(support_client.get("/users/u/ghost/"))
+    assert "There is no row in" in page
+    assert "Left behind by a deleted account" in page
+
+
+@contextmanager
+def target_statements() -> Iterator[list[str]]:
+    """Collect the statements the console sends to the target while the block runs."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    event.listen(engine(), "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine(), "before_cursor_execute", count)
+
+
+def test_query_count_depends_on_tables_not_rows(support_client, settings):
+    settings.REFLECTION_CHECK_SECONDS = 3600  # the schema check is not part of the page's cost
+    give_reason(support_client, "acc_alice")
+    give_reason(support_client, "acc_bob")
+    support_client.get("/users/u/acc_alice/")  # warm the reflection and ownership caches
+    with target_statements() as few:
+        support_client.get("/users/u/acc_alice/")  # 3 orders, 6 items
+    with target_statements() as many:
+        support_client.get("/users/u/acc_bob/")  # 40 orders, 80 items
+    owned_tables = 5  # ust_accounts, ust_orders, ust_order_items, ust_payments, ust_notes
+    # One read-only transaction: its two set-up statements, one statement counting the rows
+    # of every table, then the first rows of each table that has some (the users table: its
+    # row). Bob has no payments, so he needs one fewer.
+    bound = 2 + 1 + owned_tables
+    assert len(few) == bound
+    assert len(many) == bound - 1

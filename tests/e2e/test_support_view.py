@@ -1,0 +1,86 @@
+"""The support view in a real browser: find a user, give a reason, see their tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from dashboard.audit.models import AuditEvent
+from dashboard.schema import reflection as refl
+from dashboard.users.ownership import forget_ownership_map
+from tests.dashboard.users.conftest import owner_url
+from tests.e2e.conftest import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SUBJECT = "e2e_support_subject"
+
+
+@pytest.fixture
+def end_user(settings) -> Iterator[str]:
+    """One end-user of the application with 3 tasks and a conversation of 2 messages."""
+    settings.USERS_TABLE = ""  # detect: the application's `users`
+    settings.USER_LINKS = {}
+    settings.SUPPORT_REASON_REQUIRED = True
+    refl.invalidate()
+    forget_ownership_map()
+    with psycopg.connect(owner_url(), autocommit=True) as conn:
+        conn.execute("DELETE FROM users WHERE id = %s", (SUBJECT,))
+        conn.execute(
+            "INSERT INTO users (id, email, name) VALUES (%s, 'e2e.support@example.com', 'Erin')",
+            (SUBJECT,),
+        )
+        conn.execute(
+            "INSERT INTO tasks (user_id, title) "
+            "SELECT %s, 'E2E task ' || g FROM generate_series(1, 3) AS g",
+            (SUBJECT,),
+        )
+        conversation = conn.execute(
+            "INSERT INTO conversations (user_id) VALUES (%s) RETURNING id", (SUBJECT,)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO messages (user_id, conversation_id, role, content) "
+            "VALUES (%s, %s, 'user', 'Where did my tasks go?'), "
+            "(%s, %s, 'assistant', 'They are all still here.')",
+            (SUBJECT, conversation, SUBJECT, conversation),
+        )
+    yield SUBJECT
+    with psycopg.connect(owner_url(), autocommit=True) as conn:
+        conn.execute("DELETE FROM users WHERE id = %s", (SUBJECT,))  # cascades to the rest
+    forget_ownership_map()
+
+
+def test_find_give_a_reason_and_see_the_tables(page, operator_factory, end_user):
+    support = operator_factory("sam-support", "support")
+    log_in(page, support)
+    page.goto("/users/")
+    assert "detected: users" in page.locator(".finder-help").inner_text()
+    page.fill("input[name=q]", "E2E.Support@Example.com")  # email, typed in another case
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/users/u/{end_user}/")
+
+    # The reason gate: no data until a reason is given.
+    assert page.locator("input[name=reason]").is_visible()
+    assert page.locator(".table-card").count() == 0
+    page.fill("input[name=reason]", "SUP-2001 user says tasks vanished")
+    page.click("text=Show the data")
+
+    page.locator("#table-tasks").wait_for()
+    assert "3 rows" in page.locator("#table-tasks .badge").first.inner_text()
+    assert "E2E task 2" in page.locator("#table-tasks").inner_text()
+    assert "2 rows" in page.locator("#table-messages .badge").first.inner_text()
+    assert "SUP-2001 user says tasks vanished" in page.locator(".reason-banner").inner_text()
+    assert "e2e.support@example.com" in page.locator(".profile").inner_text()
+
+    # A table card refreshes in place (htmx partial), still audited.
+    with page.expect_response(lambda response: "table=tasks" in response.url):
+        page.click("#table-tasks >> text=Refresh")
+    page.locator("#table-tasks").wait_for()
+    assert "3 rows" in page.locator("#table-tasks .badge").first.inner_text()
+
+    views = AuditEvent.objects.filter(action="user.view", subject_user=end_user)
+    assert views.count() == 2
+    assert {event.reason for event in views} == {"SUP-2001 user says tasks vanished"}
+    assert views.filter(tables__contains=["tasks"]).count() == 2
