@@ -25,9 +25,15 @@ def operator_role(user: AbstractBaseUser | AnonymousUser) -> str | None:
         return None
     if user.is_superuser:
         return "admin"
+    # Cached on the user object, which lives for one request: the navigation asks per section.
+    cached = getattr(user, "_operator_role", False)
+    if cached is not False:
+        return cached
     names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
     held = [role for role in ROLES if role in names]
-    return held[-1] if held else None
+    role = held[-1] if held else None
+    user._operator_role = role  # type: ignore[union-attr]
+    return role
 
 
 def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:

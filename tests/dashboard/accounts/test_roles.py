@@ -52,3 +52,13 @@ def test_role_required_renders_a_403_sentence(operator_factory):
     assert b"engineer" in response.content and b"secret" not in response.content
     request.user = operator_factory("ed", "engineer")
     assert view(request).content == b"secret"
+
+
+def test_navigation_asks_for_the_role_once_per_request(
+    viewer_client, django_assert_max_num_queries
+):
+    # session, user, the job lookup and ONE groups query (not one per navigation section)
+    with django_assert_max_num_queries(4):
+        response = viewer_client.get("/jobs/999999/")
+    assert response.status_code == 404
+    assert b"Overview" in response.content  # the navigation was drawn
