@@ -1,0 +1,97 @@
+"""SQL text for people and for EXPLAIN: pretty-printing (pglast), highlighting, `$n` parameters."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from pglast import parser, prettify
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PostgresLexer
+
+# Plain text, not a class: the highlighter's CSS classes are styled in static/css/queries.css.
+_FORMATTER = HtmlFormatter(nowrap=True)
+_LEXER = PostgresLexer()
+_PARAM = re.compile(r"\$(\d+)")
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class FormattedSQL:
+    """A statement's text laid out for reading; `pretty` is False when it did not parse."""
+
+    text: str
+    pretty: bool
+
+
+@functools.lru_cache(maxsize=4096)
+def format_sql(query: str) -> FormattedSQL:
+    """Return the statement pretty-printed by pglast, or the raw text if pglast cannot parse it."""
+    try:
+        return FormattedSQL(prettify(query, safety_belt=False), True)
+    except Exception:  # pglast raises several error types; the raw text is always a fine answer
+        return FormattedSQL(query.strip(), False)
+
+
+@functools.lru_cache(maxsize=4096)
+def highlight_sql(text: str) -> SafeString:
+    """Return `text` as HTML with token classes (no inline styles, so the CSP allows it)."""
+    if len(text) > 100_000:
+        return mark_safe(escape(text))  # noqa: S308 -- escaped just above
+    return mark_safe(highlight(text, _LEXER, _FORMATTER))  # noqa: S308 -- pygments escapes
+
+
+def one_line(query: str, limit: int = 300) -> str:
+    """Return the statement on one line, whitespace collapsed, cut to `limit` characters."""
+    flat = _WHITESPACE.sub(" ", query).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _param_tokens(query: str) -> list[tuple[int, int, int]]:
+    """Return (start, end exclusive, number) of each `$n` token, ignoring ones inside strings."""
+    try:
+        tokens = parser.scan(query)
+    except Exception:
+        # The scanner refuses some texts (e.g. cut short); a plain search is the fallback.
+        return [(m.start(), m.end(), int(m.group(1))) for m in _PARAM.finditer(query)]
+    found = []
+    for token in tokens:
+        if token.name == "PARAM":
+            found.append((token.start, token.end + 1, int(query[token.start + 1 : token.end + 1])))
+    return found
+
+
+def parameter_numbers(query: str) -> list[int]:
+    """Return the distinct `$n` parameter numbers of a statement, in order."""
+    return sorted({number for _, _, number in _param_tokens(query)})
+
+
+def bind_literals(query: str, literals: Mapping[int, str]) -> str:
+    """Return the statement with each `$n` replaced by `literals[n]` (already quoted SQL)."""
+    pieces = []
+    position = 0
+    for start, end, number in _param_tokens(query):
+        pieces.append(query[position:start])
+        pieces.append(literals[number])
+        position = end
+    pieces.append(query[position:])
+    return "".join(pieces)
+
+
+def normalized_text(query: str) -> str:
+    """Return the statement with its constants replaced by `$n` (for showing live queries).
+
+    Used where a viewer must not see the values an application sent (they may be personal data).
+    When the text does not parse (e.g. cut at track_activity_query_size), quoted strings and
+    numbers are masked lexically instead.
+    """
+    try:
+        return parser.normalize(query)
+    except Exception:
+        masked = re.sub(r"'(?:[^']|'')*'?", "'?'", query)
+        return re.sub(r"(?<![\w$])\d+(?:\.\d+)?", "?", masked)

@@ -1,0 +1,96 @@
+"""Health numbers, and resetting the statement statistics (admin only, confirmed, audited)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.audit.models import AuditEvent
+from tests.dashboard.queries.conftest import as_owner, as_superuser
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_page_and_partial(viewer_client, htmx_headers):
+    max_connections = as_owner("SHOW max_connections")[0][0]
+    full = viewer_client.get("/queries/health/")
+    assert full.status_code == 200
+    body = full.content.decode()
+    assert "<html" in body and "Table cache hit" in body
+    assert f"of max_connections ({max_connections})" in body
+    assert 'id="wraparound"' in body and "schemadesk_test" in body
+
+    partial = viewer_client.get("/queries/health/", **htmx_headers)
+    fragment = partial.content.decode()
+    assert fragment.lstrip().startswith('<div id="numbers"') and "<html" not in fragment
+
+
+def test_health_lists_dead_rows_of_a_table():
+    from dashboard.queries.health import database_health
+    from tests.dashboard.queries.conftest import scratch_table
+
+    with scratch_table(
+        "qt_dead",
+        "CREATE TABLE qt_dead (id int PRIMARY KEY) WITH (autovacuum_enabled = off)",
+        "INSERT INTO qt_dead SELECT generate_series(1, 500)",
+        "DELETE FROM qt_dead WHERE id <= 400",
+        "ANALYZE qt_dead",
+    ):
+        row = next(r for r in database_health().vacuum if r["table_name"] == "qt_dead")
+    assert row["dead_rows"] == 400 and row["live_rows"] == 100
+    assert row["last_analyze"] is not None and row["last_vacuum"] is None
+
+
+@pytest.fixture
+def reset_allowed():
+    as_superuser(
+        "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO todo_owner"
+    )
+    yield
+    as_superuser(
+        "REVOKE EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) FROM todo_owner"
+    )
+
+
+def _recorded(text: str) -> bool:
+    return bool(
+        as_superuser(
+            "SELECT 1 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+            "WHERE d.datname = current_database() AND s.query = %s",
+            (text,),
+        )
+    )
+
+
+def test_reset_needs_admin_and_confirmation_and_is_audited(
+    admin_client, engineer_client, reset_allowed
+):
+    as_owner("SELECT 'qt_reset_marker' AS marker")
+    marker = "SELECT $1 AS marker"
+    assert _recorded(marker)
+
+    assert engineer_client.get("/queries/reset/").status_code == 403
+    assert engineer_client.post("/queries/reset/", {"confirm": "yes"}).status_code == 403
+
+    confirm = admin_client.get("/queries/reset/")
+    assert (
+        confirm.status_code == 200 and "Reset the statement statistics?" in confirm.content.decode()
+    )
+    inline = admin_client.get("/queries/reset/", HTTP_HX_REQUEST="true").content.decode()
+    assert inline.lstrip().startswith('<section class="card q-confirm" id="reset-confirm"')
+    unconfirmed = admin_client.post("/queries/reset/")
+    assert unconfirmed.status_code == 400
+    assert _recorded(marker)
+    assert not AuditEvent.objects.filter(action="queries.reset_statistics").exists()
+
+    done = admin_client.post("/queries/reset/", {"confirm": "yes"})
+    assert done.status_code == 302 and done["Location"] == "/queries/"
+    assert not _recorded(marker)
+    event = AuditEvent.objects.get(action="queries.reset_statistics")
+    assert event.detail == {"database": "schemadesk_test"}
+
+
+def test_reset_without_the_privilege_says_how_to_grant_it(admin_client):
+    response = admin_client.post("/queries/reset/", {"confirm": "yes"})
+    assert response.status_code == 403
+    assert "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="queries.reset_statistics").exists()

@@ -1,0 +1,99 @@
+"""The query pages in a real browser: no CSP violation or script error, htmx parts work.
+
+Kept with the other browser tests (tests/e2e runs last: Playwright's event loop must not start
+before the tests that run procrastinate's worker). Set SCREENSHOT_DIR to also save a
+full-page screenshot of each page.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.dashboard.queries.conftest import queryid_of, scratch_table
+from tests.e2e.conftest import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PAGED = "SELECT * FROM qt_browser WHERE grp = $1 ORDER BY id DESC LIMIT $2"
+
+
+def _shoot(page, name: str) -> None:
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def browser_workload():
+    with scratch_table(
+        "qt_browser",
+        "CREATE TABLE qt_browser (id serial PRIMARY KEY, grp int, label text)",
+        "INSERT INTO qt_browser (grp, label) "
+        "SELECT g % 40, 'row ' || g FROM generate_series(1, 4000) g",
+        "ANALYZE qt_browser",
+    ):
+        with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+            for group in range(3):
+                conn.execute(
+                    "SELECT * FROM qt_browser WHERE grp = %s ORDER BY id DESC LIMIT %s", (group, 5)
+                )
+        yield
+
+
+def _watch_console(page) -> list[str]:
+    """Collect CSP violations and script errors (answers with an error status are expected)."""
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+def test_query_pages_render_and_explain_in_the_browser(page, operator_factory, browser_workload):
+    engineer = operator_factory("qt-eng", "engineer")
+    log_in(page, engineer)
+    problems = _watch_console(page)
+
+    page.goto("/queries/?q=qt_browser")
+    page.locator("#statements-table").wait_for()
+    _shoot(page, "queries-statements")
+
+    page.goto(f"/queries/{queryid_of(PAGED)}/")
+    page.click("button[value=plain]")  # no values: the form error shows where the plan goes
+    page.locator("#plan .notice.error").wait_for()
+    assert "Fill a value for $1, $2" in page.locator("#plan").inner_text()
+    page.fill("#param-1", "7")
+    page.fill("#param-2", "5")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.click("button[value=analyze]")
+    page.locator("#plan .q-plan-tree").wait_for()
+    assert [url.split("/queries/", 1)[1] for url in posts] == [
+        f"{queryid_of(PAGED)}/explain/analyze/"
+    ]
+    assert page.locator("#plan tr.q-costliest").count() == 1
+    assert "ran in a read-only transaction" in page.locator("#plan").inner_text()
+    _shoot(page, "queries-statement")
+
+    page.goto("/queries/activity/")
+    page.locator("#activity").wait_for()
+    page.click("text=Pause")
+    page.locator("text=Resume auto-refresh").wait_for()
+    assert "refresh=off" in page.url
+
+    for path in ("/queries/indexes/", "/queries/health/", "/queries/snapshots/"):
+        page.goto(path)
+        page.locator("h1").wait_for()
+        _shoot(page, "queries-" + path.strip("/").split("/")[-1])
+    assert problems == []
