@@ -32,6 +32,15 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        active = request.path == url if url == "/" else request.path.startswith(url)
-        items.append({"label": label, "url": url, "active": active})
+        items.append({"label": label, "url": url, "active": False})
+    # The section whose URL is the longest prefix of the path is the current one
+    # (/queries/activity/ is Activity, not Queries).
+    matches = [
+        item
+        for item in items
+        if request.path == item["url"]
+        or (item["url"] != "/" and request.path.startswith(item["url"]))
+    ]
+    if matches:
+        max(matches, key=lambda item: len(item["url"]))["active"] = True
     return {"nav": items, "operator_role": operator_role(request.user)}

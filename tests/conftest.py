@@ -15,11 +15,17 @@ from core.embedded import CONSOLE_ROLE
 from tests.pgplugin import TEST_DATABASE
 
 
-def pytest_configure(config):  # noqa: ARG001
+def pytest_configure(config):
     from django.conf import settings
 
     # Test operators' passwords need no key stretching (each PBKDF2 hash costs ~1 s here).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Run browser tests last: Playwright's event loop stays up for the rest of the session,
+    and procrastinate's worker (asyncio.run) cannot start inside a running loop."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
 
 
 @pytest.fixture(scope="session")
