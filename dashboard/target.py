@@ -163,10 +163,11 @@ def read_only(
     lock_timeout = lock_timeout_ms or int(_settings()["LOCK_TIMEOUT_MS"])  # type: ignore[call-overload]
     with engine().connect() as conn:
         try:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            # One round trip: read-only and both timeouts, all for this transaction only.
             conn.execute(
                 text(
-                    "SELECT set_config('statement_timeout', :statement, true), "
+                    "SELECT set_config('transaction_read_only', 'on', true), "
+                    "set_config('statement_timeout', :statement, true), "
                     "set_config('lock_timeout', :lock, true)"
                 ),
                 {"statement": f"{statement_timeout}ms", "lock": f"{lock_timeout}ms"},

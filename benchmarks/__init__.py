@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure, print a table, and compare against a baseline."""

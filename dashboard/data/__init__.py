@@ -1,0 +1,1 @@
+"""Table browsing: a query object per list (filters, sort, keyset pages), rows, CSV export."""

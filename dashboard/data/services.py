@@ -1,0 +1,373 @@
+"""The Data section's work: the table picker, a list page, and the row count of a list.
+
+A list page costs one read transaction with a single statement (the rows, their keys and the
+table's estimate); with the reflection cached, that is three statements on the target in all
+(the gateway's two settings plus the page). The exact count is a separate, lazily loaded
+request (`list_count`) so the list never waits for it.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg.errors
+from django.conf import settings
+from django.http import QueryDict
+from django.utils.safestring import SafeString, mark_safe
+from sqlalchemy import ClauseElement, Connection, Executable, Table, literal_column, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
+
+from dashboard.data.columns import Cell, ColumnInfo, list_cell, row_html
+from dashboard.data.display import display_for
+from dashboard.data.links import data_path, parent_link, row_url
+from dashboard.data.query import PAGE_SIZES, ListQuery, Restriction, quoted_name
+from dashboard.schema.reflection import UnknownTable, reflection
+from dashboard.target import TargetError, TargetUnavailable, run_read, target_schema
+
+SMALL_TABLE_BYTES = 8 * 1024 * 1024  # counting a table this small is always quick
+
+TABLES_SQL = text(
+    """
+    SELECT
+        c.relname AS name,
+        CASE
+            WHEN c.reltuples < 0 THEN NULL
+            WHEN c.relpages = 0 THEN c.reltuples::bigint
+            ELSE round(c.reltuples / c.relpages
+                       * (pg_relation_size(c.oid) / current_setting('block_size')::int))::bigint
+        END AS estimate,
+        pg_total_relation_size(c.oid) AS total_bytes,
+        c.relkind = 'p' AS partitioned,
+        obj_description(c.oid, 'pg_class') AS comment
+    FROM pg_catalog.pg_class AS c
+    WHERE c.relnamespace = to_regnamespace(:schema)
+      AND c.relkind IN ('r', 'p')
+      AND NOT c.relispartition
+    ORDER BY c.relname
+    """
+)
+
+TABLE_ESTIMATE_SQL = text(
+    """
+    SELECT
+        CASE
+            WHEN c.reltuples < 0 THEN NULL
+            WHEN c.relpages = 0 THEN c.reltuples::bigint
+            ELSE round(c.reltuples / c.relpages
+                       * (pg_relation_size(c.oid) / current_setting('block_size')::int))::bigint
+        END AS estimate,
+        pg_relation_size(c.oid) AS bytes
+    FROM pg_catalog.pg_class AS c
+    WHERE c.oid = CAST(:relation AS regclass)
+    """
+)
+
+
+def browsable_table(name: str) -> tuple[Table, dict[str, Table]]:
+    """Return the reflected table `name` and all tables (one reflection call), or a 404."""
+    tables = reflection().tables
+    table = tables.get(name)
+    if table is None:
+        raise UnknownTable(f"There is no table called “{name}” in schema “{target_schema()}”.")
+    return table, tables
+
+
+# -- the table picker --------------------------------------------------------------------------
+@dataclass
+class TableSummary:
+    """One line of the table picker."""
+
+    name: str
+    estimate: int | None
+    total_bytes: int
+    columns: int
+    primary_key: list[str]
+    comment: str
+    partitioned: bool
+
+
+def table_index(search: str = "") -> list[TableSummary]:
+    """Return the tables of the target schema with estimates and sizes, filtered by name."""
+    tables = reflection().tables
+    rows = run_read(lambda conn: conn.execute(TABLES_SQL, {"schema": target_schema()}).all())
+    needle = search.strip().lower()
+    found = []
+    for row in rows:
+        table = tables.get(row.name)
+        if table is None or (needle and needle not in row.name.lower()):
+            continue
+        found.append(
+            TableSummary(
+                name=row.name,
+                estimate=row.estimate,
+                total_bytes=row.total_bytes,
+                columns=len(table.columns),
+                primary_key=[c.name for c in table.primary_key.columns],
+                comment=row.comment or "",
+                partitioned=row.partitioned,
+            )
+        )
+    return found
+
+
+# -- a list page -------------------------------------------------------------------------------
+@dataclass
+class ColumnHeader:
+    """A column heading: its description and the link that sorts by it."""
+
+    info: ColumnInfo
+    sort_url: str = ""
+    sorted: str = ""  # "asc", "desc" or ""
+
+
+@dataclass
+class ListRow:
+    """One row of a list: its cells, their HTML, and the link to its row page."""
+
+    cells: list[Cell]
+    url: str = ""
+
+    @property
+    def html(self) -> SafeString:
+        return row_html(self.cells)
+
+
+@dataclass
+class ListPage:
+    """Everything a list page shows."""
+
+    query: ListQuery
+    headers: list[ColumnHeader]
+    rows: list[ListRow] = field(default_factory=list)
+    has_next: bool = False
+    has_prev: bool = False
+    next_url: str = ""
+    prev_url: str = ""
+    first_url: str = ""
+    estimate: int | None = None
+    exact_count: int | None = None
+    error: str = ""
+    page_number: int | None = None
+    key_cell: int | None = None  # which cell links to the row page (None: a leading link)
+    chips: list[tuple[str, str]] = field(default_factory=list)  # active filter, link without it
+    sizes: list[tuple[int, str, bool]] = field(default_factory=list)  # rows per page links
+
+    @property
+    def offset_paging(self) -> bool:
+        return not self.query.keyset
+
+    @property
+    def leading_link(self) -> bool:
+        """Return True when rows need an "open" link of their own (no key column is shown)."""
+        return self.key_cell is None and self.query.keyset
+
+    @property
+    def rows_html(self) -> SafeString:
+        """Return the <tr> elements of the page (escaped cell by cell, see cell_html)."""
+        lines = []
+        for row in self.rows:
+            lead = ""
+            if self.leading_link:
+                lead = f'<td class="open-col"><a href="{html.escape(row.url)}">open</a></td>'
+            lines.append(f"<tr>{lead}{row.html}</tr>")
+        return mark_safe("\n".join(lines))  # noqa: S308  (escaped above and in row_html)
+
+    @property
+    def small(self) -> bool:
+        """Return True when the table is small enough for page numbers (by its estimate)."""
+        return self.estimate is not None and 0 <= self.estimate <= self.query.offset_limit
+
+
+def list_page(name: str, params: QueryDict, restriction: Restriction | None = None) -> ListPage:
+    """Return one page of a table's list: rows, links, and what is known of the count."""
+    table, _ = browsable_table(name)
+    query = ListQuery(
+        table, params, display=display_for(name), restriction=restriction or Restriction()
+    )
+    page = ListPage(query=query, headers=_headers(query))
+    page.first_url = query.current_url()
+    page.chips = [
+        (item.label, query.without_filter_url(item.param)) for item in query.filters.active
+    ]
+    if query.search:
+        page.chips.append((f"search “{query.search}”", query.url(query.state(search=False))))
+    page.sizes = [(size, query.size_url(size), size == query.page_size) for size in PAGE_SIZES]
+    try:
+        rows = run_read(lambda conn: conn.execute(query.page_statement()).all())
+    except TargetUnavailable:
+        raise
+    except TargetError as exc:  # a timeout: a notice in the list, the rest of the page renders
+        page.error = exc.sentence
+        return page
+    _fill(page, rows, table)
+    return page
+
+
+def _headers(query: ListQuery) -> list[ColumnHeader]:
+    headers = []
+    for info in query.shown_infos:
+        header = ColumnHeader(info=info)
+        if info.sortable:
+            header.sort_url = query.sort_url(info.name)
+            if query.order.column == info.name:
+                header.sorted = "desc" if query.order.descending else "asc"
+        headers.append(header)
+    return headers
+
+
+def _fill(page: ListPage, rows: list[Any], table: Table) -> None:
+    query = page.query
+    size = query.page_size
+    position = query.position
+    reverse = position.cursor is not None and position.cursor.direction == "prev"
+    more = len(rows) > size
+    if rows:
+        page.estimate = rows[0].estimate if rows[0].estimate >= 0 else None
+    rows = rows[:size]
+    if reverse:
+        rows.reverse()
+    key_count = len(query.key_names)
+    keys_of = [tuple(row[len(query.shown) + i] for i in range(key_count)) for row in rows]
+
+    if position.cursor is None:
+        page.has_prev = position.page > 1
+        page.has_next = more
+        if position.first and not more:
+            page.exact_count = len(rows)
+    elif reverse:
+        page.has_next = True
+        page.has_prev = more
+    else:
+        page.has_prev = True
+        page.has_next = more
+    if not query.keyset:
+        page.page_number = position.page
+        if page.has_next and position.page >= query.max_page:
+            page.has_next = False  # OFFSET paging stops at DATA_OFFSET_MAX_ROWS
+        if page.has_next:
+            page.next_url = query.page_url(position.page + 1)
+        if page.has_prev:
+            page.prev_url = query.page_url(position.page - 1)
+    else:
+        if position.cursor is None and position.page > 1:
+            page.page_number = position.page
+        if page.has_next and keys_of:
+            page.next_url = query.next_url(keys_of[-1])
+        if page.has_prev and keys_of:
+            page.prev_url = query.prev_url(keys_of[0])
+        elif position.page > 1:
+            page.prev_url = query.page_url(position.page - 1)
+
+    page.key_cell = next(
+        (i for i, info in enumerate(query.shown_infos) if info.primary_key and not info.masked),
+        None,
+    )
+    fks = _single_column_parents(table, query)
+    row_base = data_path("data:row", table.name)
+    for row, keys in zip(rows, keys_of, strict=True):
+        cells = []
+        for index, info in enumerate(query.shown_infos):
+            value = row[index]
+            cell = list_cell(info, value)
+            link = fks.get(info.name)
+            if link is not None and value is not None:
+                cell.href = link({info.name: value})
+            cells.append(cell)
+        url = ""
+        if query.keyset:
+            by_name = dict(zip(query.key_names, keys, strict=True))
+            url = row_url(table, {n: by_name[n] for n in query.primary_key}, row_base)
+            if page.key_cell is not None:
+                cells[page.key_cell].href = url  # the key links to its row, like admin
+        page.rows.append(ListRow(cells=cells, url=url))
+
+
+def _single_column_parents(table: Table, query: ListQuery) -> dict[str, Any]:
+    """Return, per shown single-column foreign key, the function linking to its parent."""
+    links = {}
+    for fk in table.foreign_key_constraints:
+        name = fk.elements[0].parent.name
+        if len(fk.elements) == 1 and name in query.shown and not query.infos[name].masked:
+            link = parent_link(fk)
+            if link is not None:
+                links[name] = link
+    return links
+
+
+# -- counting ----------------------------------------------------------------------------------
+@dataclass
+class RowCount:
+    """How many rows a list has: exact when cheap, otherwise an honest estimate."""
+
+    exact: int | None = None
+    about: int | None = None
+    how: str = ""
+
+
+class Explain(Executable, ClauseElement):
+    """EXPLAIN (FORMAT JSON) of a statement, with its values bound like the statement's."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+
+
+@compiles(Explain, "postgresql")
+def _compile_explain(element: Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def planned_rows(conn: Connection, statement: Any) -> int:
+    """Return the planner's row estimate for `statement` (EXPLAIN, nothing runs)."""
+    plan = conn.execute(Explain(statement)).scalar_one()
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def list_count(name: str, params: QueryDict, restriction: Restriction | None = None) -> RowCount:
+    """Return the row count of a (filtered) list without ever running a long COUNT(*)."""
+    table, _ = browsable_table(name)
+    query = ListQuery(
+        table, params, display=display_for(name), restriction=restriction or Restriction()
+    )
+    exact_max = int(getattr(settings, "DATA_EXACT_COUNT_MAX", 100_000))
+    attempt_ms = int(getattr(settings, "DATA_COUNT_TIMEOUT_MS", 200))
+
+    def work(conn: Connection) -> RowCount:
+        facts = conn.execute(TABLE_ESTIMATE_SQL, {"relation": quoted_name(table)}).one()
+        estimate, size = facts.estimate, facts.bytes
+        if (estimate is not None and estimate <= exact_max) or size <= SMALL_TABLE_BYTES:
+            return RowCount(exact=conn.execute(query.count_statement()).scalar_one())
+        if not query.filtered:
+            how = "planner estimate" if estimate is not None else "not analyzed yet"
+            return RowCount(about=estimate, how=how)
+        matching = select(literal_column("1")).select_from(table).where(*query.where_clauses())
+        planned = planned_rows(conn, matching)
+        if planned > exact_max * 10:
+            return RowCount(about=planned, how="planner estimate")
+        try:
+            # A savepoint keeps the transaction usable if the count is cancelled, and rolling
+            # back to it also restores the statement timeout.
+            with conn.begin_nested():
+                conn.execute(
+                    text("SELECT set_config('statement_timeout', :timeout, true)"),
+                    {"timeout": f"{attempt_ms}ms"},
+                )
+                counted = conn.execute(query.count_statement()).scalar_one()
+        except DBAPIError as exc:
+            if not isinstance(exc.orig, psycopg.errors.QueryCanceled):
+                raise
+            return RowCount(
+                about=planned, how=f"planner estimate; counting took over {attempt_ms} ms"
+            )
+        return RowCount(exact=counted)
+
+    try:
+        return run_read(work)
+    except TargetUnavailable:
+        raise
+    except TargetError as exc:  # the count is a detail of the page: say why it is missing
+        return RowCount(how=exc.sentence)

@@ -1,0 +1,218 @@
+"""The query object: keyset pages match Postgres' own order, filters match SQL, links keep state."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.http import QueryDict
+
+from dashboard.data.query import ListQuery, Restriction
+from dashboard.data.services import list_page
+from dashboard.schema.reflection import table_named
+from tests.dashboard.data.conftest import ITEMS, owner_execute
+
+pytestmark = pytest.mark.django_db
+
+
+def query_of(url: str) -> QueryDict:
+    return QueryDict(urlsplit(url).query)
+
+
+def row_keys(page, *names: str) -> list[tuple[str, ...]]:
+    keys = []
+    for row in page.rows:
+        params = parse_qs(urlsplit(row.url).query)
+        keys.append(tuple(params[f"pk.{name}"][0] for name in names))
+    return keys
+
+
+def ids(sql: str) -> list[tuple[str]]:
+    """Return the rows of a one-column query as 1-tuples of text (as row links carry them)."""
+    return [(str(value),) for (value,) in owner_execute(sql)]
+
+
+def walk(table: str, params: str, *key: str):
+    """Return the pages met following Next from the first page, then Previous back."""
+    forward = [list_page(table, QueryDict(params))]
+    while forward[-1].next_url:
+        forward.append(list_page(table, query_of(forward[-1].next_url)))
+        assert len(forward) < 50
+    backward = [forward[-1]]
+    while backward[-1].prev_url:
+        backward.append(list_page(table, query_of(backward[-1].prev_url)))
+        assert len(backward) < 50
+    return (
+        [row_keys(p, *key) for p in forward],
+        [row_keys(p, *key) for p in reversed(backward)],
+    )
+
+
+@pytest.mark.parametrize(
+    ("order", "sql_order"),
+    [
+        ("", "id"),
+        ("-id", "id DESC"),
+        ("ratio", "ratio NULLS LAST, id"),
+        ("-ratio", "ratio DESC NULLS LAST, id DESC"),
+        ("created_at", "created_at, id"),
+        ("-created_at", "created_at DESC, id DESC"),
+        ("due", "due NULLS LAST, id"),
+        ("-mood", "mood DESC NULLS LAST, id DESC"),
+        ("-title", "title DESC, id DESC"),
+        ("uid", "uid, id"),
+    ],
+)
+def test_keyset_pages_follow_postgres_order_both_ways(tables, order, sql_order):
+    params = f"n=25&o={order}" if order else "n=25"
+    forward, backward = walk("datab_items", params, "id")
+    expected = [
+        str(r[0]) for r in owner_execute(f"SELECT id FROM datab_items ORDER BY {sql_order}")
+    ]
+    assert [k[0] for page in forward for k in page] == expected
+    assert [len(page) for page in forward] == [25] * (ITEMS // 25) + [ITEMS % 25]
+    assert backward == forward  # Previous gives back exactly the same pages
+
+
+def test_composite_key_pages(tables, settings):
+    settings.DATA_PAGE_SIZE = 5
+    forward, backward = walk("datab_members", "o=-role", "org_id", "user_uuid")
+    expected = owner_execute(
+        "SELECT org_id, user_uuid FROM datab_members "
+        "ORDER BY role DESC, org_id DESC, user_uuid DESC"
+    )
+    assert [k for page in forward for k in page] == [(str(a), str(b)) for a, b in expected]
+    assert backward == forward
+
+
+def test_filtered_keyset_pages_keep_the_filter(tables):
+    forward, _ = walk("datab_items", "n=25&o=-score&f.eq.status=open&f.null.due=notnull", "id")
+    expected = ids(
+        "SELECT id FROM datab_items WHERE status = 'open' AND due IS NOT NULL "
+        "ORDER BY score DESC NULLS LAST, id DESC"
+    )
+    assert [k for page in forward for k in page] == expected
+    assert len(forward) > 1
+
+
+FILTERS = [
+    ("f.contains.title=100%25", "title ILIKE '%100\\%%'"),
+    ("f.contains.title=done_1", "title ILIKE '%done\\_1%'"),
+    ("f.prefix.title=item 00", "title ILIKE 'item 00%'"),
+    ("f.eq.title=Item 007", "title = 'Item 007'"),
+    ("f.gte.score=10&f.lte.score=20.5", "score BETWEEN 10 AND 20.5"),
+    ("f.eq.id=17", "id = 17"),
+    ("f.gte.created_at=2025-02-02&f.lte.created_at=2025-02-02", "created_at::date = '2025-02-02'"),
+    ("f.lte.created_at=2025-02-01 10:00", "created_at <= '2025-02-01 10:00+00'"),
+    ("f.gte.due=2025-03-10&f.lte.due=2025-03-12", "due BETWEEN '2025-03-10' AND '2025-03-12'"),
+    ("f.eq.due=2025-03-10", "due = '2025-03-10'"),
+    ("f.null.due=null", "due IS NULL"),
+    ("f.null.mood=notnull", "mood IS NOT NULL"),
+    ("f.eq.mood=calm", "mood = 'calm'"),
+    ("f.eq.status=archived", "status = 'archived'"),
+    ("f.eq.done=true", "done"),
+    ("f.has.tags=red", "'red' = ANY (tags)"),
+    ("f.eq.uid=" + "9d8a8b4d-0000-0000-0000-000000000000", "false"),
+    ("f.eq.owner_id=owner_3", "owner_id = 'owner_3'"),
+    (
+        "q=body 1",
+        "title ILIKE '%body 1%' OR body ILIKE '%body 1%' OR owner_id ILIKE '%body 1%' "
+        "OR status ILIKE '%body 1%'",
+    ),
+    ("q=REPORT&in=title", "title ILIKE '%report%'"),
+]
+
+
+@pytest.mark.parametrize(("params", "where"), FILTERS)
+def test_filters_select_what_sql_selects(tables, params, where):
+    page = list_page("datab_items", QueryDict(f"n=200&{params}"))
+    assert not page.query.filters.errors and not page.query.notices
+    expected = ids(f"SELECT id FROM datab_items WHERE {where} ORDER BY id")
+    assert row_keys(page, "id") == expected
+    assert page.exact_count == len(expected)  # a single page: counted for free
+
+
+def test_uuid_equality_finds_the_row(tables):
+    (uid,) = owner_execute("SELECT uid::text FROM datab_items WHERE id = 33")[0]
+    page = list_page("datab_items", QueryDict(f"f.eq.uid={uid.upper()}"))
+    assert row_keys(page, "id") == [("33",)]
+
+
+def test_a_bad_value_is_reported_and_other_filters_still_apply(tables):
+    page = list_page("datab_items", QueryDict("n=200&f.eq.status=open&f.gte.score=ten"))
+    assert page.query.filters.errors == {"f.gte.score": "Enter a number, like 3.14."}
+    expected = ids("SELECT id FROM datab_items WHERE status = 'open' ORDER BY id")
+    assert row_keys(page, "id") == expected
+    assert "f.gte.score" not in page.next_url + page.first_url  # links keep valid filters only
+
+
+def test_filter_operations_a_column_does_not_have_are_reported(tables):
+    page = list_page("datab_items", QueryDict("f.gte.title=a&f.eq.meta=x&f.zz.id=1"))
+    assert len(page.query.filters.general_errors) == 3
+    assert not page.query.filters.active
+
+
+def test_links_keep_columns_filters_search_order_and_size(tables):
+    params = "c=title&c=id&o=-score&f.eq.status=open&q=item&in=title&n=25"
+    page = list_page("datab_items", QueryDict(params))
+    query = page.query
+    assert query.shown == ["title", "id"]
+    for url in (page.next_url, query.sort_url("title"), query.size_url(100), query.export_url()):
+        kept = parse_qs(urlsplit(url).query)
+        assert kept["c"] == ["title", "id"]
+        assert kept["f.eq.status"] == ["open"] and kept["q"] == ["item"]
+        assert kept["in"] == ["title"]
+    assert parse_qs(urlsplit(query.sort_url("title")).query)["o"] == ["title"]
+    assert parse_qs(urlsplit(query.sort_url("score")).query)["o"] == ["score"]  # flips
+    assert "cursor" not in query.sort_url("title")  # a new order starts at the first page
+    removed = parse_qs(urlsplit(page.chips[0][1]).query)
+    assert "f.eq.status" not in removed and removed["q"] == ["item"]
+
+
+def test_restriction_is_applied_and_kept_in_every_link(tables):
+    table = table_named("datab_items")
+    restriction = Restriction(
+        where=(table.c.owner_id == "owner_2",),
+        params=(("scope", "owner_2"),),
+        banner="Only the rows of owner_2",
+    )
+    page = list_page("datab_items", QueryDict("n=25&f.lte.id=128"), restriction=restriction)
+    expected = ids(
+        "SELECT id FROM datab_items WHERE owner_id = 'owner_2' AND id <= 128 ORDER BY id"
+    )
+    assert len(expected) > 25
+    assert row_keys(page, "id") == expected[:25]
+    query = page.query
+    assert query.filtered
+    for url in (page.next_url, query.sort_url("title"), query.clear_url(), query.export_url()):
+        assert urlsplit(url).query.startswith("scope=owner_2")
+    assert ("scope", "owner_2") in query.hidden_inputs()
+
+
+def test_tables_without_a_primary_key_page_by_bounded_offset(tables, settings):
+    settings.DATA_OFFSET_MAX_ROWS = 50
+    page = list_page("datab_logs", QueryDict("n=25"))
+    assert page.offset_paging and page.next_url.endswith("page=2")
+    second = list_page("datab_logs", query_of(page.next_url))
+    assert second.page_number == 2 and not second.next_url  # stops at the bound
+    too_far = list_page("datab_logs", QueryDict("n=25&page=3"))
+    assert "too deep" in too_far.query.notices[0] and too_far.query.position.first
+
+
+def test_sorted_offset_pages_of_a_table_without_key(tables):
+    page = list_page("datab_logs", QueryDict("n=25&o=-at&page=2"))
+    expected = owner_execute("SELECT message FROM datab_logs ORDER BY at DESC OFFSET 25 LIMIT 25")
+    assert [row.cells[2].text for row in page.rows] == [m for (m,) in expected]
+
+
+def test_secret_looking_key_makes_a_table_keyless(tables):
+    query = ListQuery(table_named("datab_tokens"), QueryDict())
+    assert not query.keyset and query.order.column is None
+    assert query.infos["token"].masked
+
+
+def test_page_statement_reads_limit_plus_one_and_the_estimate(tables):
+    query = ListQuery(table_named("datab_items"), QueryDict("n=25"))
+    sql = str(query.page_statement().compile())
+    assert "LIMIT" in sql and "pg_catalog.pg_class" in sql
+    assert query.page_statement()._limit == 26

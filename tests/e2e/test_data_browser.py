@@ -1,0 +1,129 @@
+"""Browse a real table in Chromium: sort, filter, page forward and back, fix a bad value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from dashboard.schema import reflection as refl
+from tests.dashboard.data.conftest import made_tables, owner_execute
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PREFIX = "datae_"  # the same shapes as tests/dashboard/data, under names of this module
+ITEMS = f"{PREFIX}items"
+
+
+@pytest.fixture(scope="module")
+def browser_tables() -> Iterator[None]:
+    with made_tables(PREFIX):
+        yield
+
+
+@pytest.fixture
+def data_page(browser_tables, logged_in_page, settings):
+    settings.REFLECTION_CHECK_SECONDS = 0
+    refl.invalidate()
+    return logged_in_page
+
+
+def shown_ids(page) -> list[str]:
+    """Return the ids in the first column of the list, as shown."""
+    return page.locator("#listing table.data-grid tbody tr td:first-child").all_inner_texts()
+
+
+def first_cell(page):
+    return page.locator("#listing table.data-grid tbody tr td:first-child").first
+
+
+def ids(sql: str) -> list[str]:
+    return [str(value) for (value,) in owner_execute(sql)]
+
+
+def test_sort_filter_and_page_through_a_table(data_page):
+    page = data_page
+    page.goto(f"/data/{ITEMS}/?n=25")
+    assert shown_ids(page) == ids(f"SELECT id FROM {ITEMS} ORDER BY id LIMIT 25")
+
+    # Sort by score, descending (click twice), swapped in place by htmx, URL updated.
+    page.get_by_role("link", name=re.compile(r"^score")).click()
+    page.wait_for_url(re.compile(r"o=score"))
+    page.get_by_role("link", name=re.compile(r"^score")).click()
+    page.wait_for_url(re.compile(r"o=-score"))
+    by_score = ids(f"SELECT id FROM {ITEMS} ORDER BY score DESC NULLS LAST, id DESC LIMIT 25")
+    expect(first_cell(page)).to_have_text(by_score[0])
+    assert shown_ids(page) == by_score
+
+    # Filter: status is open and score from 10, with the filter form.
+    page.locator(".filter-panel > summary").click()
+    page.locator('select[name="f.eq.status"]').select_option("open")
+    page.locator('input[name="f.gte.score"]').fill("10")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r"f.eq.status=open"))
+    where = "status = 'open' AND score >= 10"
+    expected = ids(f"SELECT id FROM {ITEMS} WHERE {where} ORDER BY score DESC NULLS LAST, id DESC")
+    assert len(expected) > 25
+    expect(page.locator(".chips li")).to_have_count(2)
+    assert shown_ids(page) == expected[:25]
+    assert page.locator(".chips li").count() == 2
+
+    # Next page: the filter and the order survive; Previous comes back.
+    page.get_by_role("link", name=re.compile(r"^Next")).click()
+    page.wait_for_url(re.compile(r"cursor="))
+    expect(first_cell(page)).to_have_text(expected[25])
+    assert shown_ids(page) == expected[25:50]
+    assert "f.eq.status=open" in page.url and "o=-score" in page.url
+    page.get_by_role("link", name=re.compile(r"Previous$")).click()
+    expect(first_cell(page)).to_have_text(expected[0])
+    assert shown_ids(page) == expected[:25]
+
+    # A malformed value: the error shows next to its field, the other filters still apply.
+    expect(page.locator(".filter-panel")).to_have_attribute("open", "")
+    page.locator('input[name="f.lte.score"]').fill("lots")
+    page.get_by_role("button", name="Apply filters").click()
+    error = page.locator('.fcol.invalid[data-column="score"] .field-error')
+    error.wait_for()
+    assert error.inner_text() == "Enter a number, like 3.14."
+    assert shown_ids(page) == expected[:25]
+
+    # The text filter's mode menu renames its input: title starts with "Item 01".
+    page.locator('input[name="f.lte.score"]').fill("")
+    page.locator('select.text-mode[data-column="title"]').select_option("prefix")
+    page.locator('input.text-value[name="f.prefix.title"]').fill("item 01")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r"f.prefix.title=item"))
+    prefixed = ids(
+        f"SELECT id FROM {ITEMS} WHERE {where} AND title ILIKE 'item 01%' "
+        "ORDER BY score DESC NULLS LAST, id DESC"
+    )
+    expect(page.locator("#listing tbody tr")).to_have_count(len(prefixed))
+    assert shown_ids(page) == prefixed
+
+    # Open a row, then come back with the browser's Back button.
+    first = shown_ids(page)[0]
+    page.locator("#listing tbody tr td:first-child a").first.click()
+    page.wait_for_url(re.compile(rf"/row/\?pk.id={first}$"))
+    assert page.locator("h1").inner_text().endswith(f"id = {first}")
+    page.go_back()
+    page.wait_for_url(re.compile(r"f.prefix.title=item"))
+    expect(first_cell(page)).to_have_text(first)
+
+
+def test_row_count_loads_after_the_page(data_page):
+    page = data_page
+    page.goto(f"/data/{ITEMS}/?n=25&f.eq.done=true")
+    (count,) = owner_execute(f"SELECT count(*) FROM {ITEMS} WHERE done")[0]
+    expect(page.locator("#row-count.count-result")).to_have_text(f"{count} rows")
+
+
+def test_table_picker_narrows_as_you_type(data_page):
+    page = data_page
+    page.goto("/data/")
+    page.get_by_label("Find a table").fill("datae_it")
+    expect(page.locator("#tables tbody tr")).to_have_count(1)
+    page.get_by_role("link", name=ITEMS).click()
+    page.wait_for_url(re.compile(rf"/data/{ITEMS}/$"))
+    expect(page.locator("#listing table.data-grid")).to_be_visible()
