@@ -22,6 +22,7 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering by database use
 def pytest_collection_modifyitems(session, config, items):
     """Run browser tests last: Playwright's event loop stays up for the rest of the session,
     and procrastinate's worker (asyncio.run) cannot start inside a running loop."""
