@@ -216,10 +216,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_user_paths": {"()": "dashboard.logfilters.RedactUserPaths"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            # Django logs 4xx/5xx request lines with the path; end-user ids are redacted.
+            "filters": ["redact_user_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # Django logs 4xx/5xx request lines with the full path; keep the level but not data.
         "django.db.backends": {"level": "WARNING"},
         "procrastinate": {"level": env.str("PROCRASTINATE_LOG_LEVEL", default="WARNING")},
         "alembic.runtime": {"level": "WARNING"},
