@@ -154,6 +154,8 @@ checked_database_url(TARGET["URL_VAR"])  # stop start-up now if it is missing or
 
 # Branches: `local` clones the target database on its server; `neon` uses the Neon API.
 BRANCH_PROVIDER = env.str("BRANCH_PROVIDER", default="local")
+# When expired local branches are deleted (Neon deletes its own).
+BRANCH_EXPIRY_CRON = env.str("BRANCH_EXPIRY_CRON", default="*/15 * * * *")
 NEON_API_URL = env.str("NEON_API_URL", default="https://console.neon.tech/api/v2")
 NEON_PROJECT_ID = env.str("NEON_PROJECT_ID", default="")
 # NEON_API_KEY is read from the environment where it is used, never copied into settings.

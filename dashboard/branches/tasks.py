@@ -6,6 +6,7 @@ writes progress lines to its JobRun. Failures end the run with the provider's se
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from datetime import datetime
@@ -91,3 +92,21 @@ def delete_branch(run_id: int, branch_request_id: int) -> None:
 def reset_branch(run_id: int, branch_request_id: int) -> None:
     """Reset a branch from its parent and wait until it is ready again."""
     _reset(run_id, branch_request_id=branch_request_id)
+
+
+@app.periodic(cron=settings.BRANCH_EXPIRY_CRON, periodic_id="branches_expire")
+@app.task(name="branches.expire", queue="default", queueing_lock="branches_expire")
+def expire_local_branches(timestamp: int) -> None:
+    """Delete local branches whose expiry passed (scheduled; Neon expires its own)."""
+    if settings.BRANCH_PROVIDER != "local":
+        return
+    from dashboard.branches.expiry import expired_branches_deleted
+    from dashboard.branches.local_provider import LocalProvider
+    from dashboard.branches.provider import BranchError
+    from dashboard.target import TargetError
+
+    try:
+        expired_branches_deleted(LocalProvider.from_settings())
+    except (BranchError, TargetError) as exc:
+        # The next run retries; the schedule is the retry.
+        logging.getLogger(__name__).warning("branch expiry skipped: %s", exc.sentence)
