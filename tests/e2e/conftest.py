@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 from django.test import Client
+
+from dashboard.jobs.worker import run_until_idle
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
 # test itself (creating users, sessions) are still synchronous and safe here.
@@ -68,3 +72,20 @@ def logged_in_page(page, admin_user):
     """A browser page logged in as an admin operator."""
     log_in(page, admin_user)
     return page
+
+
+def worker_in_background() -> threading.Thread:
+    """Run the queued jobs with the real worker in a thread, while the browser keeps polling.
+
+    A thread, because Playwright's event loop runs in this one and the worker needs its own.
+    """
+
+    def work() -> None:
+        try:
+            run_until_idle()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=work, name="e2e-worker", daemon=True)
+    thread.start()
+    return thread

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
 
-from dashboard.jobs.worker import run_until_idle
 from tests.dashboard.branches.neon_fixtures import fast_password_hashing  # noqa: F401 - autouse
+from tests.e2e.conftest import worker_in_background
 from tests.fakes.neon_server import FakeNeon
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,20 +25,6 @@ def fake_neon(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNe
         settings.NEON_POLL_INTERVAL_SECONDS = 0.2
         monkeypatch.setenv("NEON_API_KEY", fake.api_key)
         yield fake
-
-
-def worker_in_background() -> threading.Thread:
-    """Run the queued jobs with the real worker in a thread, while the browser keeps polling."""
-
-    def work() -> None:
-        try:
-            run_until_idle()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=work, name="branch-worker", daemon=True)
-    thread.start()
-    return thread
 
 
 def test_create_watch_reveal_and_delete_a_branch(logged_in_page: Any, fake_neon: FakeNeon) -> None:

@@ -1,0 +1,31 @@
+"""The Migrations pages in a real browser: history, and a revision's SQL made by a job."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import worker_in_background
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_history_then_revision_sql_arrives_by_polling(logged_in_page):
+    page = logged_in_page
+    page.goto("/migrations/")
+    assert page.locator("h1").inner_text() == "Migrations"
+    # This project's own history: the database is at the head, so nothing is pending.
+    history = page.locator("text=Conversations and messages").first
+    history.wait_for()
+    page.click("a:has-text('0002')")
+    page.wait_for_url("**/migrations/revisions/0002/")
+
+    # The SQL is made by a background job; the page polls until it is there.
+    assert page.locator("#revision-sql .badge.running").is_visible()
+    worker = worker_in_background()
+    upgrade = page.locator("#upgrade-sql")
+    upgrade.wait_for(timeout=30_000)
+    worker.join(timeout=30)
+    assert "CREATE TABLE conversations" in upgrade.inner_text()
+    assert "DROP TABLE" in page.locator("#downgrade-sql").inner_text()
+    # Polling stopped once the SQL arrived.
+    assert page.locator("#revision-sql[hx-trigger]").count() == 0
