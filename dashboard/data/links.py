@@ -32,11 +32,18 @@ def _query(pairs: Sequence[tuple[str, Any]]) -> str:
     return "&".join(f"{quote_plus(name)}={quote_plus(to_text(value))}" for name, value in pairs)
 
 
-def row_url(table: Table, key: Mapping[str, Any], base: str = "") -> str:
+def row_url(
+    table: Table,
+    key: Mapping[str, Any],
+    base: str = "",
+    extra: Sequence[tuple[str, str]] = (),
+) -> str:
     """Return the row page of `table` for primary key values `key` (`?pk.<column>=<value>`);
-    `base` is the page's path when the caller already has it."""
+    `base` is the page's path when the caller already has it; `extra` are parameters that
+    must survive (a restriction's, e.g. the support view's scope)."""
     path = base or data_path("data:row", table.name)
-    return f"{path}?{_query([(ROW_PARAM_PREFIX + name, key[name]) for name in key])}"
+    pairs = [(ROW_PARAM_PREFIX + name, key[name]) for name in key]
+    return f"{path}?{_query([*pairs, *extra])}"
 
 
 def filtered_list_url(table: Table, equal: Sequence[tuple[str, Any]], base: str = "") -> str:

@@ -36,7 +36,7 @@ from dashboard.data.links import (
     referred,
     row_url,
 )
-from dashboard.data.query import ListQuery
+from dashboard.data.query import ListQuery, Restriction
 from dashboard.data.services import ListRow, browsable_table
 from dashboard.target import run_read
 
@@ -80,6 +80,7 @@ class RowPage:
     fields: list[RowField]
     children: list[ChildList]
     list_url: str
+    banner: str = ""
 
     @property
     def key_label(self) -> str:
@@ -119,17 +120,21 @@ def parse_key(table: Table, params: QueryDict) -> dict[str, Any]:
     return key
 
 
-def row_page(name: str, params: QueryDict) -> RowPage:
-    """Return one row of `name` with parent links and first children, or raise RowNotFound."""
+def row_page(name: str, params: QueryDict, restriction: Restriction | None = None) -> RowPage:
+    """Return one row of `name` with parent links and first children, or raise RowNotFound.
+
+    With a restriction (the support view's scope) the row must also satisfy its clauses."""
     table, tables = browsable_table(name)
     key = parse_key(table, params)
-    query = ListQuery(table, QueryDict(), display=display_for(name))
+    restriction = restriction or Restriction()
+    query = ListQuery(table, QueryDict(), display=display_for(name), restriction=restriction)
     shown = list(query.infos)
     child_fks = children_of(table, tables)
 
     def work(conn: Connection) -> tuple[Any, list[ChildList]]:
         statement = select(*(_full_value(query, n).label(f"v{i}") for i, n in enumerate(shown)))
         statement = statement.where(*(table.c[n] == v for n, v in key.items()))
+        statement = statement.where(*restriction.where)
         row = conn.execute(statement).first()
         if row is None:
             return None, []
@@ -141,6 +146,11 @@ def row_page(name: str, params: QueryDict) -> RowPage:
     row, children = run_read(work)
     if row is None:
         label = ", ".join(f"{n} = {v}" for n, v in key.items())
+        if restriction.where:
+            raise RowNotFound(
+                f"No row of “{name}” with {label} belongs to the end-user in scope "
+                "(or it was deleted)."
+            )
         raise RowNotFound(f"No row of “{name}” has {label}. It may have been deleted.")
     values = {n: row[i] for i, n in enumerate(shown)}
     parents = _parent_links(table, values, query)
@@ -149,7 +159,12 @@ def row_page(name: str, params: QueryDict) -> RowPage:
         for n in shown
     ]
     return RowPage(
-        table=name, key=key, fields=fields, children=children, list_url=query.current_url()
+        table=name,
+        key=key,
+        fields=fields,
+        children=children,
+        list_url=query.current_url(),
+        banner=restriction.banner,
     )
 
 

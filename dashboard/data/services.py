@@ -279,7 +279,8 @@ def _fill(page: ListPage, rows: list[Any], table: Table) -> None:
         url = ""
         if query.keyset:
             by_name = dict(zip(query.key_names, keys, strict=True))
-            url = row_url(table, {n: by_name[n] for n in query.primary_key}, row_base)
+            key = {n: by_name[n] for n in query.primary_key}
+            url = row_url(table, key, row_base, query.restriction.params)
             if page.key_cell is not None:
                 cells[page.key_cell].href = url  # the key links to its row, like admin
         page.rows.append(ListRow(cells=cells, url=url))

@@ -77,7 +77,10 @@ def table_count(request: HttpRequest, table: str) -> HttpResponse:
 @role_required(ROWS_ROLE)
 @vary_on_headers("HX-Request")
 def row_detail(request: HttpRequest, table: str) -> HttpResponse:
-    row = row_page(table, request.GET)
+    scope = user_scope(request, table, "row")
+    if isinstance(scope, HttpResponse):
+        return scope
+    row = row_page(table, request.GET, restriction=scope)
     template = "data/row.html#record" if wants_partial(request) else "data/row.html"
     return render(request, template, {"row": row})
 

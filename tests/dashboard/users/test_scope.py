@@ -84,3 +84,41 @@ def test_user_page_links_into_the_scoped_data_browser(support_client):
     support_client.post("/users/u/acc_alice/", {"reason": "SUP-9"})
     page = text(support_client.get("/users/u/acc_alice/"))
     assert 'href="/data/ust_order_items/?scope_user=acc_alice"' in page
+
+
+def _item_ids(subject: str) -> list[int]:
+    return [
+        row[0]
+        for row in target_rows(
+            "SELECT i.id FROM ust_order_items AS i JOIN ust_orders AS o ON o.id = i.order_id "
+            "WHERE o.account_id = %s ORDER BY i.id",
+            (subject,),
+        )
+    ]
+
+
+def test_rows_opened_from_a_scoped_list_stay_in_scope_and_are_audited(support_client):
+    support_client.post("/users/u/acc_alice/", {"reason": "SUP-10 one item"})
+    listing = text(support_client.get("/data/ust_order_items/?scope_user=acc_alice"))
+    alice_item = _item_ids("acc_alice")[0]
+    # The list's row links carry the scope.
+    assert f"pk.id={alice_item}&amp;scope_user=acc_alice" in listing
+    before = AuditEvent.objects.filter(action="user.browse").count()
+
+    response = support_client.get(
+        f"/data/ust_order_items/row/?pk.id={alice_item}&scope_user=acc_alice"
+    )
+    assert response.status_code == 200
+    assert "Only the rows of end-user acc_alice" in text(response)
+    assert AuditEvent.objects.filter(action="user.browse").count() == before + 1
+    assert AuditEvent.objects.filter(action="user.browse").first().detail["action"] == "row"
+
+
+def test_a_row_of_another_user_is_not_found_in_scope(support_client):
+    support_client.post("/users/u/acc_alice/", {"reason": "SUP-11"})
+    bob_item = _item_ids("acc_bob")[0]
+    scoped = support_client.get(f"/data/ust_order_items/row/?pk.id={bob_item}&scope_user=acc_alice")
+    assert scoped.status_code == 404
+    assert "belongs to the end-user in scope" in text(scoped)
+    # Without the scope the same row is an ordinary row page.
+    assert support_client.get(f"/data/ust_order_items/row/?pk.id={bob_item}").status_code == 200
