@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
-from dashboard.accounts.roles import has_role, operator_role
+from dashboard.accounts.roles import ROWS_ROLE, has_role, operator_role
 
 # (label, URL name, role needed). Sections whose URL is not installed yet are left out.
 SECTIONS = [
@@ -23,7 +23,7 @@ SECTIONS = [
 
 def navigation(request: HttpRequest) -> dict[str, object]:
     if not request.user.is_authenticated:
-        return {"nav": [], "operator_role": None}
+        return {"nav": [], "operator_role": None, "can_read_rows": False}
     items = []
     for label, url_name, role in SECTIONS:
         if not has_role(request.user, role):
@@ -43,4 +43,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     ]
     if matches:
         max(matches, key=lambda item: len(item["url"]))["active"] = True
-    return {"nav": items, "operator_role": operator_role(request.user)}
+    return {
+        "nav": items,
+        "operator_role": operator_role(request.user),
+        "can_read_rows": has_role(request.user, ROWS_ROLE),
+    }

@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 ROLES = ("viewer", "support", "engineer", "admin")
+# Rows of the application's tables are end-users' data: support and above (security model).
+ROWS_ROLE = "support"
 ROLE_DESCRIPTIONS = {
     "viewer": "schema, migration history and query statistics",
     "support": "one end-user's data, with a ticket reference",

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard.accounts.roles import has_role, role_required
+from dashboard.accounts.roles import ROWS_ROLE, has_role, role_required
 from dashboard.audit.services import record
 from dashboard.data.display import display_for
 from dashboard.data.export import CsvExport, max_export_rows
@@ -26,9 +26,7 @@ from dashboard.users.scope import user_scope  # ?scope_user=<id>: one end-user's
 EXPORT_ROLE = "support"  # a table's rows leave the console: more than a viewer may do
 
 
-# Rows are end-users' data: the security model gives them to support and above. Viewers see the
-# table picker (names, estimates, sizes) and the Schema section, not rows.
-ROWS_ROLE = "support"
+# Viewers see the table picker (names, estimates, sizes) and the Schema section, not rows.
 
 
 def wants_partial(request: HttpRequest) -> bool:

@@ -345,3 +345,14 @@ def test_counts_of_big_tables_are_estimates_or_timed(big_table, tables, admin_cl
     settings.DATA_COUNT_TIMEOUT_MS = 1
     timed_out = text_of(admin_client.get("/data/datab_big/count/?f.contains.note=note 1", **HTMX))
     assert "planner estimate; counting took over 1 ms" in timed_out
+
+
+def test_viewers_are_pointed_at_the_schema_not_at_rows(tables, client_for):
+    viewer = text_of(client_for("viewer").get("/data/"))
+    assert "needs the <strong>support</strong> role" in viewer
+    assert 'href="/schema/datab_items/"' in viewer and 'href="/data/datab_items/"' not in viewer
+    support = text_of(client_for("support").get("/data/"))
+    assert 'href="/data/datab_items/"' in support and "needs the" not in support
+    schema_for_viewer = text_of(client_for("viewer").get("/schema/datab_items/"))
+    assert "Browse data" not in schema_for_viewer
+    assert "Browse data" in text_of(client_for("support").get("/schema/datab_items/"))

@@ -148,14 +148,18 @@ def test_htmx_history_restore_gets_the_full_page(viewer_client, in_variety, htmx
     assert "<!doctype html>" in html and 'id="table-list"' in html
 
 
-def test_browse_data_links_appear_when_the_data_section_is_installed(viewer_client, in_variety):
-    html = page(viewer_client, "/schema/")
+def test_browse_data_links_appear_for_those_who_may_read_rows(
+    viewer_client, support_client, in_variety
+):
+    html = page(support_client, "/schema/")
     try:
         data_url = reverse("data:list", kwargs={"table": "order_line"})
     except NoReverseMatch:
         assert "Browse data" not in html  # no dead links before the Data section exists
     else:
         assert f'<a href="{data_url}">Browse data</a>' in html
+    # Rows need the support role: viewers get no link that would answer 403.
+    assert "Browse data" not in page(viewer_client, "/schema/")
 
 
 # ---- one table ------------------------------------------------------------------------------
