@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2025-11-23 18:31:00
+Create Date: 2026-11-23 18:31:00
 """
 
 from collections.abc import Sequence

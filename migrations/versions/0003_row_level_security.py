@@ -8,7 +8,7 @@ See docs/rls.md.
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2025-11-23 18:32:00
+Create Date: 2026-11-23 18:32:00
 """
 
 from collections.abc import Sequence
