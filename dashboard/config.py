@@ -7,6 +7,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from sqlalchemy import make_url
+
+from core.config import uses_pooler
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -63,7 +66,7 @@ def database_settings(var: str) -> dict[str, object]:
     options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_S", default=5))
     options.setdefault("application_name", "schemadesk")
     # Behind PgBouncer in transaction mode, server-side prepared statements break.
-    if "-pooler" in (urlsplit(url).hostname or "") or env.bool("DATABASE_POOLED", default=False):
+    if uses_pooler(make_url(url)) or env.bool("DATABASE_POOLED", default=False):
         options["prepare_threshold"] = None
     config["OPTIONS"] = options
     return config

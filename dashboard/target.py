@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,8 +16,11 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 import psycopg.errors
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
+
+from core.config import uses_pooler
+from core.engine import backoff_delay, is_transient
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -87,7 +89,7 @@ def engine() -> Engine:
         "connect_timeout": int(_settings()["CONNECT_TIMEOUT_S"]),  # type: ignore[call-overload]
         "application_name": "schemadesk-console",
     }
-    if "-pooler" in (urlsplit(url).hostname or ""):
+    if uses_pooler(make_url(url)):  # PgBouncer in transaction mode: no prepared statements
         connect_args["prepare_threshold"] = None
     return create_engine(
         url,
@@ -107,7 +109,8 @@ def reset_engine() -> None:
     engine.cache_clear()
 
 
-def _translate(exc: DBAPIError) -> TargetError:
+def translate_error(exc: DBAPIError) -> TargetError:
+    """Return the operator-facing TargetError for a database error (detail for the log)."""
     original = exc.orig
     detail = f"{type(original).__name__}: {str(original).strip()}"
     if isinstance(original, psycopg.errors.QueryCanceled):
@@ -135,23 +138,6 @@ def _translate(exc: DBAPIError) -> TargetError:
             detail,
         )
     return TargetError("The database refused the query.", detail)
-
-
-def _transient(exc: DBAPIError) -> bool:
-    """Return True when retrying on a fresh connection may succeed."""
-    if exc.connection_invalidated:
-        return True
-    return isinstance(
-        exc.orig,
-        psycopg.errors.AdminShutdown
-        | psycopg.errors.CrashShutdown
-        | psycopg.errors.CannotConnectNow
-        | psycopg.OperationalError,
-    ) and not isinstance(
-        # Subclasses of OperationalError that say nothing about the connection's health.
-        exc.orig,
-        psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable,
-    )
 
 
 @contextmanager
@@ -190,10 +176,12 @@ def run_read(
             with read_only(timeout_ms, lock_timeout_ms) as conn:
                 return work(conn)
         except DBAPIError as exc:
-            if attempt < READ_ATTEMPTS and _transient(exc):
-                delay = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
+            # The application's own notion of a transient error (by SQLSTATE): a lost
+            # connection is retried; a statement or lock timeout is not.
+            if attempt < READ_ATTEMPTS and is_transient(exc):
+                delay = backoff_delay(attempt + 1, base_delay=0.05, max_delay=2.0)
                 logger.info("target read lost its connection (attempt %d); retrying", attempt)
                 sleep(delay)
                 continue
-            raise _translate(exc) from exc
+            raise translate_error(exc) from exc
     raise AssertionError("unreachable")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from dashboard.queries.activity import query_hash
 from dashboard.queries.extension import qualified
-from dashboard.target import TargetError, TargetPermissionDenied, _translate, engine
+from dashboard.target import TargetError, TargetPermissionDenied, engine, translate_error
 
 T = TypeVar("T")
 ACTION_TIMEOUT_MS = 5000
@@ -79,7 +79,7 @@ def _target_action(work: Callable[[Connection], T]) -> T:
             conn.commit()
             return result
     except DBAPIError as exc:
-        raise _translate(exc) from exc
+        raise translate_error(exc) from exc
 
 
 @dataclass(frozen=True)
