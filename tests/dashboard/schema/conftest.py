@@ -42,9 +42,3 @@ def in_variety(use_schema, variety_schema) -> str:
     """Point the target at the variety schema; return its name."""
     use_schema(variety_schema)
     return variety_schema
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    """Operators are created for almost every test here; real hashing would dominate the time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -141,9 +141,3 @@ def target_rows(sql: str, params: tuple = ()) -> list[tuple]:
     """Return the rows of a query run on the target as its owner (for expected values)."""
     with psycopg.connect(owner_url(), autocommit=True) as conn:
         return conn.execute(sql, params).fetchall()
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    """Operators are created per test; a fast hasher keeps that cheap (login is not tested)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
