@@ -1,0 +1,80 @@
+"""Failure injection of the fake Neon server: injected error answers and slow answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fakes.neon_fake_models import _ERROR_MESSAGES, _DelayRule, _FailureRule
+
+
+class _FailureInjection:
+    """FakeNeon's fail_next() / delay_next() controls and the rules they leave behind."""
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+        code: str | None = None,
+        message: str | None = None,
+        method: str | None = None,
+        path_contains: str | None = None,
+        after_processing: bool = False,
+    ) -> None:
+        """Answer the next `times` matching requests with this error status and an error body.
+
+        after_processing=True carries the request out first and then answers with the error,
+        like a gateway that loses the answer (an ambiguous failure).
+        """
+        with self._lock:
+            self._failures.append(
+                _FailureRule(
+                    status, times, retry_after, code, message, method, path_contains,
+                    after_processing,
+                )
+            )  # fmt: skip
+
+    def delay_next(
+        self,
+        seconds: float,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        path_contains: str | None = None,
+    ) -> None:
+        """Carry out the next `times` matching requests, then wait `seconds` before answering."""
+        with self._lock:
+            self._delays.append(_DelayRule(seconds, times, method, path_contains))
+
+    def _failure_answer(
+        self, failure: _FailureRule, request_id: str, extra: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        headers = dict(extra)
+        if failure.retry_after is not None:
+            headers["Retry-After"] = f"{failure.retry_after:g}"
+        message = failure.message or _ERROR_MESSAGES.get(failure.status, "injected failure")
+        body = self._error_body(failure.status, message, request_id, failure.code)
+        return failure.status, body, headers
+
+    def _take_failure(self, method: str, path: str) -> _FailureRule | None:
+        for rule in self._failures:
+            if _matches(rule.method, rule.path_contains, method, path):
+                rule.times -= 1
+                if rule.times <= 0:
+                    self._failures.remove(rule)
+                return rule
+        return None
+
+    def _take_delay(self, method: str, path: str) -> _DelayRule | None:
+        for rule in self._delays:
+            if _matches(rule.method, rule.path_contains, method, path):
+                rule.times -= 1
+                if rule.times <= 0:
+                    self._delays.remove(rule)
+                return rule
+        return None
+
+
+def _matches(rule_method: str | None, fragment: str | None, method: str, path: str) -> bool:
+    return (rule_method is None or rule_method == method) and (fragment is None or fragment in path)

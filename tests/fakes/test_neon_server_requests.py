@@ -1,0 +1,50 @@
+"""The fake Neon server serves only spec routes, each covered by a contract scenario, and the
+requests the client sends are validated against the request body schemas of the spec.
+"""
+
+from __future__ import annotations
+
+from dashboard.branches.neon_client import NeonClient
+from tests.fakes.neon_contract_scenarios import BRANCH, BRANCHES, SCENARIOS
+from tests.fakes.neon_contract_spec import (
+    SPEC,
+    _escape,
+    _pointer_get,
+    schema_errors,
+    undeclared_properties,
+)
+from tests.fakes.neon_server import ROUTES, FakeNeon
+
+
+def test_scenarios_cover_every_route_the_fake_serves() -> None:
+    for method, template in ROUTES:
+        assert method.lower() in SPEC["paths"][template], f"{method} {template} is not in the spec"
+        assert any(
+            s.method == method and s.template == template and s.status < 300 for s in SCENARIOS
+        ), f"no success scenario for {method} {template}"
+    covered_errors = {s.status for s in SCENARIOS if s.status >= 400}
+    assert {401, 404, 423, 429, 500} <= covered_errors
+
+
+def test_requests_the_client_sends_match_the_request_schemas(fake: FakeNeon) -> None:
+    with NeonClient(fake.api_key, fake.project_id, base_url=fake.base_url) as client:
+        client.branch_create(
+            "full", parent_id=fake.default_branch_id, expires_at="2030-01-01T00:00:00Z"
+        )
+        client.branch_create("copy", parent_timestamp="2025-10-01T12:00:00Z", schema_only=True)
+        child = client.branch_create("child").branch
+        client.branch_restore_from_parent(child.id)
+
+    bodies = {
+        ("POST", BRANCHES): [r.body for r in fake.requests_to("POST", "/branches")],
+        ("POST", f"{BRANCH}/restore"): [r.body for r in fake.requests_to("POST", "/restore")],
+    }
+    for (method, template), sent in bodies.items():
+        assert sent
+        pointer = (
+            f"/paths/{_escape(template)}/{method.lower()}/requestBody/content/"
+            f"{_escape('application/json')}/schema"
+        )
+        for body in sent:
+            assert not schema_errors(body, pointer, request=True), body
+            assert not undeclared_properties(body, _pointer_get(pointer)), body
