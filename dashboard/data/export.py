@@ -17,7 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
-from dashboard.data.columns import ColumnInfo, to_text
+from dashboard.data.cells import to_text
+from dashboard.data.columns import ColumnInfo
 from dashboard.data.masking import MASKED_EXPORT_TEXT
 from dashboard.data.query import ListQuery
 from dashboard.target import TargetError, run_read

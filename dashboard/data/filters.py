@@ -26,7 +26,8 @@ from django.utils.safestring import SafeString, mark_safe
 from sqlalchemy import Table
 from sqlalchemy.sql.elements import ColumnElement
 
-from dashboard.data.columns import BadValue, ColumnInfo, Parsed, column_kind, parse_value
+from dashboard.data.column_input import BadValue, Parsed, parse_value
+from dashboard.data.columns import ColumnInfo, column_kind
 from dashboard.schema.reflection import column_named
 
 PREFIX = "f."

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from django.urls import get_script_prefix, get_urlconf, reverse
 from sqlalchemy import ForeignKeyConstraint, Table
 
-from dashboard.data.columns import to_text
+from dashboard.data.cells import to_text
 from dashboard.data.filters import filter_param
 
 ROW_PARAM_PREFIX = "pk."

@@ -17,15 +17,9 @@ from django.http import Http404, QueryDict
 from sqlalchemy import Connection, ForeignKeyConstraint, Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from dashboard.data.columns import (
-    BadValue,
-    Cell,
-    ColumnInfo,
-    describe_columns,
-    full_cell,
-    list_cell,
-    parse_value,
-)
+from dashboard.data.cells import Cell, full_cell, list_cell
+from dashboard.data.column_input import BadValue, parse_value
+from dashboard.data.columns import ColumnInfo, describe_columns
 from dashboard.data.display import display_for
 from dashboard.data.filters import ops_for
 from dashboard.data.links import (

@@ -20,7 +20,8 @@ from sqlalchemy import ClauseElement, Connection, Executable, Table, literal_col
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 
-from dashboard.data.columns import Cell, ColumnInfo, list_cell, row_html
+from dashboard.data.cells import Cell, list_cell, row_html
+from dashboard.data.columns import ColumnInfo
 from dashboard.data.display import display_for
 from dashboard.data.links import data_path, parent_link, row_url
 from dashboard.data.query import PAGE_SIZES, ListQuery, Restriction, quoted_name

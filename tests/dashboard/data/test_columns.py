@@ -7,14 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from dashboard.data.columns import (
-    BadValue,
-    choices_from_check,
-    describe_columns,
-    full_cell,
-    list_cell,
-    parse_value,
-)
+from dashboard.data.cells import full_cell, list_cell
+from dashboard.data.column_input import BadValue, parse_value
+from dashboard.data.columns import choices_from_check, describe_columns
 from dashboard.schema.reflection import table_named
 
 pytestmark = pytest.mark.django_db
