@@ -12,26 +12,34 @@ Connection URLs contain the target's password: they are built on request and nev
 
 from __future__ import annotations
 
-import difflib
-import json
-import logging
-import os
-import re
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
+from dashboard.branches.client_tools import client_bindir
+from dashboard.branches.dump_restore import (
+    clean_child_environment,
+    dump_and_restore,
+    schema_only_dump,
+    unified_schema_diff,
+)
+from dashboard.branches.local_catalog import (
+    BRANCH_DATABASES_SQL,
+    COPYABLE_EXTENSIONS_SQL,
+    DATABASE_EXISTS_SQL,
+    SERVER_MAJOR_SQL,
+)
+from dashboard.branches.local_names import (
+    BRANCH_MARKER,
+    BranchNote,
+    _with_state,
+    branch_database_name,
+)
 from dashboard.branches.provider import (
     CREATING,
     FAILED,
@@ -42,260 +50,23 @@ from dashboard.branches.provider import (
     ConnectionUrls,
     Progress,
 )
+from dashboard.branches.server_address import ServerAddress, _libpq_url
 
-logger = logging.getLogger(__name__)
+# Re-exported: migration trial runs, the create form and tests import these from here.
+__all__ = [
+    "LocalProvider",
+    "branch_database_name",
+    "clean_child_environment",
+    "client_bindir",
+    "schema_only_dump",
+    "unified_schema_diff",
+]
 
-BRANCH_MARKER = "__br__"
-NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1
-EXCLUDED_SCHEMAS = ("django",)  # the console's own tables never go to a branch
-COMMENT_KIND = "schemadesk-branch"
-CLIENT_TOOLS = ("pg_dump", "pg_restore")
 _STATE_OF = {"creating": CREATING, "ready": READY, "failed": FAILED}
 
 
 def _noop(_: str) -> None:
     return None
-
-
-# --------------------------------------------------------------------------------------------
-# PostgreSQL client binaries (pg_dump, pg_restore), at least as new as the server
-
-
-def _tool_major_version(path: Path) -> int | None:
-    """Return the major version printed by `<tool> --version`, or None."""
-    try:
-        out = subprocess.run(
-            [str(path), "--version"], capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r"(\d+)(?:\.\d+)?", out.stdout)
-    return int(match.group(1)) if match else None
-
-
-def _version_key(path: Path) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", str(path))) or (0,)
-
-
-def _candidate_bindirs() -> list[Path]:
-    """Return folders that may hold pg_dump, best first (PG_BINDIR, the cluster's, PATH, known)."""
-    folders: list[Path] = []
-    from core.pgcluster import PostgresNotFound, find_bindir
-
-    try:
-        folders.append(find_bindir())
-    except PostgresNotFound:  # no server binaries is fine: the client tools may be on PATH
-        logger.debug("no PostgreSQL server binaries found; looking for client tools on PATH")
-    on_path = shutil.which("pg_dump")
-    if on_path:
-        folders.append(Path(on_path).resolve().parent)
-    for pattern in ("usr/lib/postgresql/*/bin", "usr/pgsql-*/bin", "opt/homebrew/opt/*/bin"):
-        folders.extend(sorted(Path("/").glob(pattern), key=_version_key, reverse=True))
-    unique: list[Path] = []
-    for folder in folders:
-        if folder not in unique:
-            unique.append(folder)
-    return unique
-
-
-def client_bindir(server_major: int) -> Path:
-    """Return a folder whose pg_dump and pg_restore are at least `server_major`."""
-    seen: list[str] = []
-    for folder in _candidate_bindirs():
-        if not all((folder / tool).is_file() for tool in CLIENT_TOOLS):
-            continue
-        major = _tool_major_version(folder / "pg_dump")
-        seen.append(f"{folder} ({major})")
-        if major is not None and major >= server_major:
-            return folder
-    found = ", ".join(seen) or "none"
-    raise BranchError(
-        f"pg_dump and pg_restore version {server_major} or newer are needed to clone the "
-        f"database (found: {found}). Install the PostgreSQL {server_major} client tools "
-        "or set PG_BINDIR to their folder.",
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# URLs: the target's URL with another database name; libpq settings without the password
-
-
-@dataclass(frozen=True)
-class ServerAddress:
-    """The target's URL split into what libpq needs (holds the password: never log it)."""
-
-    url: str  # postgresql://user:password@host:port/dbname?params
-
-    @property
-    def _parts(self):  # type: ignore[no-untyped-def]
-        return urlsplit(self.url)
-
-    @property
-    def dbname(self) -> str:
-        return unquote(self._parts.path.lstrip("/"))
-
-    @property
-    def location(self) -> str:
-        """Return host:port/dbname, safe to show."""
-        parts = self._parts
-        return f"{parts.hostname}:{parts.port or 5432}/{self.dbname}"
-
-    def with_database(self, dbname: str) -> str:
-        """Return the URL with the database name swapped (contains the password)."""
-        parts = self._parts
-        return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, ""))
-
-    def libpq_environment(self, dbname: str) -> dict[str, str]:
-        """Return PG* variables for pg_dump/pg_restore, so no password is on a command line."""
-        parts = self._parts
-        environment = {
-            "PGHOST": parts.hostname or "localhost",
-            "PGPORT": str(parts.port or 5432),
-            "PGUSER": unquote(parts.username or ""),
-            "PGDATABASE": dbname,
-            "PGCONNECT_TIMEOUT": "10",
-            "PGAPPNAME": "schemadesk-branch",
-        }
-        if parts.password:
-            environment["PGPASSWORD"] = unquote(parts.password)
-        for item in parts.query.split("&"):
-            key, _, value = item.partition("=")
-            if key in {"sslmode", "sslrootcert", "sslcert", "sslkey", "options"} and value:
-                environment["PG" + key.upper()] = unquote(value)
-        return environment
-
-
-def _libpq_url(url: str) -> str:
-    """Return the URL with a scheme libpq accepts (SQLAlchemy's `+psycopg` removed)."""
-    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix) :]
-    return url
-
-
-# --------------------------------------------------------------------------------------------
-# Branch names and the comment stored with each branch database
-
-
-def branch_database_name(target_db: str, name: str) -> str:
-    """Return the database name of branch `name`, or raise BranchError if the name is bad."""
-    if not NAME_PATTERN.match(name or ""):
-        raise BranchError(
-            f"{name!r} is not a valid branch name: use 1 to 40 lowercase letters, digits "
-            "and dashes, starting and ending with a letter or digit."
-        )
-    dbname = f"{target_db}{BRANCH_MARKER}{name}"
-    if len(dbname.encode()) > MAX_IDENTIFIER_BYTES:
-        room = MAX_IDENTIFIER_BYTES - len(f"{target_db}{BRANCH_MARKER}".encode())
-        raise BranchError(
-            f"The branch name {name!r} is too long here: at most {max(room, 0)} characters fit "
-            "after the database name."
-        )
-    return dbname
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class BranchNote:
-    """What is stored in `COMMENT ON DATABASE` of a branch."""
-
-    name: str
-    parent: str
-    state: str
-    created_at: datetime
-    expires_at: datetime | None = None
-    schema_only: bool = False
-    error: str = ""
-
-    def to_comment(self) -> str:
-        return json.dumps(
-            {
-                "kind": COMMENT_KIND,
-                "name": self.name,
-                "parent": self.parent,
-                "state": self.state,
-                "created_at": _iso(self.created_at),
-                "expires_at": _iso(self.expires_at),
-                "schema_only": self.schema_only,
-                "error": self.error,
-            },
-            sort_keys=True,
-        )
-
-    @classmethod
-    def from_comment(cls, comment: str | None, fallback_name: str) -> BranchNote | None:
-        """Return the note, or None if the comment is not one of ours."""
-        try:
-            data = json.loads(comment or "")
-        except ValueError:
-            return None
-        if not isinstance(data, dict) or data.get("kind") != COMMENT_KIND:
-            return None
-        return cls(
-            name=str(data.get("name") or fallback_name),
-            parent=str(data.get("parent") or ""),
-            state=str(data.get("state") or ""),
-            created_at=_parse_time(data.get("created_at")) or datetime.now(UTC),
-            expires_at=_parse_time(data.get("expires_at")),
-            schema_only=bool(data.get("schema_only")),
-            error=str(data.get("error") or ""),
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# Catalog SQL
-
-
-BRANCH_DATABASES_SQL = """
-SELECT d.datname AS dbname,
-       pg_catalog.shobj_description(d.oid, 'pg_database') AS comment,
-       pg_catalog.pg_database_size(d.oid) AS size_bytes
-FROM pg_catalog.pg_database AS d
-WHERE starts_with(d.datname, %(prefix)s)
-ORDER BY d.datname
-"""
-
-DATABASE_EXISTS_SQL = """
-SELECT 1
-FROM pg_catalog.pg_database
-WHERE datname = %(dbname)s
-"""
-
-SERVER_MAJOR_SQL = """
-SELECT current_setting('server_version_num')::int / 10000 AS major
-"""
-
-# Extensions a non-superuser may copy: trusted ones (PG13+), or all of them for a superuser.
-COPYABLE_EXTENSIONS_SQL = """
-SELECT e.extname AS name,
-       (r.rolsuper OR coalesce(v.trusted, false)) AS copyable
-FROM pg_catalog.pg_extension AS e
-JOIN pg_catalog.pg_roles AS r
-  ON r.rolname = current_user
-LEFT JOIN pg_catalog.pg_available_extension_versions AS v
-  ON v.name = e.extname
- AND v.version = e.extversion
-WHERE e.extname <> 'plpgsql'
-ORDER BY e.extname
-"""
-
-
-# --------------------------------------------------------------------------------------------
-# The provider
 
 
 class LocalProvider:
@@ -533,60 +304,15 @@ class LocalProvider:
         extensions: list[str],
     ) -> None:
         """Stream pg_dump of `source` into pg_restore on `destination`; raise on failure."""
-        dump = [
-            str(bindir / "pg_dump"),
-            "--format=custom",
-            "--lock-wait-timeout=10000",
-            "--no-sync",
-        ]
-        dump += [f"--exclude-schema={schema}" for schema in EXCLUDED_SCHEMAS]
-        # `--extension` limits the extensions dumped without limiting anything else; plpgsql is
-        # always present (and never dumped), so the list is never empty.
-        dump += [f"--extension={ext}" for ext in ["plpgsql", *extensions]]
-        if schema_only:
-            dump.append("--schema-only")
-        restore = [str(bindir / "pg_restore"), "--exit-on-error", "--no-owner"]
-        restore += ["--dbname", destination]
-        base_env = {**clean_child_environment(), "LC_ALL": "C"}
-        # pg_dump's messages go to a file: a full stderr pipe nobody reads would stall the copy.
-        with (
-            tempfile.TemporaryFile() as dump_log,
-            subprocess.Popen(
-                dump,
-                stdout=subprocess.PIPE,
-                stderr=dump_log,
-                env={**base_env, **self._server.libpq_environment(source)},
-            ) as dumper,
-            subprocess.Popen(
-                restore,
-                stdin=dumper.stdout,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                env={**base_env, **self._server.libpq_environment(destination)},
-            ) as restorer,
-        ):
-            assert dumper.stdout is not None
-            dumper.stdout.close()  # the restorer holds the pipe; let pg_dump see SIGPIPE
-            try:
-                _, restore_err = restorer.communicate(timeout=self.clone_timeout_s)
-                dumper.wait(timeout=30)
-                dump_log.seek(0)
-                dump_err = dump_log.read()
-            except subprocess.TimeoutExpired:
-                restorer.kill()
-                dumper.kill()
-                raise BranchError(
-                    f"Copying the database took longer than {self.clone_timeout_s:.0f} s and "
-                    "was stopped. Try a schema-only branch, or raise "
-                    "LOCAL_BRANCH_CLONE_TIMEOUT_S."
-                ) from None
-        # pg_dump killed by SIGPIPE means pg_restore stopped first: the restore error is the cause.
-        dump_failed = dumper.returncode not in (0, -signal.SIGPIPE)
-        if dump_failed or restorer.returncode != 0:
-            tool, detail = (
-                ("pg_dump", _tail(dump_err)) if dump_failed else ("pg_restore", _tail(restore_err))
-            )
-            raise BranchError(f"{tool} failed while copying the database: {detail}", detail)
+        dump_and_restore(
+            self._server,
+            bindir,
+            source,
+            destination,
+            schema_only=schema_only,
+            extensions=extensions,
+            timeout_s=self.clone_timeout_s,
+        )
 
     # -- deleting and resetting -------------------------------------------------------------
 
@@ -672,96 +398,3 @@ class LocalProvider:
         return unified_schema_diff(
             self.schema_text(parent), self.schema_text(branch.id), parent, branch.id
         )
-
-
-def _with_state(note: BranchNote, state: str, error: str = "") -> BranchNote:
-    return BranchNote(
-        name=note.name,
-        parent=note.parent,
-        state=state,
-        created_at=note.created_at,
-        expires_at=note.expires_at,
-        schema_only=note.schema_only,
-        error=error,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers shared with migration trial runs: schema dumps and their diff
-
-
-def clean_child_environment() -> dict[str, str]:
-    """Return the environment without libpq settings or secrets a child must not inherit."""
-    keep = {}
-    for key, value in os.environ.items():
-        upper = key.upper()
-        if upper.startswith("PG") or upper.endswith("_URL"):
-            continue
-        if any(word in upper for word in ("PASSWORD", "SECRET", "TOKEN", "API_KEY")):
-            continue
-        keep[key] = value
-    return keep
-
-
-def _tail(output: bytes | str | None, lines: int = 12) -> str:
-    text = output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def schema_only_dump(
-    url: str, bindir: Path, timeout_s: float = 120, exclude_tables: tuple[str, ...] = ()
-) -> str:
-    """Return `pg_dump --schema-only` of the database at `url`, without noise lines."""
-    server = ServerAddress(_libpq_url(url))
-    command = [
-        str(bindir / "pg_dump"),
-        "--schema-only",
-        "--no-owner",
-        "--no-comments",
-        "--lock-wait-timeout=10000",
-    ]
-    command += [f"--exclude-schema={schema}" for schema in EXCLUDED_SCHEMAS]
-    command += [f"--exclude-table={table}" for table in exclude_tables]
-    command += ["--extension=plpgsql"]
-    try:
-        out = subprocess.run(
-            command,
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-            env={
-                **clean_child_environment(),
-                "LC_ALL": "C",
-                **server.libpq_environment(server.dbname),
-            },
-        )
-    except subprocess.TimeoutExpired:
-        raise BranchError(
-            f"Reading the schema of {server.dbname} took longer than {timeout_s:.0f} s."
-        ) from None
-    if out.returncode != 0:
-        detail = _tail(out.stderr)
-        raise BranchError(f"pg_dump could not read the schema of {server.dbname}: {detail}")
-    return normalised_schema(out.stdout.decode())
-
-
-_NOISE = re.compile(r"^(--|SET |SELECT pg_catalog\.set_config|\\restrict|\\unrestrict)")
-
-
-def normalised_schema(dump: str) -> str:
-    """Return a schema dump without comments, SET lines and blank runs (stable for diffs)."""
-    lines = [line for line in dump.splitlines() if line.strip() and not _NOISE.match(line)]
-    return "\n".join(lines) + "\n"
-
-
-def unified_schema_diff(before: str, after: str, before_name: str, after_name: str) -> str:
-    """Return the unified diff of two normalised schema dumps ('' when they are equal)."""
-    return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True),
-            after.splitlines(keepends=True),
-            fromfile=before_name,
-            tofile=after_name,
-            n=2,
-        )
-    )

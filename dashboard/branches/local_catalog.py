@@ -1,0 +1,34 @@
+"""Catalog SQL of the local provider: branch databases, their notes and sizes, extensions."""
+
+BRANCH_DATABASES_SQL = """
+SELECT d.datname AS dbname,
+       pg_catalog.shobj_description(d.oid, 'pg_database') AS comment,
+       pg_catalog.pg_database_size(d.oid) AS size_bytes
+FROM pg_catalog.pg_database AS d
+WHERE starts_with(d.datname, %(prefix)s)
+ORDER BY d.datname
+"""
+
+DATABASE_EXISTS_SQL = """
+SELECT 1
+FROM pg_catalog.pg_database
+WHERE datname = %(dbname)s
+"""
+
+SERVER_MAJOR_SQL = """
+SELECT current_setting('server_version_num')::int / 10000 AS major
+"""
+
+# Extensions a non-superuser may copy: trusted ones (PG13+), or all of them for a superuser.
+COPYABLE_EXTENSIONS_SQL = """
+SELECT e.extname AS name,
+       (r.rolsuper OR coalesce(v.trusted, false)) AS copyable
+FROM pg_catalog.pg_extension AS e
+JOIN pg_catalog.pg_roles AS r
+  ON r.rolname = current_user
+LEFT JOIN pg_catalog.pg_available_extension_versions AS v
+  ON v.name = e.extname
+ AND v.version = e.extversion
+WHERE e.extname <> 'plpgsql'
+ORDER BY e.extname
+"""
