@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard.branches.neon_fixtures import fast_password_hashing  # noqa: F401 - autouse
 from tests.e2e.conftest import worker_in_background
 from tests.fakes.neon_server import FakeNeon
 

@@ -69,9 +69,3 @@ def neon_virtual_time(monkeypatch: pytest.MonkeyPatch, virtual_time: VirtualTime
 
     monkeypatch.setattr(NeonProvider, "from_settings", classmethod(from_settings))
     return virtual_time
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """Hash the test operators' passwords cheaply (PBKDF2 takes most of a second each)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -15,7 +15,6 @@ from dashboard.jobs.models import JobRun
 from tests.dashboard.branches.neon_fixtures import (  # noqa: F401 - fixtures
     VirtualTime,
     fake,
-    fast_password_hashing,
     neon_settings,
     neon_virtual_time,
     virtual_time,

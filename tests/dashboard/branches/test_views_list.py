@@ -13,7 +13,6 @@ from django.test import Client
 from tests.dashboard.branches.neon_fixtures import (  # noqa: F401 - fixtures
     VirtualTime,
     fake,
-    fast_password_hashing,
     neon_settings,
     neon_virtual_time,
     virtual_time,

@@ -13,7 +13,6 @@ from django.test import Client
 
 from dashboard.audit.models import AuditEvent
 from dashboard.jobs.models import JobRun
-from tests.dashboard.branches.neon_fixtures import fast_password_hashing  # noqa: F401 - fixture
 from tests.dashboard.branches.views_fixtures import HTMX, text
 
 # ---- the local provider through the pages ---------------------------------------------------
