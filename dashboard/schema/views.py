@@ -9,14 +9,11 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from dashboard.accounts.roles import role_required
-from dashboard.schema.erd import Diagram, render_svg
-from dashboard.schema.services import (
-    neighbourhood_diagram,
-    schema_diagram,
-    schema_overview,
-    table_detail,
-    table_list,
-)
+from dashboard.schema.diagrams import neighbourhood_diagram, schema_diagram
+from dashboard.schema.erd_model import Diagram
+from dashboard.schema.erd_svg import render_svg
+from dashboard.schema.services import schema_overview, table_list
+from dashboard.schema.table_page import table_detail
 
 
 def table_url(name: str) -> str:
