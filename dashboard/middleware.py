@@ -1,4 +1,5 @@
-"""Middleware: login everywhere, a Content Security Policy, and errors without stack traces."""
+"""Middleware: login everywhere, roles declared by every view, a Content Security Policy, and
+errors without stack traces."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from dashboard.accounts.roles import forbidden, has_role
 from dashboard.target import TargetError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,38 @@ class LoginRequiredMiddleware:
             response["HX-Redirect"] = f"{reverse('login')}?{urlencode({'next': request.path})}"
             return response
         return redirect_to_login(request.get_full_path())
+
+
+class RoleRequiredMiddleware:
+    """Deny by default: a view runs only if it is public or the operator holds its role.
+
+    The role comes from the view's own declaration (`role_required` sets `required_role`,
+    `public` sets `public`); a view that declares neither is refused to everyone. The role is
+    read from the database on every request, so taking it away takes effect at once.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: tuple[object, ...],
+        view_kwargs: dict[str, object],
+    ) -> HttpResponse | None:
+        if getattr(view_func, "public", False):
+            return None
+        role = getattr(view_func, "required_role", None)
+        if role is None:
+            logger.error("view %s declares no role: refused", getattr(view_func, "__name__", "?"))
+            return forbidden(request, None)
+        if not has_role(request.user, role):
+            return forbidden(request, role)
+        return None
 
 
 class ContentSecurityPolicyMiddleware:

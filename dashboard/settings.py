@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.middleware.LoginRequiredMiddleware",
+    "dashboard.middleware.RoleRequiredMiddleware",
     "dashboard.middleware.FriendlyErrorsMiddleware",
 ]
 

@@ -2,13 +2,14 @@
 
 from django.urls import include, path
 
+from dashboard.accounts.roles import public
 from dashboard.accounts.views import LoginView, LogoutView
 from dashboard.home import views as home
 from dashboard.jobs import views as jobs
 
 urlpatterns = [
-    path("login/", LoginView.as_view(), name="login"),
-    path("logout/", LogoutView.as_view(), name="logout"),
+    path("login/", public(LoginView.as_view()), name="login"),
+    path("logout/", public(LogoutView.as_view()), name="logout"),
     path("healthz", home.healthz, name="healthz"),
     path("", home.home, name="home"),
     path("jobs/health-check/", home.health_check_start, name="health_check_start"),

@@ -1,4 +1,9 @@
-"""Operator roles: viewer < support < engineer < admin, stored as Django groups."""
+"""Operator roles: viewer < support < engineer < admin, stored as Django groups.
+
+Deny by default: every view declares the role it needs with `role_required`, or is marked
+`public` (login, logout, the health check). `dashboard.middleware.RoleRequiredMiddleware`
+refuses any view that declares neither, so a forgotten declaration is a 403, never an open page.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ ROLES = ("viewer", "support", "engineer", "admin")
 ROWS_ROLE = "support"
 ROLE_DESCRIPTIONS = {
     "viewer": "schema, migration history and query statistics",
-    "support": "one end-user's data, with a ticket reference",
+    "support": "end-users' data (table rows, one end-user's page and exports), with a reason",
     "engineer": "branches, EXPLAIN ANALYZE and migration trial runs",
     "admin": "reset statistics, cancel or terminate backends, apply migrations",
 }
@@ -44,6 +49,26 @@ def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
     return held is not None and ROLES.index(held) >= ROLES.index(role)
 
 
+def forbidden(request: HttpRequest, role: str | None) -> HttpResponse:
+    """Return the 403 page saying which role is needed (None: the page declares none).
+
+    An htmx request gets the notice alone and `HX-Refresh`, so the browser reloads the whole
+    page (htmx swaps nothing on a 403) and shows the refusal in place of what it polled.
+    """
+    context = {"role": role, "allows": ROLE_DESCRIPTIONS.get(role or "", "")}
+    if getattr(request, "htmx", False):
+        response = render(request, "errors/forbidden.html#notice", context, status=403)
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "errors/forbidden.html", context, status=403)
+
+
+def public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Mark a view as open to anyone, logged in or not (login, logout, the health check)."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
 def role_required(
     role: str,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
@@ -56,12 +81,7 @@ def role_required(
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if has_role(request.user, role):
                 return view(request, *args, **kwargs)
-            return render(
-                request,
-                "errors/forbidden.html",
-                {"role": role, "allows": ROLE_DESCRIPTIONS[role]},
-                status=403,
-            )
+            return forbidden(request, role)
 
         wrapped.required_role = role  # type: ignore[attr-defined]
         return wrapped

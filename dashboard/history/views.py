@@ -29,6 +29,7 @@ def _checked(request: HttpRequest, name: str) -> bool:
     return request.POST.get(name) in ("on", "true", "1")
 
 
+@role_required("viewer")
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     part = request.GET.get("part", "") if request.htmx else ""
@@ -46,6 +47,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "history/index.html", context)
 
 
+@role_required("viewer")
 @require_GET
 def revision(request: HttpRequest, revision_id: str) -> HttpResponse:
     try:
@@ -80,6 +82,7 @@ def revision_regenerate(request: HttpRequest, revision_id: str) -> HttpResponse:
     return redirect("history:revision", revision_id=revision_id)
 
 
+@role_required("viewer")
 @require_GET
 def trials(request: HttpRequest) -> HttpResponse:
     project = project_settings()
@@ -106,6 +109,8 @@ def trial_start(request: HttpRequest) -> HttpResponse:
     return redirect("history:trial", trial_id=trial.pk)
 
 
+# A trial's output comes from migrations run on a copy of production: it may quote rows.
+@role_required("engineer")
 @require_GET
 def trial(request: HttpRequest, trial_id: int) -> HttpResponse:
     run = get_object_or_404(TrialRun.objects.select_related("job", "created_by"), pk=trial_id)

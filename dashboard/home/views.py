@@ -6,12 +6,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from dashboard.accounts.roles import public, role_required
 from dashboard.home.services import health, target_overview
 from dashboard.jobs.models import JobRun
 from dashboard.jobs.services import enqueue
 from dashboard.target import TargetError
 
 
+@role_required("viewer")
 def home(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {
         "recent_jobs": JobRun.objects.filter(kind="health_check")[:5],
@@ -23,12 +25,14 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home/index.html", context)
 
 
+@public
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     report = health()
     return JsonResponse(report, status=200 if report["ok"] else 503)
 
 
+@role_required("viewer")
 @require_POST
 def health_check_start(request: HttpRequest) -> HttpResponse:
     from dashboard.jobs.tasks import health_check

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
+from dashboard.jobs.kinds import checked_job_kind
 from dashboard.jobs.models import JobRun
 
 logger = logging.getLogger(__name__)
@@ -18,9 +19,11 @@ logger = logging.getLogger(__name__)
 def enqueue(
     task: Any, kind: str, user: AbstractBaseUser | AnonymousUser | None = None, **params: Any
 ) -> JobRun:
-    """Create a JobRun and defer `task(run_id=..., **params)` once the transaction commits."""
+    """Create a JobRun and defer `task(run_id=..., **params)` once the transaction commits.
+
+    `kind` must have a role in dashboard/jobs/kinds.py (who may see the run's page)."""
     run = JobRun.objects.create(
-        kind=kind,
+        kind=checked_job_kind(kind),
         params=params,
         created_by=user if user is not None and user.is_authenticated else None,
     )

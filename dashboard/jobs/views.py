@@ -5,10 +5,16 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from dashboard.accounts.roles import forbidden, has_role, role_required
+from dashboard.jobs.kinds import job_kind_role
 from dashboard.jobs.models import JobRun
 
 
+@role_required("viewer")  # at least; then the role the job's kind needs
 def job_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(JobRun, pk=run_id)
+    needed = job_kind_role(run.kind)
+    if not has_role(request.user, needed):
+        return forbidden(request, needed)
     template = "jobs/run.html#progress" if request.htmx else "jobs/run.html"
     return render(request, template, {"run": run})

@@ -25,6 +25,7 @@ def _activity_url(**params: str) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
 
+@role_required("viewer")
 def activity(request: HttpRequest) -> HttpResponse:
     show_idle = request.GET.get("idle") == "1"
     paused = request.GET.get("refresh") == "off"

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from dashboard.accounts.roles import ROLE_DESCRIPTIONS, has_role
+from dashboard.accounts.roles import forbidden, has_role, role_required
 from dashboard.audit.services import record
 from dashboard.jobs.services import enqueue
 from dashboard.queries.health import database_health
@@ -18,15 +18,7 @@ from dashboard.queries.view_helpers import part_error
 from dashboard.target import TargetError
 
 
-def _forbidden(request: HttpRequest, role: str) -> HttpResponse:
-    return render(
-        request,
-        "errors/forbidden.html",
-        {"role": role, "allows": ROLE_DESCRIPTIONS[role]},
-        status=403,
-    )
-
-
+@role_required("viewer")
 def indexes(request: HttpRequest) -> HttpResponse:
     try:
         report = index_report()
@@ -47,6 +39,7 @@ def indexes(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@role_required("viewer")
 def health(request: HttpRequest) -> HttpResponse:
     try:
         context = {"tab": "health", "health": database_health()}
@@ -56,11 +49,12 @@ def health(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@role_required("viewer")
 @require_http_methods(["GET", "POST"])
 def snapshots(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not has_role(request.user, "engineer"):
-            return _forbidden(request, "engineer")
+            return forbidden(request, "engineer")
         from dashboard.queries.tasks import snapshot_now
 
         run = enqueue(snapshot_now, kind="queries_snapshot", user=request.user)

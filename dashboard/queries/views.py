@@ -32,6 +32,7 @@ from dashboard.target import TargetError, target_schema
 HISTORY_SPANS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "1h": timedelta(hours=1)}
 
 
+@role_required("viewer")
 def statements(request: HttpRequest) -> HttpResponse:
     filters = StatementFilters.from_query(request.GET)
     try:
@@ -115,6 +116,7 @@ def _statement_context(request: HttpRequest, queryid: int) -> dict[str, Any]:
     return context
 
 
+@role_required("viewer")
 def statement(request: HttpRequest, queryid: str) -> HttpResponse:
     number = _queryid(queryid)
     if request.htmx and request.htmx.target == "history":
@@ -132,6 +134,7 @@ def _parameter_values(request: HttpRequest, detail: StatementDetail) -> dict[int
     return values
 
 
+@role_required("viewer")
 @require_POST
 def explain(request: HttpRequest, queryid: str) -> HttpResponse:
     """EXPLAIN without running the statement (any operator): estimated or generic plan."""
@@ -194,6 +197,7 @@ def _explain(request: HttpRequest, number: int, mode: str) -> HttpResponse:
     return render(request, template, context, status=http_status)
 
 
+@role_required("viewer")
 @require_POST
 def hypothetical(request: HttpRequest, queryid: str) -> HttpResponse:
     number = _queryid(queryid)
