@@ -186,6 +186,8 @@ NEON_ROLE_NAME = env.str("NEON_ROLE_NAME", default="")  # empty: the database's 
 USERS_TABLE = env.str("USERS_TABLE", default="")  # empty: detect the most referenced users table
 USER_LINKS = env.json("USER_LINKS", default={})  # links without a foreign key, see README
 SUPPORT_REASON_REQUIRED = env.bool("SUPPORT_REASON_REQUIRED", default=True)
+# A reason is kept this long per purpose (browsing, or one end-user), then asked again.
+SUPPORT_REASON_TTL_SECONDS = env.int("SUPPORT_REASON_TTL_SECONDS", default=1800)
 SUPPORT_COUNT_LIMIT = env.int("SUPPORT_COUNT_LIMIT", default=100_000)
 SUPPORT_COUNT_TIMEOUT_MS = env.int("SUPPORT_COUNT_TIMEOUT_MS", default=1000)
 SUPPORT_EXPORT_BATCH_ROWS = env.int("SUPPORT_EXPORT_BATCH_ROWS", default=2000)

@@ -9,6 +9,7 @@ timeout, so a slow child list becomes a notice and the rest of the page still sh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,7 @@ class RowPage:
     children: list[ChildList]
     list_url: str
     banner: str = ""
+    values: dict[str, Any] = field(default_factory=dict)  # as read; a masked one is a bool
 
     @property
     def key_label(self) -> str:
@@ -114,11 +116,16 @@ def parse_key(table: Table, params: QueryDict) -> dict[str, Any]:
     return key
 
 
-def row_page(name: str, params: QueryDict, restriction: Restriction | None = None) -> RowPage:
+def row_page(
+    name: str,
+    params: QueryDict,
+    restriction: Restriction | None = None,
+    tables: Mapping[str, Table] | None = None,
+) -> RowPage:
     """Return one row of `name` with parent links and first children, or raise RowNotFound.
 
     With a restriction (the support view's scope) the row must also satisfy its clauses."""
-    table, tables = browsable_table(name)
+    table, tables = browsable_table(name, tables)
     key = parse_key(table, params)
     restriction = restriction or Restriction()
     query = ListQuery(table, QueryDict(), display=display_for(name), restriction=restriction)
@@ -159,6 +166,7 @@ def row_page(name: str, params: QueryDict, restriction: Restriction | None = Non
         children=children,
         list_url=query.current_url(),
         banner=restriction.banner,
+        values=values,
     )
 
 
@@ -257,9 +265,10 @@ def _children(
     section.more = len(rows) > CHILD_ROWS
     for row in rows[:CHILD_ROWS]:
         cells = [list_cell(child_query.infos[n], row[i]) for i, n in enumerate(shown)]
-        url = ""
+        url, key = "", None
         if child_query.keyset:
             keys = dict(zip(child_query.key_names, row[len(shown) :], strict=True))
-            url = row_url(child, {n: keys[n] for n in child_query.primary_key})
-        section.rows.append(ListRow(cells=cells, url=url))
+            key = {n: keys[n] for n in child_query.primary_key}
+            url = row_url(child, key)
+        section.rows.append(ListRow(cells=cells, url=url, key=key))
     return section

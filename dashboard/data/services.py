@@ -9,6 +9,7 @@ request (`list_count`) so the list never waits for it.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +68,13 @@ TABLE_ESTIMATE_SQL = text(
 )
 
 
-def browsable_table(name: str) -> tuple[Table, dict[str, Table]]:
-    """Return the reflected table `name` and all tables (one reflection call), or a 404."""
-    tables = reflection().tables
+def browsable_table(
+    name: str, tables: Mapping[str, Table] | None = None
+) -> tuple[Table, Mapping[str, Table]]:
+    """Return the reflected table `name` and all tables (one reflection call), or a 404.
+
+    `tables` are the tables of a reflection the caller already holds (the reason gate's)."""
+    tables = reflection().tables if tables is None else tables
     table = tables.get(name)
     if table is None:
         raise UnknownTable(f"There is no table called “{name}” in schema “{target_schema()}”.")
@@ -126,10 +131,12 @@ class ColumnHeader:
 
 @dataclass
 class ListRow:
-    """One row of a list: its cells, their HTML, and the link to its row page."""
+    """One row of a list: its cells, their HTML, the link to its row page and its primary key
+    (None when the key is secret-looking, or there is none)."""
 
     cells: list[Cell]
     url: str = ""
+    key: dict[str, Any] | None = None
 
     @property
     def html(self) -> SafeString:
@@ -182,9 +189,14 @@ class ListPage:
         return self.estimate is not None and 0 <= self.estimate <= self.query.offset_limit
 
 
-def list_page(name: str, params: QueryDict, restriction: Restriction | None = None) -> ListPage:
+def list_page(
+    name: str,
+    params: QueryDict,
+    restriction: Restriction | None = None,
+    tables: Mapping[str, Table] | None = None,
+) -> ListPage:
     """Return one page of a table's list: rows, links, and what is known of the count."""
-    table, _ = browsable_table(name)
+    table, _ = browsable_table(name, tables)
     query = ListQuery(
         table, params, display=display_for(name), restriction=restriction or Restriction()
     )
@@ -277,14 +289,14 @@ def _fill(page: ListPage, rows: list[Any], table: Table) -> None:
             if link is not None and value is not None:
                 cell.href = link({info.name: value})
             cells.append(cell)
-        url = ""
+        url, key = "", None
         if query.keyset:
             by_name = dict(zip(query.key_names, keys, strict=True))
             key = {n: by_name[n] for n in query.primary_key}
             url = row_url(table, key, row_base, query.restriction.params)
             if page.key_cell is not None:
                 cells[page.key_cell].href = url  # the key links to its row, like admin
-        page.rows.append(ListRow(cells=cells, url=url))
+        page.rows.append(ListRow(cells=cells, url=url, key=key))
 
 
 def _single_column_parents(table: Table, query: ListQuery) -> dict[str, Any]:
@@ -329,9 +341,14 @@ def planned_rows(conn: Connection, statement: Any) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def list_count(name: str, params: QueryDict, restriction: Restriction | None = None) -> RowCount:
+def list_count(
+    name: str,
+    params: QueryDict,
+    restriction: Restriction | None = None,
+    tables: Mapping[str, Table] | None = None,
+) -> RowCount:
     """Return the row count of a (filtered) list without ever running a long COUNT(*)."""
-    table, _ = browsable_table(name)
+    table, _ = browsable_table(name, tables)
     query = ListQuery(
         table, params, display=display_for(name), restriction=restriction or Restriction()
     )

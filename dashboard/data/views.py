@@ -1,4 +1,9 @@
-"""HTTP views of the Data section: thin, one service call each, full page or htmx partial."""
+"""HTTP views of the Data section: thin, one service call each, full page or htmx partial.
+
+Rows of user-owned tables are end-users' data: every view that reads rows asks the reason gate
+first (`table_access`) and records what it showed (`RowsAccess.record`); lookup tables pass
+freely. See dashboard/users/access.py.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,9 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import ROWS_ROLE, has_role, role_required
-from dashboard.audit.services import record
 from dashboard.data.display import display_for
 from dashboard.data.export import CsvExport, max_export_rows
-from dashboard.data.filters import describe
+from dashboard.data.links import data_path
 from dashboard.data.query import ListQuery
 from dashboard.data.rows import row_page
 from dashboard.data.services import (
@@ -21,7 +25,8 @@ from dashboard.data.services import (
     list_page,
     table_index,
 )
-from dashboard.users.scope import user_scope  # ?scope_user=<id>: one end-user's rows
+from dashboard.data.shown_rows import export_shown, list_shown, row_shown
+from dashboard.users.access import DATA_EXPORT, DATA_LIST, DATA_ROW, RowsAccess, table_access
 
 EXPORT_ROLE = "support"  # a table's rows leave the console: more than a viewer may do
 
@@ -49,10 +54,11 @@ def index(request: HttpRequest) -> HttpResponse:
 @role_required(ROWS_ROLE)
 @vary_on_headers("HX-Request")
 def table_list(request: HttpRequest, table: str) -> HttpResponse:
-    scope = user_scope(request, table)
-    if isinstance(scope, HttpResponse):
-        return scope
-    page = list_page(table, request.GET, scope)
+    access = table_access(request, table)
+    if isinstance(access, HttpResponse):
+        return access
+    page = list_page(table, request.GET, access.restriction, access.tables)
+    _record_list(access, page)
     template = "data/list.html#listing" if wants_partial(request) else "data/list.html"
     return render(request, template, _list_context(request, page))
 
@@ -61,13 +67,15 @@ def table_list(request: HttpRequest, table: str) -> HttpResponse:
 @role_required(ROWS_ROLE)
 @vary_on_headers("HX-Request")
 def table_count(request: HttpRequest, table: str) -> HttpResponse:
-    scope = user_scope(request, table, "count")
-    if isinstance(scope, HttpResponse):
-        return scope
-    count = list_count(table, request.GET, scope)
+    access = table_access(request, table)
+    if isinstance(access, HttpResponse):
+        return access
+    count = list_count(table, request.GET, access.restriction, access.tables)
     if wants_partial(request):
+        # Part of a list page, whose own view recorded the look: no second event.
         return render(request, "data/list.html#count", {"count": count})
-    page = list_page(table, request.GET, scope)
+    page = list_page(table, request.GET, access.restriction, access.tables)
+    _record_list(access, page)
     return render(request, "data/list.html", {**_list_context(request, page), "count": count})
 
 
@@ -75,39 +83,53 @@ def table_count(request: HttpRequest, table: str) -> HttpResponse:
 @role_required(ROWS_ROLE)
 @vary_on_headers("HX-Request")
 def row_detail(request: HttpRequest, table: str) -> HttpResponse:
-    scope = user_scope(request, table, "row")
-    if isinstance(scope, HttpResponse):
-        return scope
-    row = row_page(table, request.GET, restriction=scope)
+    access = table_access(request, table, with_children=True)
+    if isinstance(access, HttpResponse):
+        return access
+    row = row_page(table, request.GET, access.restriction, access.tables)
+    tables, detail = row_shown(row)
+    access.record(DATA_ROW, tables=tables, detail=detail, subject=access.subject_of_row(row.values))
     template = "data/row.html#record" if wants_partial(request) else "data/row.html"
     return render(request, template, {"row": row})
 
 
 @require_GET
 @role_required(EXPORT_ROLE)
-def export(request: HttpRequest, table: str) -> StreamingHttpResponse:
-    scope = user_scope(request, table, "export")
-    if isinstance(scope, HttpResponse):
-        return scope
-    found, _ = browsable_table(table)
-    query = ListQuery(found, request.GET, display=display_for(table), restriction=scope)
+def export(request: HttpRequest, table: str) -> StreamingHttpResponse | HttpResponse:
+    # Without a reason, the gate comes back to the list (a download cannot show a page).
+    list_url = data_path("data:list", table) + (
+        f"?{request.GET.urlencode()}" if request.GET else ""
+    )
+    access = table_access(request, table, back=list_url)
+    if isinstance(access, HttpResponse):
+        return access
+    found, _ = browsable_table(table, access.tables)
+    query = ListQuery(
+        found, request.GET, display=display_for(table), restriction=access.restriction
+    )
     csv_export = CsvExport(query)  # reads the first batch now: a failure is a normal error page
-    record(
-        request,
-        "data.export",
+    access.record(
+        DATA_EXPORT,
         tables=[table],
-        detail={
-            "columns": query.shown,
-            "filters": describe(query.filters.active),
-            "search": query.search,
-            "max_rows": csv_export.limit,
-        },
+        detail=export_shown(query, csv_export.limit),
+        subject=access.subject_in_filters(_filters(query)),
     )
     response = StreamingHttpResponse(csv_export.lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_file_name(table)}.csv"'
     response["X-Export-Row-Limit"] = str(csv_export.limit)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _filters(query: ListQuery) -> list[tuple[str, str, str]]:
+    return [(item.column, item.op, item.raw) for item in query.filters.active]
+
+
+def _record_list(access: RowsAccess, page: ListPage) -> None:
+    subject = access.subject_in_filters(_filters(page.query))
+    access.record(
+        DATA_LIST, tables=[page.query.table.name], detail=list_shown(page), subject=subject
+    )
 
 
 def _list_context(request: HttpRequest, page: ListPage) -> dict[str, object]:

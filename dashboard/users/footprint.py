@@ -58,6 +58,7 @@ class TableFootprint:
     count_timed_out: bool = False
     columns: list[str] = field(default_factory=list)
     rows: list[list[Cell]] = field(default_factory=list)
+    keys: list[dict[str, Any]] = field(default_factory=list)  # primary keys of `rows`
     rows_timed_out: bool = False
     unindexed: list[Link] = field(default_factory=list)
     masked: list[str] = field(default_factory=list)
@@ -259,3 +260,6 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
 def _fill_rows(item: TableFootprint, table: Table, rows) -> None:
     item.columns = [column.name for column in table.c]
     item.rows = [[cell(row[name], name) for name in item.columns] for row in rows]
+    key = [column.name for column in table.primary_key.columns]
+    if key and not any(looks_secret(name) for name in key):  # a secret key is never recorded
+        item.keys = [{name: row[name] for name in key} for row in rows]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from sqlalchemy import Column, ColumnElement, Table, Text, cast, false, select
 
-from dashboard.schema.reflection import reflection
+from dashboard.schema.reflection import Reflection, reflection
 from dashboard.target import run_read
 from dashboard.users.catalog import SchemaFacts, schema_facts
 from dashboard.users.detection import UsersTable, users_table
@@ -178,9 +178,12 @@ _lock = threading.Lock()
 _cache: dict[tuple[str, str, str], OwnershipMap] = {}
 
 
-def ownership_map() -> OwnershipMap:
-    """Return the ownership map of the target schema (raises UsersTableProblem if no users)."""
-    current = reflection()
+def ownership_map(current: Reflection | None = None) -> OwnershipMap:
+    """Return the ownership map of the target schema (raises UsersTableProblem if no users).
+
+    `current` is a reflection the caller already holds, so that its page and the map describe
+    the same schema (and the fingerprint is not checked twice)."""
+    current = current or reflection()
     configured = str(getattr(settings, "USERS_TABLE", "") or "")
     entries = getattr(settings, "USER_LINKS", {}) or {}
     key = (current.fingerprint, configured, json.dumps(entries, sort_keys=True, default=str))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 
-from dashboard.audit.services import record
+from dashboard.data.shown_rows import plain_key
 from dashboard.users.detection import UsersTableProblem
 from dashboard.users.export import export_document
 from dashboard.users.footprint import Footprint, user_footprint
@@ -18,11 +19,13 @@ from dashboard.users.isolation import IsolationReport, isolation_report
 from dashboard.users.lookup import Lookup, find_users
 from dashboard.users.ownership import NotAUserKey, OwnershipMap, coerce_key, ownership_map
 
+if TYPE_CHECKING:
+    from dashboard.users.access import RowsAccess
+
 # Audit actions written by this section.
 SEARCH = "user.search"
 VIEW = "user.view"
 EXPORT = "user.export"
-BROWSE = "user.browse"  # the Data browser scoped to one user
 # The Data browser's URL parameter that scopes a table's list to one user's rows.
 SCOPE_PARAM = "scope_user"
 
@@ -54,11 +57,10 @@ def subject_key(owners: OwnershipMap, subject: str) -> object:
         ) from None
 
 
-def search(request: HttpRequest, owners: OwnershipMap, query: str) -> Lookup:
+def search(access: RowsAccess, owners: OwnershipMap, query: str) -> Lookup:
     """Return the users matching `query`, after writing the search to the audit trail."""
     lookup = find_users(owners, query)
-    record(
-        request,
+    access.record(
         SEARCH,
         tables=[owners.users.name],
         detail={"query": query, "matches": [match.key for match in lookup.matches]},
@@ -67,10 +69,9 @@ def search(request: HttpRequest, owners: OwnershipMap, query: str) -> Lookup:
 
 
 def view_user(
-    request: HttpRequest,
+    access: RowsAccess,
     owners: OwnershipMap,
     subject: str,
-    reason: str,
     only_table: str | None = None,
 ) -> Footprint:
     """Return the user's footprint (one table's if `only_table`), after auditing the view."""
@@ -82,30 +83,22 @@ def view_user(
     footprint = user_footprint(owners, subject, key_value)
     for item in footprint.tables:
         item.browse_url = data_browser_url(item.table, subject)
-    record(
-        request,
+    access.record(
         VIEW,
-        subject_user=subject,
         tables=footprint.table_names,
-        reason=reason,
-        detail={"users_table": owners.users.name, "rows_shown": _rows_shown(footprint)},
+        detail={"users_table": owners.users.name, "rows": _rows_shown(footprint)},
     )
     return footprint
 
 
-def export_stream(
-    request: HttpRequest, owners: OwnershipMap, subject: str, reason: str
-) -> Iterator[str]:
+def export_stream(access: RowsAccess, owners: OwnershipMap, subject: str) -> Iterator[str]:
     """Return the user's JSON export as text pieces, after auditing the export."""
     key_value = subject_key(owners, subject)
     batch_rows = int(settings.SUPPORT_EXPORT_BATCH_ROWS)
-    record(
-        request,
+    access.record(
         EXPORT,
-        subject_user=subject,
         tables=list(owners.owned),
-        reason=reason,
-        detail={"users_table": owners.users.name, "format": "json"},
+        detail={"users_table": owners.users.name, "format": "json", "rows": "all of the user's"},
     )
     return export_document(owners, subject, key_value, batch_rows)
 
@@ -147,5 +140,10 @@ def _only(owners: OwnershipMap, table: str) -> OwnershipMap:
     )
 
 
-def _rows_shown(footprint: Footprint) -> dict[str, int]:
-    return {item.table: len(item.rows) for item in footprint.tables if item.rows}
+def _rows_shown(footprint: Footprint) -> dict[str, dict[str, Any]]:
+    """Return, per table with rows shown, their count and keys (the counts are not rows)."""
+    return {
+        item.table: {"count": len(item.rows), "keys": [plain_key(key) for key in item.keys]}
+        for item in footprint.tables
+        if item.rows
+    }

@@ -6,6 +6,7 @@ app_name = "users"
 
 urlpatterns = [
     path("", views.find, name="find"),
+    path("reason/", views.reason, name="reason"),
     path("ownership/", views.ownership, name="ownership"),
     path("isolation/", views.isolation, name="isolation"),
     path("u/<path:subject>/", views.detail, name="detail"),

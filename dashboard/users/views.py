@@ -14,7 +14,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.roles import role_required
 from dashboard.users import gate, services
+from dashboard.users.access import browsing_access, user_access
 from dashboard.users.forms import FindUserForm, ReasonForm
+from dashboard.users.ownership import OwnershipMap
 
 
 def _no_users_table(request: HttpRequest, problem: str) -> HttpResponse:
@@ -31,7 +33,11 @@ def find(request: HttpRequest) -> HttpResponse:
     form = FindUserForm(request.GET or None)
     lookup = None
     if form.is_valid() and form.cleaned_data["q"]:
-        lookup = services.search(request, owners, form.cleaned_data["q"])
+        # The matches are rows of the users table: a reason for browsing comes first.
+        access = browsing_access(request, owners)
+        if isinstance(access, HttpResponse):
+            return access
+        lookup = services.search(access, owners, form.cleaned_data["q"])
         if lookup.exact and len(lookup.matches) == 1:
             url = reverse("users:detail", args=[lookup.matches[0].key])
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
@@ -53,21 +59,23 @@ def detail(request: HttpRequest, subject: str) -> HttpResponse:
         return _no_users_table(request, found.problem)
     owners = found.owners
     services.subject_key(owners, subject)  # a 404 with a sentence if it cannot be an id
+    purpose = gate.for_user(owners.users.name, subject)
     context: dict[str, object] = {"owners": owners, "subject": subject}
     if request.method == "POST":
         form = ReasonForm(request.POST)
         if form.is_valid():
-            gate.remember_reason(request, owners.users.name, subject, form.cleaned_data["reason"])
+            gate.remember_reason(request, purpose, form.cleaned_data["reason"])
             return redirect(request.path)
-        return render(request, "users/user.html", {**context, "form": form, "gate": True})
-    reason = gate.reason_in_effect(request, owners.users.name, subject)
-    if reason is None:
+        return render(request, "users/user.html", {**context, **_gate_context(purpose, form)})
+    access = user_access(request, owners, subject)
+    if access is None:
         if request.htmx:  # a part of the page asked (e.g. after "Done"): show the whole gate
             return HttpResponseClientRedirect(request.path)
-        return render(request, "users/user.html", {**context, "form": ReasonForm(), "gate": True})
+        form = ReasonForm(initial={"reason": gate.latest_reason(request)})
+        return render(request, "users/user.html", {**context, **_gate_context(purpose, form)})
     only_table = request.GET.get("table") if request.htmx else None
-    footprint = services.view_user(request, owners, subject, reason, only_table)
-    context.update(reason=reason, footprint=footprint)
+    footprint = services.view_user(access, owners, subject, only_table)
+    context.update(reason=access.reason, footprint=footprint)
     if only_table is not None:
         return render(
             request, "users/user.html#table-card", {**context, "item": footprint.tables[0]}
@@ -80,7 +88,7 @@ def detail(request: HttpRequest, subject: str) -> HttpResponse:
 def forget(request: HttpRequest, subject: str) -> HttpResponse:
     found = services.overview()
     if found.owners is not None:
-        gate.forget_reason(request, found.owners.users.name, subject)
+        gate.forget_reason(request, gate.for_user(found.owners.users.name, subject))
     messages.info(request, f"Done with {subject}: viewing their data again asks for a reason.")
     return redirect("users:find")
 
@@ -92,17 +100,50 @@ def export(request: HttpRequest, subject: str) -> HttpResponse:
     if found.owners is None:
         return _no_users_table(request, found.problem)
     owners = found.owners
-    reason = gate.reason_in_effect(request, owners.users.name, subject)
-    if reason is None:
+    access = user_access(request, owners, subject)
+    if access is None:
         messages.warning(request, "Give a reason before exporting this user's data.")
         return redirect("users:detail", subject=subject)
-    pieces = services.export_stream(request, owners, subject, reason)
+    pieces = services.export_stream(access, owners, subject)
     response = StreamingHttpResponse(pieces, content_type="application/json; charset=utf-8")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", subject)[:80] or "user"
     response["Content-Disposition"] = f'attachment; filename="user-{safe}-{stamp}.json"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@role_required("support")
+@require_http_methods(["GET", "POST"])
+def reason(request: HttpRequest) -> HttpResponse:
+    """The reason form of the gate, for browsing or for one end-user (`subject`); once a
+    reason is given, back to the page that asked (`next`)."""
+    data = request.POST if request.method == "POST" else request.GET
+    subject = data.get("subject", "")
+    owners: OwnershipMap | None = None
+    if subject:
+        found = services.overview()
+        if found.owners is None:
+            return _no_users_table(request, found.problem)
+        owners = found.owners
+        services.subject_key(owners, subject)  # a 404 with a sentence if it cannot be an id
+    purpose = gate.for_user(owners.users.name, subject) if owners else gate.BROWSING
+    default = reverse("users:detail", args=[subject]) if subject else reverse("data:index")
+    back = gate.safe_next(request, data.get("next")) or default
+    if request.method == "POST":
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            gate.remember_reason(request, purpose, form.cleaned_data["reason"])
+            return redirect(back)
+    else:
+        form = ReasonForm(initial={"reason": gate.latest_reason(request)})
+    context = {**_gate_context(purpose, form), "next": back}
+    return render(request, "users/reason.html", context)
+
+
+def _gate_context(purpose: gate.Purpose, form: ReasonForm) -> dict[str, object]:
+    minutes = max(1, round(gate.reason_ttl().total_seconds() / 60))
+    return {"form": form, "gate": True, "purpose": purpose, "ttl_minutes": minutes}
 
 
 @role_required("support")

@@ -59,12 +59,20 @@ def test_find_give_a_reason_and_see_the_tables(page, operator_factory, end_user)
     assert "detected: users" in page.locator(".finder-help").inner_text()
     page.fill("input[name=q]", "E2E.Support@Example.com")  # email, typed in another case
     page.keyboard.press("Enter")
+
+    # Searching shows end-users' rows: the whole page goes to the reason form first, then
+    # back to the search, which opens the one user found.
+    page.wait_for_url("**/users/reason/**")
+    assert page.locator(".users-found").count() == 0
+    page.fill("input[name=reason]", "SUP-2001 user says tasks vanished")
+    page.click("text=Show the data")
     page.wait_for_url(f"**/users/u/{end_user}/")
 
-    # The reason gate: no data until a reason is given.
+    # The reason gate for this end-user: no data until a reason is given (the last one is
+    # offered).
     assert page.locator("input[name=reason]").is_visible()
+    assert page.locator("input[name=reason]").input_value() == "SUP-2001 user says tasks vanished"
     assert page.locator(".table-card").count() == 0
-    page.fill("input[name=reason]", "SUP-2001 user says tasks vanished")
     page.click("text=Show the data")
 
     page.locator("#table-tasks").wait_for()
@@ -80,7 +88,65 @@ def test_find_give_a_reason_and_see_the_tables(page, operator_factory, end_user)
     page.locator("#table-tasks").wait_for()
     assert "3 rows" in page.locator("#table-tasks .badge").first.inner_text()
 
+    search = AuditEvent.objects.get(action="user.search")
+    assert search.reason == "SUP-2001 user says tasks vanished"
+    assert search.detail["matches"] == [end_user]
     views = AuditEvent.objects.filter(action="user.view", subject_user=end_user)
     assert views.count() == 2
     assert {event.reason for event in views} == {"SUP-2001 user says tasks vanished"}
     assert views.filter(tables__contains=["tasks"]).count() == 2
+
+
+def expire_reasons(page) -> None:
+    """Move every reason of the browser's session an hour back (no sleeping)."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from dashboard.users import gate
+
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "sessionid"]
+    session = SessionStore(session_key=cookie["value"])
+    old = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    session[gate.SESSION_KEY] = {
+        slot: {**entry, "at": old} for slot, entry in session[gate.SESSION_KEY].items()
+    }
+    session.save()
+
+
+def test_browsing_a_user_owned_table_asks_once_then_again_after_expiry(
+    page, operator_factory, end_user
+):
+    support = operator_factory("sia-support", "support")
+    log_in(page, support)
+    page.goto("/data/tasks/?f.eq.user_id=" + end_user)
+    page.wait_for_url("**/users/reason/**")
+    assert page.locator("#listing").count() == 0
+    page.fill("input[name=reason]", "SUP-3001 tasks list")
+    page.click("text=Show the data")
+    page.wait_for_url(f"**/data/tasks/?f.eq.user_id={end_user}")
+    page.locator("#listing tbody tr").first.wait_for()
+    assert "E2E task" in page.locator("#listing").inner_text()
+
+    # Sorting swaps the list by htmx, with the same reason: not asked again.
+    page.get_by_role("link", name="title", exact=True).click()
+    page.wait_for_url("**o=title**")
+    assert "E2E task" in page.locator("#listing").inner_text()
+
+    # Once the reason has expired, the next htmx swap sends the whole page to the form, which
+    # comes back to the page the operator was on.
+    on = page.url
+    expire_reasons(page)
+    page.get_by_role("link", name="title").first.click()
+    page.wait_for_url("**/users/reason/**")
+    page.fill("input[name=reason]", "SUP-3002 tasks list again")
+    page.click("text=Show the data")
+    page.wait_for_url(on)
+    page.locator("#listing tbody tr").first.wait_for()
+
+    lists = AuditEvent.objects.filter(action="data.list", subject_user=end_user)
+    assert list(lists.order_by("pk").values_list("reason", flat=True)) == [
+        "SUP-3001 tasks list",
+        "SUP-3001 tasks list",
+        "SUP-3002 tasks list again",
+    ]

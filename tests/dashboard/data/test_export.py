@@ -92,14 +92,13 @@ def test_negative_numbers_are_not_prefixed(tables, admin_client):
     assert rows[1] == ["1", "1.25"]
 
 
-def test_exports_are_audited(tables, client_for):
+def test_exports_of_tables_not_owned_by_users_need_no_reason_and_no_event(tables, client_for):
+    # datab_items has no path to the users table: a lookup table as far as the gate goes.
+    # Exports of user-owned tables are checked in tests/dashboard/users/test_access_crawl.py.
     client = client_for("support")
-    rows_of(client.get("/data/datab_items/export.csv?f.eq.status=done&q=item"))
-    event = AuditEvent.objects.filter(action="data.export").latest("pk")
-    assert event.tables == ["datab_items"]
-    assert event.detail["filters"] == [{"column": "status", "op": "eq", "value": "done"}]
-    assert event.detail["search"] == "item"
-    assert event.operator_name == "datab-support"
+    rows = rows_of(client.get("/data/datab_items/export.csv?f.eq.status=done&q=item"))
+    assert len(rows) > 1
+    assert not AuditEvent.objects.filter(action="data.export").exists()
 
 
 def test_the_list_page_states_the_export_bound(tables, admin_client, settings):

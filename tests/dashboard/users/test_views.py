@@ -32,6 +32,10 @@ def give_reason(client, subject: str = "acc_alice", reason: str = "SUP-1432 miss
     return client.post(f"/users/u/{subject}/", {"reason": reason})
 
 
+def give_browsing_reason(client, reason: str = "SUP-1432 find the caller"):
+    return client.post("/users/reason/", {"reason": reason})
+
+
 # -- permissions -------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", USER_URLS)
 def test_viewers_are_refused(viewer_client, url):
@@ -61,7 +65,26 @@ def test_find_page_names_the_users_table(support_client):
     assert "set by USERS_TABLE: ust_accounts (referenced by 2 tables)" in page
 
 
+def test_searching_needs_a_reason_first(support_client, htmx_headers):
+    full = support_client.get("/users/?q=acc_")
+    assert full.status_code == 302
+    assert full["Location"] == "/users/reason/?next=%2Fusers%2F%3Fq%3Dacc_"
+    # The search form swaps only the results: the whole page goes to the reason form, and the
+    # reason form comes back to the search, not to the empty page it was typed in.
+    partial = support_client.get(
+        "/users/?q=acc_", HTTP_HX_CURRENT_URL="http://testserver/users/", **htmx_headers
+    )
+    assert partial["HX-Redirect"] == full["Location"]
+    assert "acc_alice" not in text(partial)
+    assert not AuditEvent.objects.exists()
+    back = support_client.post("/users/reason/", {"reason": "SUP-7 who?", "next": "/users/?q=acc_"})
+    assert back["Location"] == "/users/?q=acc_"
+    assert 'href="/users/u/acc_alice/"' in text(support_client.get(back["Location"]))
+    assert AuditEvent.objects.get(action="user.search").reason == "SUP-7 who?"
+
+
 def test_find_by_prefix_full_page_and_partial(support_client, htmx_headers):
+    give_browsing_reason(support_client)
     full = support_client.get("/users/?q=acc_")
     assert full.status_code == 200
     assert "<html" in text(full)
@@ -74,6 +97,7 @@ def test_find_by_prefix_full_page_and_partial(support_client, htmx_headers):
 
 
 def test_exact_match_goes_to_the_user(support_client, htmx_headers):
+    give_browsing_reason(support_client)
     response = support_client.get("/users/?q=Alice@Example.com")
     assert response.status_code == 302
     assert response["Location"] == "/users/u/acc_alice/"
@@ -82,14 +106,18 @@ def test_exact_match_goes_to_the_user(support_client, htmx_headers):
 
 
 def test_searches_are_audited(support_client):
+    give_browsing_reason(support_client)
     support_client.get("/users/?q=acc_")
     event = AuditEvent.objects.get(action="user.search")
+    assert event.reason == "SUP-1432 find the caller"
+    assert event.tables == ["ust_accounts"]
     assert event.detail["query"] == "acc_"
     assert event.detail["matches"] == ["acc_alice", "acc_bob", "acc_carol"]
     assert event.operator_name == "sue-support"
 
 
 def test_nothing_found_says_so(support_client):
+    give_browsing_reason(support_client)
     assert "No user has an id or email" in text(support_client.get("/users/?q=zz-nobody"))
 
 

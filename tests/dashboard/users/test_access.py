@@ -1,4 +1,6 @@
-"""The Data browser scoped to one end-user (`?scope_user=`): gate, rows, links, audit."""
+"""The Data browser scoped to one end-user (`?scope_user=`): gate, rows, links, audit.
+
+The crawl over every data URL shape is in test_access_crawl.py."""
 
 from __future__ import annotations
 
@@ -34,10 +36,41 @@ def test_viewer_cannot_scope_to_a_user(viewer_client):
 def test_without_a_reason_the_gate_comes_first(support_client, htmx_headers):
     response = support_client.get("/data/ust_order_items/?scope_user=acc_alice")
     assert response.status_code == 302
-    assert response["Location"] == "/users/u/acc_alice/"
-    partial = support_client.get("/data/ust_order_items/?scope_user=acc_alice", **htmx_headers)
-    assert partial["HX-Redirect"] == "/users/u/acc_alice/"
-    assert not AuditEvent.objects.filter(action="user.browse").exists()
+    assert response["Location"] == (
+        "/users/reason/?subject=acc_alice&next=%2Fdata%2Fust_order_items%2F%3Fscope_user%3Dacc_alice"
+    )
+    partial = support_client.get(
+        "/data/ust_order_items/?scope_user=acc_alice&o=-id",
+        HTTP_HX_CURRENT_URL="http://testserver/data/ust_order_items/?scope_user=acc_alice",
+        **htmx_headers,
+    )
+    assert partial["HX-Redirect"] == response["Location"]  # the whole page, back to the page
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_reason_form_comes_back_to_the_scoped_list(support_client):
+    asked = support_client.get("/data/ust_order_items/?scope_user=acc_alice")["Location"]
+    form = support_client.get(asked)
+    assert form.status_code == 200 and "acc_alice" in text(form)
+    back = support_client.post(
+        "/users/reason/",
+        {
+            "reason": "SUP-9 missing items",
+            "subject": "acc_alice",
+            "next": "/data/ust_order_items/?scope_user=acc_alice",
+        },
+    )
+    assert back["Location"] == "/data/ust_order_items/?scope_user=acc_alice"
+    assert support_client.get(back["Location"]).status_code == 200
+    # The reason is for acc_alice only: another end-user, or browsing, asks again.
+    assert support_client.get("/data/ust_order_items/?scope_user=acc_bob").status_code == 302
+    assert support_client.get("/data/ust_order_items/").status_code == 302
+
+
+def test_the_reason_form_only_goes_back_into_the_console(support_client):
+    for outside in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        response = support_client.post("/users/reason/", {"reason": "SUP-9 check", "next": outside})
+        assert response["Location"] == "/data/"
 
 
 def test_scoped_list_shows_only_that_users_rows_with_a_banner(support_client):
@@ -48,10 +81,18 @@ def test_scoped_list_shows_only_that_users_rows_with_a_banner(support_client):
     assert "Only the rows of end-user acc_alice" in page
     assert all(sku in page for sku in skus("acc_alice"))
     assert not any(sku in page for sku in skus("acc_bob"))
-    event = AuditEvent.objects.get(action="user.browse")
+    event = AuditEvent.objects.get(action="data.list")
     assert event.subject_user == "acc_alice"
     assert event.tables == ["ust_order_items"]
     assert event.reason == "SUP-9 missing items"
+    assert event.detail["scope"] == (
+        "ust_order_items.order_id → ust_orders.id, ust_orders.account_id → ust_accounts.id"
+    )
+    assert event.detail["rows"] == {
+        "count": len(skus("acc_alice")),
+        "first": {"id": _item_ids("acc_alice")[0]},
+        "last": {"id": _item_ids("acc_alice")[-1]},
+    }
 
 
 def test_scope_survives_filtering_and_paging(support_client):
@@ -103,15 +144,17 @@ def test_rows_opened_from_a_scoped_list_stay_in_scope_and_are_audited(support_cl
     alice_item = _item_ids("acc_alice")[0]
     # The list's row links carry the scope.
     assert f"pk.id={alice_item}&amp;scope_user=acc_alice" in listing
-    before = AuditEvent.objects.filter(action="user.browse").count()
+    before = AuditEvent.objects.count()
 
     response = support_client.get(
         f"/data/ust_order_items/row/?pk.id={alice_item}&scope_user=acc_alice"
     )
     assert response.status_code == 200
     assert "Only the rows of end-user acc_alice" in text(response)
-    assert AuditEvent.objects.filter(action="user.browse").count() == before + 1
-    assert AuditEvent.objects.filter(action="user.browse").first().detail["action"] == "row"
+    assert AuditEvent.objects.count() == before + 1
+    event = AuditEvent.objects.first()
+    assert (event.action, event.subject_user) == ("data.row", "acc_alice")
+    assert event.detail["rows"] == {"keys": [{"id": alice_item}]}
 
 
 def test_a_row_of_another_user_is_not_found_in_scope(support_client):
@@ -120,5 +163,6 @@ def test_a_row_of_another_user_is_not_found_in_scope(support_client):
     scoped = support_client.get(f"/data/ust_order_items/row/?pk.id={bob_item}&scope_user=acc_alice")
     assert scoped.status_code == 404
     assert "belongs to the end-user in scope" in text(scoped)
-    # Without the scope the same row is an ordinary row page.
+    # Without the scope the same row is an ordinary row page, after a reason for browsing.
+    support_client.post("/users/reason/", {"reason": "SUP-11 browse"})
     assert support_client.get(f"/data/ust_order_items/row/?pk.id={bob_item}").status_code == 200
