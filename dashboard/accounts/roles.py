@@ -52,13 +52,16 @@ def has_role(user: AbstractBaseUser | AnonymousUser, role: str) -> bool:
 def forbidden(request: HttpRequest, role: str | None) -> HttpResponse:
     """Return the 403 page saying which role is needed (None: the page declares none).
 
-    An htmx request gets the notice alone and `HX-Refresh`, so the browser reloads the whole
-    page (htmx swaps nothing on a 403) and shows the refusal in place of what it polled.
+    An htmx request gets the notice alone. A GET also gets `HX-Refresh`: the page that asked
+    for the part has the part's role (one URL, one view), so the browser reloads it and shows
+    the refusal in place of what it polled (htmx swaps nothing on a 403). A POST does not: a
+    reload would hide the refusal behind the page the operator may still see.
     """
     context = {"role": role, "allows": ROLE_DESCRIPTIONS.get(role or "", "")}
     if getattr(request, "htmx", False):
         response = render(request, "errors/forbidden.html#notice", context, status=403)
-        response["HX-Refresh"] = "true"
+        if request.method in ("GET", "HEAD"):
+            response["HX-Refresh"] = "true"
         return response
     return render(request, "errors/forbidden.html", context, status=403)
 

@@ -108,6 +108,13 @@ def test_pages_seen_open_are_refused_full_page_and_partial(
     assert viewer_client.get(url).status_code == 200
 
 
+def test_a_refused_htmx_post_is_not_hidden_behind_a_reload(viewer_client, htmx_headers):
+    response = viewer_client.post("/queries/reset/", **htmx_headers)
+    assert response.status_code == 403
+    assert "admin" in response.content.decode() and "<html" not in response.content.decode()
+    assert "HX-Refresh" not in response
+
+
 def test_a_job_page_is_refused_without_a_role(no_role_client, viewer_client, htmx_headers):
     run = JobRun.objects.create(kind="health_check")
     assert no_role_client.get(f"/jobs/{run.pk}/").status_code == 403
