@@ -68,10 +68,6 @@ class RowsAccess:
     owners: OwnershipMap | None = None
     tables: Mapping[str, Table] | None = None  # the reflection the decision was made on
 
-    @property
-    def audited(self) -> bool:
-        return bool(self.owned)
-
     def record(
         self,
         action: str,
