@@ -11,6 +11,7 @@ from psycopg.errors import ObjectNotInPrerequisiteState
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from dashboard.suggested_sql import quote_identifier
 from dashboard.target import target_location, target_url
 
 MINIMUM_VERSION = (1, 9)  # toplevel and pg_stat_statements_info (PostgreSQL 14)
@@ -171,7 +172,7 @@ def statements_status(conn: Connection) -> StatementsStatus:
     if not row["reads_all_stats"]:
         warnings.append(
             f"The console's role “{row['role']}” sees only its own statements. Grant it the "
-            f"statistics of all roles: GRANT pg_read_all_stats TO {row['role']};"
+            f"statistics of all roles: GRANT pg_read_all_stats TO {quote_identifier(row['role'])};"
         )
     if row["track"] == "none":
         warnings.append(

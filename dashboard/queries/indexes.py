@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from sqlalchemy import Connection, text
 
+from dashboard.suggested_sql import drop_index_sql
 from dashboard.target import run_read, target_schema
 
 INDEX_CATALOG_SQL = text(
@@ -130,6 +131,12 @@ class IndexInfo:
     size_bytes: int
     scans: int | None
     table_rows: float
+    schema: str
+
+    @property
+    def drop_sql(self) -> str:
+        """Return the statement that drops this index without blocking writes."""
+        return drop_index_sql(self.schema, self.name) + ";"
 
     @property
     def key_columns(self) -> tuple[str | None, ...]:
@@ -167,11 +174,7 @@ class Redundancy:
 
     @property
     def drop_sql(self) -> str:
-        return f"DROP INDEX CONCURRENTLY {_quote(self.index.name)};"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+        return self.index.drop_sql
 
 
 def index_catalog(conn: Connection, schema: str) -> list[IndexInfo]:
@@ -198,6 +201,7 @@ def index_catalog(conn: Connection, schema: str) -> list[IndexInfo]:
             size_bytes=row["size_bytes"],
             scans=row["scans"],
             table_rows=float(row["table_rows"]),
+            schema=schema,
         )
         for row in rows
     ]

@@ -32,6 +32,7 @@ from dashboard.queries.extension import qualified
 from dashboard.queries.indexes import IndexInfo, index_catalog, table_row_estimates
 from dashboard.queries.plans import Plan, plan_from_json
 from dashboard.schema.reflection import reflection
+from dashboard.suggested_sql import create_index_sql
 from dashboard.target import run_read, target_schema
 
 MAX_COLUMNS = 3
@@ -73,14 +74,8 @@ class IndexSuggestion:
         return self.table_rows is not None and self.table_rows < SMALL_TABLE_ROWS
 
     def definition(self, concurrently: bool = True) -> str:
-        """Return the CREATE INDEX statement (identifiers quoted; they come from reflection)."""
-        columns = ", ".join(_quote(column) for column in self.columns)
-        keyword = "CREATE INDEX CONCURRENTLY" if concurrently else "CREATE INDEX"
-        return f"{keyword} ON {_quote(self.schema)}.{_quote(self.table)} ({columns})"
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+        """Return the CREATE INDEX statement (schema-qualified, identifiers quoted)."""
+        return create_index_sql(self.schema, self.table, self.columns, concurrently=concurrently)
 
 
 @dataclass

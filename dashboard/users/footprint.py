@@ -25,8 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from dashboard.data.masking import looks_secret
 from dashboard.target import run_read
-from dashboard.users.links import Link
-from dashboard.users.ownership import OwnershipMap, TableOwnership, rows_of_user
+from dashboard.users.ownership import MissingIndex, OwnershipMap, TableOwnership, rows_of_user
 
 FIRST_ROWS = 5
 # Below this many rows, the first rows are picked from the user's rows fetched through the
@@ -60,7 +59,7 @@ class TableFootprint:
     rows: list[list[Cell]] = field(default_factory=list)
     keys: list[dict[str, Any]] = field(default_factory=list)  # primary keys of `rows`
     rows_timed_out: bool = False
-    unindexed: list[Link] = field(default_factory=list)
+    unindexed: list[MissingIndex] = field(default_factory=list)
     masked: list[str] = field(default_factory=list)
     browse_url: str | None = None  # the Data browser's list of this table, scoped to the user
 
@@ -186,7 +185,7 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
         TableFootprint(
             name,
             ownership,
-            unindexed=owners.unindexed_links(ownership.path),
+            unindexed=owners.missing_indexes(ownership.path),
             masked=[c.name for c in owners.tables[name].c if looks_secret(c.name)],
         )
         for name, ownership in owners.owned.items()

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Text, cast, func, literal, select
 from dashboard.target import run_read
 from dashboard.users.bounded import in_savepoint
 from dashboard.users.links import Link
-from dashboard.users.ownership import OwnershipMap, OwnershipPath, same_type
+from dashboard.users.ownership import MissingIndex, OwnershipMap, OwnershipPath, same_type
 
 ENFORCED = "enforced by a foreign key"
 COUNTED = "counted"
@@ -35,7 +35,7 @@ class IsolationRow:
     path: OwnershipPath
     rls_enabled: bool
     rls_forced: bool
-    unindexed: list[Link] = field(default_factory=list)
+    unindexed: list[MissingIndex] = field(default_factory=list)
     orphan_check: str = ENFORCED
     orphans: int | None = None
     orphans_capped: bool = False
@@ -113,7 +113,7 @@ def isolation_report(owners: OwnershipMap) -> IsolationReport:
             ownership.path,
             rls_enabled=bool(flags and flags.rls_enabled),
             rls_forced=bool(flags and flags.rls_forced),
-            unindexed=owners.unindexed_links(ownership.path),
+            unindexed=owners.missing_indexes(ownership.path),
         )
         if not ownership.path.links:
             row.orphan_check = NOT_APPLICABLE

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from sqlalchemy import Column, Connection, Select, func, or_, select
 
+from dashboard.suggested_sql import create_index_sql
 from dashboard.target import run_read
 from dashboard.users.bounded import in_savepoint
 from dashboard.users.ownership import NotAUserKey, OwnershipMap, coerce_key
@@ -51,6 +52,7 @@ class Lookup:
     exact: bool = False
     more: bool = False  # the prefix matched more users than shown
     notes: list[str] = field(default_factory=list)
+    suggested_sql: list[str] = field(default_factory=list)  # statements the notes recommend
 
 
 def first_column(table, names: tuple[str, ...]) -> Column | None:
@@ -157,7 +159,10 @@ def _exact_email(conn, owners, base, email, query, fetch, bounded, result) -> li
     matches = bounded(conn, base.where(func.lower(email) == query.lower()), "email")
     result.notes.append(
         f"There is no index on lower({email.name}), so the case-insensitive email match "
-        f"scanned {users.name}. CREATE INDEX ON {users.name} (lower({email.name})) makes it fast."
+        f"scanned {users.name}. This index makes it fast:"
+    )
+    result.suggested_sql.append(
+        create_index_sql(str(users.schema), users.name, [email.name], function="lower")
     )
     if matches is None:
         result.notes.append("The case-insensitive email match timed out.")

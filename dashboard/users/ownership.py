@@ -23,6 +23,7 @@ from django.conf import settings
 from sqlalchemy import Column, ColumnElement, Table, Text, cast, false, select
 
 from dashboard.schema.reflection import Reflection, reflection
+from dashboard.suggested_sql import create_index_sql
 from dashboard.target import run_read
 from dashboard.users.catalog import SchemaFacts, schema_facts
 from dashboard.users.detection import UsersTable, users_table
@@ -77,6 +78,18 @@ class TableOwnership:
     alternatives: tuple[OwnershipPath, ...] = ()
 
 
+@dataclass(frozen=True)
+class MissingIndex:
+    """An owner column no index starts with, and the statement that adds one."""
+
+    link: Link
+    create_sql: str
+
+    @property
+    def label(self) -> str:
+        return self.link.label
+
+
 @dataclass
 class OwnershipMap:
     """The users table, each owned table's path, and what could not be linked."""
@@ -106,6 +119,18 @@ class OwnershipMap:
             link
             for link in path.links
             if self.facts.leading_index(link.child, link.child_column) is None
+        ]
+
+    def missing_indexes(self, path: OwnershipPath) -> list[MissingIndex]:
+        """Return the unindexed links of `path`, each with the statement that indexes it."""
+        return [
+            MissingIndex(
+                link,
+                create_index_sql(
+                    str(self.tables[link.child].schema), link.child, [link.child_column]
+                ),
+            )
+            for link in self.unindexed_links(path)
         ]
 
 

@@ -68,7 +68,7 @@ def test_suggestion_follows_equality_then_sort_columns(hypo_tables):
     assert suggestion.columns == ("customer", "placed_at")
     assert suggestion.covered_by is None
     assert suggestion.definition() == (
-        'CREATE INDEX CONCURRENTLY ON "public"."qt_hypo" ("customer", "placed_at")'
+        "CREATE INDEX CONCURRENTLY ON public.qt_hypo (customer, placed_at)"
     )
 
 

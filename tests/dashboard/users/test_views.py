@@ -195,7 +195,7 @@ def test_user_page_shows_counts_paths_and_missing_indexes(support_client):
     assert (
         "ust_order_items.order_id → ust_orders.id, ust_orders.account_id → ust_accounts.id" in page
     )
-    assert "CREATE INDEX CONCURRENTLY ON ust_order_items (order_id);" in page
+    assert "CREATE INDEX CONCURRENTLY ON public.ust_order_items (order_id);" in page
     assert "ust_payments" in page  # bob has no payments: listed among the empty tables
     assert "No rows of this user in" in page
 
