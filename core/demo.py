@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from core.embedded import APP_ROLE, CONSOLE_ROLE, OWNER_ROLE, Layout, prepare
+from core.embedded import APP_ROLE, CONSOLE_ROLE, OWNER_ROLE, READONLY_ROLE, Layout, prepare
 from core.pgcluster import Cluster, ClusterError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +24,7 @@ ROLE_VARIABLES = {
     CONSOLE_ROLE: "DATABASE_URL",
     OWNER_ROLE: "TARGET_DATABASE_URL",
     APP_ROLE: "APP_DATABASE_URL",
+    READONLY_ROLE: "TARGET_READONLY_DATABASE_URL",
 }
 
 

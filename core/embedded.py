@@ -4,7 +4,8 @@ One database holds two schemas: `public` for the application (owned by `todo_own
 migrations and read by the console as its target) and `django` for the console's own tables
 (owned by `schemadesk`, whose role default `search_path = django` keeps Django out of `public`
 even behind a transaction-mode pooler). `todo_app` is the application's runtime role: it owns
-nothing, so row-level security applies to it.
+nothing, so row-level security applies to it. `schemadesk_readonly` is the role the console's
+EXPLAIN ANALYZE runs statements as: it may SELECT the application's tables and nothing else.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from core.pgcluster import Cluster
 CONSOLE_ROLE = "schemadesk"
 OWNER_ROLE = "todo_owner"
 APP_ROLE = "todo_app"
+READONLY_ROLE = "schemadesk_readonly"
+# Functions PostgreSQL lets every role run whose effect a read-only role should not have.
+PUBLIC_SIDE_EFFECT_FUNCTIONS = ("lo_creat", "lo_create", "lo_from_bytea", "pg_logical_emit_message")
 DJANGO_SCHEMA = "django"
 
 
@@ -44,6 +48,7 @@ class Layout:
             "TARGET_DATABASE_URL": self.url(OWNER_ROLE),
             "APP_DATABASE_URL": self.url(APP_ROLE),
             "APP_DIRECT_URL": self.url(OWNER_ROLE),
+            "TARGET_READONLY_DATABASE_URL": self.url(READONLY_ROLE),
         }
 
 
@@ -60,7 +65,7 @@ def _ensure_role(cur: psycopg.Cursor, role: str, password: str, extra: str = "")
 def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = None) -> Layout:
     """Create roles, database and schemas (idempotent) and return the layout."""
     passwords = dict(passwords or {})
-    for role in (CONSOLE_ROLE, OWNER_ROLE, APP_ROLE):
+    for role in (CONSOLE_ROLE, OWNER_ROLE, APP_ROLE, READONLY_ROLE):
         passwords.setdefault(role, secrets.token_urlsafe(18))
     with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
         cur = conn.cursor()
@@ -118,4 +123,48 @@ def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = No
                 "GRANT USAGE, SELECT ON SEQUENCES TO {}"
             ).format(sql.Identifier(OWNER_ROLE), sql.Identifier(APP_ROLE))
         )
+    _prepare_readonly_role(cluster, dbname, passwords[READONLY_ROLE])
     return Layout(dbname=dbname, port=cluster.port or 0, passwords=passwords)
+
+
+def _prepare_readonly_role(cluster: Cluster, dbname: str, password: str) -> None:
+    """Create the read-only role EXPLAIN ANALYZE runs as (idempotent).
+
+    It may log in, SELECT the application's tables (those the owner creates later too) and
+    nothing else: no pg_signal_backend, no pg_read_all_stats, no write, no object of its own.
+    BYPASSRLS lets its plans count the rows the application's users see, not the none a
+    policy keyed on `app.current_user_id` leaves it. The owner may SET ROLE to it (the
+    fallback when the console has no login for it).
+    """
+    role, owner = sql.Identifier(READONLY_ROLE), sql.Identifier(OWNER_ROLE)
+    with psycopg.connect(cluster.superuser_url(dbname), autocommit=True) as conn:
+        cur = conn.cursor()
+        _ensure_role(cur, READONLY_ROLE, password, "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS")
+        for statement in (
+            "ALTER ROLE {role} SET default_transaction_read_only = on",
+            "GRANT CONNECT ON DATABASE {db} TO {role}",
+            "GRANT USAGE ON SCHEMA public TO {role}",
+            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+            "GRANT SELECT ON TABLES TO {role}",
+            "GRANT {role} TO {owner}",
+        ):
+            cur.execute(
+                sql.SQL(statement).format(role=role, owner=owner, db=sql.Identifier(dbname))
+            )
+        # Every role may create large objects and write WAL messages, and nothing in the
+        # role's own privileges can stop it: this database takes that right from PUBLIC and
+        # gives it back to the application's roles only.
+        cur.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc AS p "
+            "WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY(%s)",
+            (list(PUBLIC_SIDE_EFFECT_FUNCTIONS),),
+        )
+        for (function,) in cur.fetchall():
+            signature = sql.SQL(function)  # from regprocedure: quoted by the server
+            cur.execute(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(signature))
+            cur.execute(
+                sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}, {}").format(
+                    signature, owner, sql.Identifier(APP_ROLE)
+                )
+            )

@@ -149,7 +149,15 @@ TARGET = {
     "STATEMENT_TIMEOUT_MS": env.int("TARGET_STATEMENT_TIMEOUT_MS", default=5000),
     "LOCK_TIMEOUT_MS": env.int("TARGET_LOCK_TIMEOUT_MS", default=1000),
     "CONNECT_TIMEOUT_S": env.int("TARGET_CONNECT_TIMEOUT_S", default=5),
+    # EXPLAIN ANALYZE runs statements as a read-only role: its own login (preferred), or a role
+    # the target's role may SET ROLE to. Neither set: EXPLAIN ANALYZE is refused.
+    "READONLY_URL_VAR": (
+        "TARGET_READONLY_DATABASE_URL" if env.str("TARGET_READONLY_DATABASE_URL", "") else ""
+    ),
+    "READONLY_ROLE": env.str("TARGET_READONLY_ROLE", default=""),
 }
+if TARGET["READONLY_URL_VAR"]:
+    checked_database_url(TARGET["READONLY_URL_VAR"])
 REFLECTION_CHECK_SECONDS = env.float("REFLECTION_CHECK_SECONDS", default=10)
 checked_database_url(TARGET["URL_VAR"])  # stop start-up now if it is missing or malformed
 

@@ -3,6 +3,14 @@
 Every read runs in `BEGIN READ ONLY` with `statement_timeout` and `lock_timeout` set for the
 transaction only, and always rolls back. A read whose connection was lost (the backend was
 terminated, the compute restarted) is retried with jittered backoff on a fresh connection.
+
+A restricted read (`run_read(..., restricted=True)`, used by EXPLAIN ANALYZE, which executes
+statements) also runs as a read-only role: its own login (`TARGET_READONLY_DATABASE_URL`, a
+connection opened for that read and closed after it), or else `SET LOCAL ROLE` to
+`TARGET_READONLY_ROLE` on a pooled connection that is then thrown away, so that no session
+state (advisory locks, settings) outlives the read. Before any statement runs, the role is
+checked to be harmless: not a superuser, no `pg_signal_backend`, no server files, owning and
+able to write no table of the target schema.
 """
 
 from __future__ import annotations
@@ -12,12 +20,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 import psycopg.errors
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from core.config import uses_pooler
 from core.engine import backoff_delay, is_transient
@@ -54,21 +64,48 @@ class TargetPermissionDenied(TargetError):
     status = 403
 
 
+class ReadOnlyRoleProblem(TargetError):
+    """The read-only role for restricted reads cannot be used, or could do harm."""
+
+    status = 409
+
+
 def _settings() -> dict[str, object]:
     from django.conf import settings
 
     return settings.TARGET
 
 
-def target_url() -> str:
-    """Return the target's URL for SQLAlchemy (contains a secret: never log it)."""
+def _sqlalchemy_url(var: str) -> str:
     from dashboard.config import checked_database_url
 
-    url = checked_database_url(str(_settings()["URL_VAR"]))
+    url = checked_database_url(var)
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def target_url() -> str:
+    """Return the target's URL for SQLAlchemy (contains a secret: never log it)."""
+    return _sqlalchemy_url(str(_settings()["URL_VAR"]))
+
+
+@dataclass(frozen=True)
+class ReadOnlySetup:
+    """How restricted reads become the read-only role: its own login, or SET ROLE."""
+
+    login: bool
+    role: str
+
+
+def read_only_setup() -> ReadOnlySetup | None:
+    """Return how restricted reads run, or None when no read-only role is configured."""
+    var = str(_settings().get("READONLY_URL_VAR") or "")
+    if var:
+        return ReadOnlySetup(True, make_url(_sqlalchemy_url(var)).username or "")
+    role = str(_settings().get("READONLY_ROLE") or "")
+    return ReadOnlySetup(False, role) if role else None
 
 
 def target_location() -> str:
@@ -81,16 +118,20 @@ def target_schema() -> str:
     return str(_settings()["SCHEMA"])
 
 
+def _connect_args(url: str, application_name: str) -> dict[str, object]:
+    connect_args: dict[str, object] = {
+        "connect_timeout": int(_settings()["CONNECT_TIMEOUT_S"]),  # type: ignore[call-overload]
+        "application_name": application_name,
+    }
+    if uses_pooler(make_url(url)):  # PgBouncer in transaction mode: no prepared statements
+        connect_args["prepare_threshold"] = None
+    return connect_args
+
+
 @functools.cache
 def engine() -> Engine:
     """Return the pooled engine for the target (created once per process)."""
     url = target_url()
-    connect_args: dict[str, object] = {
-        "connect_timeout": int(_settings()["CONNECT_TIMEOUT_S"]),  # type: ignore[call-overload]
-        "application_name": "schemadesk-console",
-    }
-    if uses_pooler(make_url(url)):  # PgBouncer in transaction mode: no prepared statements
-        connect_args["prepare_threshold"] = None
     return create_engine(
         url,
         pool_pre_ping=True,
@@ -98,7 +139,15 @@ def engine() -> Engine:
         max_overflow=5,
         pool_recycle=300,
         pool_timeout=10,
-        connect_args=connect_args,
+        connect_args=_connect_args(url, "schemadesk-console"),
+    )
+
+
+@functools.cache
+def _read_only_engine(url: str) -> Engine:
+    """Return the read-only role's engine: no pool, each connection closed after its read."""
+    return create_engine(
+        url, poolclass=NullPool, connect_args=_connect_args(url, "schemadesk-explain")
     )
 
 
@@ -107,9 +156,10 @@ def reset_engine() -> None:
     if engine.cache_info().currsize:
         engine().dispose()
     engine.cache_clear()
+    _read_only_engine.cache_clear()
 
 
-def translate_error(exc: DBAPIError) -> TargetError:
+def translate_error(exc: DBAPIError, restricted: bool = False) -> TargetError:
     """Return the operator-facing TargetError for a database error (detail for the log)."""
     original = exc.orig
     detail = f"{type(original).__name__}: {str(original).strip()}"
@@ -123,6 +173,12 @@ def translate_error(exc: DBAPIError) -> TargetError:
         return TargetTimeout(
             "A table was locked by another session, so the query gave up waiting. "
             "Try again in a moment.",
+            detail,
+        )
+    if isinstance(original, psycopg.errors.InsufficientPrivilege) and restricted:
+        return TargetPermissionDenied(
+            "The read-only role that runs EXPLAIN ANALYZE is not allowed to do this: it may only "
+            "read the application's tables. If a table is missing, grant it SELECT.",
             detail,
         )
     if isinstance(original, psycopg.errors.InsufficientPrivilege):
@@ -140,28 +196,118 @@ def translate_error(exc: DBAPIError) -> TargetError:
     return TargetError("The database refused the query.", detail)
 
 
+READ_ONLY_ROLE_SQL = text(
+    """
+    SELECT
+        r.rolname AS role,
+        r.rolsuper AS superuser,
+        pg_catalog.pg_has_role(r.oid, 'pg_signal_backend', 'USAGE') AS signals,
+        pg_catalog.pg_has_role(r.oid, 'pg_read_server_files', 'USAGE')
+            OR pg_catalog.pg_has_role(r.oid, 'pg_write_server_files', 'USAGE')
+            OR pg_catalog.pg_has_role(r.oid, 'pg_execute_server_program', 'USAGE')
+            AS server_files,
+        EXISTS (
+            SELECT 1
+            FROM pg_catalog.pg_class AS c
+            WHERE c.relnamespace = n.oid
+              AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+              AND (
+                  pg_catalog.pg_has_role(r.oid, c.relowner, 'USAGE')
+                  OR pg_catalog.has_table_privilege(
+                      r.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'
+                  )
+              )
+        ) AS writes
+    FROM pg_catalog.pg_roles AS r
+    LEFT JOIN pg_catalog.pg_namespace AS n
+        ON n.nspname = :schema
+    WHERE r.rolname = current_user
+    """
+)
+
+
+def read_only_role_problems(conn: Connection) -> list[str]:
+    """Return what the current role could do beyond reading (empty when it is harmless)."""
+    row = conn.execute(READ_ONLY_ROLE_SQL, {"schema": target_schema()}).mappings().one()
+    problems = {
+        "superuser": "is a superuser",
+        "signals": "may end or cancel other sessions (pg_signal_backend)",
+        "server_files": "may read or write server files or run programs",
+        "writes": f"owns or may write tables of schema {target_schema()}",
+    }
+    return [sentence for key, sentence in problems.items() if row[key]]
+
+
+def _begin_read_only(conn: Connection, timeout_ms: int | None, lock_timeout_ms: int | None) -> None:
+    statement_timeout = timeout_ms or int(_settings()["STATEMENT_TIMEOUT_MS"])  # type: ignore[call-overload]
+    lock_timeout = lock_timeout_ms or int(_settings()["LOCK_TIMEOUT_MS"])  # type: ignore[call-overload]
+    # One round trip: read-only and both timeouts, all for this transaction only.
+    conn.execute(
+        text(
+            "SELECT set_config('transaction_read_only', 'on', true), "
+            "set_config('statement_timeout', :statement, true), "
+            "set_config('lock_timeout', :lock, true)"
+        ),
+        {"statement": f"{statement_timeout}ms", "lock": f"{lock_timeout}ms"},
+    )
+
+
 @contextmanager
 def read_only(
     timeout_ms: int | None = None, lock_timeout_ms: int | None = None
 ) -> Iterator[Connection]:
     """Yield a connection inside a READ ONLY transaction with timeouts; always roll back."""
-    statement_timeout = timeout_ms or int(_settings()["STATEMENT_TIMEOUT_MS"])  # type: ignore[call-overload]
-    lock_timeout = lock_timeout_ms or int(_settings()["LOCK_TIMEOUT_MS"])  # type: ignore[call-overload]
     with engine().connect() as conn:
         try:
-            # One round trip: read-only and both timeouts, all for this transaction only.
-            conn.execute(
-                text(
-                    "SELECT set_config('transaction_read_only', 'on', true), "
-                    "set_config('statement_timeout', :statement, true), "
-                    "set_config('lock_timeout', :lock, true)"
-                ),
-                {"statement": f"{statement_timeout}ms", "lock": f"{lock_timeout}ms"},
-            )
+            _begin_read_only(conn, timeout_ms, lock_timeout_ms)
             yield conn
         finally:
             if conn.in_transaction():
                 conn.rollback()
+
+
+def _become_read_only_role(conn: Connection, setup: ReadOnlySetup) -> None:
+    """Switch to the read-only role (SET LOCAL ROLE) if needed, and check it is harmless."""
+    if not setup.login:
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(text("SELECT set_config('role', :role, true)"), {"role": setup.role})
+        except DBAPIError as exc:
+            savepoint.rollback()
+            raise ReadOnlyRoleProblem(
+                f"TARGET_READONLY_ROLE names “{setup.role}”, which the console's database role "
+                f"cannot switch to. Create it, or grant it: GRANT {setup.role} TO <console role>.",
+                f"{type(exc.orig).__name__}: {str(exc.orig).strip()}",
+            ) from None
+        savepoint.commit()
+    problems = read_only_role_problems(conn)
+    if problems:
+        raise ReadOnlyRoleProblem(
+            f"The read-only role “{setup.role}” {'; '.join(problems)}, so the console will not "
+            "run statements as it. Give EXPLAIN ANALYZE a role that may only SELECT the "
+            "application's tables (see the README's security section)."
+        )
+
+
+@contextmanager
+def restricted_read_only(
+    timeout_ms: int | None = None, lock_timeout_ms: int | None = None
+) -> Iterator[Connection]:
+    """Yield a READ ONLY transaction as the read-only role; roll back, never reuse the session."""
+    setup = read_only_setup()
+    if setup is None:
+        raise ReadOnlyRoleProblem("No read-only role is configured for restricted reads.")
+    url = _sqlalchemy_url(str(_settings()["READONLY_URL_VAR"])) if setup.login else None
+    with (_read_only_engine(url) if url else engine()).connect() as conn:
+        try:
+            _begin_read_only(conn, timeout_ms, lock_timeout_ms)
+            _become_read_only_role(conn, setup)
+            yield conn
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            if not setup.login:
+                conn.invalidate()  # a session that ran as the role never goes back to the pool
 
 
 def run_read(
@@ -169,11 +315,17 @@ def run_read(
     timeout_ms: int | None = None,
     lock_timeout_ms: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    restricted: bool = False,
 ) -> T:
-    """Return work(conn) run in a read-only transaction, retried if the connection was lost."""
+    """Return work(conn) run in a read-only transaction, retried if the connection was lost.
+
+    With `restricted`, the transaction runs as the read-only role (see the module docstring).
+    """
+    opener = restricted_read_only if restricted else read_only
     for attempt in range(1, READ_ATTEMPTS + 1):
         try:
-            with read_only(timeout_ms, lock_timeout_ms) as conn:
+            with opener(timeout_ms, lock_timeout_ms) as conn:
                 return work(conn)
         except DBAPIError as exc:
             # The application's own notion of a transient error (by SQLSTATE): a lost
@@ -183,5 +335,5 @@ def run_read(
                 logger.info("target read lost its connection (attempt %d); retrying", attempt)
                 sleep(delay)
                 continue
-            raise translate_error(exc) from exc
+            raise translate_error(exc, restricted) from exc
     raise AssertionError("unreachable")

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from dashboard import target
+from tests.dashboard.queries.conftest import wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -133,3 +134,93 @@ def test_lock_timeout_is_not_retried_as_a_lost_connection():
         holder.commit()
     assert "locked by another session" in caught.value.sentence
     assert sleeps == []  # not retried
+
+
+# -- restricted reads: the read-only role EXPLAIN ANALYZE runs as -------------------------------
+
+READONLY = "schemadesk_readonly"
+
+
+@pytest.fixture(params=["login", "set role"])
+def read_only_mode(request, settings) -> str:
+    """Run the test with the read-only role's own login, then with SET ROLE from the owner."""
+    if request.param == "set role":
+        settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "", "READONLY_ROLE": READONLY}
+    else:
+        assert settings.TARGET["READONLY_URL_VAR"] == "TARGET_READONLY_DATABASE_URL"
+    return request.param
+
+
+def _restricted(sql: str, **params):
+    return target.run_read(
+        lambda conn: conn.execute(text(sql), params).all(), restricted=True, sleep=lambda s: None
+    )
+
+
+def _superuser_scalar(sql: str, params: tuple = ()):
+    with psycopg.connect(os.environ["PG_SUPERUSER_URL"], autocommit=True) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def test_restricted_reads_run_as_the_read_only_role(read_only_mode):
+    ((user, session_user, read_only),) = _restricted(
+        "SELECT current_user, session_user, current_setting('transaction_read_only')"
+    )
+    assert (user, read_only) == (READONLY, "on")
+    assert session_user == (READONLY if read_only_mode == "login" else "todo_owner")
+
+
+def test_even_without_the_allow_list_the_role_cannot_signal_or_create_large_objects(
+    read_only_mode,
+):
+    """The executor called directly, as if the allow-list had missed these functions."""
+    with psycopg.connect(os.environ["APP_DATABASE_URL"], autocommit=True) as victim:
+        pid = victim.info.backend_pid
+        large_objects = _superuser_scalar("SELECT count(*) FROM pg_largeobject_metadata")
+        for statement in (
+            "SELECT pg_terminate_backend(:pid)",
+            "SELECT pg_cancel_backend(:pid)",
+            "SELECT lo_from_bytea(0, '\\x01'::bytea)",
+            "SELECT lo_creat(-1)",
+            "SELECT pg_logical_emit_message(false, 'qt', 'x')",
+            "SELECT pg_read_file('/etc/hostname')",
+            "SELECT pg_stat_statements_reset()",
+            "SELECT pg_reload_conf()",
+        ):
+            with pytest.raises(target.TargetPermissionDenied) as caught:
+                _restricted(statement, pid=pid)
+            assert "read-only role" in caught.value.sentence
+        assert victim.execute("SELECT 42").fetchone()[0] == 42  # still connected
+        assert _superuser_scalar("SELECT count(*) FROM pg_largeobject_metadata") == large_objects
+
+
+def test_the_login_role_cannot_switch_to_another_role():
+    with pytest.raises(target.TargetPermissionDenied):
+        _restricted("SELECT set_config('role', 'todo_owner', false)")
+
+
+def test_session_state_does_not_outlive_a_restricted_read(read_only_mode):
+    """An advisory lock (session level) dies with the connection, which is never reused."""
+    ((pid, _),) = _restricted("SELECT pg_backend_pid(), pg_advisory_lock(424242)")
+    # The backend leaves the server's views a moment after its connection closes.
+    held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 424242"
+    assert wait_until(lambda: _superuser_scalar(held) == 0)
+    alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
+    assert wait_until(lambda: _superuser_scalar(alive, (pid,)) == 0)
+
+
+def test_a_role_that_could_do_harm_is_refused(settings):
+    """TARGET_READONLY_DATABASE_URL pointing at the owner (pg_signal_backend, owns tables)."""
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "TARGET_DATABASE_URL"}
+    with pytest.raises(target.ReadOnlyRoleProblem) as caught:
+        _restricted("SELECT 1")
+    assert "pg_signal_backend" in caught.value.sentence
+    assert "owns or may write tables" in caught.value.sentence
+    assert caught.value.status == 409
+
+
+def test_a_role_the_console_cannot_switch_to_is_a_sentence(settings):
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "", "READONLY_ROLE": "qt_nobody"}
+    with pytest.raises(target.ReadOnlyRoleProblem) as caught:
+        _restricted("SELECT 1")
+    assert "TARGET_READONLY_ROLE names “qt_nobody”" in caught.value.sentence
