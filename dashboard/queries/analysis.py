@@ -1,4 +1,4 @@
-"""What a statement is, read from its parse tree (pglast): kind, EXPLAIN ANALYZE safety, columns.
+"""What a statement is, read from its parse tree (pglast): kind, EXPLAIN ANALYZE shape, columns.
 
 The tree is pglast's JSON form (plain dicts and lists), walked generically: every node is a
 one-key dict `{"NodeType": {fields}}`.
@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pglast import parser
+from pglast import ast, parse_sql, parser
+from pglast.stream import RawStream
 
 EXPLAINABLE = {
     "SelectStmt": "SELECT",
@@ -20,30 +21,6 @@ EXPLAINABLE = {
     "UpdateStmt": "UPDATE",
     "DeleteStmt": "DELETE",
     "MergeStmt": "MERGE",
-}
-# Functions whose effect survives the rolled-back transaction EXPLAIN ANALYZE runs in, or that
-# reach outside the database session.
-SESSION_EFFECT_FUNCTIONS = {
-    "pg_advisory_lock",
-    "pg_advisory_lock_shared",
-    "pg_try_advisory_lock",
-    "pg_try_advisory_lock_shared",
-    "pg_advisory_unlock",
-    "pg_advisory_unlock_shared",
-    "pg_advisory_unlock_all",
-    "pg_cancel_backend",
-    "pg_terminate_backend",
-    "pg_reload_conf",
-    "pg_rotate_logfile",
-    "pg_stat_reset",
-    "pg_stat_statements_reset",
-    "dblink",
-    "dblink_exec",
-    "dblink_send_query",
-    "dblink_connect",
-    "lo_import",
-    "lo_export",
-    "set_config",
 }
 RANGE_OPERATORS = {"<", "<=", ">", ">="}
 
@@ -58,20 +35,21 @@ class StatementShape:
     parse_error: str | None = None
 
 
-def _nodes(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+def tree_nodes(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield (node type, fields) for every node below `tree`, depth first."""
     if isinstance(tree, dict):
         for key, value in tree.items():
             if key[:1].isupper() and isinstance(value, dict):
                 yield key, value
-            yield from _nodes(value)
+            yield from tree_nodes(value)
     elif isinstance(tree, list):
         for item in tree:
-            yield from _nodes(item)
+            yield from tree_nodes(item)
 
 
 @functools.lru_cache(maxsize=1024)
-def _parse(query: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+def parsed_statements(query: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """Return (the statements of `query` as pglast's JSON tree, None) or (None, parse error)."""
     try:
         return json.loads(parser.parse_sql_json(query)).get("stmts", []), None
     except Exception as exc:
@@ -83,11 +61,6 @@ def _statement_node(stmt: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return name, fields
 
 
-def _function_name(fields: dict[str, Any]) -> str:
-    names = [part.get("String", {}).get("sval", "") for part in fields.get("funcname", [])]
-    return names[-1].lower() if names else ""
-
-
 def _analyze_refusal(name: str, fields: dict[str, Any]) -> str | None:
     if name != "SelectStmt":
         return (
@@ -96,7 +69,7 @@ def _analyze_refusal(name: str, fields: dict[str, Any]) -> str | None:
         )
     if fields.get("intoClause"):
         return "SELECT … INTO creates a table, so it may not run under EXPLAIN ANALYZE."
-    for node, node_fields in _nodes(fields):
+    for node, node_fields in tree_nodes(fields):
         if node == "LockingClause":
             return "It locks rows (FOR UPDATE/SHARE), so it may not run under EXPLAIN ANALYZE."
         if node == "CommonTableExpr":
@@ -106,23 +79,29 @@ def _analyze_refusal(name: str, fields: dict[str, Any]) -> str | None:
                     f"Its WITH clause modifies data ({EXPLAINABLE.get(cte_kind, cte_kind)}), "
                     "so it may not run under EXPLAIN ANALYZE."
                 )
-        if node == "FuncCall" and _function_name(node_fields) in SESSION_EFFECT_FUNCTIONS:
-            return (
-                f"It calls {_function_name(node_fields)}(), whose effect outlives the "
-                "rolled-back transaction, so it may not run under EXPLAIN ANALYZE."
-            )
     return None
+
+
+def explained_statement(query: str) -> str | None:
+    """Return the statement inside `EXPLAIN (…) <statement>`, or None when `query` is not one."""
+    try:
+        stmts = parse_sql(query)
+    except Exception:  # pglast raises several error types; not an EXPLAIN we can read
+        return None
+    if len(stmts) != 1 or not isinstance(stmts[0].stmt, ast.ExplainStmt):
+        return None
+    return RawStream()(stmts[0].stmt.query)
 
 
 def statement_count(query: str) -> int | None:
     """Return how many statements `query` holds, or None when it does not parse."""
-    stmts, _ = _parse(query)
+    stmts, _ = parsed_statements(query)
     return None if stmts is None else len(stmts)
 
 
 def statement_shape(query: str) -> StatementShape:
     """Return what kind of statement `query` is and whether EXPLAIN (ANALYZE) may run it."""
-    stmts, error = _parse(query)
+    stmts, error = parsed_statements(query)
     if stmts is None:
         return StatementShape(
             None,
@@ -184,7 +163,7 @@ def _column(node: Any) -> tuple[str | None, str] | None:
 
 
 def _mentions_column(node: Any) -> bool:
-    return any(name == "ColumnRef" for name, _ in _nodes(node))
+    return any(name == "ColumnRef" for name, _ in tree_nodes(node))
 
 
 def _classify(expr: Any, uses: list[ColumnUse]) -> None:
@@ -253,12 +232,14 @@ def _add_relation(item: Any, scope: Scope, cte_names: set[str]) -> None:
 
 def statement_scopes(query: str) -> list[Scope]:
     """Return each SELECT/UPDATE/DELETE level of the statement with its tables and column uses."""
-    stmts, _ = _parse(query)
+    stmts, _ = parsed_statements(query)
     if not stmts:
         return []
-    cte_names = {fields["ctename"] for name, fields in _nodes(stmts) if name == "CommonTableExpr"}
+    cte_names = {
+        fields["ctename"] for name, fields in tree_nodes(stmts) if name == "CommonTableExpr"
+    }
     scopes = []
-    for name, fields in _nodes(stmts):
+    for name, fields in tree_nodes(stmts):
         if name not in ("SelectStmt", "UpdateStmt", "DeleteStmt"):
             continue
         scope = Scope()

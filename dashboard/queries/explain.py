@@ -9,9 +9,16 @@ also works behind a transaction-mode pooler. On PostgreSQL 16+ `EXPLAIN (GENERIC
 the plan without any value.
 
 Everything runs through `run_read`: a READ ONLY transaction that is rolled back, under a
-statement timeout. EXPLAIN ANALYZE executes the statement, so it is allowed only for a single
-plain SELECT (see analysis.statement_shape); the view also requires the engineer role and
-writes an audit event.
+statement timeout. EXPLAIN ANALYZE executes the statement, so it passes four fences (the view
+also requires the engineer role and writes an audit event):
+
+1. its shape: a single plain SELECT (analysis.statement_shape);
+2. no masked column (plan_masking): an analyzed plan's row counts would reveal its values;
+3. the allow-list: every function it can make the server run is checked in the catalog
+   (allow_list; plain EXPLAIN is checked too, for the functions planning may evaluate);
+4. it runs as the read-only role (`run_read(restricted=True)`), so whatever the allow-list
+   missed cannot signal another session, read server files or write. Without such a role,
+   EXPLAIN ANALYZE is refused with a sentence saying how to set one up.
 """
 
 from __future__ import annotations
@@ -26,12 +33,21 @@ from psycopg import pq, sql
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from dashboard.queries.allow_list import allow_list_refusal
 from dashboard.queries.analysis import statement_count, statement_shape
+from dashboard.queries.plan_masking import masked_column_refusal
 from dashboard.queries.plans import Plan, plan_from_json
 from dashboard.queries.sqlformat import bind_literals, parameter_numbers
-from dashboard.target import run_read
+from dashboard.schema.reflection import reflection
+from dashboard.target import read_only_setup, run_read, target_schema
 
 UNKNOWN_TYPES = {0, 705}  # no type / `unknown`: leave the literal uncast
+NO_READ_ONLY_ROLE = (
+    "EXPLAIN ANALYZE runs the statement, so it runs only as a read-only database role, and "
+    "none is set up. Set TARGET_READONLY_DATABASE_URL to a login role that may only SELECT the "
+    "application's tables (or TARGET_READONLY_ROLE to such a role the console's role may SET "
+    "ROLE to); the README's security section has the SQL. Plain EXPLAIN works without it."
+)
 
 TYPE_NAMES_SQL = text(
     """
@@ -158,13 +174,28 @@ def explain_json(conn: Connection, statement: str, options: str) -> list[dict[st
     return row[0]
 
 
+def analyze_refusal_without_catalog(query: str) -> str | None:
+    """Return why EXPLAIN ANALYZE may not run `query`, from its text, the schema and settings."""
+    shape = statement_shape(query)
+    if shape.analyze_refusal:
+        return shape.analyze_refusal
+    masked = masked_column_refusal(query, reflection().tables, target_schema())
+    if masked:
+        return masked
+    if read_only_setup() is None:
+        return NO_READ_ONLY_ROLE
+    return None
+
+
 def check_explainable(query: str, *, analyze: bool, generic: bool, values: dict[int, str]) -> None:
     """Raise ExplainRefused with a sentence when the statement may not be explained so."""
     shape = statement_shape(query)
     if not shape.explainable:
         raise ExplainRefused(shape.analyze_refusal or "This statement cannot be explained.")
-    if analyze and shape.analyze_refusal:
-        raise ExplainRefused(shape.analyze_refusal)
+    if analyze:
+        refusal = analyze_refusal_without_catalog(query)
+        if refusal:
+            raise ExplainRefused(refusal)
     if analyze and generic:
         raise ExplainRefused("A generic plan cannot be analyzed: it has no parameter values.")
     if not generic:
@@ -176,6 +207,17 @@ def check_explainable(query: str, *, analyze: bool, generic: bool, values: dict[
             )
 
 
+def checked_statement(
+    conn: Connection, query: str, values: dict[int, str], *, analyze: bool, generic: bool
+) -> str:
+    """Return `query` with `values` bound, once the allow-list accepts what would run."""
+    statement = query if generic else bound_statement(conn, query, values)
+    refusal = allow_list_refusal(conn, statement, analyze=analyze)
+    if refusal:
+        raise ExplainRefused(refusal)
+    return statement
+
+
 def explain_statement(
     query: str, values: dict[int, str], *, analyze: bool = False, generic: bool = False
 ) -> ExplainOutcome:
@@ -184,11 +226,12 @@ def explain_statement(
     options = explain_options(analyze=analyze, generic=generic)
 
     def work(conn: Connection) -> ExplainOutcome:
-        statement = query if generic else bound_statement(conn, query, values)
+        statement = checked_statement(conn, query, values, analyze=analyze, generic=generic)
         started = time.perf_counter()
         document = explain_json(conn, statement, options)
         elapsed = (time.perf_counter() - started) * 1000
         return ExplainOutcome(plan_from_json(document), statement, analyze, generic, elapsed)
 
-    timeout = settings.QUERIES_EXPLAIN_TIMEOUT_MS if analyze else None
-    return run_read(work, timeout_ms=timeout)
+    if analyze:
+        return run_read(work, timeout_ms=settings.QUERIES_EXPLAIN_TIMEOUT_MS, restricted=True)
+    return run_read(work)

@@ -9,11 +9,16 @@ from django.http import Http404
 from sqlalchemy import Connection, text
 
 from dashboard.queries import snapshots
-from dashboard.queries.analysis import StatementShape, statement_shape
-from dashboard.queries.explain import ParameterSlot, parameter_slots
+from dashboard.queries.allow_list import allow_list_refusal
+from dashboard.queries.analysis import StatementShape, explained_statement, statement_shape
+from dashboard.queries.explain import (
+    ParameterSlot,
+    analyze_refusal_without_catalog,
+    parameter_slots,
+)
 from dashboard.queries.extension import StatementsStatus, ready_statements_status
 from dashboard.queries.sqlformat import FormattedSQL, format_sql
-from dashboard.target import run_read
+from dashboard.target import read_only_setup, run_read
 
 STATEMENT_DETAIL_SQL = """
     SELECT
@@ -45,7 +50,11 @@ STATEMENT_DETAIL_SQL = """
     LEFT JOIN pg_catalog.pg_roles AS r
         ON r.oid = s.userid
     WHERE s.queryid = :queryid
-    ORDER BY s.total_exec_time + s.total_plan_time DESC
+      AND (
+          CAST(:console_role AS text) IS NULL
+          OR r.rolname IS DISTINCT FROM CAST(:console_role AS text)
+      )
+    ORDER BY s.toplevel DESC, s.total_exec_time + s.total_plan_time DESC
 """
 
 
@@ -64,6 +73,7 @@ class StatementDetail:
     this_database: str = ""
     server_version_num: int = 0
     in_this_database: bool = True
+    analyze_refusal: str | None = None  # why EXPLAIN ANALYZE is not offered, as a sentence
 
     @property
     def supports_generic_plan(self) -> bool:
@@ -110,14 +120,32 @@ def _live_detail(conn: Connection, queryid: int) -> _LiveDetail:
     if not status.ready:
         return _LiveDetail(status, [], [])
     sql = text(STATEMENT_DETAIL_SQL.format(function=status.function(conn)))
-    keys = [dict(row) for row in conn.execute(sql, {"queryid": queryid}).mappings()]
+    # The read-only role's entries are the console's own EXPLAIN ANALYZE runs, recorded under
+    # the same queryid with the EXPLAIN text: never the application's statement.
+    setup = read_only_setup()
+    params = {"queryid": queryid, "console_role": setup.role if setup else None}
+    keys = [dict(row) for row in conn.execute(sql, params).mappings()]
     for key in keys:
         key["total_ms"] = key["total_exec_ms"] + key["total_plan_ms"]
     parameters: list[ParameterSlot] = []
     explainable_here = any(key["database"] == status.database for key in keys)
-    if explainable_here and statement_shape(keys[0]["query"]).explainable:
-        parameters = parameter_slots(conn, keys[0]["query"])  # the same transaction
+    query = application_text([key["query"] for key in keys])
+    if explainable_here and statement_shape(query).explainable:
+        parameters = parameter_slots(conn, query)  # the same transaction
     return _LiveDetail(status, keys, parameters)
+
+
+def application_text(texts: list[str]) -> str:
+    """Return the statement's own text among those recorded for one queryid.
+
+    A statement explained by anyone (the console included, when track = all) is recorded again
+    under the same queryid, nested, with the whole `EXPLAIN (…) …` as its text: the first text
+    that is not an EXPLAIN wins; failing that, the statement inside the first EXPLAIN.
+    """
+    for candidate in texts:
+        if explained_statement(candidate) is None:
+            return candidate
+    return next((explained_statement(t) or t for t in texts), "")
 
 
 def statement_detail(queryid: int) -> tuple[StatementsStatus, StatementDetail]:
@@ -125,9 +153,9 @@ def statement_detail(queryid: int) -> tuple[StatementsStatus, StatementDetail]:
     live = run_read(lambda conn: _live_detail(conn, queryid))
     status, keys = live.status, live.keys
     if keys:
-        query = keys[0]["query"]
+        query = application_text([key["query"] for key in keys])
     else:
-        query = snapshots.stored_texts([queryid]).get(queryid, "")
+        query = application_text([snapshots.stored_texts([queryid]).get(queryid, "")])
         if not query:
             if not status.ready:
                 raise Http404(status.sentence)
@@ -151,4 +179,8 @@ def statement_detail(queryid: int) -> tuple[StatementsStatus, StatementDetail]:
     )
     if not keys and shape.explainable:
         detail.parameters = run_read(lambda conn: parameter_slots(conn, query))
+    if shape.explainable and detail.in_this_database:
+        detail.analyze_refusal = analyze_refusal_without_catalog(query) or run_read(
+            lambda conn: allow_list_refusal(conn, query, analyze=True)
+        )
     return status, detail

@@ -23,8 +23,8 @@ from sqlalchemy.exc import DBAPIError
 from dashboard.queries.analysis import Scope, statement_scopes
 from dashboard.queries.explain import (
     ExplainRefused,
-    bound_statement,
     check_explainable,
+    checked_statement,
     explain_json,
     explain_options,
 )
@@ -294,7 +294,7 @@ def compare_with_hypothetical_indexes(
         status = hypopg_status(conn)
         if not status.installed:
             raise ExplainRefused(f"{status.sentence} Run: {status.fix}")
-        statement = bound_statement(conn, query, values)
+        statement = checked_statement(conn, query, values, analyze=False, generic=False)
         before = explain_json(conn, statement, explain_options(analyze=False, generic=False))
         names, after = _with_hypothetical_indexes(
             conn, status.schema or "public", suggestions, statement

@@ -117,7 +117,8 @@ def _suggested(page: str) -> list[str]:
 def _queryid(url: str, fragment: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT queryid FROM pg_stat_statements WHERE query LIKE %s AND toplevel",
+            "SELECT queryid FROM pg_stat_statements WHERE query LIKE %s AND toplevel "
+            "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
             (f"%{fragment}%",),
         ).fetchone()
     assert row, f"no statement containing {fragment!r} was recorded"

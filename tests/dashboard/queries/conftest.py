@@ -142,6 +142,16 @@ def hypopg_schema() -> str:
     )
 
 
+@pytest.fixture(scope="module")
+def dblink() -> Iterator[None]:
+    """Enable dblink in the test database for a module (skip if the server lacks it)."""
+    if not as_superuser("SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'"):
+        pytest.skip("dblink is not installed on this PostgreSQL server (postgresql-contrib)")
+    as_superuser("CREATE EXTENSION IF NOT EXISTS dblink")
+    yield
+    as_superuser("DROP EXTENSION IF EXISTS dblink")
+
+
 @pytest.fixture
 def reset_engine() -> Iterator[None]:
     """Give the test a fresh target engine and drop it afterwards."""

@@ -3,6 +3,9 @@ engineer, audited; the plan tree's exclusive figures and costliest node."""
 
 from __future__ import annotations
 
+import os
+from urllib.parse import urlsplit
+
 import psycopg
 import pytest
 
@@ -11,7 +14,9 @@ from dashboard.queries.analysis import statement_shape
 from dashboard.queries.explain import ExplainRefused, explain_json, explain_statement
 from dashboard.queries.plans import plan_from_json
 from dashboard.target import run_read
+from tests.conftest import HTMX
 from tests.dashboard.queries.conftest import as_owner, as_superuser, queryid_of, scratch_table
+from tests.pgplugin import TEST_DATABASE
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +41,7 @@ def explain_table():
         "SELECT g % 100, 'note ' || g FROM generate_series(1, 5000) AS g",
         "ANALYZE qt_explain",
     ):
-        with psycopg.connect(
-            __import__("os").environ["TARGET_DATABASE_URL"], autocommit=True
-        ) as conn:
+        with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
             conn.execute("SELECT * FROM qt_explain WHERE owner = %s AND note <> %s", (3, "x"))
             conn.execute("UPDATE qt_explain SET note = %s WHERE id = %s", ("same", -1))
             conn.execute(
@@ -142,7 +145,7 @@ def test_explain_analyze_of_a_select_runs_and_is_audited(engineer_client, explai
     response = _explain(engineer_client, JOIN, "analyze", p1="note 1%")
     assert response.status_code == 200, response.content.decode()[:2000]
     body = response.content.decode()
-    assert "ran in a read-only transaction" in body
+    assert "ran as the read-only role, in a read-only transaction" in body
     assert "Actual rows" in body and "Own time" in body
     event = AuditEvent.objects.get(action="queries.explain_analyze")
     assert event.detail["queryid"] == queryid_of(JOIN)
@@ -162,7 +165,8 @@ def test_analyze_safety_check_reads_the_parse_tree():
     assert statement_shape("SELECT 1").analyze_refusal is None
     assert "locks rows" in statement_shape("SELECT * FROM t FOR UPDATE").analyze_refusal
     assert "creates a table" in statement_shape("SELECT 1 INTO t2").analyze_refusal
-    assert "pg_advisory_lock" in statement_shape("SELECT pg_advisory_lock(1)").analyze_refusal
+    nested = "SELECT * FROM (WITH d AS (DELETE FROM t RETURNING 1) SELECT * FROM d) AS s"
+    assert "modifies data (DELETE)" in statement_shape(nested).analyze_refusal
     assert not statement_shape("BEGIN").explainable
     assert not statement_shape("SELECT 1; SELECT 2").explainable
 
@@ -201,3 +205,222 @@ def test_a_statement_of_another_database_is_not_explained_here(viewer_client):
     response = viewer_client.post(f"/queries/{queryid}/explain/", {"mode": "plain"})
     assert response.status_code == 400
     assert "ran in another database" in response.content.decode()
+
+
+# -- read-only must mean read-only: the bypasses of issue 10 and a dozen more ------------------
+
+SEQUENCE = "qt_explain_seq"
+# name: (statement as the application sends it, harmless values to record it, run as the
+# superuser, the hostile values an engineer types, given the victim's pid)
+HOSTILE = {
+    "query_to_xml": (
+        "SELECT query_to_xml(%s, %s, %s, %s)",
+        ("select 1", True, True, "x"),
+        False,
+        lambda pid: [f"select pg_terminate_backend({pid})", "true", "true", "x"],
+    ),
+    "ts_stat": (
+        "SELECT * FROM ts_stat(%s)",
+        ("select to_tsvector('a')",),
+        False,
+        lambda pid: [f"select to_tsvector(pg_terminate_backend({pid})::text)"],
+    ),
+    "pg_terminate_backend": ("SELECT pg_terminate_backend(%s)", (0,), False, lambda pid: [pid]),
+    "pg_cancel_backend": ("SELECT pg_cancel_backend(%s)", (0,), False, lambda pid: [pid]),
+    "pg_notify": (
+        "SELECT pg_notify(%s, %s)",
+        ("qt_unused", "x"),
+        False,
+        lambda _: ["qt_victim", "hi"],
+    ),
+    "pg_logical_emit_message": (
+        "SELECT pg_logical_emit_message(%s, %s, %s)",
+        (True, "qt", "x"),
+        False,
+        lambda _: ["false", "qt", "x"],
+    ),
+    "lo_from_bytea": (
+        "SELECT lo_from_bytea(%s, %s)",
+        (0, b"\x01"),
+        False,
+        lambda _: ["0", "\\x01"],
+    ),
+    "txid_current": ("SELECT txid_current() + %s", (0,), False, lambda _: ["0"]),
+    "pg_advisory_lock": ("SELECT pg_advisory_lock(%s)", (4201,), False, lambda _: ["4202"]),
+    "nextval": ("SELECT nextval(%s)", (SEQUENCE,), False, lambda _: [SEQUENCE]),
+    "setval": ("SELECT setval(%s, %s)", (SEQUENCE, 1), False, lambda _: [SEQUENCE, "1000"]),
+    "set_config": (
+        "SELECT set_config(%s, %s, %s)",
+        ("application_name", "qt", True),
+        False,
+        lambda _: ["role", "todo_owner", "false"],
+    ),
+    "pg_sleep": ("SELECT pg_sleep(%s)", (0,), False, lambda _: ["5"]),
+    "lo_import": ("SELECT lo_import(%s)", ("/dev/null",), True, lambda _: ["/etc/hostname"]),
+    "pg_read_file": ("SELECT pg_read_file(%s)", ("/dev/null",), True, lambda _: ["/etc/hostname"]),
+    "pg_switch_wal": ("SELECT pg_switch_wal()", (), True, lambda _: []),
+    "dblink": (
+        "SELECT * FROM dblink(%s, %s) AS t(x int)",
+        ("user=postgres", "select 1"),
+        True,
+        lambda pid: ["user=postgres", f"select pg_terminate_backend({pid})::int"],
+    ),
+}
+
+
+def _recorded(statement: str) -> int:
+    """Return the queryid of `statement` (its %s become $n) in the test database."""
+    numbered = statement
+    for number in range(1, statement.count("%s") + 1):
+        numbered = numbered.replace("%s", f"${number}", 1)
+    return queryid_of(numbered)
+
+
+@pytest.fixture(scope="module")
+def hostile_statements(dblink) -> dict[str, int]:
+    """Record each statement of HOSTILE in pg_stat_statements (rolled back, harmless values)."""
+    as_owner(f"DROP SEQUENCE IF EXISTS {SEQUENCE}")
+    as_owner(f"CREATE SEQUENCE {SEQUENCE}")
+    superuser = os.environ["PG_SUPERUSER_URL"].rsplit("/", 1)[0] + f"/{TEST_DATABASE}"
+    for statement, values, privileged, _ in HOSTILE.values():
+        with psycopg.connect(superuser if privileged else os.environ["TARGET_DATABASE_URL"]) as c:
+            if "dblink" in statement:  # a connection string that works
+                parts = urlsplit(superuser)
+                values = (
+                    f"host={parts.hostname} port={parts.port} dbname={TEST_DATABASE} "
+                    f"{values[0]} password={parts.password}",
+                    values[1],
+                )
+            c.execute(statement, values)  # type: ignore[arg-type]
+            c.rollback()
+            c.execute("SELECT pg_advisory_unlock_all()")
+    yield {name: _recorded(statement) for name, (statement, *_) in HOSTILE.items()}
+    as_owner(f"DROP SEQUENCE IF EXISTS {SEQUENCE}")
+
+
+def _state() -> dict[str, object]:
+    """What a side effect would change: large objects, the sequence, advisory locks."""
+    return {
+        "large objects": as_superuser("SELECT count(*) FROM pg_largeobject_metadata")[0][0],
+        "sequence": as_owner(f"SELECT last_value, is_called FROM {SEQUENCE}")[0],
+        "advisory locks": as_superuser("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[
+            0
+        ][0],
+    }
+
+
+def test_explain_analyze_refuses_every_side_effect_and_nothing_changes(
+    engineer_client, hostile_statements
+):
+    with (
+        psycopg.connect(os.environ["APP_DATABASE_URL"], autocommit=True) as victim,
+        psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as listener,
+    ):
+        listener.execute("LISTEN qt_victim")
+        before = _state()
+        for name, (_, _, _, hostile) in HOSTILE.items():
+            values = {f"p{n}": str(v) for n, v in enumerate(hostile(victim.info.backend_pid), 1)}
+            response = engineer_client.post(
+                f"/queries/{hostile_statements[name]}/explain/analyze/",
+                {"mode": "analyze", **values},
+                HTTP_HX_REQUEST="true",
+            )
+            body = response.content.decode()
+            assert response.status_code == 400, (name, body[:1500])
+            assert "EXPLAIN ANALYZE is refused" in body and name in body, (name, body[:1500])
+        assert victim.execute("SELECT 42").fetchone()[0] == 42  # the victim is alive
+        assert list(listener.notifies(timeout=0.2)) == []  # nothing was delivered
+        assert _state() == before  # no large object, same sequence, no advisory lock
+    assert not AuditEvent.objects.filter(action="queries.explain_analyze").exists()
+
+
+def test_the_statement_page_says_why_analyze_is_not_offered(engineer_client, hostile_statements):
+    page = engineer_client.get(f"/queries/{hostile_statements['query_to_xml']}/").content.decode()
+    assert 'id="analyze-refusal"' in page
+    assert "runs SQL given to it as text" in page
+    assert 'formaction="/queries/' not in page  # no button that would run it
+
+
+TOKENS = "SELECT id FROM qt_tokens WHERE api_token LIKE $1"
+
+
+@pytest.fixture(scope="module")
+def token_table():
+    with scratch_table(
+        "qt_tokens",
+        "CREATE TABLE qt_tokens (id serial PRIMARY KEY, api_token text NOT NULL)",
+        "INSERT INTO qt_tokens (api_token) SELECT md5(g::text) FROM generate_series(1, 200) AS g",
+    ):
+        with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+            conn.execute(TOKENS.replace("$1", "%s"), ("zz%",))
+        yield
+
+
+def test_a_masked_column_gets_a_plain_explain_only(engineer_client, token_table):
+    queryid = queryid_of(TOKENS)
+    page = engineer_client.get(f"/queries/{queryid}/").content.decode()
+    assert "qt_tokens.api_token, a masked column" in page and 'id="analyze-refusal"' in page
+    analyzed = engineer_client.post(
+        f"/queries/{queryid}/explain/analyze/", {"mode": "analyze", "p1": "a%"}, **HTMX
+    )
+    assert analyzed.status_code == 400
+    assert "a masked column" in analyzed.content.decode()
+    assert "Actual rows" not in analyzed.content.decode()
+    plain = engineer_client.post(
+        f"/queries/{queryid}/explain/", {"mode": "plain", "p1": "a%"}, **HTMX
+    )
+    assert plain.status_code == 200 and "the statement did not run" in plain.content.decode()
+
+
+def test_without_a_read_only_role_analyze_is_refused_and_plain_explain_works(
+    engineer_client, explain_table, settings
+):
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "", "READONLY_ROLE": ""}
+    queryid = queryid_of(SELECT)
+    page = engineer_client.get(f"/queries/{queryid}/").content.decode()
+    assert "TARGET_READONLY_DATABASE_URL" in page
+    response = _explain(engineer_client, SELECT, "analyze", p1="3", p2="x")
+    assert response.status_code == 400
+    assert "none is set up" in response.content.decode()
+    assert _explain(engineer_client, SELECT, "plain", p1="3", p2="x").status_code == 200
+
+
+def test_analyze_also_runs_through_set_role(engineer_client, explain_table, settings):
+    settings.TARGET = {
+        **settings.TARGET,
+        "READONLY_URL_VAR": "",
+        "READONLY_ROLE": "schemadesk_readonly",
+    }
+    response = _explain(engineer_client, JOIN, "analyze", p1="note 2%")
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert "Actual rows" in response.content.decode()
+
+
+COUNT = "SELECT count(*) FROM qt_explain WHERE note LIKE $1"
+
+
+def test_the_console_explains_stay_out_of_the_application_statement(engineer_client, explain_table):
+    """Seen: after one EXPLAIN ANALYZE, the page showed the console's EXPLAIN text under the
+    same queryid, and refused to explain it again."""
+    with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as app:
+        # A literal, as client-side binding sends it: pg_stat_statements then gives the
+        # application's run and the console's EXPLAIN of it one queryid. Cheap: nothing matches.
+        app.execute(COUNT.replace("$1", "'nothing matches%'"))
+    queryid = queryid_of(COUNT)
+    for _ in range(3):  # costlier than the application's own run
+        assert _explain(engineer_client, COUNT, "analyze", p1="%").status_code == 200
+    assert _explain(engineer_client, COUNT, "plain", p1="%").status_code == 200
+    recorded = as_superuser(
+        "SELECT r.rolname, s.toplevel, s.query FROM pg_stat_statements AS s "
+        "JOIN pg_roles AS r ON r.oid = s.userid WHERE s.queryid = %s",
+        (queryid,),
+    )
+    console_runs = [row for row in recorded if row[0] == "schemadesk_readonly"]
+    assert console_runs and all(
+        row[2].lstrip().upper().startswith("EXPLAIN") for row in console_runs
+    )
+    page = engineer_client.get(f"/queries/{queryid}/").content.decode()
+    assert "schemadesk_readonly" not in page
+    assert "EXPLAIN" not in page.split('id="statement-sql"')[1].split("</pre>")[0]
+    assert 'id="analyze-refusal"' not in page
+    assert _explain(engineer_client, COUNT, "analyze", p1="%").status_code == 200
