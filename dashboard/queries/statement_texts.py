@@ -16,12 +16,15 @@ from dashboard.queries.extension import StatementsStatus, ready_statements_statu
 from dashboard.queries.sqlformat import one_line
 from dashboard.target import run_read, target_location
 
+# A statement someone explained is recorded again under its queryid, nested, with the EXPLAIN
+# text: the top-level entry (the application's own) is preferred.
 TEXTS_SQL = """
     SELECT DISTINCT ON (s.queryid)
         s.queryid,
         s.query
     FROM {function}(showtext := true) AS s
     WHERE s.queryid = ANY(CAST(:queryids AS bigint[]))
+    ORDER BY s.queryid, s.toplevel DESC, s.calls DESC
 """
 
 

@@ -83,7 +83,10 @@ def test_query_pages_render_and_explain_in_the_browser(page, operator_factory, b
         f"{queryid_of(PAGED)}/explain/analyze/"
     ]
     assert page.locator("#plan tr.q-costliest").count() == 1
-    assert "ran in a read-only transaction" in page.locator("#plan").inner_text()
+    assert (
+        "ran as the read-only role, in a read-only transaction"
+        in page.locator("#plan").inner_text()
+    )
     _shoot(page, "queries-statement")
 
     page.goto("/queries/activity/")

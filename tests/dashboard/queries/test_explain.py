@@ -391,9 +391,16 @@ def test_analyze_also_runs_through_set_role(engineer_client, explain_table, sett
         "READONLY_URL_VAR": "",
         "READONLY_ROLE": "schemadesk_readonly",
     }
+    runs_as_readonly = (
+        "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements AS s "
+        "JOIN pg_roles AS r ON r.oid = s.userid "
+        "WHERE r.rolname = 'schemadesk_readonly' AND s.query LIKE 'EXPLAIN%qt_explain AS o%'"
+    )
+    before = as_superuser(runs_as_readonly)[0][0]
     response = _explain(engineer_client, JOIN, "analyze", p1="note 2%")
     assert response.status_code == 200, response.content.decode()[:2000]
     assert "Actual rows" in response.content.decode()
+    assert as_superuser(runs_as_readonly)[0][0] > before  # it ran as the read-only role
 
 
 COUNT = "SELECT count(*) FROM qt_explain WHERE note LIKE $1"
