@@ -31,6 +31,7 @@ from sqlalchemy.pool import NullPool
 
 from core.config import uses_pooler
 from core.engine import backoff_delay, is_transient
+from dashboard.suggested_sql import quote_identifier
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -276,7 +277,8 @@ def _become_read_only_role(conn: Connection, setup: ReadOnlySetup) -> None:
             savepoint.rollback()
             raise ReadOnlyRoleProblem(
                 f"TARGET_READONLY_ROLE names “{setup.role}”, which the console's database role "
-                f"cannot switch to. Create it, or grant it: GRANT {setup.role} TO <console role>.",
+                "cannot switch to. Create it, or grant it: "
+                f"GRANT {quote_identifier(setup.role)} TO <console role>.",
                 f"{type(exc.orig).__name__}: {str(exc.orig).strip()}",
             ) from None
         savepoint.commit()
