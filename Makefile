@@ -21,7 +21,7 @@ install: $(STAMP)
 ## Start the console on demo data at http://127.0.0.1:8000 (re-running keeps the data).
 demo: install
 	$(BIN)/python -m core.demo setup
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python -m core.demo migrate
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py operator_add "$${DEMO_USERNAME:-operator}" --role admin --password-env DEMO_PASSWORD --keep-existing

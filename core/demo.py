@@ -1,7 +1,8 @@
 """`make demo`'s database side: a private cluster, the production layout, migrations, demo data.
 
 Re-running keeps everything: the cluster, the passwords (kept in `.env`, which is written once,
-mode 600, never committed) and the data.
+mode 600, never committed) and the data. `migrate` runs Django's migrations the way production
+does: with the audit owner lent to the console's role for that run only (core/audit_owner.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.audit_owner import AuditOwnerError, audit_owner_lent
 from core.embedded import APP_ROLE, CONSOLE_ROLE, OWNER_ROLE, READONLY_ROLE, Layout, prepare
 from core.pgcluster import Cluster, ClusterError
 
@@ -99,15 +101,29 @@ def setup(cluster_dir: Path, port: int) -> None:
     seed(env)
 
 
+def migrate_console(cluster_dir: Path) -> None:
+    """Apply Django's migrations as the console's role, with the audit owner lent for the run."""
+    cluster = Cluster(cluster_dir)
+    with audit_owner_lent(cluster.superuser_url(DEMO_DATABASE), CONSOLE_ROLE):
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            check=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Prepare the demo database.")
-    parser.add_argument("action", choices=["setup"])
+    parser.add_argument("action", choices=["setup", "migrate"])
     parser.add_argument("--root", default=os.environ.get("PG_CLUSTER_DIR", str(ROOT / "var/pg")))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PG_PORT", "5433")))
     args = parser.parse_args(argv)
     try:
-        setup(Path(args.root), args.port)
-    except ClusterError as exc:
+        if args.action == "migrate":
+            migrate_console(Path(args.root))
+        else:
+            setup(Path(args.root), args.port)
+    except (ClusterError, AuditOwnerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as exc:

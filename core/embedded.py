@@ -2,10 +2,13 @@
 
 One database holds two schemas: `public` for the application (owned by `todo_owner`, used by
 migrations and read by the console as its target) and `django` for the console's own tables
-(owned by `schemadesk`, whose role default `search_path = django` keeps Django out of `public`
-even behind a transaction-mode pooler). `todo_app` is the application's runtime role: it owns
-nothing, so row-level security applies to it. `schemadesk_readonly` is the role the console's
-EXPLAIN ANALYZE runs statements as: it may SELECT the application's tables and nothing else.
+(the console's role `schemadesk` creates its tables there; its role default
+`search_path = django` keeps Django out of `public` even behind a transaction-mode pooler).
+`todo_app` is the application's runtime role: it owns nothing, so row-level security applies to
+it. `schemadesk_readonly` is the role the console's EXPLAIN ANALYZE runs statements as: it may
+SELECT the application's tables and nothing else. `schemadesk_audit` cannot log in: it owns
+schema `django` and the audit trail, so the console can add events but never change, delete or
+unprotect them (see core/audit_owner.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ APP_ROLE = "todo_app"
 READONLY_ROLE = "schemadesk_readonly"
 # Functions PostgreSQL lets every role run whose effect a read-only role should not have.
 PUBLIC_SIDE_EFFECT_FUNCTIONS = ("lo_creat", "lo_create", "lo_from_bytea", "pg_logical_emit_message")
+AUDIT_OWNER_ROLE = "schemadesk_audit"
 DJANGO_SCHEMA = "django"
 
 
@@ -124,6 +128,7 @@ def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = No
             ).format(sql.Identifier(OWNER_ROLE), sql.Identifier(APP_ROLE))
         )
     _prepare_readonly_role(cluster, dbname, passwords[READONLY_ROLE])
+    _prepare_audit_owner(cluster, dbname)
     return Layout(dbname=dbname, port=cluster.port or 0, passwords=passwords)
 
 
@@ -168,3 +173,26 @@ def _prepare_readonly_role(cluster: Cluster, dbname: str, password: str) -> None
                     signature, owner, sql.Identifier(APP_ROLE)
                 )
             )
+
+
+def _prepare_audit_owner(cluster: Cluster, dbname: str) -> None:
+    """Create the audit trail's owner (no login) and give it schema `django` (idempotent).
+
+    The console keeps USAGE and CREATE on the schema for its own tables, but no longer owns it:
+    a schema's owner may drop it with everything inside, the audit table included.
+    """
+    with psycopg.connect(cluster.superuser_url(dbname), autocommit=True) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (AUDIT_OWNER_ROLE,))
+        if not cur.fetchone():
+            cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(AUDIT_OWNER_ROLE)))
+        cur.execute(
+            sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(
+                sql.Identifier(DJANGO_SCHEMA), sql.Identifier(AUDIT_OWNER_ROLE)
+            )
+        )
+        cur.execute(
+            sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(
+                sql.Identifier(DJANGO_SCHEMA), sql.Identifier(CONSOLE_ROLE)
+            )
+        )

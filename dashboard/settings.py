@@ -200,6 +200,12 @@ SUPPORT_COUNT_LIMIT = env.int("SUPPORT_COUNT_LIMIT", default=100_000)
 SUPPORT_COUNT_TIMEOUT_MS = env.int("SUPPORT_COUNT_TIMEOUT_MS", default=1000)
 SUPPORT_EXPORT_BATCH_ROWS = env.int("SUPPORT_EXPORT_BATCH_ROWS", default=2000)
 
+# Audit trail: owned by a role the console does not log in as, chained by a keyed hash.
+AUDIT_OWNER_ROLE = env.str("AUDIT_OWNER_ROLE", default="schemadesk_audit")
+AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")  # empty: derived from SECRET_KEY
+AUDIT_VERIFY_PAGE_EVENTS = env.int("AUDIT_VERIFY_PAGE_EVENTS", default=2000)  # per page view
+AUDIT_VERIFY_CRON = env.str("AUDIT_VERIFY_CRON", default="40 3 * * *")  # full verification
+
 # Migrations: the Alembic project the console reads, reviews and trial-runs on a branch.
 ALEMBIC_CONFIG = env.str("ALEMBIC_CONFIG", default=str(BASE_DIR / "alembic.ini"))
 ALEMBIC_WORKDIR = env.str("ALEMBIC_WORKDIR", default="")  # empty: the config file's folder

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
 
+from core.audit_owner import audit_owner_lent
 from core.embedded import CONSOLE_ROLE
 from tests.pgplugin import TEST_DATABASE
 
@@ -29,19 +30,43 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
 
 
+def superuser_database_url() -> str:
+    """Return the superuser's URL for the test database (a secret: never log it)."""
+    return os.environ["PG_SUPERUSER_URL"].rsplit("/", 1)[0] + f"/{TEST_DATABASE}"
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_blocker):
-    """Use the test cluster's database as it is (it is throwaway) and migrate it once."""
-    # Transactional tests empty the tables with TRUNCATE between tests; the audit table refuses
-    # that unless the maintenance setting is on, which only this throwaway database enables.
-    with psycopg.connect(os.environ["PG_SUPERUSER_URL"], autocommit=True) as conn:
-        conn.execute(
-            f"ALTER ROLE {CONSOLE_ROLE} IN DATABASE {TEST_DATABASE} "
-            "SET schemadesk.audit_maintenance = 'on'"
-        )
+    """Use the test cluster's database as it is (it is throwaway) and migrate it once.
+
+    As in production: the migration that hands the audit table to its owner runs with the
+    membership lent to the console's role, which loses it again right after.
+    """
     with django_db_blocker.unblock():
-        call_command("migrate", interactive=False, verbosity=0)
+        with audit_owner_lent(superuser_database_url(), CONSOLE_ROLE):
+            call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
+
+
+def erase_audit_trail() -> None:
+    """Empty the audit trail as the superuser (tests only; the console's role cannot)."""
+    with psycopg.connect(superuser_database_url(), autocommit=True) as conn:
+        # The append-only trigger refuses TRUNCATE to everyone; replica mode skips triggers.
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("TRUNCATE django.audit_auditevent")
+
+
+@pytest.fixture(autouse=True)
+def _empty_audit_trail_after_transactional_tests(request):
+    """Transactional tests start from empty tables: Django's flush skips the audit table
+    (it is not Django's to truncate), so empty it here the way only a superuser can."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if transactional:
+        erase_audit_trail()
 
 
 def make_operator(username: str, role: str | None, password: str = "correct horse 42"):

@@ -1,10 +1,22 @@
-"""Audit events: who saw or did what, to whom, and why. Append-only, in the database too."""
+"""Audit events: who saw or did what, to whom, and why. Append-only, in the database too.
+
+The table belongs to a role the console does not log in as (`AUDIT_OWNER_ROLE`); the console's
+role may INSERT and SELECT only, and a trigger refuses UPDATE, DELETE and TRUNCATE to everyone.
+Django does not manage the table (`managed = False`): its DDL lives in explicit migrations that
+act as the owner, and Django's flush (transactional tests, `manage.py flush`) leaves it alone.
+Each event is chained to the one before it by a keyed hash (see chain.py).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.db import models
+from django.db import connections, models, router, transaction
+from django.utils import timezone
+
+from dashboard.audit.chain import APPEND_LOCK, CHAIN_FIELDS, GENESIS, event_hash
 
 
 class AppendOnlyError(RuntimeError):
@@ -18,11 +30,20 @@ class AuditEventQuerySet(models.QuerySet):
     def delete(self):
         raise AppendOnlyError("Audit events cannot be deleted.")
 
+    def bulk_create(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are appended one at a time (each extends the chain).")
+
 
 class AuditEvent(models.Model):
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No database constraint: the event outlives the operator's account and is never updated
+    # (SET NULL would be an UPDATE, which the trail refuses).
     operator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     # Kept as text too, so that the trail still names the operator if the account goes.
     operator_name = models.CharField(max_length=150)
@@ -32,11 +53,14 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
+        managed = False
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.operator_name} {self.action}"
@@ -44,7 +68,49 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise AppendOnlyError("Audit events cannot be changed.")
-        super().save(*args, **kwargs)
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        table = connections[using].ops.quote_name(self._meta.db_table)
+        # One writer at a time extends the chain: the lock is held until the transaction ends,
+        # so the next writer reads this event as the last one (ids grow along the chain).
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s), current_setting('transaction_isolation')",
+                APPEND_LOCK,
+            )
+            if cursor.fetchone()[1] != "read committed":
+                # A snapshot older than the lock would not see the last event: the chain forks.
+                raise RuntimeError("Audit events are written in READ COMMITTED transactions only.")
+            cursor.execute(f"SELECT hash FROM {table} ORDER BY id DESC LIMIT 1")
+            last = cursor.fetchone()
+            self.prev_hash = last[0] if last else GENESIS
+            self.hash = event_hash(self.prev_hash, self.chain_values())
+            super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events cannot be deleted.")
+
+    def chain_values(self) -> dict[str, Any]:
+        """Return the values the event's hash covers."""
+        return {name: getattr(self, name) for name in CHAIN_FIELDS}
+
+
+class ChainCheck(models.Model):
+    """One verification of the audit chain: how far it reached and the first break it found.
+
+    Checks with no break are checkpoints: the next check starts after `through_id`, having
+    first made sure that event still exists unchanged, so a page view verifies only new events.
+    """
+
+    checked_at = models.DateTimeField(default=timezone.now)
+    full = models.BooleanField(default=False)  # walked from the first event (audit_verify)
+    through_id = models.BigIntegerField(null=True)  # the last event verified (None: none yet)
+    through_hash = models.CharField(max_length=64, blank=True)
+    events = models.BigIntegerField(default=0)  # events verified from the first through here
+    broken_id = models.BigIntegerField(null=True)  # the first broken link, if any
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["through_id"], name="audit_check_through")]
+
+    def __str__(self) -> str:
+        return f"{self.checked_at:%Y-%m-%d %H:%M} {'full' if self.full else 'incremental'}"

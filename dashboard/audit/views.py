@@ -22,6 +22,7 @@ from dashboard.audit.filters import (
     sees_everyone,
 )
 from dashboard.audit.services import record
+from dashboard.audit.verification import chain_status
 
 CSV_COLUMNS = (
     "at",
@@ -40,8 +41,10 @@ EXPORT = "audit.export"
 @require_GET
 def events(request: HttpRequest) -> HttpResponse:
     page = audit_page(request.user, request.GET)
-    template = "audit/events.html#events" if request.htmx else "audit/events.html"
-    return render(request, template, {"page": page})
+    if request.htmx:
+        return render(request, "audit/events.html#events", {"page": page})
+    # Only the full page verifies the chain (from its checkpoint, a bounded number of events).
+    return render(request, "audit/events.html", {"page": page, "chain": chain_status()})
 
 
 class _Line:

@@ -6,12 +6,16 @@ psql -v ON_ERROR_STOP=1 --username postgres --dbname schemadesk \
 CREATE ROLE todo_owner LOGIN CREATEDB PASSWORD :'owner_pw';
 CREATE ROLE todo_app LOGIN NOBYPASSRLS;
 CREATE ROLE schemadesk LOGIN CREATEDB PASSWORD :'schemadesk_pw';
+-- Owns schema django and the audit trail; nobody logs in as it. The console's role gets the
+-- membership only while `migrate` runs (python -m core.audit_owner, see compose.yaml).
+CREATE ROLE schemadesk_audit NOLOGIN;
 GRANT pg_read_all_stats, pg_signal_backend TO todo_owner;
 ALTER ROLE schemadesk SET search_path = django;
 ALTER DATABASE schemadesk OWNER TO todo_owner;
 ALTER SCHEMA public OWNER TO todo_owner;
-CREATE SCHEMA django AUTHORIZATION schemadesk;
+CREATE SCHEMA django AUTHORIZATION schemadesk_audit;
 REVOKE ALL ON SCHEMA django FROM PUBLIC;
+GRANT USAGE, CREATE ON SCHEMA django TO schemadesk;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO todo_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE todo_owner IN SCHEMA public

@@ -1,11 +1,15 @@
-"""Audit events cannot be changed or deleted: not through the ORM, not with raw SQL."""
+"""Audit events cannot be changed or deleted: not through the ORM, not with raw SQL, and the
+console's database role cannot unprotect, drop or take over the table either."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from dashboard.audit.models import AppendOnlyError, AuditEvent
+from tests.conftest import superuser_database_url
 
 
 @pytest.fixture
@@ -37,55 +41,90 @@ def test_deleting_an_event_is_refused(event):
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
-def test_queryset_update_and_delete_are_refused(event):
+def test_queryset_update_delete_and_bulk_create_are_refused(event):
     with pytest.raises(AppendOnlyError):
         AuditEvent.objects.filter(pk=event.pk).update(reason="rewritten")
     with pytest.raises(AppendOnlyError):
         AuditEvent.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.bulk_create([AuditEvent(operator_name="x", action="forged")])
     assert stored(event) == ("SUP-1 original reason", "acc_alice")
 
 
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "UPDATE audit_auditevent SET reason = 'rewritten' WHERE id = %s",
-        "DELETE FROM audit_auditevent WHERE id = %s",
-    ],
-)
-def test_raw_update_and_delete_are_refused_by_the_database(event, sql):
+# What the console's own role (Django's connection) tries, and must not be allowed to do.
+ATTEMPTS = {
+    "update": "UPDATE audit_auditevent SET reason = 'rewritten'",
+    "delete": "DELETE FROM audit_auditevent",
+    "truncate": "TRUNCATE audit_auditevent",
+    "disable trigger": "ALTER TABLE audit_auditevent DISABLE TRIGGER ALL",
+    "drop table": "DROP TABLE audit_auditevent",
+    "drop schema": "DROP SCHEMA django CASCADE",
+    "rename": "ALTER TABLE audit_auditevent RENAME TO audit_old",
+    "replace trigger function": (
+        "CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END; $$"
+    ),
+    "take ownership": "ALTER TABLE audit_auditevent OWNER TO CURRENT_USER",
+    "act as the owner": f"SET ROLE {settings.AUDIT_OWNER_ROLE}",
+    "own trigger": (
+        "CREATE TRIGGER audit_forge BEFORE INSERT ON audit_auditevent "
+        "FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()"
+    ),
+    # The old escape hatch: a session setting that let TRUNCATE through. Anyone may set a
+    # custom setting, so what must fail is the TRUNCATE after it.
+    "old maintenance switch": (
+        "SET LOCAL schemadesk.audit_maintenance = on; TRUNCATE audit_auditevent"
+    ),
+}
+
+
+@pytest.mark.parametrize("statement", ATTEMPTS.values(), ids=ATTEMPTS.keys())
+def test_the_console_role_cannot_change_or_unprotect_the_trail(event, statement):
     with (
-        pytest.raises(DatabaseError, match="append-only"),
+        pytest.raises(DatabaseError, match=r"permission denied|must be owner|must be able to"),
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
-        cursor.execute(sql, [event.pk])
+        # The fixture's insert is still in this transaction; nothing deferred may be pending.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(statement)
     assert stored(event) == ("SUP-1 original reason", "acc_alice")
 
 
-def test_truncate_is_refused_without_the_maintenance_switch(event):
-    with (
-        pytest.raises(DatabaseError, match="TRUNCATE refused"),
-        transaction.atomic(),
-        connection.cursor() as cursor,
-    ):
-        # The test's own insert left a deferred foreign-key check pending, and Postgres refuses
-        # TRUNCATE before any trigger runs while one is pending: run the checks now.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("SET LOCAL schemadesk.audit_maintenance = off")
-        cursor.execute("TRUNCATE audit_auditevent")
-    assert AuditEvent.objects.filter(pk=event.pk).exists()
+def test_the_console_role_may_insert_and_select_only(db):
+    with connection.cursor() as cursor:
+        # Postgres only warns ("no privileges were granted"): what counts is what it holds after.
+        cursor.execute("GRANT ALL ON audit_auditevent TO CURRENT_USER")
+        cursor.execute(
+            "SELECT privilege_type FROM information_schema.role_table_grants "
+            "WHERE table_name = 'audit_auditevent' AND grantee = current_user "
+            "ORDER BY privilege_type"
+        )
+        privileges = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT pg_get_userbyid(c.relowner), r.rolcanlogin, "
+            "pg_has_role(current_user, c.relowner, 'MEMBER'), "
+            "pg_get_userbyid(n.nspowner) "
+            "FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "JOIN pg_roles AS r ON r.oid = c.relowner "
+            "WHERE c.oid = 'audit_auditevent'::regclass"
+        )
+        owner, owner_logs_in, console_is_member, schema_owner = cursor.fetchone()
+    assert privileges == ["INSERT", "SELECT"]
+    assert owner == settings.AUDIT_OWNER_ROLE and not owner_logs_in
+    assert not console_is_member
+    assert schema_owner == settings.AUDIT_OWNER_ROLE
 
 
-class _RollBack(Exception):
-    pass
-
-
-def test_truncate_works_only_with_the_maintenance_switch_on(event):
-    # The counterpart of the refusal above: the switch is what makes the difference.
-    with pytest.raises(_RollBack), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("SET LOCAL schemadesk.audit_maintenance = on")
-        cursor.execute("TRUNCATE audit_auditevent")
-        assert not AuditEvent.objects.exists()
-        raise _RollBack
-    assert AuditEvent.objects.filter(pk=event.pk).exists()
+@pytest.mark.django_db(transaction=True)
+def test_even_a_superuser_meets_the_trigger(support_user):
+    event = AuditEvent.objects.create(operator_name="sue", action="user.view", reason="SUP-2")
+    with psycopg.connect(superuser_database_url(), autocommit=True) as conn:
+        for statement in (
+            "UPDATE django.audit_auditevent SET reason = 'rewritten'",
+            "DELETE FROM django.audit_auditevent",
+            "TRUNCATE django.audit_auditevent",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(statement)
+    assert AuditEvent.objects.filter(pk=event.pk, reason="SUP-2").exists()

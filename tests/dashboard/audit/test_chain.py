@@ -1,0 +1,116 @@
+"""The hash chain: every value survives the trip through the database with the same hash, the
+key matters, and concurrent writers extend one chain instead of forking it."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connections
+from django.test import RequestFactory
+
+from dashboard.audit.chain import GENESIS, canonical_content, event_hash
+from dashboard.audit.models import AuditEvent
+from dashboard.audit.services import record
+from dashboard.audit.verification import walk_chain
+
+AWKWARD_DETAILS = [
+    {"big float": 1e16, "tiny": 1e-7, "tenth": 0.1, "two": 2.0, "minus zero": -0.0},
+    {"huge": 1e308, "int": 10**30, "negative": -17, "bool": True, "none": None},
+    {"unicode": "Zoë “quoted” \u2028 tab\t", "nested": {"b": [1, 2.5, {"z": "a"}], "a": []}},
+    {1: "int key", "tuple": (1, 2)},
+]
+ADDRESSES = ["198.51.100.7", "2001:db8::1", "::ffff:192.0.2.1", "0:0:0:0:0:0:0:1", None]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("detail", AWKWARD_DETAILS)
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_values_read_back_from_the_database_give_the_same_hash(detail, address):
+    event = AuditEvent.objects.create(
+        operator_name="sue", action="user.view", client_address=address, detail=detail
+    )
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert event_hash(stored.prev_hash, stored.chain_values()) == stored.hash == event.hash
+
+
+def test_the_hash_covers_every_field_and_the_previous_hash(settings):
+    values = {
+        "at": datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        "operator_id": 7,
+        "operator_name": "sue",
+        "action": "user.view",
+        "subject_user": "acc_1",
+        "tables": ["users"],
+        "reason": "SUP-1",
+        "client_address": "198.51.100.7",
+        "detail": {"rows": [1]},
+    }
+    original = event_hash(GENESIS, values)
+    for name, other in [
+        ("operator_id", 8),
+        ("operator_name", "sam"),
+        ("action", "user.export"),
+        ("subject_user", "acc_2"),
+        ("tables", ["tasks"]),
+        ("reason", "SUP-2"),
+        ("client_address", "198.51.100.8"),
+        ("detail", {"rows": [2]}),
+    ]:
+        assert event_hash(GENESIS, {**values, name: other}) != original, name
+    assert event_hash("1" * 64, values) != original
+    settings.AUDIT_CHAIN_KEY = "another key"
+    assert event_hash(GENESIS, values) != original
+
+
+def test_canonical_content_is_unambiguous():
+    base = {
+        "at": datetime(2025, 1, 1, tzinfo=UTC),
+        "operator_id": None,
+        "operator_name": "a",
+        "action": "b",
+        "subject_user": "",
+        "tables": [],
+        "reason": "",
+        "client_address": None,
+        "detail": {},
+    }
+    # Moving text from one field to the next must change the content.
+    assert canonical_content({**base, "operator_name": "ab", "action": ""}) != canonical_content(
+        {**base, "operator_name": "a", "action": "b"}
+    )
+
+
+WRITERS, EACH = 6, 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_extend_one_chain(support_user):
+    factory = RequestFactory()
+    start = threading.Barrier(WRITERS)
+    errors: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        try:
+            request = factory.get("/")
+            request.user = support_user
+            start.wait(timeout=30)
+            for n in range(EACH):
+                record(request, "test.concurrent", detail={"writer": writer, "n": n})
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    walk = walk_chain()
+    assert walk.broken is None
+    assert walk.events == WRITERS * EACH
+    links = list(AuditEvent.objects.values_list("prev_hash", flat=True))
+    assert len(set(links)) == len(links), "two events follow the same one: the chain forked"
