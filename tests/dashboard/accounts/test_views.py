@@ -8,8 +8,8 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-def _login(client: Client, username: str, password: str):
-    return client.post("/login/", {"username": username, "password": password})
+def _login(client: Client, username: str, password: str, address: str = "127.0.0.1"):
+    return client.post("/login/", {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
 def test_login_then_logout(operator_factory):
@@ -36,17 +36,19 @@ def test_repeated_failures_lock_the_account_even_with_the_right_password(
     assert client.get("/").status_code == 302  # still not logged in
 
 
-def test_successful_login_clears_earlier_failures(operator_factory, settings):
+def test_successful_login_clears_the_usernames_earlier_failures(operator_factory, settings):
+    # The username's count restarts; each address keeps its own failures (a success of one
+    # account must not let an address go on guessing others').
     settings.LOGIN_MAX_FAILURES = 3
     operator_factory("pia", "viewer", password="a long pass phrase 7")
     client = Client()
     for _ in range(2):
-        _login(client, "pia", "wrong")
-    assert _login(client, "pia", "a long pass phrase 7").status_code == 302
+        _login(client, "pia", "wrong", address="198.51.100.1")
+    assert _login(client, "pia", "a long pass phrase 7", address="198.51.100.1").status_code == 302
     client.post("/logout/")
     for _ in range(2):
-        _login(client, "pia", "wrong")
-    assert _login(client, "pia", "a long pass phrase 7").status_code == 302
+        _login(client, "pia", "wrong", address="198.51.100.2")
+    assert _login(client, "pia", "a long pass phrase 7", address="198.51.100.2").status_code == 302
 
 
 def test_login_page_has_csrf_protection():
