@@ -13,6 +13,9 @@ max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
-# Query strings can hold end-user identifiers (support look-ups): log the path only.
+# Every line goes through the console's one log rule (dashboard/logfilters.py): end-user ids in
+# user-page paths redacted, query strings and referers' queries dropped, control characters
+# escaped so that a %0A in a path cannot forge a line.
+logger_class = "dashboard.logfilters.RedactingGunicornLogger"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

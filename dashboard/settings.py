@@ -234,13 +234,19 @@ PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # One rule for every line (dashboard/logfilters.py; gunicorn's lines use it too):
+    # end-user ids in user-page paths are redacted and control characters escaped.
+    "formatters": {
+        "plain": {
+            "()": "dashboard.logfilters.ScrubbingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    },
     "filters": {"redact_user_paths": {"()": "dashboard.logfilters.RedactUserPaths"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            # Django logs 4xx/5xx request lines with the path; end-user ids are redacted.
             "filters": ["redact_user_paths"],
         }
     },
