@@ -177,7 +177,9 @@ def chain_status(*, limit: int | None = None) -> ChainStatus:
     status.through_id = walk.through_id
     status.pending = not walk.complete
     if walk.events and walk.broken is None:
-        ChainCheck.objects.create(
+        check = ChainCheck.objects.create(
             through_id=walk.through_id, through_hash=walk.through_hash, events=status.events
         )
+        # Only the newest page checkpoint is needed; full verifications are kept as history.
+        ChainCheck.objects.filter(full=False, broken_id__isnull=True, pk__lt=check.pk).delete()
     return status
