@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install lint format db-start db-stop db-status bench clean-demo
+.PHONY: demo test test-fresh-clone install lint format db-start db-stop db-status bench clean-demo
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed: install it (e.g. apt-get install python3)"; exit 1; }
@@ -30,6 +30,13 @@ demo: install
 ## Run the whole suite against a throwaway cluster (browser tests included).
 test: install
 	$(BIN)/python -m pytest
+
+## The suite from a fresh clone of the committed HEAD with nothing beside it (FRESH=/tmp/...).
+FRESH ?= /tmp/schemadesk-fresh-clone
+test-fresh-clone:
+	rm -rf "$(FRESH)" && mkdir -p "$(FRESH)"
+	git clone --quiet "$(CURDIR)" "$(FRESH)/schemadesk"
+	$(MAKE) -C "$(FRESH)/schemadesk" test
 
 lint: install
 	$(BIN)/ruff check .

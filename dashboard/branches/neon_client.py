@@ -1,6 +1,7 @@
 """A small typed client for the branch parts of the Neon API v2 (no Django here).
 
-The contract is the Neon API v2 OpenAPI description (shared/reference/neon-api-v2.openapi.json).
+The contract is the Neon API v2 OpenAPI description; the part this client uses is committed with
+the tests (tests/fakes/neon_api_v2_subset.json).
 Every call has explicit timeouts and bounded, jittered retries; a branch create is never
 blindly repeated after an ambiguous failure (the branch is looked up by name first). The API
 key never appears in exceptions, reprs or log messages, and neither do connection passwords.

@@ -1,11 +1,9 @@
-"""The Neon API v2 OpenAPI document, loaded once, and validators of bodies against it."""
+"""The Neon API v2 OpenAPI document (the repository's subset), loaded once, and validators."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,26 +17,13 @@ from openapi_schema_validator import (
 from referencing import Registry
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
+from tests.fakes.openapi_subset import SUBSET_PATH
+
 SPEC_URI = "urn:neon-api-v2"
 
-
-def _spec_path() -> Path:
-    repo = Path(__file__).resolve().parents[2]
-    candidates = [
-        Path(os.environ["NEON_OPENAPI_PATH"]) if os.environ.get("NEON_OPENAPI_PATH") else None,
-        repo.parent / "shared" / "reference" / "neon-api-v2.openapi.json",
-        repo / "shared" / "reference" / "neon-api-v2.openapi.json",
-    ]
-    for candidate in candidates:
-        if candidate is not None and candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        "neon-api-v2.openapi.json not found beside the repository (shared/reference/); "
-        "set NEON_OPENAPI_PATH"
-    )
-
-
-SPEC: dict[str, Any] = json.loads(_spec_path().read_text())
+# The part of Neon's OpenAPI v2 description the client and the fake use, committed with the tests
+# (made by tests/fakes/openapi_subset.py, which records the source's version and date).
+SPEC: dict[str, Any] = json.loads(SUBSET_PATH.read_text())
 OAS_30 = SPEC["openapi"].startswith("3.0")
 # OpenAPI 3.0 schemas are a JSON Schema draft 4 dialect; 3.1 uses draft 2020-12.
 REGISTRY: Registry = Registry().with_resource(

@@ -1,7 +1,8 @@
 """A stateful fake of the Neon API v2 (branch parts), served over real HTTP on 127.0.0.1.
 
-Shapes follow shared/reference/neon-api-v2.openapi.json; tests/fakes/test_neon_server_contract.py
-validates every kind of answer against it. Use it as a context manager:
+Shapes follow Neon's OpenAPI v2 description (the subset in neon_api_v2_subset.json);
+tests/fakes/test_neon_server_contract.py validates every kind of answer against it. Use it as
+a context manager:
 
     with FakeNeon() as fake:
         client = NeonClient(fake.api_key, fake.project_id, base_url=fake.base_url)
