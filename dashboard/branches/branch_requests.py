@@ -151,6 +151,7 @@ class ActionTarget:
     branch: BranchInfo | None = None
     error: str = ""
     refusal: str = ""
+    children: list[str] = field(default_factory=list)  # reset: children that need preserving
 
 
 def action_target(branch_id: str, action: str) -> ActionTarget:
@@ -160,6 +161,8 @@ def action_target(branch_id: str, action: str) -> ActionTarget:
     try:
         with opened_provider() as provider:
             target.branch = _existing_branch(provider, branch_id)
+            if action == "reset" and target.provider.supports_reset:
+                target.children = provider.children_blocking_reset(branch_id)
     except BranchError as exc:
         target.error = _logged(exc, f"reading branch {branch_id} to {action} it")
         return target
@@ -170,8 +173,14 @@ def action_target(branch_id: str, action: str) -> ActionTarget:
     return target
 
 
-def start_action(request: HttpRequest, target: ActionTarget) -> JobRun:
-    """Record and enqueue a delete or reset of `target.branch`; return its job run."""
+def start_action(
+    request: HttpRequest, target: ActionTarget, options: dict[str, str] | None = None
+) -> JobRun:
+    """Record and enqueue a delete or reset of `target.branch`; return its job run.
+
+    options: what the confirmation asked for (a reset's preserve_under_name), kept with the
+    request for the job.
+    """
     from dashboard.branches import tasks
 
     branch = target.branch
@@ -183,6 +192,9 @@ def start_action(request: HttpRequest, target: ActionTarget) -> JobRun:
         asked = _requested(
             request, action, target.provider.name, branch.name, branch.id, branch.parent_id or ""
         )
+        if options:
+            asked.options = dict(options)
+            asked.save(update_fields=["options"])
         run = enqueue(task, kind=f"branch_{action}", user=request.user, branch_request_id=asked.pk)
         asked.job_run = run
         asked.save(update_fields=["job_run"])
@@ -194,6 +206,7 @@ def start_action(request: HttpRequest, target: ActionTarget) -> JobRun:
                 "branch_name": branch.name,
                 "provider": target.provider.name,
                 "job_run": run.pk,
+                **(options or {}),
             },
         )
     return run

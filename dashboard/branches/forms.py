@@ -137,9 +137,41 @@ class ConfirmNameForm(forms.Form):
 
 
 class ConfirmResetForm(forms.Form):
-    """Tick to confirm a reset (the branch's own changes are lost)."""
+    """Tick to confirm a reset (the branch's own changes are lost).
+
+    A branch with children (on Neon) can only be reset when its current state is kept as a new
+    branch: the form then asks for that branch's name (Neon's preserve_under_name).
+    """
 
     confirm = forms.BooleanField(
         label="I understand that every change made on this branch will be lost",
         error_messages={"required": "Tick the box to confirm the reset."},
     )
+
+    def __init__(
+        self,
+        *args: object,
+        branch_name: str = "",
+        children: list[str] | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if children:
+            self.fields["preserve_under_name"] = forms.CharField(
+                label=(
+                    f"It has child branches ({', '.join(children)}), so its current state is "
+                    "kept as a new branch named"
+                ),
+                max_length=256,
+                initial=f"{branch_name}-before-reset",
+                error_messages={
+                    "required": "Name the branch that keeps the current state (Neon needs it "
+                    "for a branch with children)."
+                },
+            )
+
+    def clean_preserve_under_name(self) -> str:
+        name = self.cleaned_data["preserve_under_name"].strip()
+        if not name:
+            raise forms.ValidationError("Name the branch that keeps the current state.")
+        return name

@@ -338,8 +338,20 @@ class LocalProvider:
             raise BranchError("Only branch databases can be deleted here.")
         self._drop_database(branch.id)
 
-    def reset_branch(self, branch_id: str, progress: Progress | None = None) -> BranchInfo:
-        """Re-clone the branch from its parent (its own changes are lost) and return it."""
+    def reset_branch(
+        self,
+        branch_id: str,
+        progress: Progress | None = None,
+        *,
+        preserve_under_name: str | None = None,
+    ) -> BranchInfo:
+        """Re-clone the branch from its parent (its own changes are lost) and return it.
+
+        Local clones do not depend on each other, so children never need preserving and
+        preserve_under_name is refused.
+        """
+        if preserve_under_name:
+            raise BranchError("Local branches keep no state under another name on reset.")
         say = progress or _noop
         branch = self.get_branch(branch_id)
         note = BranchNote(
@@ -354,6 +366,10 @@ class LocalProvider:
         self._drop_database(branch.id)
         self._clone_into_new_database(note.parent, branch.id, note, say)
         return self.get_branch(branch.id)
+
+    def children_blocking_reset(self, branch_id: str) -> list[str]:
+        """Return [] : a local branch's children are separate copies a reset does not touch."""
+        return []
 
     # -- waiting, URLs, schema diff ---------------------------------------------------------
 

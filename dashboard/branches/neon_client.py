@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -27,7 +27,7 @@ from dashboard.branches.neon_errors import (
     NeonProtocolError,
     NeonTimeoutError,
     NeonTransportError,
-    _CreateResolved,
+    _CarriedOut,
 )
 from dashboard.branches.neon_models import (
     BRANCH_STATES,
@@ -97,6 +97,7 @@ class NeonClient(RetryingSender):
         write_timeout: float = 10.0,
         pool_timeout: float = 5.0,
         max_retries: int = 4,
+        locked_wait_seconds: float = 300.0,
         backoff_base: float = 0.5,
         backoff_max: float = 10.0,
         retry_after_max: float = 60.0,
@@ -113,6 +114,7 @@ class NeonClient(RetryingSender):
         self.project_id = project_id
         self.base_url = base_url.rstrip("/")
         self.max_retries = max(0, max_retries)
+        self.locked_wait_seconds = max(0.0, locked_wait_seconds)
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._retry_after_max = retry_after_max
@@ -192,7 +194,9 @@ class NeonClient(RetryingSender):
         """Create a branch (with a read-write compute unless told otherwise) and return it.
 
         The name is required: after an ambiguous failure (timeout, 5xx) it is how the client
-        finds out whether Neon created the branch before sending the create again.
+        finds out whether Neon created the branch. A branch is adopted only when it is proven to
+        be this request's (see _created_branch); when no branch has the name, the create is sent
+        again; otherwise the failure is reported.
         """
         if not name:
             raise ValueError("a branch name is required (it makes a retried create safe)")
@@ -209,22 +213,22 @@ class NeonClient(RetryingSender):
         if with_endpoint:
             body["endpoints"] = [{"type": "read_write"}]
 
+        # Neon's created_at has whole seconds: compare with the start's whole second.
+        started = datetime.now(UTC).replace(microsecond=0)
         found: list[Branch] = []
 
-        def reconcile() -> bool:
-            existing = self.branch_find_by_name(name)
-            if existing is None:
-                logger.info("Neon branch %r was not created by the failed attempt; retrying", name)
-                return True
-            logger.info("Neon branch %r exists after an ambiguous failure: %s", name, existing.id)
-            found.append(existing)
-            return False
+        def look() -> None:
+            made = self._created_branch(name, parent_id, schema_only, started)
+            if made is None:
+                logger.info("Neon branch %r was not created by the failed attempt", name)
+                return
+            logger.info("Neon branch %r was created by the failed attempt: %s", name, made.id)
+            found.append(made)
+            raise _CarriedOut
 
         try:
-            response = self._send(
-                "POST", self._project_path("branches"), json_body=body, reconcile=reconcile
-            )
-        except _CreateResolved:
+            response = self._send("POST", self._project_path("branches"), json_body=body, look=look)
+        except _CarriedOut:
             return CreateResult(
                 branch=found[0], endpoints=self.branch_endpoints(found[0].id), reconciled=True
             )
@@ -238,10 +242,65 @@ class NeonClient(RetryingSender):
             roles=tuple(Role.from_api(r) for r in _items(data, "roles")),
         )
 
+    def _created_branch(
+        self, name: str, parent_id: str | None, schema_only: bool, started: datetime
+    ) -> Branch | None:
+        """Return the branch a create of `name` made, None when no branch has that name.
+
+        Proof is: exactly one branch of that name, created at or after the request started,
+        with the parent and the kind (schema-only or not) that were asked for. A branch of the
+        name that fails the proof is someone else's (or cannot be told apart): NeonError, and
+        nothing is adopted or sent again.
+        """
+        same_name = [b for b in self.branches_list(search=name) if b.name == name]
+        if not same_name:
+            return None
+        expected_parent = None if schema_only else parent_id or self._default_branch_id()
+        expected_source = "schema-only" if schema_only else "parent-data"
+        proven = [
+            b
+            for b in same_name
+            if b.created_at is not None
+            and b.created_at >= started
+            and b.parent_id == expected_parent
+            and (b.init_source or "parent-data") == expected_source
+        ]
+        if len(proven) == 1:
+            return proven[0]
+        raise NeonError(
+            f"Neon's answer to creating branch {name!r} was lost, and the branch of that name "
+            "that exists cannot be proven to be the one this console asked for, so it was "
+            "neither used nor created again. Look at the project's branches in the Neon console "
+            "before trying again."
+        )
+
+    def _default_branch_id(self) -> str | None:
+        return next((b.id for b in self.branches_list() if b.default), None)
+
+    def branch_children(self, branch_id: str) -> list[Branch]:
+        """Return the branches whose parent is this branch."""
+        return [b for b in self.branches_list() if b.parent_id == branch_id]
+
     def branch_delete(self, branch_id: str) -> DeleteResult:
-        """Delete a branch; a branch that is already gone (204 or 404) counts as success."""
+        """Delete a branch; a branch that is already gone (204 or 404) counts as success.
+
+        After an ambiguous failure the branch is looked up: gone means deleted, present means
+        the delete was not carried out and is sent again.
+        """
+
+        def look() -> None:
+            try:
+                self.branch_get(branch_id)
+            except NeonApiError as exc:
+                if exc.status == 404:
+                    raise _CarriedOut from None
+                raise
+
         try:
-            response = self._send("DELETE", self._branch_path(branch_id))
+            response = self._send("DELETE", self._branch_path(branch_id), look=look)
+        except _CarriedOut:
+            logger.info("Neon branch %s is gone after an ambiguous failure", branch_id)
+            return DeleteResult(branch_id=branch_id, already_gone=False)
         except NeonApiError as exc:
             if exc.status == 404:
                 logger.info("Neon branch %s was already gone", branch_id)
@@ -264,18 +323,40 @@ class NeonClient(RetryingSender):
         parent_id: str | None = None,
         preserve_under_name: str | None = None,
     ) -> BranchOperations:
-        """Reset a branch to the current head of its parent and return the started operations."""
+        """Reset a branch to the current head of its parent and return the started operations.
+
+        preserve_under_name keeps the branch's current state as a new branch of that name
+        (Neon requires it for a branch that has children). After an ambiguous failure the
+        restore is sent again only if the branch's last_reset_at did not move (and it is not
+        resetting); otherwise the restore happened and the branch is returned without
+        operations (watch the branch until it is ready).
+        """
+        before = self.branch_get(branch_id)
+        parent_id = parent_id or before.parent_id
         if parent_id is None:
-            parent_id = self.branch_get(branch_id).parent_id
-            if parent_id is None:
-                raise NeonError(
-                    f"Branch {branch_id} has no parent branch on Neon, so it cannot be reset "
-                    "from its parent."
-                )
+            raise NeonError(
+                f"Branch {branch_id} has no parent branch on Neon, so it cannot be reset "
+                "from its parent."
+            )
         body: dict[str, Any] = {"source_branch_id": parent_id}
         if preserve_under_name:
             body["preserve_under_name"] = preserve_under_name
-        data = self._json("POST", self._branch_path(branch_id, "restore"), json_body=body)
+        moved: list[Branch] = []
+
+        def look() -> None:
+            now = self.branch_get(branch_id)
+            if now.last_reset_at != before.last_reset_at or now.current_state == "resetting":
+                moved.append(now)
+                raise _CarriedOut
+
+        try:
+            response = self._send(
+                "POST", self._branch_path(branch_id, "restore"), json_body=body, look=look
+            )
+        except _CarriedOut:
+            logger.info("Neon branch %s was reset by the failed attempt", branch_id)
+            return BranchOperations(branch=moved[0])
+        data = self._decode(response)
         return BranchOperations(
             branch=Branch.from_api(_required(data, "branch", "branch")),
             operations=tuple(Operation.from_api(o) for o in _items(data, "operations")),

@@ -109,5 +109,5 @@ class NeonOperationError(NeonError):
         super().__init__(sentence)
 
 
-class _CreateResolved(Exception):
-    """Internal: the branch a create asked for was found; stop retrying the create."""
+class _CarriedOut(Exception):
+    """Internal: after an ambiguous failure, the state shows the request was carried out."""

@@ -128,6 +128,8 @@ class NeonProvider:
             "base_url": settings.NEON_API_URL,
             "read_timeout": float(getattr(settings, "NEON_TIMEOUT_SECONDS", 30.0)),
             "max_retries": int(getattr(settings, "NEON_MAX_RETRIES", 4)),
+            # A 423 means an operation runs: wait for it as long as for a branch to be ready.
+            "locked_wait_seconds": float(getattr(settings, "BRANCH_READY_DEADLINE_SECONDS", 300)),
             **overrides,
         }
         try:
@@ -232,8 +234,8 @@ class NeonProvider:
         self._operations[branch.id] = tuple(op.id for op in result.operations)
         if result.reconciled:
             say(
-                f"Neon's answer to the create was lost; found branch {branch.name} "
-                f"({branch.id}) by its name instead of creating a second one"
+                f"Neon's answer to the create was lost; branch {branch.name} ({branch.id}) "
+                "was found and proven to be this request's, so no second one was made"
             )
         else:
             actions = ", ".join(op.action for op in result.operations) or "none"
@@ -354,15 +356,34 @@ class NeonProvider:
         if result.already_gone:
             logger.info("Neon branch %s was already gone; nothing to delete", branch_id)
 
-    def reset_branch(self, branch_id: str, progress: Progress | None = None) -> BranchInfo:
-        """Restore the branch to its parent's current state and wait until it is ready."""
+    def reset_branch(
+        self,
+        branch_id: str,
+        progress: Progress | None = None,
+        *,
+        preserve_under_name: str | None = None,
+    ) -> BranchInfo:
+        """Restore the branch to its parent's current state and wait until it is ready.
+
+        preserve_under_name keeps the branch's state before the reset as a new branch (Neon
+        refuses to reset a branch that has children without it).
+        """
         say = progress or _quiet
         with neon_errors(f"resetting branch {branch_id} from its parent"):
-            result = self.client.branch_restore_from_parent(branch_id)
+            result = self.client.branch_restore_from_parent(
+                branch_id, preserve_under_name=preserve_under_name or None
+            )
         self._operations[branch_id] = tuple(op.id for op in result.operations)
         actions = ", ".join(op.action for op in result.operations) or "none"
         say(f"Neon is resetting {result.branch.name} from its parent; operations: {actions}")
+        if preserve_under_name:
+            say(f"Its state before the reset is kept as branch {preserve_under_name}")
         return self.wait_until_ready(branch_id, self.ready_deadline_seconds, progress)
+
+    def children_blocking_reset(self, branch_id: str) -> list[str]:
+        """Return the names of the child branches that make a reset need preserve_under_name."""
+        with neon_errors(f"listing the child branches of {branch_id}"):
+            return sorted(b.name for b in self.client.branch_children(branch_id))
 
     def schema_diff(self, branch_id: str) -> str:
         """Return Neon's schema diff of the branch's database against its parent ('' if equal)."""

@@ -1,4 +1,4 @@
-"""How the Neon client sends a request: bounded jittered retries and error mapping."""
+"""How the Neon client sends a request: retries only where safe, backoff, error mapping."""
 
 from __future__ import annotations
 
@@ -20,16 +20,24 @@ from dashboard.branches.neon_errors import (
     NeonProtocolError,
     NeonTimeoutError,
     NeonTransportError,
-    _CreateResolved,
 )
 from dashboard.branches.neon_parsing import _opt_str, _str, redact_uri
 
 # The client's log records keep the logger name they had before this module was split off.
 logger = logging.getLogger("dashboard.branches.neon_client")
 
-# 423 (a conflicting operation runs) and 429 (rate limited) mean the request was not carried out.
-# A 5xx or a timeout is ambiguous: the request may or may not have been carried out.
-RETRY_STATUSES = frozenset({423, 429, 500, 502, 503, 504})
+# Answers that say Neon did not carry the request out: a conflicting operation runs (423), rate
+# limited (429), or the service refused it before acting (503). Any request may be sent again.
+NOT_CARRIED_OUT_STATUSES = frozenset({423, 429, 503})
+# Answers after which the request may or may not have been carried out (a gateway lost Neon's
+# answer, or Neon failed half-way). GETs are sent again; a change is looked up instead.
+AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
+RETRY_STATUSES = NOT_CARRIED_OUT_STATUSES | AMBIGUOUS_STATUSES
+LOCKED = 423
+
+# A look at the state after an ambiguous failure of a change: it returns when the change was not
+# carried out, raises _CarriedOut when it was, and a NeonError when it cannot tell.
+Look = Callable[[], None]
 
 
 class RetryingSender:
@@ -38,12 +46,14 @@ class RetryingSender:
     # Set by NeonClient.__init__.
     base_url: str
     max_retries: int
+    locked_wait_seconds: float
     timeout: httpx.Timeout
     _api_key: str
     _backoff_base: float
     _backoff_max: float
     _retry_after_max: float
     _sleep: Callable[[float], None]
+    _clock: Callable[[], float]
     _rng: random.Random
     _http: httpx.Client
 
@@ -75,20 +85,27 @@ class RetryingSender:
         *,
         params: Mapping[str, str | int] | None = None,
         json_body: Any = None,
-        reconcile: Callable[[], bool] | None = None,
+        look: Look | None = None,
     ) -> httpx.Response:
-        """Send one request with bounded retries; return the first non-error response.
+        """Send one request; return the first answer below 400.
 
-        reconcile, when given, runs after an ambiguous failure (timeout, 5xx) before the request
-        is sent again or a failure is reported: True means "not carried out", False means the
-        request's effect was found, and _CreateResolved is raised.
+        Sent again only where that is safe: any request after a connect error or a 423, 429 or
+        503 answer (Neon did not act; Retry-After is honoured), and a GET after anything
+        retryable. After an ambiguous failure of a change (another 5xx, a read timeout, a
+        broken connection), the change is never sent blindly again: `look` reads the state
+        and returns when the change was not carried out (it is sent again), raises _CarriedOut
+        when it was, or raises a NeonError when it cannot tell; without `look` the failure is
+        reported.
+        A 423 (a running operation) is waited out for up to locked_wait_seconds, apart from the
+        max_retries budget of the other failures.
         """
+        safe = method == "GET"
+        retries_left = self.max_retries
+        failures = 0
+        locked_since: float | None = None
         ambiguous_seen = False
-        attempts = self.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            # After an ambiguous failure (and the wait), look before sending the request again.
-            if attempt > 1 and ambiguous_seen and reconcile is not None and not reconcile():
-                raise _CreateResolved
+        while True:
+            failures += 1
             request_id = str(uuid.uuid4())
             started = time.monotonic()
             error: NeonError
@@ -102,14 +119,14 @@ class RetryingSender:
                 )
             except httpx.RequestError as exc:
                 error = self._transport_error(exc, method, path)
-                outcome, delay, retryable = type(exc).__name__, self._backoff(attempt), True
-                ambiguous_seen = ambiguous_seen or _is_ambiguous(exc)
+                outcome, delay, retryable = type(exc).__name__, self._backoff(failures), True
+                ambiguous = _is_ambiguous(exc)
             else:
                 elapsed_ms = (time.monotonic() - started) * 1000
                 request_id = response.headers.get("x-request-id") or request_id
                 if response.status_code < 400:
                     logger.log(
-                        logging.DEBUG if method == "GET" else logging.INFO,
+                        logging.DEBUG if safe else logging.INFO,
                         "Neon %s %s -> %d (request_id=%s, %.0f ms)",
                         method,
                         path,
@@ -119,36 +136,70 @@ class RetryingSender:
                     )
                     return response
                 error = self._api_error(response, method, path, request_id)
-                outcome, retryable = error.label, error.status in RETRY_STATUSES
-                delay = self._backoff(attempt) if error.retry_after is None else error.retry_after
-                ambiguous_seen = ambiguous_seen or error.status >= 500
+                outcome = error.label
+                ambiguous = error.status >= 500 and error.status not in NOT_CARRIED_OUT_STATUSES
+                retryable = ambiguous or error.status in NOT_CARRIED_OUT_STATUSES
+                delay = self._backoff(failures) if error.retry_after is None else error.retry_after
 
-            if not retryable or attempt >= attempts:
-                # Before reporting a failure that follows an ambiguous one, look once more: the
-                # request may have been carried out (a 409 then is most likely our own attempt).
-                if ambiguous_seen and reconcile is not None and not reconcile():
-                    raise _CreateResolved
-                logger.warning(
-                    "Neon %s %s -> %s (request_id=%s)%s",
-                    method,
-                    path,
-                    outcome,
-                    request_id,
-                    f"; giving up after {attempt} attempts" if retryable else "",
-                )
+            if isinstance(error, NeonApiError) and error.status == LOCKED:
+                # Poll the lock with growing waits (never sooner than Retry-After) until the
+                # running operation ends or locked_wait_seconds have passed.
+                delay = max(delay, self._backoff(failures))
+                locked_since = self._clock() if locked_since is None else locked_since
+                left = self.locked_wait_seconds - (self._clock() - locked_since)
+                if left > 0:
+                    self._log_retry(method, path, outcome, request_id, min(delay, left), "locked")
+                    self._sleep(min(delay, left))
+                    continue
+                retryable = False
+            ambiguous_seen = ambiguous_seen or ambiguous
+            if ambiguous and not safe:
+                if look is None or retries_left <= 0:
+                    # Still look once: the change may have been carried out.
+                    if look is not None:
+                        look()
+                    self._give_up(method, path, outcome, request_id, failures, look is not None)
+                    raise error from None
+                retries_left -= 1
+                self._log_retry(method, path, outcome, request_id, delay, "looking first")
+                self._sleep(delay)
+                look()  # raises _CarriedOut, or a NeonError when it cannot tell
+                continue
+            if not retryable or retries_left <= 0:
+                # A failure that follows an ambiguous one (a 409 after a lost answer is most
+                # likely our own change) gets a last look at the state.
+                if ambiguous_seen and not safe and look is not None:
+                    look()
+                self._give_up(method, path, outcome, request_id, failures, retryable)
                 raise error from None
-            logger.warning(
-                "Neon %s %s -> %s (request_id=%s); retrying in %.2fs (attempt %d of %d)",
-                method,
-                path,
-                outcome,
-                request_id,
-                delay,
-                attempt,
-                attempts,
-            )
+            retries_left -= 1
+            self._log_retry(method, path, outcome, request_id, delay, f"failure {failures}")
             self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _log_retry(
+        self, method: str, path: str, outcome: str, request_id: str, delay: float, why: str
+    ) -> None:
+        logger.warning(
+            "Neon %s %s -> %s (request_id=%s); retrying in %.2fs (%s)",
+            method,
+            path,
+            outcome,
+            request_id,
+            delay,
+            why,
+        )
+
+    def _give_up(
+        self, method: str, path: str, outcome: str, request_id: str, attempts: int, tried: bool
+    ) -> None:
+        logger.warning(
+            "Neon %s %s -> %s (request_id=%s)%s",
+            method,
+            path,
+            outcome,
+            request_id,
+            f"; giving up after {attempts} attempts" if tried else "",
+        )
 
     def _backoff(self, attempt: int) -> float:
         """Return the wait after failed attempt n (1-based): "equal jitter" backoff.

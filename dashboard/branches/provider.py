@@ -82,7 +82,15 @@ class BranchProvider(Protocol):
 
     def delete_branch(self, branch_id: str) -> None: ...
 
-    def reset_branch(self, branch_id: str, progress: Progress | None = None) -> BranchInfo: ...
+    def reset_branch(
+        self,
+        branch_id: str,
+        progress: Progress | None = None,
+        *,
+        preserve_under_name: str | None = None,
+    ) -> BranchInfo: ...
+
+    def children_blocking_reset(self, branch_id: str) -> list[str]: ...
 
     def schema_diff(self, branch_id: str) -> str: ...
 

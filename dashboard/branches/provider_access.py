@@ -85,7 +85,9 @@ def opened_provider(*, interactive: bool = True) -> Iterator[BranchProvider]:
     if interactive and getattr(settings, "BRANCH_PROVIDER", "local") == "neon":
         from dashboard.branches.neon_provider import NeonProvider
 
-        provider = NeonProvider.from_settings(max_retries=1, retry_after_max=5.0)
+        provider = NeonProvider.from_settings(
+            max_retries=1, retry_after_max=5.0, locked_wait_seconds=5.0
+        )
     else:
         provider = get_provider()
     try:

@@ -71,7 +71,11 @@ def _reset(run: JobRun, branch_request_id: int) -> dict:
     asked = BranchRequest.objects.get(pk=branch_request_id)
     with opened_provider(interactive=False) as provider:
         run.note(f"Resetting branch {asked.branch_name} ({asked.branch_id}) from its parent")
-        branch = provider.reset_branch(asked.branch_id, progress=run.note)
+        branch = provider.reset_branch(
+            asked.branch_id,
+            progress=run.note,
+            preserve_under_name=asked.options.get("preserve_under_name") or None,
+        )
     run.note(f"Branch {branch.name} is reset and {branch.state}")
     return {"branch_id": branch.id, "branch_name": branch.name, "state": branch.state}
 

@@ -126,10 +126,11 @@ def _confirmed_action(request: HttpRequest, branch_id: str, action: str) -> Http
         if action == "delete":
             form = ConfirmNameForm(data, expected=target.branch.name)
         else:
-            form = ConfirmResetForm(data)
+            form = ConfirmResetForm(data, branch_name=target.branch.name, children=target.children)
         if request.method == "POST" and form.is_valid():
+            options = {k: v for k, v in form.cleaned_data.items() if k == "preserve_under_name"}
             try:
-                run = services.start_action(request, target)
+                run = services.start_action(request, target, options=options)
             except BranchError as exc:
                 target.refusal = exc.sentence
             else:

@@ -1,14 +1,14 @@
-"""Failure injection of the fake Neon server: injected error answers and slow answers."""
+"""Failure injection of the fake Neon server: injected error answers, lost answers, slow answers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.neon_fake_models import _ERROR_MESSAGES, _DelayRule, _FailureRule
+from tests.fakes.neon_fake_models import _ERROR_MESSAGES, DROPPED, _DelayRule, _FailureRule
 
 
 class _FailureInjection:
-    """FakeNeon's fail_next() / delay_next() controls and the rules they leave behind."""
+    """FakeNeon's fail_next() / drop_answer_next() / delay_next() controls and their rules."""
 
     def fail_next(
         self,
@@ -35,6 +35,26 @@ class _FailureInjection:
                 )
             )  # fmt: skip
 
+    def drop_answer_next(
+        self,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        path_contains: str | None = None,
+        after_processing: bool = True,
+    ) -> None:
+        """Close the connection of the next `times` matching requests without an answer.
+
+        By default the request is carried out first (the answer is lost on the way back), so
+        the client cannot tell whether it happened; after_processing=False drops it unread.
+        """
+        with self._lock:
+            self._failures.append(
+                _FailureRule(
+                    DROPPED, times, None, None, None, method, path_contains, after_processing
+                )
+            )
+
     def delay_next(
         self,
         seconds: float,
@@ -47,9 +67,17 @@ class _FailureInjection:
         with self._lock:
             self._delays.append(_DelayRule(seconds, times, method, path_contains))
 
+    def clear_faults(self) -> None:
+        """Forget every injected failure, lost answer and delay not used yet."""
+        with self._lock:
+            self._failures.clear()
+            self._delays.clear()
+
     def _failure_answer(
         self, failure: _FailureRule, request_id: str, extra: dict[str, str]
     ) -> tuple[int, Any, dict[str, str]]:
+        if failure.status == DROPPED:
+            return DROPPED, None, {}
         headers = dict(extra)
         if failure.retry_after is not None:
             headers["Retry-After"] = f"{failure.retry_after:g}"

@@ -9,7 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.neon_fake_models import _ERROR_CODES, API_PREFIX, RecordedRequest, _ApiError
+from tests.fakes.neon_fake_models import (
+    _ERROR_CODES,
+    API_PREFIX,
+    DROPPED,
+    RecordedRequest,
+    _ApiError,
+)
 
 if TYPE_CHECKING:
     from tests.fakes.neon_server import FakeNeon
@@ -125,6 +131,9 @@ class _Handler(BaseHTTPRequestHandler):
         raw_body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, payload, extra = self.fake.handle(self.command, self.path, headers, raw_body)
+        if status == DROPPED:
+            self.close_connection = True  # no answer at all: the client sees the line drop
+            return
         data = b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)

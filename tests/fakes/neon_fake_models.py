@@ -13,6 +13,8 @@ DEFAULT_PROJECT_ID = "fake-project-123456"
 REGION = "aws-us-east-2"
 DOMAIN = "us-east-2.aws.neon.tech"
 
+DROPPED = 0  # the status of an answer that is never sent: the connection is closed instead
+
 _ERROR_CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHORIZED",
@@ -112,6 +114,7 @@ class _Branch:
     parent_timestamp: str | None = None
     expires_at: str | None = None
     last_reset_at: datetime | None = None
+    restores: int = 0
     busy_state: str = "init"  # what current_state reads while state_ops are unfinished
     state_ops: list[str] = field(default_factory=list)
     databases: list[dict[str, Any]] = field(default_factory=list)

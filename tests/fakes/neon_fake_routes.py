@@ -195,6 +195,7 @@ class _NeonRoutes:
             backup.parent_id = branch.parent_id
         branch.schemas = dict(source.schemas)
         branch.last_reset_at = self._wall()
+        branch.restores += 1
         op_ids = [self._make_operation(branch.id, "create_timeline")]
         op_ids += [
             self._make_operation(branch.id, "apply_config", e.id)

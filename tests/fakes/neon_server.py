@@ -16,6 +16,7 @@ values the spec does not list, and `requests` records what the server received.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from http.server import ThreadingHTTPServer
 
 from tests.fakes.neon_fake_failures import _FailureInjection
@@ -122,12 +123,19 @@ class FakeNeon(_HttpServing, _FailureInjection, _NeonRoutes, _NeonState):
             self.endpoint_state_override = endpoint_state
 
     def add_branch(
-        self, name: str, *, parent_id: str | None = None, with_endpoint: bool = False
+        self,
+        name: str,
+        *,
+        parent_id: str | None = None,
+        with_endpoint: bool = False,
+        created_at: datetime | None = None,
     ) -> str:
         """Add a ready branch directly (no operations, no lock); return its id."""
         with self._lock:
             parent = self._branches[parent_id or self.default_branch_id]
             branch = self._make_branch(name, parent, schema_only=False)
+            if created_at is not None:
+                branch.created_at = created_at
             if with_endpoint:
                 self._make_endpoint(branch.id, "read_write")
             return branch.id
@@ -140,6 +148,11 @@ class FakeNeon(_HttpServing, _FailureInjection, _NeonRoutes, _NeonState):
     def branch_ids_named(self, name: str) -> list[str]:
         with self._lock:
             return [b.id for b in self._branches.values() if b.name == name]
+
+    def restores_carried_out(self, branch_id: str) -> int:
+        """How many restores the fake carried out on this branch."""
+        with self._lock:
+            return self._branches[branch_id].restores
 
     def has_branch(self, branch_id: str) -> bool:
         with self._lock:

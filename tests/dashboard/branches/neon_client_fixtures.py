@@ -13,16 +13,22 @@ from tests.fakes.neon_server import FakeNeon
 
 
 class Sleeper:
-    """Records the client's waits instead of waiting; optionally moves the fake's clock."""
+    """Records the client's waits instead of waiting: a virtual clock moves by each wait (and
+    the fake's clock with it, when given)."""
 
     def __init__(self, fake: FakeNeon | None = None) -> None:
         self.calls: list[float] = []
+        self.now = 0.0
         self.fake = fake
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+        self.now += seconds
         if self.fake is not None:
             self.fake.advance(seconds)
+
+    def clock(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -46,6 +52,7 @@ def make_client(fake: FakeNeon, sleeper: Sleeper, **overrides: object) -> NeonCl
     options: dict[str, object] = {
         "base_url": fake.base_url,
         "sleep": sleeper,
+        "clock": sleeper.clock,
         "rng": random.Random(1234),
         "read_timeout": 5.0,
         # Plain HTTP to 127.0.0.1: skip building a TLS context (75 ms per client).

@@ -200,11 +200,12 @@ def test_rate_limit_backs_off_as_neon_asks(
 
 
 @pytest.mark.parametrize(
-    ("status", "sentence"),
+    ("status", "sentence", "requests"),
     [
-        (423, "Neon is busy with another operation on this project (423 LOCKED); try again"),
-        (429, "Neon is rate limiting this API key (429 RATE_LIMITED); wait a minute"),
-        (503, "Neon had a problem on its side (503 SERVICE_UNAVAILABLE); try again in a few"),
+        # A 423 is waited out by time (locked_wait_seconds, 0 here), not by max_retries.
+        (423, "Neon is busy with another operation on this project (423 LOCKED); try again", 1),
+        (429, "Neon is rate limiting this API key (429 RATE_LIMITED); wait a minute", 3),
+        (503, "Neon had a problem on its side (503 SERVICE_UNAVAILABLE); try again in a few", 3),
     ],
 )
 def test_persistent_failures_become_sentences_and_logged_details(
@@ -213,9 +214,10 @@ def test_persistent_failures_become_sentences_and_logged_details(
     caplog: pytest.LogCaptureFixture,
     status: int,
     sentence: str,
+    requests: int,
 ) -> None:
     fake.fail_next(status, times=10, retry_after=0.01)
-    provider = make_provider(fake, virtual_time, max_retries=2)
+    provider = make_provider(fake, virtual_time, max_retries=2, locked_wait_seconds=0)
     with pytest.raises(BranchError) as err:
         provider.list_branches()
     request_id = fake.requests_to("GET", "/branches")[-1].request_id
@@ -223,7 +225,7 @@ def test_persistent_failures_become_sentences_and_logged_details(
     assert err.value.sentence.endswith(f"request id: {request_id}")
     assert str(status) in err.value.detail and request_id in err.value.detail
     assert "Traceback" not in err.value.sentence
-    assert len(fake.requests_to("GET", "/branches")) == 3  # two retries, then the sentence
+    assert len(fake.requests_to("GET", "/branches")) == requests  # retries, then the sentence
 
 
 def test_timeout_becomes_a_sentence(fake: FakeNeon, virtual_time: VirtualTime) -> None:
@@ -340,7 +342,9 @@ def test_neither_the_key_nor_a_password_is_logged(
     fake: FakeNeon, virtual_time: VirtualTime, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    provider = make_provider(fake, virtual_time, max_retries=1, read_timeout=0.2)
+    provider = make_provider(
+        fake, virtual_time, max_retries=1, read_timeout=0.2, locked_wait_seconds=0
+    )
     fake.operation_duration = 2.0
     branch = provider.create_branch("secretive")
     provider.wait_until_ready(branch.id, deadline_seconds=30, progress=logging.getLogger().info)

@@ -1,17 +1,20 @@
-"""The Neon client's retries, timeouts, ambiguous creates and secret scrubbing (fake Neon)."""
+"""The Neon client against the fake Neon: what is retried, how ambiguous failures of changes are
+resolved by looking at the state (never a duplicate branch, a double restore or a foreign branch
+adopted), and secret scrubbing. Waits are counted through a recording sleeper, never timed."""
 # ruff: noqa: F811  (fixtures imported from neon_client_fixtures are redefined as arguments)
 
 from __future__ import annotations
 
 import logging
 import random
-import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dashboard.branches.neon_client import (
     NeonApiError,
     NeonClient,
+    NeonError,
     NeonTimeoutError,
     NeonTransportError,
 )
@@ -24,37 +27,43 @@ from tests.dashboard.branches.neon_client_fixtures import (  # noqa: F401 - fixt
 )
 from tests.fakes.neon_server import FakeNeon
 
-# ---- retries -----------------------------------------------------------------------------------
+# ---- which failures are retried ----------------------------------------------------------------
 
 
-def test_locked_project_is_retried_until_the_operation_finishes(
+def test_locked_project_is_waited_out_until_the_operation_finishes(
     fake: FakeNeon, sleeper: Sleeper, client: NeonClient
 ) -> None:
-    fake.operation_duration = 2.0
+    fake.operation_duration = 20.0  # far longer than the old ~7.5 s retry budget
     client.branch_create("first")
-    second = client.branch_create("second")  # 423 until the fake's clock passes 2 seconds
+    second = client.branch_create("second")  # 423 until the fake's clock passes 20 seconds
 
     assert second.branch.name == "second"
     # One POST for "first", then one for "second" plus one more after every wait.
     assert len(fake.requests_to("POST", "/branches")) == 2 + len(sleeper.calls)
-    assert len(sleeper.calls) >= 2
-    assert sum(sleeper.calls[:-1]) < 2.0 <= sum(sleeper.calls)
-    # A 423 is not ambiguous: no look-up by name happened.
+    assert sum(sleeper.calls[:-1]) < 20.0 <= sum(sleeper.calls)
+    assert len(sleeper.calls) > client.max_retries  # a 423 is not bound by max_retries
+    # A 423 is not ambiguous: no look-up happened.
     assert fake.requests_to("GET", "/branches") == []
 
 
-def test_locked_answer_exhausts_retries_into_a_clear_error(
+def test_locked_project_is_waited_out_no_longer_than_the_deadline(
     fake: FakeNeon, sleeper: Sleeper
 ) -> None:
-    fake.fail_next(423, times=10)
-    with make_client(fake, sleeper, max_retries=2) as neon, pytest.raises(NeonApiError) as err:
+    fake.fail_next(423, times=1000, retry_after=4)
+    with (
+        make_client(fake, sleeper, locked_wait_seconds=30.0) as neon,
+        pytest.raises(NeonApiError) as err,
+    ):
         neon.branch_get(fake.default_branch_id)
     assert err.value.status == 423
     assert str(err.value).startswith(
         "Neon is busy with another operation on this project (423 LOCKED); "
         "try again in a moment. request id: "
     )
-    assert len(sleeper.calls) == 2
+    assert sum(sleeper.calls) == 30.0  # waited exactly up to the deadline, then gave up
+    assert min(sleeper.calls) >= 4.0 or sleeper.calls[-1] < 4.0  # never sooner than Retry-After
+    assert all(call >= 4.0 for call in sleeper.calls[:-1])
+    assert len(fake.requests_to("GET")) == len(sleeper.calls) + 1
 
 
 def test_rate_limit_backs_off_with_growing_jittered_delays(fake: FakeNeon) -> None:
@@ -94,8 +103,21 @@ def test_rate_limit_honours_retry_after(fake: FakeNeon) -> None:
     assert capped.calls == [30.0]
 
 
-def test_server_error_is_retried_then_succeeds(fake: FakeNeon, client: NeonClient) -> None:
-    fake.fail_next(503, times=2, method="GET")
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_create_refused_before_neon_acted_is_sent_again_without_looking(
+    fake: FakeNeon, sleeper: Sleeper, client: NeonClient, status: int
+) -> None:
+    fake.fail_next(status, method="POST", retry_after=3)
+    result = client.branch_create("second-try")
+    assert result.reconciled is False
+    assert len(fake.branch_ids_named("second-try")) == 1
+    methods = [(r.method, r.path.rsplit("/", 1)[-1]) for r in fake.requests]
+    assert methods == [("POST", "branches"), ("POST", "branches")]
+    assert sleeper.calls == [3.0]  # Retry-After honoured
+
+
+def test_get_server_errors_are_retried_then_succeed(fake: FakeNeon, client: NeonClient) -> None:
+    fake.fail_next(502, times=2, method="GET")
     assert client.branch_get(fake.default_branch_id).default is True
     assert len(fake.requests_to("GET")) == 3
 
@@ -135,10 +157,7 @@ def test_wrong_api_key_gives_a_sentence_and_no_retry(fake: FakeNeon, sleeper: Sl
     assert [r.authorized for r in fake.requests] == [False]
 
 
-# ---- timeouts and ambiguous creates ------------------------------------------------------------
-
-
-def test_read_timeout_is_retried_then_succeeds(fake: FakeNeon, sleeper: Sleeper) -> None:
+def test_read_timeout_of_a_get_is_retried_then_succeeds(fake: FakeNeon, sleeper: Sleeper) -> None:
     fake.delay_next(1.0, method="GET")
     with make_client(fake, sleeper, read_timeout=0.3) as neon:
         assert neon.branch_get(fake.default_branch_id).name == "main"
@@ -147,34 +166,56 @@ def test_read_timeout_is_retried_then_succeeds(fake: FakeNeon, sleeper: Sleeper)
 
 def test_read_timeout_exhausted_gives_a_clear_error(fake: FakeNeon, sleeper: Sleeper) -> None:
     fake.delay_next(1.0, times=5)
-    started = time.monotonic()
     neon = make_client(fake, sleeper, read_timeout=0.3, max_retries=1)
     with neon, pytest.raises(NeonTimeoutError) as err:
         neon.branches_list()
-    assert time.monotonic() - started < 1.5  # the client gave up; it did not wait for the fake
     assert str(err.value) == (
         f"Neon did not answer within 0.3 seconds (GET /projects/{fake.project_id}/branches); "
         "it may be slow or busy, try again in a moment."
     )
     assert err.value.__cause__ is None
     assert len(sleeper.calls) == 1
+    assert len(fake.requests_to("GET", "/branches")) == 2
 
 
-def test_create_after_a_timeout_finds_the_branch_instead_of_duplicating(
-    fake: FakeNeon, sleeper: Sleeper
+def test_connect_error_is_retried_then_explained(sleeper: Sleeper) -> None:
+    with FakeNeon() as gone:
+        base_url = gone.base_url  # a port nobody listens on once the fake stops
+    neon = NeonClient(
+        "key", "proj", base_url=base_url, sleep=sleeper, clock=sleeper.clock, max_retries=2
+    )
+    with neon, pytest.raises(NeonTransportError) as err:
+        neon.branch_create("never-sent")  # a POST too: a refused connection carried nothing
+    assert str(err.value).startswith("Could not connect to Neon at 127.0.0.1")
+    assert len(sleeper.calls) == 2
+
+
+# ---- ambiguous failures of a create: look, never adopt what is not ours ------------------------
+
+AMBIGUOUS_CREATE_FAILURES = {
+    "502 after processing": lambda fake: fake.fail_next(502, method="POST", after_processing=True),
+    "500 after processing": lambda fake: fake.fail_next(500, method="POST", after_processing=True),
+    "answer dropped": lambda fake: fake.drop_answer_next(method="POST"),
+    "read timeout": lambda fake: fake.delay_next(1.0, method="POST"),
+}
+
+
+@pytest.mark.parametrize("failure", AMBIGUOUS_CREATE_FAILURES, ids=list(AMBIGUOUS_CREATE_FAILURES))
+def test_a_create_carried_out_before_an_ambiguous_failure_is_found_not_sent_again(
+    fake: FakeNeon, sleeper: Sleeper, failure: str
 ) -> None:
-    fake.delay_next(1.0, method="POST")  # Neon creates the branch, but the answer comes too late
+    AMBIGUOUS_CREATE_FAILURES[failure](fake)
     with make_client(fake, sleeper, read_timeout=0.3) as neon:
-        result = neon.branch_create("after-timeout")
+        result = neon.branch_create("made-once")
 
     assert result.reconciled is True
-    assert fake.branch_ids_named("after-timeout") == [result.branch.id]
-    assert len(fake.requests_to("POST", "/branches")) == 1
+    assert fake.branch_ids_named("made-once") == [result.branch.id]  # no duplicate
+    assert len(fake.requests_to("POST", "/branches")) == 1  # never sent twice
     assert [e.type for e in result.endpoints] == ["read_write"]
     assert result.operations == () and result.connection_uris == ()
 
 
-def test_create_timing_out_on_the_last_attempt_still_finds_the_branch(
+def test_a_create_timing_out_on_the_last_attempt_still_finds_the_branch(
     fake: FakeNeon, sleeper: Sleeper
 ) -> None:
     fake.delay_next(1.0, method="POST")
@@ -185,35 +226,117 @@ def test_create_timing_out_on_the_last_attempt_still_finds_the_branch(
     assert sleeper.calls == []
 
 
-def test_create_after_a_lost_gateway_answer_finds_the_branch(
-    fake: FakeNeon, client: NeonClient
-) -> None:
+def test_a_schema_only_create_is_found_without_a_parent(fake: FakeNeon, client: NeonClient) -> None:
     fake.fail_next(502, method="POST", after_processing=True)
-    result = client.branch_create("behind-gateway")
-    assert result.reconciled is True
-    assert fake.branch_ids_named("behind-gateway") == [result.branch.id]
-    assert len(fake.requests_to("POST", "/branches")) == 1
+    result = client.branch_create("shape-only", schema_only=True)
+    assert result.reconciled is True and result.branch.parent_id is None
+    assert fake.branch_ids_named("shape-only") == [result.branch.id]
 
 
-def test_create_is_sent_again_when_the_look_up_finds_nothing(
+def test_a_create_not_carried_out_is_sent_again_after_the_look_finds_nothing(
     fake: FakeNeon, client: NeonClient
 ) -> None:
-    fake.fail_next(503, method="POST")  # rejected before Neon did anything
+    fake.fail_next(502, method="POST")  # the gateway failed before Neon did anything
     result = client.branch_create("second-try")
     assert result.reconciled is False
     assert len(fake.branch_ids_named("second-try")) == 1
     methods = [(r.method, r.path.rsplit("/", 1)[-1]) for r in fake.requests]
     assert methods == [("POST", "branches"), ("GET", "branches"), ("POST", "branches")]
+    assert fake.requests[1].query["search"] == "second-try"
 
 
-def test_connect_error_is_retried_then_explained(sleeper: Sleeper) -> None:
-    with FakeNeon() as gone:
-        base_url = gone.base_url  # a port nobody listens on once the fake stops
-    neon = NeonClient("key", "proj", base_url=base_url, sleep=sleeper, max_retries=2)
-    with neon, pytest.raises(NeonTransportError) as err:
-        neon.branches_list()
-    assert str(err.value).startswith("Could not connect to Neon at 127.0.0.1")
-    assert len(sleeper.calls) == 2
+def test_an_older_branch_of_the_same_name_is_never_adopted(
+    fake: FakeNeon, client: NeonClient
+) -> None:
+    foreign = fake.add_branch("shared-name", created_at=datetime.now(UTC) - timedelta(hours=1))
+    fake.fail_next(502, method="POST")  # not carried out: only the foreign branch exists
+    with pytest.raises(NeonError) as err:
+        client.branch_create("shared-name")
+    assert "cannot be proven to be the one this console asked for" in str(err.value)
+    assert fake.branch_ids_named("shared-name") == [foreign]  # not adopted, nothing made
+    assert len(fake.requests_to("POST", "/branches")) == 1  # not sent again either
+
+
+def test_a_new_branch_of_the_same_name_from_another_parent_is_never_adopted(
+    fake: FakeNeon, client: NeonClient
+) -> None:
+    other_parent = fake.add_branch("elsewhere")
+    fake.advance(5)  # made after our request started, but from another parent
+    foreign = fake.add_branch("racing", parent_id=other_parent)
+    fake.fail_next(504, method="POST")
+    with pytest.raises(NeonError, match="cannot be proven"):
+        client.branch_create("racing")
+    assert fake.branch_ids_named("racing") == [foreign]
+
+
+def test_ours_is_told_apart_from_an_older_namesake(fake: FakeNeon, client: NeonClient) -> None:
+    fake.unique_branch_names = False
+    foreign = fake.add_branch("twin", created_at=datetime.now(UTC) - timedelta(hours=1))
+    fake.fail_next(502, method="POST", after_processing=True)
+    result = client.branch_create("twin")
+    assert result.reconciled is True and result.branch.id != foreign
+    assert sorted(fake.branch_ids_named("twin")) == sorted([foreign, result.branch.id])
+    assert len(fake.requests_to("POST", "/branches")) == 1
+
+
+# ---- ambiguous failures of a restore and a delete ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    ["502 after processing", "answer dropped"],
+)
+def test_a_restore_carried_out_before_an_ambiguous_failure_is_not_sent_again(
+    fake: FakeNeon, client: NeonClient, failure: str
+) -> None:
+    branch_id = fake.add_branch("to-reset", with_endpoint=True)
+    if failure == "answer dropped":
+        fake.drop_answer_next(method="POST", path_contains="/restore")
+    else:
+        fake.fail_next(502, method="POST", path_contains="/restore", after_processing=True)
+    result = client.branch_restore_from_parent(branch_id)
+    assert result.branch.id == branch_id and result.branch.last_reset_at is not None
+    assert fake.restores_carried_out(branch_id) == 1  # no double restore
+    assert len(fake.requests_to("POST", "/restore")) == 1
+
+
+def test_a_restore_not_carried_out_is_sent_again_when_last_reset_did_not_move(
+    fake: FakeNeon, client: NeonClient
+) -> None:
+    branch_id = fake.add_branch("to-reset")
+    fake.fail_next(500, method="POST", path_contains="/restore")
+    client.branch_restore_from_parent(branch_id)
+    assert fake.restores_carried_out(branch_id) == 1
+    assert len(fake.requests_to("POST", "/restore")) == 2
+
+
+def test_a_restore_of_a_branch_with_children_preserves_it_under_a_name(
+    fake: FakeNeon, client: NeonClient
+) -> None:
+    branch_id = fake.add_branch("has-kids")
+    fake.add_branch("kid", parent_id=branch_id)
+    with pytest.raises(NeonApiError, match="preserve_under_name"):
+        client.branch_restore_from_parent(branch_id)
+    assert [b.name for b in client.branch_children(branch_id)] == ["kid"]
+
+    client.branch_restore_from_parent(branch_id, preserve_under_name="has-kids-before")
+    assert fake.restores_carried_out(branch_id) == 1
+    assert len(fake.branch_ids_named("has-kids-before")) == 1
+    assert fake.requests_to("POST", "/restore")[-1].body["preserve_under_name"] == (
+        "has-kids-before"
+    )
+
+
+@pytest.mark.parametrize("processed", [True, False], ids=["carried out", "not carried out"])
+def test_a_delete_after_an_ambiguous_failure_looks_before_sending_again(
+    fake: FakeNeon, client: NeonClient, processed: bool
+) -> None:
+    branch_id = fake.add_branch("doomed", with_endpoint=True)
+    fake.fail_next(502, method="DELETE", after_processing=processed)
+    result = client.branch_delete(branch_id)
+    assert not fake.has_branch(branch_id) and result.already_gone is False
+    assert len(fake.requests_to("DELETE", branch_id)) == (1 if processed else 2)
+    assert len(fake.requests_to("GET", branch_id)) == 1  # the look
 
 
 # ---- errors and secrets ----------------------------------------------------------------------
@@ -225,20 +348,24 @@ def test_api_key_and_passwords_never_leak(
     caplog.set_level(logging.DEBUG, logger="dashboard.branches.neon_client")
     key = fake.api_key
     errors: list[Exception] = []
-    with make_client(fake, sleeper, read_timeout=0.3, max_retries=1) as neon:
+    with make_client(fake, sleeper, read_timeout=0.3, max_retries=1, locked_wait_seconds=5) as neon:
         assert key not in repr(neon)
         created = neon.branch_create("secretive")
         neon.connection_uri(created.branch.id, "neondb", "neondb_owner", pooled=False)
         password = fake.role_password(created.branch.id)
 
-        fake.fail_next(
-            500, times=2, message=f"token {key} rejected for postgresql://a:{password}@h"
-        )
-        fake.fail_next(423, times=2)
-        fake.delay_next(1.0, times=2)
-        for call in (neon.branches_list, neon.branches_list, neon.branches_list):
+        failures = [
+            lambda: fake.fail_next(
+                500, times=2, message=f"token {key} rejected for postgresql://a:{password}@h"
+            ),
+            lambda: fake.fail_next(423, times=1000),  # waited out for 5 s, then reported
+            lambda: fake.delay_next(1.0, times=2),
+        ]
+        for inject in failures:
+            fake.clear_faults()
+            inject()
             with pytest.raises((NeonApiError, NeonTimeoutError)) as err:
-                call()
+                neon.branches_list()
             errors.append(err.value)
     with NeonClient("wrong-key", fake.project_id, base_url=fake.base_url, sleep=sleeper) as bad:
         with pytest.raises(NeonApiError) as err:

@@ -188,6 +188,40 @@ def test_reset_job_restores_from_the_parent(
     assert run.result["state"] == "ready"
 
 
+def test_reset_of_a_branch_with_children_asks_for_a_name_to_preserve_it_under(
+    engineer_client: Client, fake: FakeNeon, neon_settings: Any, neon_virtual_time: VirtualTime
+) -> None:
+    branch_id = fake.add_branch("parent-dev", with_endpoint=True)
+    fake.add_branch("child-dev", parent_id=branch_id)
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        page = engineer_client.get(f"/branches/{branch_id}/reset/", **headers)
+        assert "It has child branches (child-dev)" in page.content.decode()
+        assert 'value="parent-dev-before-reset"' in page.content.decode()
+
+    missing = engineer_client.post(
+        f"/branches/{branch_id}/reset/", {"confirm": "on", "preserve_under_name": " "}
+    )
+    assert "Name the branch that keeps the current state" in missing.content.decode()
+    assert not JobRun.objects.exists()
+
+    response = engineer_client.post(
+        f"/branches/{branch_id}/reset/", {"confirm": "on", "preserve_under_name": "kept-dev"}
+    )
+    assert response.status_code == 302
+    run_until_idle()
+
+    run = JobRun.objects.get(kind="branch_reset")
+    assert run.status == "succeeded", run.error
+    (restore,) = fake.requests_to("POST", "/restore")
+    assert restore.body == {
+        "source_branch_id": fake.default_branch_id,
+        "preserve_under_name": "kept-dev",
+    }
+    assert len(fake.branch_ids_named("kept-dev")) == 1
+    event = AuditEvent.objects.get(action="branch.reset")
+    assert event.detail["preserve_under_name"] == "kept-dev"
+
+
 def test_jobs_log_neither_the_key_nor_a_password(
     engineer_client: Client,
     fake: FakeNeon,

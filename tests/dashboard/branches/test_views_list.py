@@ -94,7 +94,7 @@ def test_neon_failures_are_a_sentence_on_the_page(
     status: int,
     sentence: str,
 ) -> None:
-    neon.fail_next(status, times=4, retry_after=0)
+    neon.fail_next(status, times=40, retry_after=0)  # a page waits out a 423 for 5 s at most
     page = viewer_client.get("/branches/")
     assert page.status_code == 503
     assert sentence in text(page)
@@ -103,7 +103,7 @@ def test_neon_failures_are_a_sentence_on_the_page(
     assert request_id in text(page)
     assert f"request_id={request_id}" in caplog.text  # the log has the detail
 
-    neon.fail_next(status, times=4, retry_after=0)
+    neon.fail_next(status, times=40, retry_after=0)
     part = viewer_client.get("/branches/", **HTMX)
     assert part.status_code == 200  # htmx swaps the notice in
     assert sentence in text(part)
