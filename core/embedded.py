@@ -74,8 +74,8 @@ def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = No
     with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
         cur = conn.cursor()
         # The owner reads statistics and signals backends like Neon's neondb_owner does, and
-        # may create databases (local branches are clones).
-        _ensure_role(cur, OWNER_ROLE, passwords[OWNER_ROLE], "CREATEDB")
+        # may create databases and roles (a local branch is a clone with a login role of its own).
+        _ensure_role(cur, OWNER_ROLE, passwords[OWNER_ROLE], "CREATEDB CREATEROLE")
         _ensure_role(cur, APP_ROLE, passwords[APP_ROLE], "NOBYPASSRLS")
         _ensure_role(cur, CONSOLE_ROLE, passwords[CONSOLE_ROLE], "CREATEDB")
         cur.execute(
@@ -95,6 +95,18 @@ def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = No
                     sql.Identifier(dbname), sql.Identifier(OWNER_ROLE)
                 )
             )
+        # Only the roles of this layout may connect: a branch's own role must not open it.
+        cur.execute(
+            sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(dbname)
+            )
+        )
+        cur.execute(
+            sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+                sql.Identifier(dbname),
+                sql.SQL(", ").join(sql.Identifier(r) for r in (OWNER_ROLE, APP_ROLE, CONSOLE_ROLE)),
+            )
+        )
     with psycopg.connect(cluster.superuser_url(dbname), autocommit=True) as conn:
         cur = conn.cursor()
         cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")

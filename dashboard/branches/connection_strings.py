@@ -20,9 +20,9 @@ PASSWORD_MASK = "********"  # noqa: S105 - what replaces a password, not one
 
 
 def masked_url(url: str) -> str:
-    """Return a connection URL with its password replaced by asterisks."""
+    """Return a connection URL with its password (present or not) shown as asterisks."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if parts.username is None:
         return url
     user = quote(unquote(parts.username or ""), safe="")
     host = parts.netloc.rpartition("@")[2]
@@ -36,6 +36,8 @@ class ConnectionView:
     pooled: str
     direct: str
     revealed: bool
+    role: str = ""
+    warning: str = ""
 
     @property
     def same(self) -> bool:
@@ -44,9 +46,11 @@ class ConnectionView:
 
 
 def masked_connection(provider: BranchProvider, branch_id: str) -> ConnectionView:
-    """Return the branch's connection strings with the passwords masked."""
-    urls = provider.connection_urls(branch_id)
-    return ConnectionView(masked_url(urls.pooled), masked_url(urls.direct), revealed=False)
+    """Return the branch's connection strings with the passwords masked (none is read)."""
+    urls = provider.connection_urls_without_password(branch_id)
+    return ConnectionView(
+        masked_url(urls.pooled), masked_url(urls.direct), revealed=False, role=urls.role
+    )
 
 
 @dataclass
@@ -73,7 +77,8 @@ def connection_part(branch_id: str) -> ConnectionPart:
 def reveal_connection(request: HttpRequest, branch_id: str) -> ConnectionPart:
     """Return the full connection strings of a branch and audit the reveal.
 
-    The strings are fetched for this answer only: not stored, cached or logged.
+    They name the branch's own role, which works on that branch only (the provider makes it
+    where missing). The strings are fetched for this answer only: not stored, cached or logged.
     """
     check_branch_id(branch_id)
     part = ConnectionPart(branch_id=branch_id)
@@ -88,7 +93,14 @@ def reveal_connection(request: HttpRequest, branch_id: str) -> ConnectionPart:
         request,
         "branch.reveal",
         reason="connection strings revealed",
-        detail={"branch_id": branch.id, "branch_name": branch.name, "provider": provider.name},
+        detail={
+            "branch_id": branch.id,
+            "branch_name": branch.name,
+            "provider": provider.name,
+            "role": urls.role,
+        },
     )
-    part.connection = ConnectionView(urls.pooled, urls.direct, revealed=True)
+    part.connection = ConnectionView(
+        urls.pooled, urls.direct, revealed=True, role=urls.role, warning=urls.warning
+    )
     return part

@@ -43,8 +43,14 @@ def dump_and_restore(
     schema_only: bool,
     extensions: list[str],
     timeout_s: float,
+    role: str | None = None,
 ) -> None:
-    """Stream pg_dump of `source` into pg_restore on `destination`; raise on failure."""
+    """Stream pg_dump of `source` into pg_restore on `destination`; raise on failure.
+
+    With `role`, pg_restore creates every object as that role (`--role`), so the branch's own
+    role owns them; grants are not copied (`--no-privileges`: only that role may connect to a
+    branch, and default privileges FOR another role could not be set as it).
+    """
     dump = [
         str(bindir / "pg_dump"),
         "--format=custom",
@@ -58,6 +64,8 @@ def dump_and_restore(
     if schema_only:
         dump.append("--schema-only")
     restore = [str(bindir / "pg_restore"), "--exit-on-error", "--no-owner"]
+    if role:
+        restore += [f"--role={role}", "--no-privileges"]
     restore += ["--dbname", destination]
     base_env = {**clean_child_environment(), "LC_ALL": "C"}
     # pg_dump's messages go to a file: a full stderr pipe nobody reads would stall the copy.
@@ -104,13 +112,18 @@ def dump_and_restore(
 def schema_only_dump(
     url: str, bindir: Path, timeout_s: float = 120, exclude_tables: tuple[str, ...] = ()
 ) -> str:
-    """Return `pg_dump --schema-only` of the database at `url`, without noise lines."""
+    """Return `pg_dump --schema-only` of the database at `url`, without noise lines.
+
+    Grants are left out: a branch's objects belong to its own role and carry no grants, so
+    comparing them would show every grant of the parent as a difference.
+    """
     server = ServerAddress(_libpq_url(url))
     command = [
         str(bindir / "pg_dump"),
         "--schema-only",
         "--no-owner",
         "--no-comments",
+        "--no-privileges",
         "--lock-wait-timeout=10000",
     ]
     command += [f"--exclude-schema={schema}" for schema in EXCLUDED_SCHEMAS]

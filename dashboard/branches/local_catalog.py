@@ -1,4 +1,4 @@
-"""Catalog SQL of the local provider: branch databases, their notes and sizes, extensions."""
+"""Catalog SQL of the local provider: branch databases and roles, notes, sizes, extensions."""
 
 BRANCH_DATABASES_SQL = """
 SELECT d.datname AS dbname,
@@ -31,4 +31,22 @@ LEFT JOIN pg_catalog.pg_available_extension_versions AS v
  AND v.version = e.extversion
 WHERE e.extname <> 'plpgsql'
 ORDER BY e.extname
+"""
+
+# The OID (its password derives from it) and comment of a role: the comment marks the
+# branch roles the console made.
+BRANCH_ROLE_SQL = """
+SELECT r.oid AS oid,
+       pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment
+FROM pg_catalog.pg_roles AS r
+WHERE r.rolname = %(role)s
+"""
+
+# The databases other than its own that a branch role may still connect to (through PUBLIC).
+ROLE_OTHER_DATABASES_SQL = """
+SELECT d.datname AS dbname
+FROM pg_catalog.pg_database AS d
+WHERE d.datname = ANY(%(databases)s)
+  AND pg_catalog.has_database_privilege(%(role)s, d.oid, 'CONNECT')
+ORDER BY d.datname
 """

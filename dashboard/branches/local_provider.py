@@ -7,11 +7,21 @@ Everything the console knows about a branch lives on the server: the database na
 (`<target>__br__<name>`) and a JSON `COMMENT ON DATABASE` (name, parent, state, expiry), so
 the list is stateless and survives restarts.
 
-Connection URLs contain the target's password: they are built on request and never logged.
+Each branch has a login role of its own (local_roles.py) that owns the branch database and
+everything in it, and is the only one besides the target role allowed to connect to it; that
+role is what connection strings reveal. It is dropped with the branch. The target role needs
+CREATEDB and CREATEROLE.
+
+This module writes through maintenance connections of its own (autocommit, never the read-only
+gateway). Their timeouts are transaction-local (`set_config(..., true)` inside a transaction),
+and CREATE/DROP DATABASE, which cannot run in a transaction, are cancelled from the client
+instead: a session-wide setting would stay on a server connection that a transaction-mode
+pooler (PgBouncer, Neon's -pooler) hands to the next client.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +42,7 @@ from dashboard.branches.local_catalog import (
     BRANCH_DATABASES_SQL,
     COPYABLE_EXTENSIONS_SQL,
     DATABASE_EXISTS_SQL,
+    ROLE_OTHER_DATABASES_SQL,
     SERVER_MAJOR_SQL,
 )
 from dashboard.branches.local_names import (
@@ -39,6 +50,12 @@ from dashboard.branches.local_names import (
     BranchNote,
     _with_state,
     branch_database_name,
+)
+from dashboard.branches.local_roles import (
+    branch_role_password,
+    drop_branch_role,
+    ensure_branch_role,
+    role_state,
 )
 from dashboard.branches.provider import (
     CREATING,
@@ -81,12 +98,14 @@ class LocalProvider:
         self,
         target_url: str,
         *,
+        secret: str,
         clone_timeout_s: float = 900,
         connect_timeout_s: int = 5,
         statement_timeout_ms: int = 60_000,
         lock_timeout_ms: int = 10_000,
     ) -> None:
         self._server = ServerAddress(_libpq_url(target_url))
+        self._secret = secret  # derives the branch roles' passwords (local_roles.py)
         self.clone_timeout_s = clone_timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.statement_timeout_ms = statement_timeout_ms
@@ -101,6 +120,7 @@ class LocalProvider:
 
         return cls(
             target_url(),
+            secret=settings.SECRET_KEY,
             clone_timeout_s=float(getattr(settings, "LOCAL_BRANCH_CLONE_TIMEOUT_S", 900)),
             connect_timeout_s=int(settings.TARGET["CONNECT_TIMEOUT_S"]),
         )
@@ -123,8 +143,8 @@ class LocalProvider:
         """Yield an autocommit connection to the target database as the target role.
 
         Not the console's read-only gateway: CREATE/DROP DATABASE and COMMENT ON DATABASE are
-        writes that cannot run inside a transaction, and their session timeouts must not leak
-        into the pooled read-only engine. Short-lived, with statement and lock timeouts.
+        writes that cannot all run inside a transaction. It carries no session settings: run
+        statements in bounded() or, for those that cannot be in a transaction, outside().
         """
         try:
             conn = psycopg.connect(
@@ -140,20 +160,43 @@ class LocalProvider:
                 f"{type(exc).__name__}: {exc}",
             ) from None
         try:
-            conn.execute(
-                "SELECT set_config('statement_timeout', %s, false), "
-                "set_config('lock_timeout', %s, false)",
-                (f"{self.statement_timeout_ms}ms", f"{self.lock_timeout_ms}ms"),
-            )
             yield conn
         except psycopg.errors.InsufficientPrivilege as exc:
             raise BranchError(
-                "The target role may not create or drop databases. Give it CREATEDB "
-                "(ALTER ROLE ... CREATEDB) or use BRANCH_PROVIDER=neon.",
+                "The target role may not create databases or roles. Give it CREATEDB and "
+                "CREATEROLE (ALTER ROLE ... CREATEDB CREATEROLE) or use BRANCH_PROVIDER=neon.",
                 f"{type(exc).__name__}: {exc}",
             ) from None
         finally:
             conn.close()
+
+    @contextmanager
+    def bounded(self, conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+        """Run the block in one transaction with transaction-local statement and lock timeouts."""
+        with conn.transaction():
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true), "
+                "set_config('lock_timeout', %s, true)",
+                (f"{self.statement_timeout_ms}ms", f"{self.lock_timeout_ms}ms"),
+            )
+            yield conn
+
+    def outside(self, conn: psycopg.Connection, statement: sql.Composable) -> None:
+        """Run a statement that cannot be in a transaction, cancelled after statement_timeout.
+
+        The cancel comes from the client, so no setting is left on the server connection.
+        """
+        timer = threading.Timer(self.statement_timeout_ms / 1000, conn.cancel_safe)
+        timer.start()
+        try:
+            conn.execute(statement)
+        except psycopg.errors.QueryCanceled:
+            raise BranchError(
+                f"The database server did not finish {statement.as_string(conn).split()[0]} "
+                f"within {self.statement_timeout_ms / 1000:g} s; try again in a moment."
+            ) from None
+        finally:
+            timer.cancel()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -186,7 +229,7 @@ class LocalProvider:
 
     def list_branches(self) -> list[BranchInfo]:
         """Return every branch of the target database, by name."""
-        with self.maintenance_connection() as conn:
+        with self.maintenance_connection() as conn, self.bounded(conn):
             rows = conn.execute(BRANCH_DATABASES_SQL, {"prefix": self._prefix}).fetchall()
         return [self._info(dbname, comment, size) for dbname, comment, size in rows]
 
@@ -241,7 +284,7 @@ class LocalProvider:
         parent = parent_id or self.target_database
         if parent != self.target_database:
             self._check_branch_id(parent)
-        with self.maintenance_connection() as conn:
+        with self.maintenance_connection() as conn, self.bounded(conn):
             if not self._database_exists(conn, parent):
                 raise BranchError(f"The parent database {parent!r} does not exist.")
             if self._database_exists(conn, dbname):
@@ -262,35 +305,56 @@ class LocalProvider:
     def _clone_into_new_database(
         self, parent: str, dbname: str, note: BranchNote, say: Progress
     ) -> None:
+        """Make the branch's role and database and copy the parent into it, or leave nothing."""
         started = time.monotonic()
-        say(f"Creating database {dbname}")
-        with self.maintenance_connection() as conn:
-            # template0: a bare database whatever template1 holds; the dump brings the rest.
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(dbname))
-            )
-            self._write_note(conn, dbname, note)
-            major = conn.execute(SERVER_MAJOR_SQL).fetchone()[0]  # type: ignore[index]
-            extensions = conn.execute(COPYABLE_EXTENSIONS_SQL).fetchall()
+        role = dbname  # the branch's own role is named like its database
+        created = False
         try:
+            say(f"Creating role and database {dbname}")
+            with self.maintenance_connection() as conn:
+                with self.bounded(conn):
+                    ensure_branch_role(conn, role, self._secret)
+                # template0: a bare database whatever template1 holds; the dump brings the rest.
+                self.outside(
+                    conn,
+                    sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
+                        sql.Identifier(dbname), sql.Identifier(role)
+                    ),
+                )
+                created = True
+                with self.bounded(conn):
+                    # Only the branch's role (and its members) may connect to the branch.
+                    conn.execute(
+                        sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                            sql.Identifier(dbname)
+                        )
+                    )
+                    self._write_note(conn, dbname, note)
+                    major = conn.execute(SERVER_MAJOR_SQL).fetchone()[0]  # type: ignore[index]
+                    extensions = conn.execute(COPYABLE_EXTENSIONS_SQL).fetchall()
             bindir = client_bindir(int(major))
             skipped = [ext for ext, copyable in extensions if not copyable]
             if skipped:
                 say("Not copying extension(s) only a superuser may create: " + ", ".join(skipped))
             what = "schema" if note.schema_only else "schema and data"
-            say(f"Copying the {what} of {parent} (pg_dump | pg_restore)")
+            say(f"Copying the {what} of {parent} (pg_dump | pg_restore) as role {role}")
             self._dump_and_restore(
                 bindir,
                 parent,
                 dbname,
                 schema_only=note.schema_only,
                 extensions=[ext for ext, copyable in extensions if copyable],
+                role=role,
             )
-        except BranchError as exc:
-            say(f"Copy failed; dropping {dbname}")
-            self._drop_database(dbname)
-            raise exc from None
-        with self.maintenance_connection() as conn:
+        except (BranchError, psycopg.Error) as exc:
+            say(f"Copy failed; dropping {dbname} and its role")
+            self._drop_branch(dbname, database=created)
+            if isinstance(exc, BranchError):
+                raise
+            raise BranchError(
+                f"The branch could not be made: {type(exc).__name__}.", f"{exc}"
+            ) from None
+        with self.maintenance_connection() as conn, self.bounded(conn):
             self._write_note(conn, dbname, _with_state(note, "ready"))
         say(f"Branch ready in {time.monotonic() - started:.1f} s")
 
@@ -302,8 +366,9 @@ class LocalProvider:
         *,
         schema_only: bool,
         extensions: list[str],
+        role: str,
     ) -> None:
-        """Stream pg_dump of `source` into pg_restore on `destination`; raise on failure."""
+        """Stream pg_dump of `source` into pg_restore (as `role`) on `destination`."""
         dump_and_restore(
             self._server,
             bindir,
@@ -312,6 +377,7 @@ class LocalProvider:
             schema_only=schema_only,
             extensions=extensions,
             timeout_s=self.clone_timeout_s,
+            role=role,
         )
 
     # -- deleting and resetting -------------------------------------------------------------
@@ -319,24 +385,35 @@ class LocalProvider:
     def _drop_database(self, dbname: str) -> None:
         with self.maintenance_connection() as conn:
             if conn.info.server_version >= 130000:
-                conn.execute(
+                self.outside(
+                    conn,
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                         sql.Identifier(dbname)
-                    )
+                    ),
                 )
             else:
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (dbname,),
+                with self.bounded(conn):
+                    conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                        (dbname,),
+                    )
+                self.outside(
+                    conn, sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname))
                 )
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
+
+    def _drop_branch(self, dbname: str, *, database: bool = True) -> None:
+        """Drop the branch's database (when asked) and then its role."""
+        if database:
+            self._drop_database(dbname)
+        with self.maintenance_connection() as conn, self.bounded(conn):
+            drop_branch_role(conn, dbname)
 
     def delete_branch(self, branch_id: str) -> None:
-        """Drop the branch's database (disconnecting its sessions); BranchError if missing."""
+        """Drop the branch's database (disconnecting its sessions) and its role."""
         branch = self.get_branch(branch_id)
         if branch.id == self.target_database or not branch.id.startswith(self._prefix):
             raise BranchError("Only branch databases can be deleted here.")
-        self._drop_database(branch.id)
+        self._drop_branch(branch.id)
 
     def reset_branch(
         self,
@@ -363,7 +440,7 @@ class LocalProvider:
             schema_only=bool(branch.extra.get("schema_only")),
         )
         say(f"Dropping {branch.id} to clone it again from {note.parent}")
-        self._drop_database(branch.id)
+        self._drop_database(branch.id)  # its role, and so its password, stays
         self._clone_into_new_database(note.parent, branch.id, note, say)
         return self.get_branch(branch.id)
 
@@ -394,14 +471,60 @@ class LocalProvider:
             time.sleep(0.5)
 
     def connection_urls(self, branch_id: str) -> ConnectionUrls:
-        """Return the branch's URLs: the target's URL with the database name swapped."""
+        """Return the branch's URL as its own role, with the derived password.
+
+        A branch made before branches had a role of their own has none to reveal: the target
+        role's password (which opens production) is never shown instead. The warning names any
+        other database of the server the role may still connect to (CONNECT granted to PUBLIC
+        there), though it holds no rights on that database's tables.
+        """
+        branch = self.get_branch(branch_id)
+        role = branch.id
+        parent = branch.parent_id or self.target_database
+        with self.maintenance_connection() as conn, self.bounded(conn):
+            state, oid = role_state(conn, role)
+            if state != "ours" or oid is None:
+                raise BranchError(
+                    f"Branch {branch.name} has no role of its own (it was made before branches "
+                    "had one), and the target's role is never revealed: reset the branch to "
+                    "give it one."
+                )
+            others = [
+                name
+                for (name,) in conn.execute(
+                    ROLE_OTHER_DATABASES_SQL,
+                    {
+                        "role": role,
+                        "databases": list(dict.fromkeys([parent, self.target_database])),
+                    },
+                ).fetchall()
+            ]
+        password = branch_role_password(self._secret, role, oid)
+        url = self._server.with_login(role, password, branch.id)
+        warning = ""
+        if others:
+            listed = ", ".join(others)
+            warning = (
+                f"The server still lets role {role} connect to {listed}, because CONNECT is "
+                "granted to PUBLIC there; it holds no rights on its tables. To close that door: "
+                f"REVOKE CONNECT ON DATABASE {listed} FROM PUBLIC, and GRANT CONNECT to the "
+                "roles that need it."
+            )
+        return ConnectionUrls(pooled=url, direct=url, role=role, warning=warning)
+
+    def connection_urls_without_password(self, branch_id: str) -> ConnectionUrls:
+        """Return the branch's URL as its own role, without a password (nothing is read)."""
         self._check_branch_id(branch_id)
-        url = self._server.with_database(branch_id)
-        return ConnectionUrls(pooled=url, direct=url)
+        url = self._server.with_login(branch_id, None, branch_id)
+        return ConnectionUrls(pooled=url, direct=url, role=branch_id)
+
+    def migration_url(self, branch_id: str) -> str:
+        """Return the URL trial runs migrate with: the branch's role, which owns everything."""
+        return self.connection_urls(branch_id).direct
 
     def schema_text(self, dbname: str) -> str:
         """Return the normalised schema-only dump of one database on the target's server."""
-        with self.maintenance_connection() as conn:
+        with self.maintenance_connection() as conn, self.bounded(conn):
             major = conn.execute(SERVER_MAJOR_SQL).fetchone()[0]  # type: ignore[index]
         return schema_only_dump(
             self._server.with_database(dbname), client_bindir(int(major)), self.clone_timeout_s

@@ -388,6 +388,41 @@ class NeonClient(RetryingSender):
         data = self._json("GET", self._branch_path(branch_id, "roles"))
         return tuple(Role.from_api(r) for r in _items(data, "roles"))
 
+    def role_create(self, branch_id: str, name: str) -> tuple[Role, tuple[Operation, ...]]:
+        """Create a login role on this branch only; return it and the operations it started.
+
+        After an ambiguous failure the branch's roles are looked at: a role of that name is
+        this request's (the caller creates only a name that was absent), none means it is sent
+        again.
+        """
+
+        def look() -> None:
+            if any(r.name == name for r in self.roles_list(branch_id)):
+                raise _CarriedOut
+
+        try:
+            response = self._send(
+                "POST",
+                self._branch_path(branch_id, "roles"),
+                json_body={"role": {"name": name}},
+                look=look,
+            )
+        except _CarriedOut:
+            return Role(branch_id=branch_id, name=name), ()
+        data = self._decode(response)
+        return (
+            Role.from_api(_required(data, "role", "role")),
+            tuple(Operation.from_api(o) for o in _items(data, "operations")),
+        )
+
+    def role_password(self, branch_id: str, name: str) -> str:
+        """Return the password of a role of a branch (a secret: never log or store it)."""
+        data = self._json("GET", self._branch_path(branch_id, "roles", name, "reveal_password"))
+        password = data.get("password")
+        if not isinstance(password, str) or not password:
+            raise NeonProtocolError("Neon answered without the role's password; try again later.")
+        return password
+
     # ---- operations and connections ----------------------------------------------------------
 
     def operation_get(self, operation_id: str) -> Operation:

@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from dashboard.branches.neon_client import (
     Branch,
     Database,
+    Endpoint,
     NeonApiError,
     NeonClient,
     NeonError,
@@ -41,6 +43,30 @@ logger = logging.getLogger(__name__)
 # An archived branch is still usable (Neon restores it on the first connection).
 NEON_BRANCH_STATES = {"init": CREATING, "resetting": CREATING, "ready": READY, "archived": READY}
 PREFERRED_DATABASE = "neondb"  # the database Neon creates in a new project
+ROLE_READY_SECONDS = 30.0  # how long a reveal waits for Neon to apply a new branch role
+BRANCH_ROLE_PREFIX = "sd_"
+
+
+def branch_role_name(branch_id: str) -> str:
+    """Return the name of the login role made for this branch alone (63 bytes at most)."""
+    return (BRANCH_ROLE_PREFIX + branch_id.replace("-", "_"))[:63]
+
+
+def _branch_urls(
+    endpoint: Endpoint, database: str, role: str, password: str | None
+) -> ConnectionUrls:
+    """Return the pooled and direct URLs of a compute (Neon's pooler host adds `-pooler`)."""
+    first, _, rest = endpoint.host.partition(".")
+    pooler_host = f"{first}-pooler.{rest}" if rest else f"{first}-pooler"
+    user = quote(role, safe="")
+    if password is not None:
+        user += ":" + quote(password, safe="")
+    path = "/" + quote(database, safe="")
+
+    def url(host: str) -> str:
+        return f"postgresql://{user}@{host}{path}?sslmode=require"
+
+    return ConnectionUrls(pooled=url(pooler_host), direct=url(endpoint.host), role=role)
 
 
 def _quiet(_: str) -> None:
@@ -325,26 +351,72 @@ class NeonProvider:
         preferred = next((d for d in databases if d.name == PREFERRED_DATABASE), None)
         return preferred or databases[0]
 
-    def connection_urls(self, branch_id: str) -> ConnectionUrls:
-        """Return pooled and direct URIs of the branch's read-write compute (with password)."""
-        with neon_errors(f"reading the connection strings of branch {branch_id}"):
-            endpoint = next(
-                (e for e in self.client.branch_endpoints(branch_id) if e.is_read_write), None
+    def _read_write_endpoint(self, branch_id: str) -> Endpoint:
+        endpoint = next(
+            (e for e in self.client.branch_endpoints(branch_id) if e.is_read_write), None
+        )
+        if endpoint is None:
+            raise BranchError(
+                f"Branch {branch_id} has no read-write compute, so there is nothing to "
+                "connect to. Add a compute to it in the Neon console."
             )
-            if endpoint is None:
+        return endpoint
+
+    def connection_urls(self, branch_id: str) -> ConnectionUrls:
+        """Return pooled and direct URLs of the branch's own role (made on first use).
+
+        The role is created through the API on this branch alone, named after the branch
+        (branch_role_name), so no other branch, and not the parent, has it or its password. A
+        role of that name on the parent (it would have been copied, password and all) is
+        refused. NEON_ROLE_NAME and the database's owner are never revealed: their passwords
+        are the parent's.
+        """
+        with neon_errors(f"revealing the connection strings of branch {branch_id}"):
+            branch = self.client.branch_get(branch_id)
+            endpoint = self._read_write_endpoint(branch_id)
+            database = self._database(branch_id)
+            role = branch_role_name(branch_id)
+            if branch.parent_id and any(
+                r.name == role for r in self.client.roles_list(branch.parent_id)
+            ):
                 raise BranchError(
-                    f"Branch {branch_id} has no read-write compute, so there is nothing to "
-                    "connect to. Add a compute to it in the Neon console."
+                    f"The parent of branch {branch.name} has a role named {role}, so that role's "
+                    "password would open the parent too; it is not revealed. Drop that role on "
+                    "the parent in the Neon console."
                 )
+            if all(r.name != role for r in self.client.roles_list(branch_id)):
+                _, operations = self.client.role_create(branch_id, role)
+                logger.info("made Neon role %s on branch %s", role, branch_id)
+                if operations:
+                    self.client.operations_wait(
+                        [op.id for op in operations],
+                        timeout=min(self.ready_deadline_seconds, ROLE_READY_SECONDS),
+                        poll_interval=self.poll_interval,
+                    )
+            password = self.client.role_password(branch_id, role)
+        return _branch_urls(endpoint, database.name, role, password)
+
+    def connection_urls_without_password(self, branch_id: str) -> ConnectionUrls:
+        """Return the same URLs as connection_urls without a password (nothing is created)."""
+        with neon_errors(f"reading the connection strings of branch {branch_id}"):
+            endpoint = self._read_write_endpoint(branch_id)
+            database = self._database(branch_id)
+        return _branch_urls(endpoint, database.name, branch_role_name(branch_id), None)
+
+    def migration_url(self, branch_id: str) -> str:
+        """Return the direct URI of the owner role (NEON_ROLE_NAME or the database's owner).
+
+        Migrations need the tables' owner. Its password is the parent's, so this URL is for
+        the console's own trial runs only: never shown, logged or stored.
+        """
+        with neon_errors(f"reading the migration connection of branch {branch_id}"):
+            endpoint = self._read_write_endpoint(branch_id)
             database = self._database(branch_id)
             role = self.role_name or database.owner_name
-            pooled, direct = (
-                self.client.connection_uri(
-                    branch_id, database.name, role, pooled=is_pooled, endpoint_id=endpoint.id
-                )
-                for is_pooled in (True, False)
+            direct = self.client.connection_uri(
+                branch_id, database.name, role, pooled=False, endpoint_id=endpoint.id
             )
-        return ConnectionUrls(pooled=pooled.uri, direct=direct.uri)
+        return direct.uri
 
     # -- deleting, resetting, comparing -----------------------------------------------------
 

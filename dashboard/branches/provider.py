@@ -35,10 +35,16 @@ class BranchInfo:
 
 @dataclass(frozen=True)
 class ConnectionUrls:
-    """Connection strings of a branch (secrets: never log them; render only on reveal)."""
+    """Connection strings of a branch (secrets: never log them; render only on reveal).
+
+    role is the branch's own login role (it works on that branch only); warning says what an
+    operator should know about it, e.g. that the server still lets it connect elsewhere.
+    """
 
     pooled: str
     direct: str
+    role: str = ""
+    warning: str = ""
 
 
 class BranchError(Exception):
@@ -78,7 +84,18 @@ class BranchProvider(Protocol):
         self, branch_id: str, deadline_seconds: float, progress: Progress | None = None
     ) -> BranchInfo: ...
 
-    def connection_urls(self, branch_id: str) -> ConnectionUrls: ...
+    def connection_urls(self, branch_id: str) -> ConnectionUrls:
+        """The URLs an engineer may see: the branch's own role with its password, never a role
+        whose password opens the parent (made on first use where missing)."""
+        ...
+
+    def connection_urls_without_password(self, branch_id: str) -> ConnectionUrls:
+        """The same URLs with no password in them, read without creating anything."""
+        ...
+
+    def migration_url(self, branch_id: str) -> str:
+        """The direct URL the console itself runs migrations with (never shown or logged)."""
+        ...
 
     def delete_branch(self, branch_id: str) -> None: ...
 

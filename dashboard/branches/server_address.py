@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,15 @@ class ServerAddress:
         """Return the URL with the database name swapped (contains the password)."""
         parts = self._parts
         return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, ""))
+
+    def with_login(self, user: str, password: str | None, dbname: str) -> str:
+        """Return the URL with another role (and password, if given) and database name."""
+        parts = self._parts
+        login = quote(user, safe="")
+        if password is not None:
+            login += ":" + quote(password, safe="")
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, f"{login}@{host}", "/" + dbname, parts.query, ""))
 
     def libpq_environment(self, dbname: str) -> dict[str, str]:
         """Return PG* variables for pg_dump/pg_restore, so no password is on a command line."""

@@ -215,7 +215,7 @@ def run_trial(run: JobRun, trial_id: int, provider: BranchProvider | None = None
         state.save("branch_id")
         deadline = float(getattr(settings, "TRIAL_BRANCH_READY_TIMEOUT_S", 600))
         provider.wait_until_ready(branch.id, deadline, progress=state.note)
-        state.url = provider.connection_urls(branch.id).direct
+        state.url = provider.migration_url(branch.id)
         _migrate(state)
     except (BranchError, TrialFailed) as exc:
         trial.error = trial.error or exc.sentence

@@ -3,7 +3,7 @@
 set -eu
 psql -v ON_ERROR_STOP=1 --username postgres --dbname schemadesk \
   -v schemadesk_pw="$SCHEMADESK_PASSWORD" -v owner_pw="$TODO_OWNER_PASSWORD" <<'SQL'
-CREATE ROLE todo_owner LOGIN CREATEDB PASSWORD :'owner_pw';
+CREATE ROLE todo_owner LOGIN CREATEDB CREATEROLE PASSWORD :'owner_pw';
 CREATE ROLE todo_app LOGIN NOBYPASSRLS;
 CREATE ROLE schemadesk LOGIN CREATEDB PASSWORD :'schemadesk_pw';
 -- Owns schema django and the audit trail; nobody logs in as it. The console's role gets the
@@ -12,6 +12,9 @@ CREATE ROLE schemadesk_audit NOLOGIN;
 GRANT pg_read_all_stats, pg_signal_backend TO todo_owner;
 ALTER ROLE schemadesk SET search_path = django;
 ALTER DATABASE schemadesk OWNER TO todo_owner;
+-- Only these roles connect: a local branch's own role must not open the application's database.
+REVOKE CONNECT, TEMPORARY ON DATABASE schemadesk FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE schemadesk TO todo_owner, todo_app, schemadesk;
 ALTER SCHEMA public OWNER TO todo_owner;
 CREATE SCHEMA django AUTHORIZATION schemadesk_audit;
 REVOKE ALL ON SCHEMA django FROM PUBLIC;

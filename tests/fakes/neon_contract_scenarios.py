@@ -16,6 +16,8 @@ BRANCHES = "/projects/{project_id}/branches"
 BRANCH = "/projects/{project_id}/branches/{branch_id}"
 OPERATION = "/projects/{project_id}/operations/{operation_id}"
 CONNECTION_URI = "/projects/{project_id}/connection_uri"
+ROLES = f"{BRANCH}/roles"
+ROLE_PASSWORD = f"{BRANCH}/roles/{{role_name}}/reveal_password"
 
 Run = Callable[[FakeNeon, httpx.Client], httpx.Response]
 
@@ -120,6 +122,20 @@ def _new_branch_get(suffix: str) -> Run:
     return run
 
 
+def _role_create(fake: FakeNeon, http: httpx.Client) -> httpx.Response:
+    branch_id = _created(fake, http)["branch"]["id"]
+    return http.post(f"{_p(fake)}/branches/{branch_id}/roles", json={"role": {"name": "sd_dev"}})
+
+
+def _role_password(role: str) -> Run:
+    def run(fake: FakeNeon, http: httpx.Client) -> httpx.Response:
+        return http.get(
+            f"{_p(fake)}/branches/{fake.default_branch_id}/roles/{role}/reveal_password"
+        )
+
+    return run
+
+
 def _compare_schema(fake: FakeNeon, http: httpx.Client) -> httpx.Response:
     branch_id = fake.add_branch("changed")
     fake.set_schema(branch_id, "CREATE TABLE t ();\n")
@@ -199,6 +215,18 @@ SCENARIOS = [
         f"{BRANCH}/roles",
         200,
         _get(lambda f: f"/branches/{f.default_branch_id}/roles"),
+    ),
+    Scenario("role create", "POST", ROLES, 201, _role_create),
+    Scenario("role password", "GET", ROLE_PASSWORD, 200, _role_password("neondb_owner")),
+    Scenario("404 role password", "GET", ROLE_PASSWORD, 404, _role_password("nobody")),
+    Scenario(
+        "409 role exists",
+        "POST",
+        ROLES,
+        409,
+        lambda f, h: h.post(
+            f"{_p(f)}/branches/{f.default_branch_id}/roles", json={"role": {"name": "neondb_owner"}}
+        ),
     ),
     Scenario("operation scheduling", "GET", OPERATION, 200, _op_at(0.0)),
     Scenario("operation running", "GET", OPERATION, 200, _op_at(2.0)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import secrets
 from typing import Any
 
 from tests.fakes.neon_fake_models import DOMAIN, _ApiError, _new_id
@@ -19,6 +20,8 @@ ROUTES = [
     ("GET", "/projects/{project_id}/branches/{branch_id}/endpoints"),
     ("GET", "/projects/{project_id}/branches/{branch_id}/databases"),
     ("GET", "/projects/{project_id}/branches/{branch_id}/roles"),
+    ("POST", "/projects/{project_id}/branches/{branch_id}/roles"),
+    ("GET", "/projects/{project_id}/branches/{branch_id}/roles/{role_name}/reveal_password"),
     ("GET", "/projects/{project_id}/operations/{operation_id}"),
     ("GET", "/projects/{project_id}/connection_uri"),
 ]
@@ -55,6 +58,13 @@ class _NeonRoutes:
                 return 200, {"databases": list(self._branch(branch_id).databases)}
             case ("GET", ["branches", branch_id, "roles"]):
                 return 200, {"roles": self._roles_json(self._branch(branch_id), passwords=False)}
+            case ("POST", ["branches", branch_id, "roles"]):
+                return 201, self._role_create(branch_id, body)
+            case ("GET", ["branches", branch_id, "roles", role_name, "reveal_password"]):
+                branch = self._branch(branch_id)
+                if role_name not in branch.roles:
+                    raise _ApiError(404, f"role {role_name} not found")
+                return 200, {"password": branch.roles[role_name]}
             case ("GET", ["operations", operation_id]):
                 op = self._operations.get(operation_id)
                 if op is None:
@@ -205,6 +215,28 @@ class _NeonRoutes:
         branch.busy_state, branch.state_ops = "resetting", op_ids
         return {
             "branch": self._branch_json(branch),
+            "operations": [self._operation_json(self._operations[i]) for i in op_ids],
+        }
+
+    def _role_create(self, branch_id: str, body: Any) -> dict[str, Any]:
+        """Create a role on this branch only, with a password of its own (like Neon)."""
+        branch = self._branch(branch_id)
+        spec = body.get("role") if isinstance(body, dict) else None
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if not isinstance(name, str) or not name or len(name.encode()) > 63:
+            raise _ApiError(400, "role.name must be a string of 1 to 63 bytes")
+        if name in branch.roles:
+            raise _ApiError(409, f"role {name} already exists")
+        self._check_unlocked()
+        branch.roles[name] = secrets.token_urlsafe(12)
+        op_ids = [
+            self._make_operation(branch.id, "apply_config", e.id)
+            for e in self._endpoints.values()
+            if e.branch_id == branch.id
+        ]
+        role = next(r for r in self._roles_json(branch, passwords=True) if r["name"] == name)
+        return {
+            "role": role,
             "operations": [self._operation_json(self._operations[i]) for i in op_ids],
         }
 

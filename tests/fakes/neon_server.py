@@ -162,6 +162,15 @@ class FakeNeon(_HttpServing, _FailureInjection, _NeonRoutes, _NeonState):
         with self._lock:
             return self._branches[branch_id].roles[role_name]
 
+    def set_role(self, branch_id: str, role_name: str, password: str) -> None:
+        """Give a branch a role directly (as if made in the Neon console)."""
+        with self._lock:
+            self._branches[branch_id].roles[role_name] = password
+
+    def role_names(self, branch_id: str) -> list[str]:
+        with self._lock:
+            return sorted(self._branches[branch_id].roles)
+
     def operation_status(self, operation_id: str) -> str:
         with self._lock:
             return self._operations[operation_id].status(self._now())

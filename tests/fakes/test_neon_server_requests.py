@@ -35,10 +35,12 @@ def test_requests_the_client_sends_match_the_request_schemas(fake: FakeNeon) -> 
         client.branch_create("copy", parent_timestamp="2025-10-01T12:00:00Z", schema_only=True)
         child = client.branch_create("child").branch
         client.branch_restore_from_parent(child.id)
+        client.role_create(child.id, "sd_child")
 
     bodies = {
         ("POST", BRANCHES): [r.body for r in fake.requests_to("POST", "/branches")],
         ("POST", f"{BRANCH}/restore"): [r.body for r in fake.requests_to("POST", "/restore")],
+        ("POST", f"{BRANCH}/roles"): [r.body for r in fake.requests_to("POST", "/roles")],
     }
     for (method, template), sent in bodies.items():
         assert sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -13,6 +14,7 @@ from psycopg import sql
 from core.embedded import OWNER_ROLE
 from dashboard.branches.local_provider import LocalProvider, branch_database_name
 from dashboard.branches.provider import READY, BranchError, BranchInfo
+from dashboard.branches.server_address import ServerAddress
 from tests.pgplugin import running_layout
 
 
@@ -21,14 +23,23 @@ def _superuser(dbname: str = "postgres") -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True)
 
 
+SECRET = "local-provider-test-secret"
+
+
 @pytest.fixture
 def source_database():
-    """A database owned by the target role with a table of rows and a `django` schema."""
+    """A database owned by the target role with a table of rows and a `django` schema, that
+    only its owner may connect to (like the layout's own database)."""
     name = f"lp_{secrets.token_hex(4)}"
     with _superuser() as conn:
         conn.execute(
             sql.SQL("CREATE DATABASE {} OWNER {}").format(
                 sql.Identifier(name), sql.Identifier(OWNER_ROLE)
+            )
+        )
+        conn.execute(
+            sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(name)
             )
         )
     with psycopg.connect(running_layout().url(OWNER_ROLE, name), autocommit=True) as conn:
@@ -47,11 +58,20 @@ def source_database():
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
             )
+        for (role,) in conn.execute(
+            "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", (f"{name}__br__",)
+        ).fetchall():
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _role_exists(role: str) -> bool:
+    with _superuser() as conn:
+        return bool(conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone())
 
 
 @pytest.fixture
 def provider(source_database) -> LocalProvider:
-    return LocalProvider(running_layout().url(OWNER_ROLE, source_database))
+    return LocalProvider(running_layout().url(OWNER_ROLE, source_database), secret=SECRET)
 
 
 def _count(url: str, query: str) -> int:
@@ -103,7 +123,7 @@ def test_expiry_is_stored_with_the_branch_and_listed(provider, source_database):
     listed = {branch.name: branch for branch in provider.list_branches()}
     assert listed["later"].expires_at == expires
     # The list is read from the server alone: a fresh provider object sees the same.
-    fresh = LocalProvider(running_layout().url(OWNER_ROLE, source_database))
+    fresh = LocalProvider(running_layout().url(OWNER_ROLE, source_database), secret=SECRET)
     assert fresh.get_branch(listed["later"].id).expires_at == expires
     assert provider.expired_branches(now=expires + timedelta(seconds=1))[0].name == "later"
     assert provider.expired_branches(now=expires - timedelta(seconds=1)) == []
@@ -131,6 +151,7 @@ def test_delete_drops_the_database_even_with_a_session_on_it(provider):
     finally:
         holder.close()
     assert branch.id not in {b.id for b in provider.list_branches()}
+    assert not _role_exists(branch.id)
     with _superuser() as conn:
         assert (
             conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (branch.id,)).fetchone()
@@ -189,6 +210,7 @@ def test_a_failed_copy_leaves_no_database_behind(provider, source_database):
     with pytest.raises(BranchError, match="pg_dump failed"):
         provider.create_branch("doomed")
     assert "doomed" not in {b.name for b in provider.list_branches()}
+    assert not _role_exists(f"{source_database}__br__doomed")  # its role went with it
 
 
 def test_get_provider_builds_a_local_provider_from_settings(settings):
@@ -203,3 +225,102 @@ def test_get_provider_builds_a_local_provider_from_settings(settings):
     assert running_layout().passwords[OWNER_ROLE] not in repr(provider)
     assert isinstance(provider.list_branches(), list)
     assert all(isinstance(b, BranchInfo) for b in provider.list_branches())
+
+
+# ---- the branch's own role ------------------------------------------------------------------
+
+
+def _connects(url: str, refused_because: str = "permission denied for database") -> bool:
+    """Try a real connection: True if it opens, False if refused for the expected reason."""
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        assert refused_because in str(exc), exc
+        return False
+    return True
+
+
+def test_the_revealed_url_opens_the_branch_and_not_the_parent(provider, source_database):
+    owner_password = running_layout().passwords[OWNER_ROLE]
+    branch = provider.create_branch("mine")
+    other = provider.create_branch("theirs", schema_only=True)
+    urls = provider.connection_urls(branch.id)
+
+    parts = urlsplit(urls.direct)
+    assert parts.username == branch.id == urls.role != OWNER_ROLE
+    assert parts.password and owner_password not in urls.direct
+    assert urls.warning == ""  # the parent grants no CONNECT to PUBLIC
+    with psycopg.connect(urls.direct, autocommit=True) as conn:  # reads and writes its tables
+        assert conn.execute("SELECT current_user").fetchone() == (branch.id,)
+        conn.execute("INSERT INTO lp_orders VALUES (1001, 2)")
+        conn.execute("ALTER TABLE lp_orders ADD COLUMN note text")  # it owns them
+        assert conn.execute("SELECT count(*) FROM lp_orders").fetchone() == (501,)
+
+    # The same login, pointed at the parent, at another branch or at the console's database.
+    same_login = ServerAddress(urls.direct)
+    for dbname in (source_database, other.id, "schemadesk_test"):
+        assert not _connects(same_login.with_database(dbname)), dbname
+    assert _connects(same_login.with_database(branch.id))
+    # And the other branch's role cannot open this one.
+    assert not _connects(
+        ServerAddress(provider.connection_urls(other.id).direct).with_database(branch.id)
+    )
+
+
+def test_a_parent_open_to_public_is_named_and_its_tables_stay_closed(provider, source_database):
+    with _superuser() as conn:
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO PUBLIC").format(
+                sql.Identifier(source_database)
+            )
+        )
+    branch = provider.create_branch("open-door", schema_only=True)
+    urls = provider.connection_urls(branch.id)
+    assert f"REVOKE CONNECT ON DATABASE {source_database} FROM PUBLIC" in urls.warning
+    parent_url = ServerAddress(urls.direct).with_database(source_database)
+    with psycopg.connect(parent_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT count(*) FROM lp_orders")
+
+
+def test_the_password_is_derived_never_stored_and_changes_with_the_role(provider, source_database):
+    branch = provider.create_branch("derived", schema_only=True)
+    first = provider.connection_urls(branch.id).direct
+    # Stateless: a fresh provider derives the same password; another SECRET_KEY does not.
+    again = LocalProvider(running_layout().url(OWNER_ROLE, source_database), secret=SECRET)
+    assert again.connection_urls(branch.id).direct == first
+    other_key = LocalProvider(running_layout().url(OWNER_ROLE, source_database), secret="x")
+    assert other_key.connection_urls(branch.id).direct != first
+    # A reset keeps the role and its password; the same name made again gets a new one.
+    provider.reset_branch(branch.id)
+    assert provider.connection_urls(branch.id).direct == first and _connects(first)
+    provider.delete_branch(branch.id)
+    assert not _role_exists(branch.id)
+    provider.create_branch("derived", schema_only=True)
+    assert provider.connection_urls(branch.id).direct != first
+    assert not _connects(first, refused_because="password authentication failed")
+    # The server only ever saw a SCRAM verifier, never the clear password.
+    password = urlsplit(first).password
+    with _superuser() as conn:
+        stored = conn.execute(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (branch.id,)
+        ).fetchone()[0]
+    assert stored.startswith("SCRAM-SHA-256$") and password not in stored
+
+
+def test_a_role_of_the_same_name_made_elsewhere_is_refused_and_kept(provider, source_database):
+    role = f"{source_database}__br__taken"
+    with _superuser() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    with pytest.raises(BranchError, match="was not made by the console"):
+        provider.create_branch("taken", schema_only=True)
+    assert _role_exists(role)
+    assert "taken" not in {b.name for b in provider.list_branches()}
+
+
+def test_a_branch_without_a_role_of_its_own_reveals_nothing(provider, source_database):
+    branch = provider.create_branch("legacy", schema_only=True)
+    with _superuser() as conn:  # as a branch made before branches had their own role
+        conn.execute(sql.SQL("COMMENT ON ROLE {} IS NULL").format(sql.Identifier(branch.id)))
+    with pytest.raises(BranchError, match="has no role of its own"):
+        provider.connection_urls(branch.id)

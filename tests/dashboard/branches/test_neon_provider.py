@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from dashboard.branches.neon_client import NeonClient
-from dashboard.branches.neon_provider import NeonProvider
+from dashboard.branches.neon_provider import NeonProvider, branch_role_name
 from dashboard.branches.provider import CREATING, READY, UNKNOWN, BranchError, get_provider
 from tests.dashboard.branches.neon_fixtures import (  # noqa: F401 - fixtures
     VirtualTime,
@@ -116,20 +116,67 @@ def test_point_in_time_and_schema_only_are_sent_to_neon(
     assert branch.extra["schema_only"] is True
 
 
-def test_connection_urls_are_pooled_and_direct_for_the_read_write_compute(
-    fake: FakeNeon, provider: NeonProvider
+def test_connection_urls_reveal_a_role_made_for_the_branch_alone(
+    fake: FakeNeon, virtual_time: VirtualTime, provider: NeonProvider
 ) -> None:
+    fake.operation_duration = 3.0  # the role's apply_config is waited for
     branch_id = fake.add_branch("connect-me", with_endpoint=True)
-    password = fake.role_password(branch_id)
+    owner_password = fake.role_password(branch_id)
+    assert owner_password == fake.role_password(fake.default_branch_id)  # shared with main
 
     urls = provider.connection_urls(branch_id)
 
-    assert urls.pooled.startswith(f"postgresql://neondb_owner:{password}@ep-")
+    role = branch_role_name(branch_id)
+    password = fake.role_password(branch_id, role)
+    assert urls.role == role and role.startswith("sd_br_")
+    assert urls.pooled.startswith(f"postgresql://{role}:{password}@ep-")
     assert "-pooler." in urls.pooled and "-pooler." not in urls.direct
     assert urls.direct.endswith("/neondb?sslmode=require")
-    asked = fake.requests_to("GET", "/connection_uri")
-    assert [r.query["pooled"] for r in asked] == ["true", "false"]
-    assert {r.query["endpoint_id"] for r in asked} == {urls.direct.split("@")[1].split(".")[0]}
+    assert owner_password not in urls.pooled + urls.direct and password != owner_password
+    # The parent has no such role: the revealed login fails there.
+    assert role not in fake.role_names(fake.default_branch_id)
+    (created,) = fake.requests_to("POST", "/roles")
+    assert created.body == {"role": {"name": role}}
+    assert sum(virtual_time.calls) >= 3.0  # waited for Neon to apply the role
+
+    assert provider.connection_urls(branch_id) == urls  # the role is made once
+    assert len(fake.requests_to("POST", "/roles")) == 1
+    # The masked strings name the same role and create nothing.
+    shape = provider.connection_urls_without_password(branch_id)
+    assert shape.direct == urls.direct.replace(f":{password}@", "@")
+
+
+def test_a_role_copied_from_the_parent_is_never_revealed(
+    fake: FakeNeon, provider: NeonProvider
+) -> None:
+    parent = fake.add_branch("parent", with_endpoint=True)
+    provider.connection_urls(parent)
+    # A child made now copies the parent's roles, passwords included; a role named for the
+    # child on the parent would be copied too: the reveal refuses it.
+    child = fake.add_branch("child", parent_id=parent, with_endpoint=True)
+    assert fake.role_password(child, branch_role_name(parent)) == fake.role_password(
+        parent, branch_role_name(parent)
+    )
+    child_urls = provider.connection_urls(child)
+    assert fake.role_password(parent, branch_role_name(parent)) not in child_urls.direct
+    assert child_urls.role == branch_role_name(child) != branch_role_name(parent)
+
+    # A role named for the grandchild exists on its parent (made by hand, then copied).
+    grandchild = fake.add_branch("grandchild", parent_id=child, with_endpoint=True)
+    fake.set_role(child, branch_role_name(grandchild), "shared-secret")
+    fake.set_role(grandchild, branch_role_name(grandchild), "shared-secret")
+    with pytest.raises(BranchError, match="would open the parent too"):
+        provider.connection_urls(grandchild)
+
+
+def test_migrations_use_the_owner_role_which_is_never_revealed(
+    fake: FakeNeon, provider: NeonProvider
+) -> None:
+    branch_id = fake.add_branch("migrate-me", with_endpoint=True)
+    url = provider.migration_url(branch_id)
+    assert url.startswith(f"postgresql://neondb_owner:{fake.role_password(branch_id)}@ep-")
+    assert "-pooler." not in url
+    assert not fake.requests_to("POST", "/roles")
 
 
 def test_connection_urls_without_a_compute_say_what_to_do(
@@ -349,7 +396,7 @@ def test_neither_the_key_nor_a_password_is_logged(
     branch = provider.create_branch("secretive")
     provider.wait_until_ready(branch.id, deadline_seconds=30, progress=logging.getLogger().info)
     urls = provider.connection_urls(branch.id)
-    password = fake.role_password(branch.id)
+    password = fake.role_password(branch.id, branch_role_name(branch.id))
     assert password in urls.direct
 
     sentences = []

@@ -12,6 +12,7 @@ from django.test import Client
 
 from dashboard.audit.models import AuditEvent
 from dashboard.branches.models import BranchRequest
+from dashboard.branches.neon_provider import branch_role_name
 from dashboard.jobs.models import JobRun
 from tests.dashboard.branches.neon_fixtures import (  # noqa: F401 - fixtures
     VirtualTime,
@@ -39,7 +40,9 @@ def test_branch_page_shows_details_and_masked_connection_strings(
     assert "<h1>debug-ticket-42</h1>" in html
     assert f'<dd class="mono">{branch_id}</dd>' in html
     assert f'href="/branches/{neon.default_branch_id}/">main</a>' in html
-    assert "postgresql://neondb_owner:********@ep-" in html
+    role = branch_role_name(branch_id)
+    assert f"postgresql://{role}:********@ep-" in html
+    assert not neon.requests_to("POST", "/roles")  # looking creates nothing
     assert "-pooler." in html  # pooled and direct are both shown
     assert password not in html and neon.api_key not in html
     assert "Reveal password" not in html and "engineer role can reveal" in html
@@ -109,7 +112,7 @@ def test_branch_page_when_neon_fails_says_so(viewer_client: Client, neon: FakeNe
     assert "Neon had a problem on its side (503 SERVICE_UNAVAILABLE)" in text(page)
 
     # Only the connection part fails: the rest of the page still renders.
-    neon.fail_next(503, times=10, path_contains="/connection_uri")
+    neon.fail_next(503, times=10, path_contains="/databases")
     page = viewer_client.get(f"/branches/{branch_id}/")
     assert page.status_code == 200
     assert "<h1>flaky</h1>" in text(page)
@@ -121,20 +124,31 @@ def test_reveal_shows_the_passwords_uncached_and_audits_it(
     engineer_client: Client, engineer_user: Any, neon: FakeNeon
 ) -> None:
     branch_id = neon.add_branch("reveal-me", with_endpoint=True)
-    password = neon.role_password(branch_id)
+    owner_password = neon.role_password(branch_id)  # copied from main: it opens main too
+    assert owner_password == neon.role_password(neon.default_branch_id)
 
     response = engineer_client.post(f"/branches/{branch_id}/reveal/", **HTMX)
 
     assert response.status_code == 200
     html = text(response)
+    role = branch_role_name(branch_id)
+    password = neon.role_password(branch_id, role)  # made on this branch by the reveal
     assert html.lstrip().startswith('<section class="card connection" id="connection">')
-    assert f"postgresql://neondb_owner:{password}@ep-" in html
+    assert f"postgresql://{role}:{password}@ep-" in html
     assert html.count(password) == 2  # pooled and direct
+    assert owner_password not in html and "neondb_owner" not in html
+    # The revealed role does not exist on the parent: its login fails there.
+    assert role not in neon.role_names(neon.default_branch_id)
     assert 'data-copy="conn-pooled"' in html and "Hide" in html
     assert "no-store" in response["Cache-Control"]
     event = AuditEvent.objects.get(action="branch.reveal")
     assert event.operator == engineer_user
-    assert event.detail == {"branch_id": branch_id, "branch_name": "reveal-me", "provider": "neon"}
+    assert event.detail == {
+        "branch_id": branch_id,
+        "branch_name": "reveal-me",
+        "provider": "neon",
+        "role": role,
+    }
     assert password not in str(event.detail) + event.reason
 
     # Without htmx: the whole branch page, with the strings revealed.
@@ -142,6 +156,7 @@ def test_reveal_shows_the_passwords_uncached_and_audits_it(
     assert full.status_code == 200 and "<h1>reveal-me</h1>" in text(full)
     assert password in text(full) and "no-store" in full["Cache-Control"]
     assert AuditEvent.objects.filter(action="branch.reveal").count() == 2
+    assert len(neon.requests_to("POST", "/roles")) == 1  # the role is made once
 
 
 @pytest.mark.django_db
@@ -227,13 +242,17 @@ def test_no_key_or_password_in_logs_or_pages_except_the_reveal(
     pages.append(engineer_client.get(f"/branches/{branch_id}/"))
     revealed = engineer_client.post(f"/branches/{branch_id}/reveal/", **HTMX)
 
-    assert password in text(revealed)
+    assert password not in text(revealed)  # the owner's password, shared with main
+    branch_password = neon.role_password(branch_id, branch_role_name(branch_id))
+    assert branch_password in text(revealed)
     for page in pages:
         assert password not in text(page) and neon.api_key not in text(page)
     assert neon.api_key not in text(revealed)
     assert caplog.records
-    assert password not in caplog.text and neon.api_key not in caplog.text
+    for secret in (password, branch_password, neon.api_key):
+        assert secret not in caplog.text
     for event in AuditEvent.objects.all():
         assert password not in str(event.detail) and neon.api_key not in str(event.detail)
+        assert branch_password not in str(event.detail)
     for asked in BranchRequest.objects.all():
         assert password not in str(asked.options)

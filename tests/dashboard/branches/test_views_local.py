@@ -41,6 +41,11 @@ def local_target(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
                 sql.Identifier(name), sql.Identifier(OWNER_ROLE)
             )
         )
+        conn.execute(
+            sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                sql.Identifier(name)
+            )
+        )
     url = running_layout().url(OWNER_ROLE, name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bv_notes (id bigint PRIMARY KEY, body text NOT NULL)")
@@ -58,14 +63,22 @@ def local_target(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
             )
+        for (role,) in conn.execute(
+            "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", (f"{name}__br__",)
+        ).fetchall():
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 @pytest.mark.django_db(transaction=True)
 def test_local_branch_create_reveal_diff_and_delete_through_the_pages(
     engineer_client: Client, local_target: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    import html
     from urllib.parse import urlsplit
 
+    import psycopg
+
+    from dashboard.branches.server_address import ServerAddress
     from dashboard.jobs.worker import run_until_idle
 
     password = urlsplit(os.environ["BV_TARGET_URL"]).password or ""
@@ -104,7 +117,18 @@ def test_local_branch_create_reveal_diff_and_delete_through_the_pages(
     assert "Connection string" in page  # no pooler locally: one string
 
     revealed = engineer_client.post(f"/branches/{branch_id}/reveal/", **HTMX)
-    assert f":{password}@" in text(revealed) and f"/{branch_id}" in text(revealed)
+    assert password not in text(revealed)  # never the target role's password
+    found = re.search(r'id="conn-direct">(postgresql://[^<]+)</code>', text(revealed))
+    assert found is not None
+    revealed_url = html.unescape(found.group(1))
+    assert urlsplit(revealed_url).username == branch_id and f"/{branch_id}" in revealed_url
+    assert "REVOKE CONNECT" not in text(revealed)  # the parent is closed to PUBLIC: no warning
+    # A real connection: the revealed URL opens the branch, and the same login fails on the
+    # parent.
+    with psycopg.connect(revealed_url) as conn:
+        assert conn.execute("SELECT count(*) FROM bv_notes").fetchone() == (50,)
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(ServerAddress(revealed_url).with_database(local_target)).close()
     assert AuditEvent.objects.get(action="branch.reveal").detail["branch_id"] == branch_id
 
     diff = text(engineer_client.get(f"/branches/{branch_id}/schema-diff/", **HTMX))
@@ -126,3 +150,8 @@ def test_local_branch_create_reveal_diff_and_delete_through_the_pages(
         "branch.delete",
     ]
     assert password not in caplog.text
+    assert (urlsplit(revealed_url).password or "-") not in caplog.text
+    with _superuser() as conn:  # the branch's role went with it
+        assert not conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (branch_id,)
+        ).fetchone()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from django.conf import settings
 
 from dashboard.audit.models import AuditEvent
 from dashboard.branches.local_provider import LocalProvider
@@ -25,7 +26,10 @@ def _columns(dbname: str) -> list[str]:
 
 
 def _branches(dbname: str) -> list[str]:
-    return [branch.id for branch in LocalProvider(owner_url(dbname)).list_branches()]
+    return [
+        branch.id
+        for branch in LocalProvider(owner_url(dbname), secret="test-secret").list_branches()
+    ]
 
 
 def _run(trial: TrialRun) -> TrialRun:
@@ -123,7 +127,7 @@ def test_a_kept_branch_stays_with_an_expiry(console_on, numbered_project, projec
     assert trial.revisions == ["003"]  # the target's version was carried over
     progress = [line["message"] for line in JobRun.objects.get(pk=trial.job.pk).progress]
     assert "Schema-only branch: version set to 002" in progress
-    provider = LocalProvider(owner_url(project_database))
+    provider = LocalProvider(owner_url(project_database), secret=settings.SECRET_KEY)
     branch = provider.get_branch(trial.branch_id)
     assert branch.expires_at is not None and branch.extra["schema_only"] is True
     assert not trial.branch_deleted
