@@ -368,7 +368,15 @@ class LocalProvider:
         extensions: list[str],
         role: str,
     ) -> None:
-        """Stream pg_dump of `source` into pg_restore (as `role`) on `destination`."""
+        """Stream pg_dump of `source` into pg_restore (as `role`) on `destination`.
+
+        pg_restore sets session-wide settings on its connection (search_path '', SET ROLE,
+        check_function_bodies, ...). Behind a transaction-mode pooler they would stay on the
+        server connection it used, the only one of its pool (nothing else connects to a new
+        branch as the target role), so the next client of that pool clears them with DISCARD
+        ALL; on a direct connection that is a fresh session and a no-op. (pg_dump's session
+        ends inside its transaction, so a pooler closes that server connection instead.)
+        """
         dump_and_restore(
             self._server,
             bindir,
@@ -379,6 +387,19 @@ class LocalProvider:
             timeout_s=self.clone_timeout_s,
             role=role,
         )
+        try:
+            with psycopg.connect(
+                self._server.with_database(destination),
+                autocommit=True,
+                connect_timeout=self.connect_timeout_s,
+                application_name="schemadesk-branches",
+            ) as conn:
+                conn.execute("DISCARD ALL")
+        except psycopg.Error as exc:
+            raise BranchError(
+                f"The copy into {destination} finished, but its session could not be reset.",
+                f"{type(exc).__name__}: {exc}",
+            ) from None
 
     # -- deleting and resetting -------------------------------------------------------------
 

@@ -81,10 +81,15 @@ def start_trial(
     return trial
 
 
+TRANSACTION_TIMEOUT_SQL = "SELECT set_config('statement_timeout', '10s', true)"
+
+
 def branch_versions(url: str, schema: str, table_name: str) -> tuple[str, ...] | None:
     """Return the branch's version table rows, or None when it has none."""
-    with psycopg.connect(url, connect_timeout=10, autocommit=True) as conn:
-        conn.execute("SET statement_timeout = '10s'")
+    # One transaction with a transaction-local timeout: a session SET would stay on a server
+    # connection that a transaction-mode pooler hands to the next client.
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        conn.execute(TRANSACTION_TIMEOUT_SQL)
         present = conn.execute(BRANCH_VERSION_SQL, {"schema": schema, "table": table_name})
         if not present.fetchone()[0]:  # type: ignore[index]
             return None
@@ -98,8 +103,8 @@ def branch_versions(url: str, schema: str, table_name: str) -> tuple[str, ...] |
 
 def stamp_branch(url: str, schema: str, table_name: str, versions: tuple[str, ...]) -> None:
     """Write `versions` into the branch's (empty) version table."""
-    with psycopg.connect(url, connect_timeout=10, autocommit=True) as conn:
-        conn.execute("SET statement_timeout = '10s'")
+    with psycopg.connect(url, connect_timeout=10) as conn:  # one transaction, committed at exit
+        conn.execute(TRANSACTION_TIMEOUT_SQL)
         for version in versions:
             conn.execute(
                 sql.SQL("INSERT INTO {}.{} (version_num) VALUES (%s)").format(

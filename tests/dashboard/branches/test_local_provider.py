@@ -15,6 +15,7 @@ from core.embedded import OWNER_ROLE
 from dashboard.branches.local_provider import LocalProvider, branch_database_name
 from dashboard.branches.provider import READY, BranchError, BranchInfo
 from dashboard.branches.server_address import ServerAddress
+from tests.pgbouncer import PgBouncer, leftover_settings
 from tests.pgplugin import running_layout
 
 
@@ -324,3 +325,31 @@ def test_a_branch_without_a_role_of_its_own_reveals_nothing(provider, source_dat
         conn.execute(sql.SQL("COMMENT ON ROLE {} IS NULL").format(sql.Identifier(branch.id)))
     with pytest.raises(BranchError, match="has no role of its own"):
         provider.connection_urls(branch.id)
+
+
+# ---- no setting left behind on a pooled server connection -----------------------------------
+
+
+def test_maintenance_leaves_no_setting_on_pooled_server_connections(source_database):
+    password = running_layout().passwords[OWNER_ROLE]
+    with PgBouncer(running_layout().port, {OWNER_ROLE: password}) as bouncer:
+        pooled = LocalProvider(bouncer.url(OWNER_ROLE, password, source_database), secret=SECRET)
+        source = bouncer.url(OWNER_ROLE, password, source_database)
+        assert leftover_settings(source) == {}
+        seen: dict[str, dict[str, str]] = {}
+
+        pooled.list_branches()
+        seen["list"] = leftover_settings(source)
+        branch = pooled.create_branch("pooled")
+        seen["create"] = leftover_settings(source)
+        seen["create (branch)"] = leftover_settings(bouncer.url(OWNER_ROLE, password, branch.id))
+        pooled.connection_urls(branch.id)
+        seen["reveal"] = leftover_settings(source)
+        assert pooled.schema_diff(branch.id) == ""
+        seen["diff"] = leftover_settings(source)
+        pooled.reset_branch(branch.id)
+        seen["reset"] = leftover_settings(source)
+        pooled.delete_branch(branch.id)
+        seen["delete"] = leftover_settings(source)
+
+    assert seen == {action: {} for action in seen}

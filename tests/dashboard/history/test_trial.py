@@ -6,12 +6,15 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from core.embedded import OWNER_ROLE
 from dashboard.audit.models import AuditEvent
 from dashboard.branches.local_provider import LocalProvider
 from dashboard.history import tasks
 from dashboard.history.models import TrialRun
 from dashboard.jobs.models import JobRun
 from tests.dashboard.history.conftest import migrate, owner_url
+from tests.pgbouncer import PgBouncer, leftover_settings
+from tests.pgplugin import TEST_DATABASE, running_layout
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +183,21 @@ def test_round_trip_names_the_revision_whose_downgrade_is_incomplete(
     assert trial.succeeded is False and trial.failed_revision == "003"
     assert 'relation "ix_hist_items_name" already exists' in trial.error
     assert "+    price numeric" in trial.schema_diff  # the difference is still recorded
+
+
+def test_version_reads_and_stamps_leave_no_setting_on_a_pooled_connection():
+    from dashboard.history.trial import branch_versions, stamp_branch
+
+    password = running_layout().passwords[OWNER_ROLE]
+    with PgBouncer(running_layout().port, {OWNER_ROLE: password}) as bouncer:
+        url = bouncer.url(OWNER_ROLE, password, TEST_DATABASE)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE public.hist_stamp_probe (version_num text)")
+        try:
+            stamp_branch(url, "public", "hist_stamp_probe", ("001", "002"))
+            assert leftover_settings(url) == {}
+            assert branch_versions(url, "public", "hist_stamp_probe") == ("001", "002")
+            assert leftover_settings(url) == {}
+        finally:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("DROP TABLE public.hist_stamp_probe")
