@@ -1,4 +1,4 @@
-"""pg_dump and pg_restore runs: cloning a database, schema-only dumps and their diff."""
+"""pg_dump and pg_restore runs: cloning a database, schema-only dumps (normalised) and diffs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from pglast import ast, parse_sql
+from pglast.parser import ParseError
+from pglast.stream import RawStream
+from pglast.visitors import Visitor
 
 from dashboard.branches.provider import BranchError
 from dashboard.branches.server_address import ServerAddress, _libpq_url
@@ -155,9 +161,60 @@ _NOISE = re.compile(r"^(--|SET |SELECT pg_catalog\.set_config|\\restrict|\\unres
 
 
 def normalised_schema(dump: str) -> str:
-    """Return a schema dump without comments, SET lines and blank runs (stable for diffs)."""
-    lines = [line for line in dump.splitlines() if line.strip() and not _NOISE.match(line)]
+    """Return a schema dump without comments, SET lines and blank runs (stable for diffs).
+
+    CHECK constraints are written in a normal form (normalised_check), since the same
+    constraint reads differently once it went through pg_dump and pg_restore.
+    """
+    lines = [
+        _normalised_check_line(line)
+        for line in dump.splitlines()
+        if line.strip() and not _NOISE.match(line)
+    ]
     return "\n".join(lines) + "\n"
+
+
+# A CHECK constraint on a line of its own, as pg_dump writes it inside CREATE TABLE or in
+# ALTER TABLE ... ADD CONSTRAINT.
+_CHECK_LINE = re.compile(
+    r"^(?P<head>\s*(?:ADD )?CONSTRAINT \S+ CHECK )(?P<expr>\(.*\))(?P<tail>(?: NOT VALID)?[,;]?)$"
+)
+# Casts between text types carry no meaning in a comparison with literals; pg_restore
+# re-words `col::text = ANY ((ARRAY['a'::varchar, ...])::text[])` as
+# `col::text = ANY (ARRAY[('a'::varchar)::text, ...])`.
+_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name"})
+
+
+class _TextCastsStripped(Visitor):
+    def visit_TypeCast(self, ancestors: Any, node: ast.TypeCast) -> Any:
+        names = [getattr(n, "sval", "") for n in node.typeName.names or ()]
+        return node.arg if names and names[-1] in _TEXT_TYPES else None
+
+
+def normalised_check(expression: str) -> str:
+    """Return a CHECK expression deparsed by pglast without casts between text types.
+
+    An expression pglast cannot parse is returned unchanged.
+    """
+    try:
+        statement = parse_sql(f"SELECT {expression}")[0].stmt
+    except ParseError:
+        return expression
+    previous = ""
+    for _ in range(8):  # a replaced cast may hide another inside it: repeat until stable
+        _TextCastsStripped()(statement)
+        text = RawStream()(statement.targetList[0].val)
+        if text == previous:
+            break
+        previous = text
+    return f"({previous})"
+
+
+def _normalised_check_line(line: str) -> str:
+    found = _CHECK_LINE.match(line)
+    if found is None:
+        return line
+    return found["head"] + normalised_check(found["expr"]) + found["tail"]
 
 
 def unified_schema_diff(before: str, after: str, before_name: str, after_name: str) -> str:

@@ -353,3 +353,40 @@ def test_maintenance_leaves_no_setting_on_pooled_server_connections(source_datab
         seen["delete"] = leftover_settings(source)
 
     assert seen == {action: {} for action in seen}
+
+
+# ---- schema difference of an untouched branch -------------------------------------------------
+
+
+def test_an_untouched_clone_shows_no_difference_though_pg_restore_rewords_its_checks(
+    provider, source_database
+):
+    with psycopg.connect(running_layout().url(OWNER_ROLE, source_database)) as conn:
+        conn.execute(
+            "CREATE TABLE lp_messages (id bigint PRIMARY KEY, role varchar(20) NOT NULL, "
+            "CONSTRAINT ck_lp_messages_role CHECK (role IN ('user', 'assistant')))"
+        )
+    branch = provider.create_branch("reworded", schema_only=True)
+
+    def raw_check(dbname: str) -> str:
+        with _superuser(dbname) as conn:
+            return conn.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conname = 'ck_lp_messages_role'"
+            ).fetchone()[0]
+
+    # The clone's constraint reads differently from its parent's, yet means the same.
+    assert raw_check(branch.id) != raw_check(source_database)
+    assert provider.schema_diff(branch.id) == ""
+
+    with psycopg.connect(provider.connection_urls(branch.id).direct, autocommit=True) as conn:
+        conn.execute("ALTER TABLE lp_messages DROP CONSTRAINT ck_lp_messages_role")
+        conn.execute(
+            "ALTER TABLE lp_messages ADD CONSTRAINT ck_lp_messages_role "
+            "CHECK (role IN ('user', 'assistant', 'system'))"
+        )
+    diff = provider.schema_diff(branch.id)
+    assert (
+        "-    CONSTRAINT ck_lp_messages_role CHECK (role = ANY(ARRAY['user', 'assistant']))" in diff
+    )
+    assert "'system'" in diff
