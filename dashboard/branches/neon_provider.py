@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 # An archived branch is still usable (Neon restores it on the first connection).
 NEON_BRANCH_STATES = {"init": CREATING, "resetting": CREATING, "ready": READY, "archived": READY}
 PREFERRED_DATABASE = "neondb"  # the database Neon creates in a new project
-ROLE_READY_SECONDS = 30.0  # how long a reveal waits for Neon to apply a new branch role
+ROLE_READY_SECONDS = 10.0  # how long a reveal (a web request) waits for Neon to apply a new role
 BRANCH_ROLE_PREFIX = "sd_"
 
 

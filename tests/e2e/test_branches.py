@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dashboard.branches.neon_provider import branch_role_name
 from tests.e2e.conftest import worker_in_background
 from tests.fakes.neon_server import FakeNeon
 
@@ -51,18 +52,22 @@ def test_create_watch_reveal_and_delete_a_branch(logged_in_page: Any, fake_neon:
     page.click("text=Open the branch")
     page.wait_for_url(re.compile(r"/branches/br-[^/]+/$"))
     branch_id = page.url.rstrip("/").rsplit("/", 1)[1]
-    password = fake_neon.role_password(branch_id)
+    password = fake_neon.role_password(branch_id)  # the owner's, copied from main
     assert page.locator("h1").inner_text() == "e2e-try"
     direct = page.locator("#conn-direct")
     assert "********" in direct.inner_text() and password not in page.content()
 
     page.click("text=Reveal password")
     page.locator("button[data-copy=conn-direct]").wait_for()
-    assert f":{password}@" in direct.inner_text()
-    assert f":{password}@" in page.locator("#conn-pooled").inner_text()
+    # The branch's own role, made by the reveal; never the owner's password shared with main.
+    role = branch_role_name(branch_id)
+    role_password = fake_neon.role_password(branch_id, role)
+    assert f"{role}:{role_password}@" in direct.inner_text()
+    assert f"{role}:{role_password}@" in page.locator("#conn-pooled").inner_text()
+    assert password not in page.content()
     page.click("#connection button:has-text('Hide')")
     page.locator("#connection button:has-text('Reveal password')").wait_for()
-    assert password not in page.locator("#connection").inner_text()
+    assert role_password not in page.locator("#connection").inner_text()
 
     page.click("text=Delete…")
     page.fill("#id_confirm", "e2e-wrong")
