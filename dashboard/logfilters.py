@@ -9,7 +9,8 @@ so that no continuation line looks like a new record.
 
 Django's handler and gunicorn's handlers all format through `ScrubbingFormatter`; the filter and
 gunicorn's atoms apply the same rule earlier where the whole path is known (an id may hold
-spaces, which the free-text rule stops at).
+spaces, which the free-text rule stops at). A database's message is logged through
+`redact_values`: the values it quotes may be what an operator typed, an end-user's data.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ def redact_path(path: str) -> str:
 def redact_text(text: str) -> str:
     """Return free text with end-user ids in user-page paths replaced by [redacted]."""
     return _TEXT_ID.sub(rf"\1{REDACTED}", text)
+
+
+# Values PostgreSQL quotes in its messages ('invalid input syntax for type uuid: "…"', 'value
+# "…" is out of range for type integer'); identifiers it quotes go too, the SQLSTATE remains.
+QUOTED_VALUE = re.compile(r'"(?:[^"]|"")*"')
+
+
+def redact_values(text: str) -> str:
+    """Return a database message with the quoted values in it replaced (for a log line)."""
+    return QUOTED_VALUE.sub('"…"', text)
 
 
 def scrub(text: str) -> str:

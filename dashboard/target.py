@@ -31,6 +31,7 @@ from sqlalchemy.pool import NullPool
 
 from core.config import uses_pooler
 from core.engine import backoff_delay, is_transient
+from dashboard.logfilters import redact_values
 from dashboard.suggested_sql import quote_identifier
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,20 @@ class ReadOnlyRoleProblem(TargetError):
     """The read-only role for restricted reads cannot be used, or could do harm."""
 
     status = 409
+
+
+class TargetRejected(TargetError):
+    """The database refused the statement itself (a bad value, a syntax or name error, an
+    unsupported feature): the database's own words go to the operator."""
+
+    status = 422
+
+
+# SQLSTATE classes of a statement the database refuses while perfectly reachable: 22 data
+# exception (a value out of range, invalid input), 42 syntax error or access rule violation
+# (an ambiguous function, an unknown column; 42501, insufficient privilege, is a 403), 0A
+# feature not supported. https://www.postgresql.org/docs/current/errcodes-appendix.html
+REJECTED_CLASSES = ("22", "42", "0A")
 
 
 def _settings() -> dict[str, object]:
@@ -188,6 +203,17 @@ def translate_error(exc: DBAPIError, restricted: bool = False) -> TargetError:
             "Grant it the privilege or use a role with access.",
             detail,
         )
+    sqlstate = getattr(original, "sqlstate", None) or ""
+    # A DataError without a SQLSTATE was refused by the driver before sending (a NUL byte, an
+    # integer no PostgreSQL type holds): the same kind of refusal.
+    if sqlstate[:2] in REJECTED_CLASSES or (
+        not sqlstate and isinstance(original, psycopg.DataError)
+    ):
+        return TargetRejected(
+            rejection_sentence(original),
+            f"{type(original).__name__} ({sqlstate or 'client'}): "
+            f"{redact_values(_primary_message(original))}",
+        )
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         return TargetUnavailable(
             f"The target database ({target_location()}) is not reachable right now. "
@@ -251,6 +277,25 @@ def _begin_read_only(conn: Connection, timeout_ms: int | None, lock_timeout_ms: 
         ),
         {"statement": f"{statement_timeout}ms", "lock": f"{lock_timeout}ms"},
     )
+
+
+def _primary_message(error: BaseException) -> str:
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if primary:
+        return str(primary).strip()
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def rejection_sentence(error: BaseException) -> str:
+    """Return the operator's sentence for a refused statement: the database's primary message
+    and hint (not its DETAIL, which can quote a row's values)."""
+    primary = _primary_message(error) or "no reason given"
+    diag = getattr(error, "diag", None)
+    hint = (getattr(diag, "message_hint", None) or "") if diag is not None else ""
+    sentence = f"The database refused the statement: {primary.rstrip('.')}."
+    return f"{sentence} {hint.strip()}" if hint.strip() else sentence
 
 
 @contextmanager
@@ -337,5 +382,8 @@ def run_read(
                 logger.info("target read lost its connection (attempt %d); retrying", attempt)
                 sleep(delay)
                 continue
-            raise translate_error(exc, restricted) from exc
+            error = translate_error(exc, restricted)
+            if isinstance(error, TargetRejected):
+                logger.warning("the target database refused a statement: %s", error.detail)
+            raise error from exc
     raise AssertionError("unreachable")
