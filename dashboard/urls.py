@@ -1,11 +1,15 @@
 """URL map: one include per concern."""
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from dashboard.accounts.roles import public
 from dashboard.accounts.views import LoginView, LogoutView
+from dashboard.converters import AnythingConverter, SegmentConverter
 from dashboard.home import views as home
 from dashboard.jobs import views as jobs
+
+register_converter(SegmentConverter, "segment")  # a table name in the Data section
+register_converter(AnythingConverter, "anything")  # table names in Schema, end-user ids
 
 urlpatterns = [
     path("login/", public(LoginView.as_view()), name="login"),

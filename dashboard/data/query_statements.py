@@ -46,9 +46,14 @@ class SortOrder:
         return ("-" if self.descending else "") + self.column
 
 
+# A dialect whose paramstyle is not "pyformat": its quoting leaves `%` alone (the default
+# doubles it for the driver, and a bound value is not a statement: "50%%" names no table).
+_PLAIN_QUOTING = postgresql.dialect(paramstyle="named").identifier_preparer
+
+
 def quoted_name(table: Table) -> str:
     """Return schema.table quoted where needed: text that casts to regclass."""
-    return postgresql.dialect().identifier_preparer.format_table(table)
+    return _PLAIN_QUOTING.format_table(table)
 
 
 _pg_class = sql_table(

@@ -1,4 +1,4 @@
-"""URLs of the Data section (mounted at /data/)."""
+"""URLs of the Data section (mounted at /data/); a table name is one segment (see converters)."""
 
 from django.urls import path
 
@@ -8,8 +8,8 @@ app_name = "data"
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("<str:table>/", views.table_list, name="list"),
-    path("<str:table>/count/", views.table_count, name="count"),
-    path("<str:table>/row/", views.row_detail, name="row"),
-    path("<str:table>/export.csv", views.export, name="export"),
+    path("<segment:table>/", views.table_list, name="list"),
+    path("<segment:table>/count/", views.table_count, name="count"),
+    path("<segment:table>/row/", views.row_detail, name="row"),
+    path("<segment:table>/export.csv", views.export, name="export"),
 ]

@@ -9,7 +9,7 @@ urlpatterns = [
     path("reason/", views.reason, name="reason"),
     path("ownership/", views.ownership, name="ownership"),
     path("isolation/", views.isolation, name="isolation"),
-    path("u/<path:subject>/", views.detail, name="detail"),
-    path("export/<path:subject>/", views.export, name="export"),
-    path("forget/<path:subject>/", views.forget, name="forget"),
+    path("u/<anything:subject>/", views.detail, name="detail"),
+    path("export/<anything:subject>/", views.export, name="export"),
+    path("forget/<anything:subject>/", views.forget, name="forget"),
 ]
