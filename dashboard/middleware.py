@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from dashboard.accounts.roles import forbidden, has_role
-from dashboard.target import TargetError
+from dashboard.params import BadParameter, check_no_nul
+from dashboard.target import TargetError, TargetRejected
 
 logger = logging.getLogger(__name__)
 
@@ -99,21 +100,40 @@ class ContentSecurityPolicyMiddleware:
 
 
 class FriendlyErrorsMiddleware:
-    """Turn target-database failures into a sentence in the page; log the detail."""
+    """Turn bad request values into a 400 and target-database failures into a sentence in the
+    page (full page, or the notice alone for htmx); log the detail, never a stack trace."""
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            # No request value may hold a NUL: PostgreSQL cannot store one in text.
+            check_no_nul(request.path, request.GET.lists(), request.POST.lists())
+        except BadParameter as exc:
+            return bad_request(request, exc)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, BadParameter):
+            return bad_request(request, exception)
         if isinstance(exception, TargetError):
-            logger.warning("target database error on %s: %s", request.path, exception.detail)
+            if not isinstance(exception, TargetRejected):  # run_read logged a refusal already
+                logger.warning("target database error on %s: %s", request.path, exception.detail)
             template = "errors/target.html"
             if getattr(request, "htmx", False):
                 template += "#notice"
-            return render(
-                request, template, {"message": exception.sentence}, status=exception.status
-            )
+            context = {
+                "message": exception.sentence,
+                "refused": isinstance(exception, TargetRejected),
+            }
+            return render(request, template, context, status=exception.status)
         return None
+
+
+def bad_request(request: HttpRequest, exc: BadParameter) -> HttpResponse:
+    """Return the 400 page (or its notice, for htmx) saying which value is wrong and why."""
+    template = "errors/bad_request.html"
+    if getattr(request, "htmx", False):
+        template += "#notice"
+    return render(request, template, {"message": exc.sentence}, status=400)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -19,10 +20,12 @@ from django.utils.http import urlencode
 
 from dashboard.accounts.roles import has_role
 from dashboard.audit.models import AuditEvent
+from dashboard.params import FIRST_DAY, LAST_DAY, integer, optional, within_days
 
 PAGE_SIZE = 50
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 FILTER_NAMES = ("operator", "subject", "action", "since", "until")
+CURSOR_EXPECTED = "the number of an event, as the page's own links give it"
 
 
 def sees_everyone(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -46,6 +49,11 @@ class AuditFilterForm(forms.Form):
 
     def clean(self) -> dict[str, object]:
         data = super().clean()
+        for name in ("since", "until"):
+            value = data.get(name)
+            if value is not None and not within_days(value):
+                self.add_error(name, f"Enter a date from {FIRST_DAY} to {LAST_DAY}.")
+                data.pop(name, None)
         since, until = data.get("since"), data.get("until")
         if since and until and since >= until:
             raise forms.ValidationError("“From” must be before “Until”.")
@@ -98,10 +106,10 @@ def filtered_events(user: AbstractBaseUser | AnonymousUser, data: dict) -> Query
     return events
 
 
-def _cursor_event(events: QuerySet[AuditEvent], raw: str | None) -> AuditEvent | None:
-    if not raw or not raw.isdigit():
-        return None
-    return events.filter(pk=int(raw)).only("pk", "at").first()
+def _cursor_event(events: QuerySet[AuditEvent], params: QueryDict, name: str) -> AuditEvent | None:
+    """Return the event a page link's `after`/`before` names (a 400 if it is not a number)."""
+    number = optional(params, name, partial(integer, minimum=1, expected=CURSOR_EXPECTED), None)
+    return None if number is None else events.filter(pk=number).only("pk", "at").first()
 
 
 def audit_page(user: AbstractBaseUser | AnonymousUser, params: QueryDict) -> AuditPage:
@@ -113,8 +121,8 @@ def audit_page(user: AbstractBaseUser | AnonymousUser, params: QueryDict) -> Aud
     kept = {name: params[name] for name in FILTER_NAMES if params.get(name) and name in form.fields}
     filter_query = urlencode(kept)
 
-    older_than = _cursor_event(events, params.get("after"))
-    newer_than = _cursor_event(events, params.get("before"))
+    older_than = _cursor_event(events, params, "after")
+    newer_than = _cursor_event(events, params, "before")
     if newer_than is not None:
         # Going back: the events just newer than the cursor, read oldest first, then reversed.
         newer = Q(at__gt=newer_than.at) | Q(at=newer_than.at, pk__gt=newer_than.pk)

@@ -1,31 +1,39 @@
 """Typed operator input: a filter field or a URL key parsed into a value of the column's type.
 
 `parse_value` turns operator input (a filter field, a primary key in a URL) into a Python value
-of the column's type, or raises `BadValue` with a sentence for the form.
+of the column's type, or raises `BadValue` with a sentence for the form. The parsing itself is
+dashboard.params' (ASCII digits, values within the column type's range, dates PostgreSQL and
+Python both hold); this module picks the parser by the column's kind and words the sentence.
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils import timezone
 
 from dashboard.data.columns import ColumnInfo
+from dashboard.params import (
+    INT8,
+    BadParameter,
+    boolean,
+    day,
+    has_nul,
+    integer,
+    numeric_range,
+    time_of_day,
+    timestamp,
+    typed_number,
+    uuid_value,
+)
 
-INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
 TEXT_INPUT_MAX = 1000
 
 
 class BadValue(ValueError):
     """Operator input that does not fit the column; the message is the sentence to show."""
-
-
-TRUE_WORDS = {"true", "t", "1", "yes", "y", "on"}
-FALSE_WORDS = {"false", "f", "0", "no", "n", "off"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ class Parsed:
 def parse_value(info: ColumnInfo, raw: str) -> Parsed:
     """Return `raw` as a value of the column's type, or raise BadValue with a sentence."""
     text = raw.strip()
-    if "\x00" in raw:
+    if has_nul(raw):
         raise BadValue("The value may not contain NUL characters.")
     if info.choices and info.kind in ("enum", "text"):
         if raw not in info.choices:
@@ -53,26 +61,22 @@ def parse_value(info: ColumnInfo, raw: str) -> Parsed:
     return parser(info, raw if info.kind == "text" else text)
 
 
-def _integer(info: ColumnInfo, text: str) -> Parsed:
+def _checked(parse: Callable[[], Any]) -> Any:
+    """Return parse(), its BadParameter turned into the field's sentence ("Enter …")."""
     try:
-        value = int(text.replace("_", ""), 10)
-    except ValueError:
-        raise BadValue("Enter a whole number, like 42.") from None
-    if not INT8_MIN <= value <= INT8_MAX:
-        raise BadValue("That number is too large for this column.")
-    return Parsed(value)
+        return parse()
+    except BadParameter as exc:
+        raise BadValue(f"Enter {exc.expected}.") from None
+
+
+def _integer(info: ColumnInfo, text: str) -> Parsed:
+    kind, bound = numeric_range(info.type_label)
+    low, high = bound if kind == "int" else INT8  # type: ignore[misc]
+    return Parsed(_checked(lambda: integer(text, info.name, minimum=low, maximum=high)))
 
 
 def _number(info: ColumnInfo, text: str) -> Parsed:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise BadValue("Enter a number, like 3.14.") from None
-    if not value.is_finite():
-        raise BadValue("Enter a finite number, like 3.14.")
-    if "double" in info.type_label or "real" in info.type_label or "float" in info.type_label:
-        return Parsed(float(value))
-    return Parsed(value)
+    return Parsed(_checked(lambda: typed_number(text, info.name, info.type_label)))
 
 
 def _text(info: ColumnInfo, text: str) -> Parsed:
@@ -82,30 +86,20 @@ def _text(info: ColumnInfo, text: str) -> Parsed:
 
 
 def _boolean(info: ColumnInfo, text: str) -> Parsed:
-    word = text.lower()
-    if word in TRUE_WORDS:
-        return Parsed(True)
-    if word in FALSE_WORDS:
-        return Parsed(False)
-    raise BadValue("Choose true or false.")
+    try:
+        return Parsed(boolean(text, info.name))
+    except BadParameter:
+        raise BadValue("Choose true or false.") from None
 
 
 def _date(info: ColumnInfo, text: str) -> Parsed:
-    try:
-        return Parsed(date.fromisoformat(text))
-    except ValueError:
-        raise BadValue("Enter a date as YYYY-MM-DD, like 2025-01-31.") from None
+    return Parsed(_checked(lambda: day(text, info.name)))
 
 
 def _timestamp(info: ColumnInfo, text: str) -> Parsed:
-    whole_day = len(text) == 10
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        zone = timezone.get_current_timezone_name() if info.timezone else "no time zone"
-        raise BadValue(
-            f"Enter a date, or a date and time, like 2025-01-31 or 2025-01-31 14:30 ({zone})."
-        ) from None
+    zone = timezone.get_current_timezone_name() if info.timezone else "no time zone"
+    expected = f"a date, or a date and time, like 2025-01-31 or 2025-01-31 14:30 ({zone})"
+    value, whole_day = _checked(lambda: timestamp(text, info.name, expected=expected))
     if info.timezone and timezone.is_naive(value):
         value = timezone.make_aware(value)
     elif not info.timezone and timezone.is_aware(value):
@@ -114,17 +108,11 @@ def _timestamp(info: ColumnInfo, text: str) -> Parsed:
 
 
 def _time(info: ColumnInfo, text: str) -> Parsed:
-    try:
-        return Parsed(time.fromisoformat(text))
-    except ValueError:
-        raise BadValue("Enter a time as HH:MM or HH:MM:SS, like 14:30.") from None
+    return Parsed(_checked(lambda: time_of_day(text, info.name)))
 
 
 def _uuid(info: ColumnInfo, text: str) -> Parsed:
-    try:
-        return Parsed(uuid.UUID(text))
-    except ValueError:
-        raise BadValue("Enter a UUID, like 123e4567-e89b-12d3-a456-426614174000.") from None
+    return Parsed(_checked(lambda: uuid_value(text, info.name)))
 
 
 _PARSERS = {

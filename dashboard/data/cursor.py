@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from django.core import signing
 
+from dashboard.params import INT8, NUMERIC_MAX_EXPONENT
+
 SALT = "schemadesk.data.cursor"
 Direction = Literal["next", "prev"]
 
@@ -88,8 +90,11 @@ def encode_cursor(table: str, order: str, direction: Direction, values: Sequence
     return signing.dumps(payload, salt=SALT, compress=True)
 
 
-def decode_cursor(token: str, table: str, order: str, key_length: int) -> Cursor:
-    """Return the cursor in `token` for this table and order, or raise BadCursor."""
+def decode_cursor(
+    token: str, table: str, order: str, key_length: int, kinds: Sequence[str] = ()
+) -> Cursor:
+    """Return the cursor in `token` for this table and order, or raise BadCursor; with the
+    column kinds of the key (see columns.KINDS), each value must be of its column's type."""
     try:
         payload = signing.loads(token, salt=SALT)
     except signing.BadSignature:
@@ -103,10 +108,47 @@ def decode_cursor(token: str, table: str, order: str, key_length: int) -> Cursor
             raise BadCursor("This page link belongs to another sort order; showing the first page.")
         direction = payload["d"]
         values = tuple(_decode_value(v) for v in payload["k"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, BadCursor):
-            raise
+    except BadCursor:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
+        # ArithmeticError: Decimal("abc") raises InvalidOperation, a huge timedelta overflows.
         raise BadCursor("This page link cannot be read; showing the first page.") from None
     if direction not in ("next", "prev") or len(values) != key_length:
         raise BadCursor("This page link no longer fits the table; showing the first page.")
+    if kinds and not all(fits(value, kind) for value, kind in zip(values, kinds, strict=False)):
+        raise BadCursor("This page link no longer fits the table; showing the first page.")
     return Cursor(direction=direction, values=values)
+
+
+# The Python types a key value of each column kind comes back as (None: a NULL sort value).
+_KIND_TYPES: dict[str, tuple[type, ...]] = {
+    "integer": (int,),
+    "number": (Decimal, float, int),
+    "text": (str,),
+    "enum": (str,),
+    "boolean": (bool,),
+    "date": (date,),
+    "timestamp": (datetime,),
+    "time": (time,),
+    "interval": (timedelta,),
+    "uuid": (uuid.UUID,),
+}
+
+
+def fits(value: Any, kind: str) -> bool:
+    """Return True when `value` can be bound as a value of a column of this kind."""
+    if value is None or kind not in _KIND_TYPES:
+        return True
+    if isinstance(value, bool) and kind != "boolean":
+        return False  # True is an int too
+    if not isinstance(value, _KIND_TYPES[kind]):
+        return False
+    if kind == "date" and isinstance(value, datetime):
+        return False
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, int) and kind == "integer":
+        return INT8[0] <= value <= INT8[1]
+    if isinstance(value, Decimal) and value.is_finite() and value:
+        return value.adjusted() < NUMERIC_MAX_EXPONENT
+    return not (isinstance(value, Decimal) and value.is_snan())

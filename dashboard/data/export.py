@@ -21,6 +21,7 @@ from dashboard.data.cells import to_text
 from dashboard.data.columns import ColumnInfo
 from dashboard.data.masking import MASKED_EXPORT_TEXT
 from dashboard.data.query import ListQuery
+from dashboard.params import BadParameter
 from dashboard.target import TargetError, run_read
 
 BATCH_ROWS = 2_000
@@ -58,10 +59,23 @@ class Batch:
     after: tuple[Any, ...] | None
 
 
+def check_exportable(query: ListQuery) -> None:
+    """Raise BadParameter (a 400) when a filter or the search of `query` could not be used: a
+    list shows the other rows with the error beside its field, an export would silently hold
+    more rows than the operator asked for."""
+    for param, error in query.filters.errors.items():
+        raise BadParameter(param, "", sentence=f"Nothing was exported: “{param}”: {error}")
+    for error in query.filters.general_errors:
+        raise BadParameter("filter", "", sentence=f"Nothing was exported: {error}")
+    if query.search_refused:
+        raise BadParameter("q", "", sentence=f"Nothing was exported: {query.search_refused}")
+
+
 class CsvExport:
     """An export in progress: fetch the first batch now (errors show as a page), stream the rest."""
 
     def __init__(self, query: ListQuery, limit: int | None = None) -> None:
+        check_exportable(query)
         self.query = query
         self.limit = limit or max_export_rows()
         self.written = 0

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.data.column_input import BadValue, Parsed, parse_value
 from dashboard.data.columns import ColumnInfo, column_kind
+from dashboard.params import has_nul
 from dashboard.schema.reflection import column_named
 
 PREFIX = "f."
@@ -372,7 +373,7 @@ def _parse(info: ColumnInfo, op: str, raw: str, table: Table) -> Parsed:
     if op in ("prefix", "contains"):
         if len(raw) > 200:
             raise BadValue("Enter at most 200 characters.")
-        if "\x00" in raw:
+        if has_nul(raw):
             raise BadValue("The value may not contain NUL characters.")
         return Parsed(raw)
     return parse_value(info, raw)

@@ -48,7 +48,7 @@ from django.http import QueryDict
 from sqlalchemy import Table
 from sqlalchemy.sql.elements import ColumnElement
 
-from dashboard.data.columns import ColumnInfo, describe_columns
+from dashboard.data.columns import ColumnInfo, column_kind, describe_columns
 from dashboard.data.cursor import BadCursor, Cursor, encode_cursor
 from dashboard.data.cursor import decode_cursor as _decode_cursor
 from dashboard.data.display import DEFAULT, TableDisplay
@@ -70,6 +70,8 @@ from dashboard.data.query_statements import (
     estimate_expression,
     quoted_name,
 )
+from dashboard.params import BadParameter, integer
+from dashboard.params import text as plain_text
 from dashboard.schema.reflection import column_named
 
 __all__ = [
@@ -117,6 +119,7 @@ class ListQuery(ListStatements, ListLinks):
     display: TableDisplay = DEFAULT
     restriction: Restriction = field(default_factory=Restriction)
     notices: list[str] = field(default_factory=list)
+    search_refused: str = ""  # why the search given was not used (it would match other rows)
 
     def __post_init__(self) -> None:
         hidden = set(self.display.hidden_columns)
@@ -149,10 +152,14 @@ class ListQuery(ListStatements, ListLinks):
     def _parse_size(self) -> int:
         default = int(getattr(settings, "DATA_PAGE_SIZE", 50))
         raw = self.params.get(PARAM_SIZE, "")
-        if not raw:
+        if not raw.strip():
             return default
-        if raw.isdigit() and int(raw) in PAGE_SIZES:
-            return int(raw)
+        try:
+            size: int | None = integer(raw, PARAM_SIZE)
+        except BadParameter:
+            size = None
+        if size in PAGE_SIZES:
+            return size
         sizes = ", ".join(str(s) for s in PAGE_SIZES)
         self.notices.append(f"Rows per page must be one of {sizes}; showing {default}.")
         return default
@@ -218,9 +225,13 @@ class ListQuery(ListStatements, ListLinks):
         return configured or [n for n, info in self.infos.items() if info.searchable]
 
     def _parse_search(self) -> tuple[str, list[str]]:
-        text = self.params.get(PARAM_SEARCH, "").strip()
-        if len(text) > SEARCH_MAX or "\x00" in text:
-            self.notices.append(f"The search must be at most {SEARCH_MAX} plain characters.")
+        try:
+            text = plain_text(
+                self.params.get(PARAM_SEARCH, "").strip(), PARAM_SEARCH, max_length=SEARCH_MAX
+            )
+        except BadParameter:
+            self.search_refused = f"The search must be at most {SEARCH_MAX} plain characters."
+            self.notices.append(self.search_refused)
             text = ""
         wanted = [n for n in self.params.getlist(PARAM_SEARCH_IN) if n]
         if not wanted:
@@ -251,14 +262,14 @@ class ListQuery(ListStatements, ListLinks):
                 self.notices.append(str(exc))
                 return Position()
         if raw_page:
-            number = raw_page.strip()
-            if not number.isdigit() or int(number) < 1:
+            try:
+                page = integer(raw_page, PARAM_PAGE, minimum=1, maximum=None)
+            except BadParameter:
                 self.notices.append(
                     f"“{raw_page[:40]}” is not a page number: pages are numbered from 1. "
                     "Showing the first page."
                 )
                 return Position()
-            page = int(number)
             if page > self.max_page:
                 self.notices.append(
                     f"Page {page:,} is too deep to jump to: page numbers reach the first "
@@ -289,7 +300,10 @@ class ListQuery(ListStatements, ListLinks):
         return [self.infos[n] for n in self.shown]
 
     def decode_cursor(self, token: str) -> Cursor:
-        return _decode_cursor(token, self.table.name, self.order.token, len(self.key_names))
+        kinds = [column_kind(self.table.c[name]) for name in self.key_names]
+        return _decode_cursor(
+            token, self.table.name, self.order.token, len(self.key_names), kinds=kinds
+        )
 
     def cursor_for(self, keys: Sequence[Any], direction: str) -> str:
         """Return the signed cursor for the page after/before the row with these key values."""

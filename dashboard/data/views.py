@@ -26,6 +26,7 @@ from dashboard.data.services import (
     table_index,
 )
 from dashboard.data.shown_rows import export_shown, list_shown, row_shown
+from dashboard.params import text
 from dashboard.users.access import DATA_EXPORT, DATA_LIST, DATA_ROW, RowsAccess, table_access
 
 EXPORT_ROLE = "support"  # a table's rows leave the console: more than a viewer may do
@@ -44,7 +45,7 @@ def wants_partial(request: HttpRequest) -> bool:
 @role_required("viewer")
 @vary_on_headers("HX-Request")
 def index(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "")[:100]
+    search = text(request.GET.get("q", ""), "q")[:100]
     context = {"tables": table_index(search), "search": search}
     template = "data/index.html#tables" if wants_partial(request) else "data/index.html"
     return render(request, template, context)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from django.http import QueryDict
 from django.utils.http import urlencode
 
+from dashboard.params import INT8, BadParameter, floating, integer, optional, text
+
+T = TypeVar("T")
 PAGE_SIZE = 50
+MAX_PAGE = INT8[1] // PAGE_SIZE  # the OFFSET of the last page still fits a bigint
 
 # Time windows: "live" reads pg_stat_statements (everything since its last reset); the others
 # add up the deltas stored by the snapshot job.
@@ -66,12 +71,15 @@ class StatementFilters:
             filters.sort = sort
         else:
             errors["sort"] = f"Unknown sort “{sort}”; sorted by total time."
-        filters.text = query.get("q", "").strip()[:200]
-        filters.database = query.get("db", "").strip()[:128]
-        filters.username = query.get("user", "").strip()[:128]
-        filters.min_calls = _number(query, "min_calls", int, errors, "a whole number of calls")
-        filters.min_mean_ms = _number(query, "min_mean", float, errors, "a number of milliseconds")
-        filters.page = max(1, _number(query, "page", int, errors, "a page number") or 1)
+        filters.text = _text(query, "q", 200, errors)
+        filters.database = _text(query, "db", 128, errors)
+        filters.username = _text(query, "user", 128, errors)
+        calls = partial(integer, minimum=0, expected="a whole number of calls")
+        filters.min_calls = _number(query, "min_calls", calls, 0, errors)
+        mean = partial(floating, minimum=0.0, expected="a number of milliseconds")
+        filters.min_mean_ms = _number(query, "min_mean", mean, 0.0, errors)
+        page = partial(integer, minimum=1, maximum=MAX_PAGE, expected="a page number")
+        filters.page = _number(query, "page", page, 1, errors)
         filters.errors = errors
         return filters
 
@@ -131,19 +139,23 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-def _number(query: QueryDict, name: str, kind: type, errors: dict[str, str], what: str) -> Any:
-    raw = query.get(name, "").strip()
-    if not raw:
-        return kind(0)
+def _text(query: QueryDict, name: str, length: int, errors: dict[str, str]) -> str:
     try:
-        value = kind(raw)
-    except ValueError:
-        errors[name] = f"“{raw}” is not {what}; the filter was left out."
-        return kind(0)
-    if value < 0 or not math.isfinite(value):
-        errors[name] = f"“{raw}” is not {what}; the filter was left out."
-        return kind(0)
-    return value
+        return text(query.get(name, "").strip()[:length], name)
+    except BadParameter as exc:
+        errors[name] = f"{exc.sentence} It was left out."
+        return ""
+
+
+def _number(
+    query: QueryDict, name: str, parse: Callable[[str, str], T], default: T, errors: dict[str, str]
+) -> T:
+    """Return the parameter parsed, or `default` with a sentence in `errors`."""
+    try:
+        return optional(query, name, parse, default)
+    except BadParameter as exc:
+        errors[name] = f"“{query.get(name, '')[:40]}” is not {exc.expected}; it was left out."
+        return default
 
 
 @dataclass

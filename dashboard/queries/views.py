@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from dashboard.accounts.roles import has_role, role_required
 from dashboard.audit.services import record
+from dashboard.params import BadParameter, integer, text
 from dashboard.queries import charts
 from dashboard.queries.explain import ExplainOutcome, ExplainRefused, explain_statement
 from dashboard.queries.listing import SORTS, WINDOWS, StatementFilters
@@ -60,12 +61,9 @@ def statements(request: HttpRequest) -> HttpResponse:
 
 def _queryid(raw: str) -> int:
     try:
-        value = int(raw)
-    except ValueError:
-        raise Http404(f"“{raw}” is not a query id (a whole number).") from None
-    if not -(2**63) <= value < 2**63:
-        raise Http404(f"“{raw}” is out of range for a query id.")
-    return value
+        return integer(raw, "query id", expected="a query id (a whole number)")
+    except BadParameter as exc:
+        raise Http404(exc.sentence) from None
 
 
 def _history_context(queryid: int, span_key: str) -> dict[str, Any]:
@@ -129,7 +127,7 @@ def statement(request: HttpRequest, queryid: str) -> HttpResponse:
 def _parameter_values(request: HttpRequest, detail: StatementDetail) -> dict[int, str]:
     values = {}
     for slot in detail.parameters:
-        slot.value = request.POST.get(slot.name, "")[:10_000]
+        slot.value = text(request.POST.get(slot.name, "")[:10_000], slot.name)
         values[slot.number] = slot.value
     return values
 

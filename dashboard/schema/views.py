@@ -9,6 +9,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from dashboard.accounts.roles import role_required
+from dashboard.params import text
 from dashboard.schema.diagrams import neighbourhood_diagram, schema_diagram
 from dashboard.schema.erd_model import Diagram
 from dashboard.schema.erd_svg import render_svg
@@ -30,7 +31,7 @@ def diagram_svg(diagram: Diagram, id_prefix: str) -> SafeString:
 @role_required("viewer")
 def tables(request: HttpRequest) -> HttpResponse:
     """The table list with the drift report; htmx filtering gets the list part alone."""
-    search = request.GET.get("q", "")
+    search = text(request.GET.get("q", ""), "q")
     sort = request.GET.get("sort", "name")
     if request.htmx and not request.htmx.history_restore_request:
         listing = table_list(search, sort)

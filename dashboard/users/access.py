@@ -29,6 +29,7 @@ from dashboard.audit.services import record
 from dashboard.data.links import children_of
 from dashboard.data.query import Restriction
 from dashboard.data.services import browsable_table
+from dashboard.params import identifier
 from dashboard.schema.reflection import Reflection, reflection
 from dashboard.users import gate
 from dashboard.users.detection import UsersTableProblem
@@ -133,6 +134,7 @@ def table_access(
     owners = current_owners(current)
     subject = request.GET.get(SCOPE_PARAM)
     if subject is not None:
+        subject = identifier(subject, SCOPE_PARAM)  # a 400 for an empty id or a line break
         return _scoped_access(request, table, subject, owners, tables, back)
     owned = owned_among(owners, [table])
     if with_children:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from sqlalchemy import Column, ColumnElement, Table, Text, cast, false, select
 
+from dashboard.data.columns import type_label
+from dashboard.params import INT8, BadParameter, integer, numeric_range, text, uuid_value
 from dashboard.schema.reflection import Reflection, reflection
 from dashboard.suggested_sql import create_index_sql
 from dashboard.target import run_read
@@ -242,19 +244,22 @@ class NotAUserKey(ValueError):
 
 
 def coerce_key(column: Column, raw: str) -> object:
-    """Return `raw` converted to the Python type of the users' key column."""
+    """Return `raw` converted to the Python type of the users' key column (an integer within
+    the column type's range, a UUID), or raise NotAUserKey."""
     try:
         python_type = column.type.python_type
     except NotImplementedError:
         return raw
     try:
         if python_type is int:
-            return int(raw)
+            kind, bound = numeric_range(type_label(column))
+            low, high = bound if kind == "int" else INT8  # type: ignore[misc]
+            return integer(raw, column.name, minimum=low, maximum=high)
         if python_type is uuid.UUID:
-            return uuid.UUID(raw)
-    except ValueError as exc:
+            return uuid_value(raw, column.name)
+        return text(raw, column.name)
+    except BadParameter as exc:
         raise NotAUserKey(raw) from exc
-    return raw
 
 
 def same_type(one: Column, other: Column) -> bool:
