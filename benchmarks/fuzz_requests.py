@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import slow_queries_page  # noqa: E402
 from core.embedded import Layout, prepare  # noqa: E402
 from core.netports import free_port  # noqa: E402
 from core.pgcluster import Cluster  # noqa: E402
@@ -35,27 +36,19 @@ DATABASE = "schemadesk_bench_fuzz"
 
 
 def configure_django(layout: Layout) -> None:
+    """Point Django at the cluster (as the slow-query benchmark does), the target at the head."""
+    from alembic import command
+    from alembic.config import Config
+
     os.environ.update(layout.environment())
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnop")
-    os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-    os.environ.setdefault("STATIC_MANIFEST", "false")
-    os.environ.setdefault("SECURE_COOKIES", "false")
     os.environ["LOG_LEVEL"] = "CRITICAL"  # refusals are logged as warnings by design
     os.environ["DEBUG"] = "false"
     os.environ["BRANCH_PROVIDER"] = "local"
     os.environ["USERS_TABLE"] = "fz_users"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    import django
-    from alembic import command
-    from alembic.config import Config
-    from django.core.management import call_command
-
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     command.upgrade(config, "head")
-    django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("createcachetable", verbosity=0)
+    slow_queries_page.configure_django(layout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +109,7 @@ def run(layout: Layout, cluster: Cluster, examples: int, seed_value: int) -> int
     client.force_login(operator)
     for subject in fuzz.SUBJECTS:
         client.post(reverse("users:detail", args=[subject]), {"reason": "FUZZ-1 hostile input"})
+    client.post(reverse("users:reason"), {"reason": "FUZZ-1 browsing"})  # user-owned tables
     client.post(reverse("health_check_start"))
     columns, keys = fuzz.reflected_columns()
     world = fuzz.World(

@@ -228,15 +228,21 @@ def typed_number(raw: str, name: str, type_label: str) -> int | float | Decimal:
 
 
 # -- dates and times -------------------------------------------------------------------------
+def _ascii_parsed(raw: str, name: str, expected: str, parse: Callable[[str], T]) -> T:
+    """Return parse(raw) for stripped ASCII text (fromisoformat and UUID() also read digits
+    of other scripts), or raise BadParameter(name, expected)."""
+    value = raw.strip()
+    if value.isascii():
+        try:
+            return parse(value)
+        except ValueError:
+            pass
+    raise BadParameter(name, expected)
+
+
 def day(raw: str, name: str, *, expected: str = "a date as YYYY-MM-DD, like 2025-01-31") -> date:
     """Return `raw` as a date between 0001-01-02 and 9999-12-30."""
-    value = raw.strip()
-    try:
-        parsed = date.fromisoformat(value) if value.isascii() else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise BadParameter(name, expected)
+    parsed = _ascii_parsed(raw, name, expected, date.fromisoformat)
     _check_day(parsed, name)
     return parsed
 
@@ -249,15 +255,9 @@ def timestamp(
 ) -> tuple[datetime, bool]:
     """Return `raw` as a datetime (naive unless it names an offset) and whether it was a bare
     date (which, as an upper bound, means the whole day); dates 0001-01-02 to 9999-12-30."""
-    value = raw.strip()
-    try:
-        parsed = datetime.fromisoformat(value) if value.isascii() else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise BadParameter(name, expected)
+    parsed = _ascii_parsed(raw, name, expected, datetime.fromisoformat)
     _check_day(parsed.date(), name)
-    return parsed, len(value) == 10
+    return parsed, len(raw.strip()) == 10
 
 
 def within_days(value: date | datetime) -> bool:
@@ -274,28 +274,14 @@ def time_of_day(
     raw: str, name: str, *, expected: str = "a time as HH:MM or HH:MM:SS, like 14:30"
 ) -> time:
     """Return `raw` as a time of day."""
-    value = raw.strip()
-    try:
-        parsed = time.fromisoformat(value) if value.isascii() else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise BadParameter(name, expected)
-    return parsed
+    return _ascii_parsed(raw, name, expected, time.fromisoformat)
 
 
 def uuid_value(
     raw: str, name: str, *, expected: str = "a UUID, like 123e4567-e89b-12d3-a456-426614174000"
 ) -> uuid.UUID:
     """Return `raw` as a UUID (ASCII hexadecimal digits)."""
-    value = raw.strip()
-    try:
-        parsed = uuid.UUID(value) if value.isascii() else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise BadParameter(name, expected)
-    return parsed
+    return _ascii_parsed(raw, name, expected, uuid.UUID)
 
 
 # -- reading a request's values --------------------------------------------------------------

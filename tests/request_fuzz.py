@@ -456,6 +456,9 @@ PARAMETERS: dict[str, Params] = {
     "queries:explain_analyze": no_params,
     "queries:hypothetical": no_params,
     "users:find": fixed(("q", lambda w: either(*w.subjects, "fz_", "alice@example.com"))),
+    "users:reason": fixed(
+        ("subject", _subjects), ("next", lambda w: either("/data/fz_items/", "/users/"))
+    ),
     "users:ownership": no_params,
     "users:isolation": no_params,
     "users:detail": fixed(("table", lambda w: either(*w.columns))),
@@ -493,13 +496,18 @@ def explain_form(world: World, path: dict[str, str]) -> st.SearchStrategy[Pairs]
 
 
 def reason_form(world: World, path: dict[str, str]) -> st.SearchStrategy[Pairs]:
-    return pairs(("reason", either("SUP-1 fuzzing", "ab")))
+    return pairs(
+        ("reason", either("SUP-1 fuzzing", "ab")),
+        ("subject", _subjects(world)),
+        ("next", either("/data/fz_items/", "/users/")),
+    )
 
 
 POST_FORMS: dict[str, Params] = {
     "queries:explain": explain_form,
     "queries:hypothetical": explain_form,
     "users:detail": reason_form,
+    "users:reason": reason_form,
 }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.services import record
+from dashboard.params import BadParameter, timestamp
 from dashboard.queries.actions import reset_statement_statistics, signal_backend
 from dashboard.queries.activity import activity as read_activity
 from dashboard.queries.activity import session_for
@@ -68,8 +67,8 @@ def signal(request: HttpRequest, pid: int, how: str) -> HttpResponse:
         template = "queries/signal.html#confirm" if request.htmx else "queries/signal.html"
         return render(request, template, {"tab": "activity", "session": session, "how": how})
     try:
-        backend_start = datetime.fromisoformat(request.POST.get("backend_start", ""))
-    except ValueError:
+        backend_start, _ = timestamp(request.POST.get("backend_start", ""), "backend_start")
+    except BadParameter:
         backend_start = None
     if request.POST.get("confirm") != "yes" or backend_start is None:
         session = session_for(pid, reveal_values=True)

@@ -57,6 +57,7 @@ def world(fuzz_schema, settings, admin_client) -> World:
     forget_ownership_map()
     for subject in SUBJECTS:  # the reason gate lets the administrator through
         admin_client.post(reverse("users:detail", args=[subject]), {"reason": "FUZZ-1 input"})
+    admin_client.post(reverse("users:reason"), {"reason": "FUZZ-1 browsing"})  # user-owned tables
     admin_client.post(reverse("health_check_start"))
     columns, keys = reflected_columns()
     recorded = as_superuser(
