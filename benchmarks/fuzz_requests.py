@@ -35,10 +35,14 @@ from core.pgcluster import Cluster  # noqa: E402
 DATABASE = "schemadesk_bench_fuzz"
 
 
-def configure_django(layout: Layout) -> None:
-    """Point Django at the cluster (as the slow-query benchmark does), the target at the head."""
+def configure_django(layout: Layout, cluster: Cluster) -> None:
+    """Point Django at the cluster (as the slow-query benchmark does), the target at the head;
+    Django's migrations run with the audit owner lent, as `make demo` runs them."""
     from alembic import command
     from alembic.config import Config
+
+    from core.audit_owner import audit_owner_lent
+    from core.embedded import CONSOLE_ROLE
 
     os.environ.update(layout.environment())
     os.environ["LOG_LEVEL"] = "CRITICAL"  # refusals are logged as warnings by design
@@ -48,7 +52,8 @@ def configure_django(layout: Layout) -> None:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     command.upgrade(config, "head")
-    slow_queries_page.configure_django(layout)
+    with audit_owner_lent(cluster.superuser_url(DATABASE), CONSOLE_ROLE):
+        slow_queries_page.configure_django(layout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     print(cluster.start(port=cluster.port or free_port()), file=sys.stderr)
     try:
         layout = prepare(cluster, DATABASE)
-        configure_django(layout)
+        configure_django(layout, cluster)
         return run(layout, cluster, args.examples, args.seed)
     finally:
         if args.keep or args.root:
