@@ -6,8 +6,13 @@ import socket
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Return True when nothing listens on host:port and we could bind it."""
+    """Return True when nothing listens on host:port and a server could bind it.
+
+    Tested the way servers bind (gunicorn and PostgreSQL set SO_REUSEADDR): connections of a
+    stopped server that linger in TIME_WAIT do not make the port busy.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
