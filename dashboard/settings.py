@@ -242,12 +242,20 @@ LOGGING = {
             "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         }
     },
-    "filters": {"redact_user_paths": {"()": "dashboard.logfilters.RedactUserPaths"}},
+    "filters": {
+        "redact_user_paths": {"()": "dashboard.logfilters.RedactUserPaths"},
+        # While a database is down the same error repeats many times a second: write it once
+        # per interval, with the number held back.
+        "repeats_once": {
+            "()": "dashboard.log_repeats.RepeatsOncePerInterval",
+            "interval_seconds": env.float("LOG_REPEAT_INTERVAL_SECONDS", default=60.0),
+        },
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["redact_user_paths"],
+            "filters": ["redact_user_paths", "repeats_once"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
