@@ -46,7 +46,9 @@ class LoginRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated or request.path.startswith(PUBLIC_PREFIXES):
+        # Public paths first: /healthz must answer without loading a session from the
+        # console's database (it reports that database being down).
+        if request.path.startswith(PUBLIC_PREFIXES) or request.user.is_authenticated:
             return self.get_response(request)
         if getattr(request, "htmx", False):
             response = HttpResponse(status=204)

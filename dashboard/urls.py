@@ -11,6 +11,8 @@ from dashboard.jobs import views as jobs
 register_converter(SegmentConverter, "segment")  # a table name in the Data section
 register_converter(AnythingConverter, "anything")  # table names in Schema, end-user ids
 
+handler500 = "dashboard.errors.server_error"
+
 urlpatterns = [
     path("login/", public(LoginView.as_view()), name="login"),
     path("logout/", public(LogoutView.as_view()), name="logout"),

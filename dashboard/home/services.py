@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from django.db import connection
+from django.db import DatabaseError, InterfaceError, connection
 from sqlalchemy import Connection, text
 
+from dashboard.errors import console_database_unreachable
 from dashboard.target import TargetError, run_read, target_location, target_schema
 
 OVERVIEW_SQL = text(
@@ -57,12 +58,24 @@ def target_probe() -> dict[str, object]:
     return info
 
 
-def _timed(check) -> dict[str, object]:
+# What /healthz says about a database that does not answer (no host, port or driver text:
+# the endpoint is public).
+DOWN_SENTENCES = {
+    "console": "The console's own database (DATABASE_URL) is not answering.",
+    "target": "The target database is not answering.",
+}
+
+
+def _timed(name: str, check) -> dict[str, object]:
     started = time.perf_counter()
     try:
         check()
     except TargetError as exc:
         return {"ok": False, "error": exc.sentence}
+    except (DatabaseError, InterfaceError) as exc:
+        if console_database_unreachable(exc):
+            return {"ok": False, "error": DOWN_SENTENCES[name]}
+        return {"ok": False, "error": type(exc).__name__}
     except Exception as exc:  # the health check must answer whatever broke
         return {"ok": False, "error": type(exc).__name__}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
@@ -80,9 +93,12 @@ def _console_database() -> None:
 
 
 def health() -> dict[str, object]:
-    """Return the status of the console's database and of the target database."""
+    """Return the status of both databases; `down` names those that do not answer."""
     checks = {
-        "console": _timed(_console_database),
-        "target": _timed(lambda: run_read(lambda conn: conn.execute(text("SELECT 1")))),
+        "console": _timed("console", _console_database),
+        "target": _timed(
+            "target", lambda: run_read(lambda conn: conn.execute(text("SELECT 1")))
+        ),
     }
-    return {"ok": all(check["ok"] for check in checks.values()), "databases": checks}
+    down = [name for name, check in checks.items() if not check["ok"]]
+    return {"ok": not down, "down": down, "databases": checks}
