@@ -46,8 +46,9 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## Start the demo cluster; if the port .env names is busy, another is chosen and .env follows.
 db-start: install
-	$(BIN)/python -m core.pgcluster start
+	$(BIN)/python -m core.demo start
 db-stop: install
 	$(BIN)/python -m core.pgcluster stop
 db-status: install

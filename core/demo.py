@@ -112,15 +112,53 @@ def migrate_console(cluster_dir: Path) -> None:
         )
 
 
+def port_named(values: dict[str, str]) -> int | None:
+    """Return the local port DATABASE_URL names in a .env, if it names one on this machine."""
+    url = values.get("DATABASE_URL", "")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    return port if parts.hostname in ("127.0.0.1", "localhost") else None
+
+
+def start(cluster_dir: Path, port: int, env_file: Path = ENV_FILE) -> None:
+    """Start the cluster (`make db-start`) and keep `.env` naming the port it really listens on.
+
+    The port `.env` names is asked for first; when it is busy the cluster starts on another
+    one and `.env` is rewritten to match. A `.env` that is not the demo's is never rewritten:
+    the start is refused with what to do instead.
+    """
+    cluster = Cluster(cluster_dir)
+    existing = read_env_file(env_file)
+    named = port_named(existing)
+    print(cluster.start(named or port))
+    if named is None or cluster.port == named:
+        return
+    passwords = known_passwords(existing)
+    if set(passwords) != set(ROLE_VARIABLES):
+        cluster.stop()
+        raise ClusterError(
+            f"{env_file.name} names port {named}, which is busy, and was not written by "
+            f"`make demo`, so it was left alone and the cluster was stopped again: free port "
+            f"{named}, or change the URLs in {env_file.name}."
+        )
+    write_env_file(env_file, Layout(DEMO_DATABASE, cluster.port or 0, passwords), existing)
+    print(f"{env_file.name} now names port {cluster.port} (port {named} was busy).")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Prepare the demo database.")
-    parser.add_argument("action", choices=["setup", "migrate"])
+    parser.add_argument("action", choices=["setup", "migrate", "start"])
     parser.add_argument("--root", default=os.environ.get("PG_CLUSTER_DIR", str(ROOT / "var/pg")))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PG_PORT", "5433")))
     args = parser.parse_args(argv)
     try:
         if args.action == "migrate":
             migrate_console(Path(args.root))
+        elif args.action == "start":
+            start(Path(args.root), args.port)
         else:
             setup(Path(args.root), args.port)
     except (ClusterError, AuditOwnerError) as exc:

@@ -1,20 +1,26 @@
-"""Serve the console with gunicorn and its background worker side by side (for `make demo`)."""
+"""Serve the console with gunicorn and its background worker side by side (for `make demo`).
+
+Both are supervised: a child that exits is started again with backoff, and the web server
+never stops because the worker did (or the other way round). SIGTERM or Ctrl-C stops both.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 
 from django.core.management.base import BaseCommand
 
 from core.netports import choose_port
+from dashboard.home.supervisor import Supervisor
 
 
 class Command(BaseCommand):
-    help = "Run gunicorn and the procrastinate worker until interrupted; pick a free port if busy."
+    help = (
+        "Run gunicorn and the job worker until interrupted, restarting either if it exits; "
+        "pick a free port if busy."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -31,35 +37,21 @@ class Command(BaseCommand):
             sys.exit(2)
         if note:
             self.stdout.write(f"Note: {note}.")
-        env = {**os.environ, "PORT": str(port), "HOST": host}
         python = sys.executable
-        processes = [
-            subprocess.Popen(
-                [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"], env=env
-            ),
-            subprocess.Popen(
-                [python, "manage.py", "procrastinate", "worker", "--concurrency", "2"], env=env
-            ),
-        ]
-        self.stdout.write(f"Schemadesk is at http://{host}:{port}/  (Ctrl-C stops it)")
+        supervisor = Supervisor(
+            {
+                "web server": [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
+                "worker": [python, "manage.py", "run_worker"],
+            },
+            env={**os.environ, "PORT": str(port), "HOST": host},
+        )
+        stopping: list[int] = []
 
-        def stop(*_):
-            for process in processes:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
+        def stop(signum, _frame):
+            stopping.append(signum)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        try:
-            while all(process.poll() is None for process in processes):
-                time.sleep(0.5)
-        finally:
-            stop()
-            for process in processes:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        failed = [p for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
-        if failed:
-            sys.exit(1)
+        supervisor.start_all()
+        self.stdout.write(f"Schemadesk is at http://{host}:{port}/  (Ctrl-C stops it)")
+        supervisor.run(should_stop=lambda: bool(stopping))

@@ -1,0 +1,65 @@
+"""`make db-start`: the cluster's port and the port `.env` names never disagree."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from core import demo
+from core.embedded import Layout
+from core.pgcluster import Cluster, ClusterError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cluster_dir():
+    # Not pytest's tmp_path: as root the server runs as `postgres`, which cannot enter 0700 dirs.
+    parent = Path(tempfile.mkdtemp(prefix="schemadesk-demo-test-"))
+    parent.chmod(0o755)
+    yield parent / "pg"
+    Cluster(parent / "pg").destroy()
+    parent.rmdir()
+
+
+@pytest.fixture
+def busy_port():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        yield busy.getsockname()[1]
+
+
+def _demo_env_file(path: Path, port: int) -> None:
+    passwords = {role: f"pw-{role}" for role in demo.ROLE_VARIABLES}
+    demo.write_env_file(path, Layout(demo.DEMO_DATABASE, port, passwords), {"KEEP_ME": "yes"})
+
+
+def test_a_busy_port_moves_the_cluster_and_env_follows(cluster_dir, busy_port, tmp_path, capsys):
+    env_file = tmp_path / ".env"
+    _demo_env_file(env_file, busy_port)
+    demo.start(cluster_dir, 5433, env_file=env_file)
+    port = Cluster(cluster_dir).port
+    assert port != busy_port
+    values = demo.read_env_file(env_file)
+    for variable in ("DATABASE_URL", "TARGET_DATABASE_URL", "APP_DATABASE_URL", "APP_DIRECT_URL"):
+        assert urlsplit(values[variable]).port == port, variable
+    assert values["KEEP_ME"] == "yes"
+    assert demo.known_passwords(values) == {role: f"pw-{role}" for role in demo.ROLE_VARIABLES}
+    assert f".env now names port {port} (port {busy_port} was busy)" in capsys.readouterr().out
+
+
+def test_an_env_not_written_by_the_demo_is_left_alone_and_the_start_refused(
+    cluster_dir, busy_port, tmp_path
+):
+    env_file = tmp_path / ".env"
+    own = f"DATABASE_URL=postgresql://someone:pw@127.0.0.1:{busy_port}/mine\n"
+    env_file.write_text(own)
+    with pytest.raises(ClusterError, match=f"names port {busy_port}, which is busy"):
+        demo.start(cluster_dir, 5433, env_file=env_file)
+    assert env_file.read_text() == own
+    assert not Cluster(cluster_dir).running()
