@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import environ
 from sqlalchemy import make_url
 
-from core.config import uses_pooler
+from core.config import direct_url_from, uses_pooler
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -70,3 +70,15 @@ def database_settings(var: str) -> dict[str, object]:
         options["prepare_threshold"] = None
     config["OPTIONS"] = options
     return config
+
+
+def direct_database_url(var: str, direct_var: str) -> str:
+    """Return the URL in `direct_var`, else the one in `var` with Neon's `-pooler` removed.
+
+    Used where a transaction pooler breaks the protocol (LISTEN/NOTIFY): the same database,
+    reached without the pooler.
+    """
+    if env.str(direct_var, default=""):
+        return checked_database_url(direct_var)
+    url = checked_database_url(var).replace("postgresql+psycopg://", "postgresql://", 1)
+    return direct_url_from(make_url(url)).render_as_string(hide_password=False)

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import environ
 
-from dashboard.config import checked_database_url, database_settings, env
+from dashboard.config import (
+    checked_database_url,
+    database_settings,
+    direct_database_url,
+    env,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -80,6 +85,10 @@ TEMPLATES = [
 # Django's own tables live in the schema `django`: the console's role has
 # `ALTER ROLE ... SET search_path = django`, which holds behind a transaction-mode pooler.
 DATABASES = {"default": database_settings("DATABASE_URL")}
+# The worker LISTENs for new jobs on a direct connection: through a transaction pooler
+# (Neon's -pooler host, PgBouncer) notifications are dropped. Default: DATABASE_URL with
+# Neon's `-pooler` removed from the host.
+DATABASE_DIRECT_URL = direct_database_url("DATABASE_URL", "DATABASE_DIRECT_URL")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
@@ -229,7 +238,13 @@ QUERIES_LONG_RUNNING_SECONDS = env.int("QUERIES_LONG_RUNNING_SECONDS", default=6
 QUERIES_IDLE_IN_TRANSACTION_SECONDS = env.int("QUERIES_IDLE_IN_TRANSACTION_SECONDS", default=30)
 QUERIES_SEQ_SCAN_MIN_ROWS = env.int("QUERIES_SEQ_SCAN_MIN_ROWS", default=10000)
 
+# Jobs: the procrastinate worker (`manage.py run_worker`, started by serve_console).
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "tasks"
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=2)
+# Jobs start at once through LISTEN/NOTIFY; polling is the fallback.
+WORKER_POLL_INTERVAL_SECONDS = env.float("WORKER_POLL_INTERVAL_SECONDS", default=5.0)
+# While the console's database is away the worker retries with backoff, at most this long apart.
+WORKER_RECONNECT_MAX_SECONDS = env.float("WORKER_RECONNECT_MAX_SECONDS", default=5.0)
 
 LOGGING = {
     "version": 1,

@@ -1,17 +1,213 @@
-"""Running queued jobs in this process (tests, one-off runs) the way the worker command does."""
+"""The job worker: procrastinate's worker, kept running through database outages.
+
+procrastinate stops its worker when the database goes away (a side task fails, or fetching
+the next job does). `run_worker_until_stopped` then waits for the database with backoff and
+starts the worker again in the same process, so only a signal ends it. The worker listens for
+new jobs on a direct connection (DATABASE_DIRECT_URL): behind a transaction pooler a LISTEN
+would be dropped and jobs would only start at the next poll.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from procrastinate import exceptions as procrastinate_exceptions
+from procrastinate import psycopg_connector
+from procrastinate import sql as procrastinate_sql
 from procrastinate.contrib.django import app
+from procrastinate.contrib.django.utils import connector_params
+from psycopg.conninfo import conninfo_to_dict
+
+from core.engine import backoff_delay, safe_error_text
+
+logger = logging.getLogger(__name__)
+
+LISTEN_APPLICATION_NAME = "schemadesk-worker-listen"
+# How long the pool waits for a connection before the worker counts the database as gone.
+POOL_TIMEOUT_SECONDS = 10.0
+# A worker that ran this long before failing starts its backoff from the beginning again.
+HEALTHY_RUN_SECONDS = 60.0
+RECONNECT_BASE_SECONDS = 0.5
+CONNECTION_ERRORS = (psycopg.OperationalError, procrastinate_exceptions.ConnectorException)
+
+
+def _reason(exc: BaseException) -> str:
+    """Return the first line of what the driver said (procrastinate wraps it), password-free."""
+    while isinstance(exc, procrastinate_exceptions.ConnectorException) and exc.__cause__:
+        exc = exc.__cause__
+    return safe_error_text(exc)
 
 
 def run_until_idle(queues: list[str] | None = None) -> None:
-    """Run every queued job with the real procrastinate worker, then return.
+    """Run every queued job with the real procrastinate worker, then return (tests, one-offs).
 
-    Like `manage.py procrastinate worker`, this swaps Django's connector (which hands JSON back
-    as text) for a psycopg worker connector on the same database.
+    Like `manage.py run_worker`, this swaps Django's connector (which hands JSON back as text)
+    for a psycopg worker connector on the same database.
     """
     with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
         worker_app.run_worker(
             queues=queues, wait=False, install_signal_handlers=False, listen_notify=False
         )
+
+
+def _connection_kwargs() -> dict[str, Any]:
+    """Return psycopg connect() arguments for the console's database (Django's own)."""
+    return connector_params("default")
+
+
+def listen_connection_kwargs() -> dict[str, Any]:
+    """Return connect() arguments for the LISTEN connection: DATABASE_DIRECT_URL, no pooler."""
+    direct = {
+        key: value
+        for key, value in conninfo_to_dict(settings.DATABASE_DIRECT_URL).items()
+        if key in ("host", "port", "dbname", "user", "password", "sslmode")
+    }
+    kwargs = {**_connection_kwargs(), **direct}
+    kwargs["application_name"] = LISTEN_APPLICATION_NAME
+    kwargs.pop("prepare_threshold", None)
+    return kwargs
+
+
+class DirectListenConnector(psycopg_connector.PsycopgConnector):
+    """procrastinate's psycopg connector whose LISTEN connection goes straight to Postgres.
+
+    Queries go through the pool (which may be a transaction pooler); LISTEN cannot. A LISTEN
+    connection that cannot be opened or is lost is retried with backoff and never stops the
+    worker: it still finds jobs by polling meanwhile.
+    """
+
+    def __init__(
+        self,
+        *,
+        listen_kwargs: dict[str, Any],
+        reconnect_max_seconds: float = 5.0,
+        **pool_args: Any,
+    ) -> None:
+        super().__init__(**pool_args)
+        self._listen_kwargs = listen_kwargs
+        self._reconnect_max_seconds = reconnect_max_seconds
+
+    async def listen_notify(
+        self, on_notification: Callable[..., Awaitable[None]], channels: Iterable[str]
+    ) -> None:
+        channels = list(channels)
+        failures = 0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    autocommit=True, **self._listen_kwargs
+                ) as connection:
+                    for channel in channels:
+                        await connection.execute(
+                            self._make_dynamic_query(
+                                query=procrastinate_sql.queries["listen_queue"],
+                                channel_name=channel,
+                            )
+                        )
+                    failures = 0
+                    # Returns when the connection dies; listen again on a new one.
+                    await self._loop_notify(on_notification=on_notification, connection=connection)
+            except CONNECTION_ERRORS as exc:
+                failures += 1
+                delay = backoff_delay(failures, RECONNECT_BASE_SECONDS, self._reconnect_max_seconds)
+                logger.warning(
+                    "the worker cannot listen for new jobs (%s); it polls meanwhile",
+                    _reason(exc),
+                )
+                await asyncio.sleep(delay)
+
+
+def worker_connector(concurrency: int, reconnect_max_seconds: float) -> DirectListenConnector:
+    """Return a connector for the worker: a small pool on DATABASE_URL, LISTEN on the direct URL."""
+    return DirectListenConnector(
+        kwargs=_connection_kwargs(),
+        listen_kwargs=listen_connection_kwargs(),
+        reconnect_max_seconds=reconnect_max_seconds,
+        min_size=1,
+        # Jobs use Django's connections; the pool serves fetching, heartbeats and the schedule.
+        max_size=max(2, min(concurrency, 4)),
+        timeout=POOL_TIMEOUT_SECONDS,
+    )
+
+
+async def _database_answers() -> BaseException | None:
+    """Return None when the console's database accepts a connection, else the error."""
+    try:
+        connection = await psycopg.AsyncConnection.connect(**_connection_kwargs())
+    except psycopg.Error as exc:
+        return exc
+    await connection.close()
+    return None
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def _one_worker_run(stop: asyncio.Event, worker_options: dict[str, Any]) -> None:
+    """Run procrastinate's worker until it stops by itself (returns or raises) or `stop` is set."""
+    concurrency = int(worker_options.get("concurrency", 1))
+    connector = worker_connector(concurrency, float(settings.WORKER_RECONNECT_MAX_SECONDS))
+    with app.replace_connector(connector) as worker_app:
+        async with worker_app.open_async():
+            worker = asyncio.create_task(
+                worker_app.run_worker_async(install_signal_handlers=False, **worker_options)
+            )
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not worker.done():
+                # Cancelling run_worker_async is procrastinate's graceful stop: running jobs end.
+                worker.cancel()
+                try:
+                    await worker
+                except asyncio.CancelledError:
+                    pass
+                return
+            worker.result()  # raises what stopped it
+
+
+async def run_worker_until_stopped(
+    stop: asyncio.Event,
+    *,
+    reconnect_max_seconds: float = 5.0,
+    clock: Callable[[], float] = time.monotonic,
+    **worker_options: Any,
+) -> int:
+    """Run the worker until `stop` is set, restarting it whenever it stops; return the restarts.
+
+    A database that does not answer is waited for with jittered backoff (at most
+    `reconnect_max_seconds` between attempts); the worker is never left stopped.
+    """
+    failures = 0
+    restarts = 0
+    while not stop.is_set():
+        problem = await _database_answers()
+        if problem is None:
+            started = clock()
+            try:
+                await _one_worker_run(stop, worker_options)
+                if stop.is_set():
+                    break
+                problem = RuntimeError("it stopped by itself")
+            except Exception as exc:  # whatever stopped it, the worker must come back
+                problem = exc
+            if clock() - started > HEALTHY_RUN_SECONDS:
+                failures = 0
+            restarts += 1
+            what = "the job worker stopped (%s); it starts again within %.0f s"
+        else:
+            what = "the job worker is waiting for the console's database (%s); next try within %.0f s"
+        failures += 1
+        logger.warning(what, _reason(problem), reconnect_max_seconds)
+        await _wait(stop, backoff_delay(failures, RECONNECT_BASE_SECONDS, reconnect_max_seconds))
+    return restarts
