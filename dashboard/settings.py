@@ -245,6 +245,11 @@ WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=2)
 WORKER_POLL_INTERVAL_SECONDS = env.float("WORKER_POLL_INTERVAL_SECONDS", default=5.0)
 # While the console's database is away the worker retries with backoff, at most this long apart.
 WORKER_RECONNECT_MAX_SECONDS = env.float("WORKER_RECONNECT_MAX_SECONDS", default=5.0)
+# A running job writes a heartbeat this often; one silent for the timeout lost its worker and
+# is failed (and retried where safe) by whoever looks: its page, or the sweep on JOB_SWEEP_CRON.
+JOB_HEARTBEAT_INTERVAL_SECONDS = env.float("JOB_HEARTBEAT_INTERVAL_SECONDS", default=10.0)
+JOB_HEARTBEAT_TIMEOUT_SECONDS = env.float("JOB_HEARTBEAT_TIMEOUT_SECONDS", default=60.0)
+JOB_SWEEP_CRON = env.str("JOB_SWEEP_CRON", default="* * * * *")
 
 LOGGING = {
     "version": 1,

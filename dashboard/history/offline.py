@@ -72,6 +72,18 @@ def regenerate(row: RevisionSql, user: Operator = None) -> RevisionSql:
     return row
 
 
+def sql_given_up(sender: object, run: JobRun, retry: JobRun | None, **kwargs: object) -> None:
+    """Fail a revision's SQL whose job's worker stopped and that was not started again.
+
+    Connected to dashboard.jobs.abandoned.run_abandoned: the page stops waiting and offers
+    "Generate again". A retried job carries the row along instead.
+    """
+    if retry is None:
+        RevisionSql.objects.filter(job=run, status=RevisionSql.Status.PENDING).update(
+            status=RevisionSql.Status.FAILED, upgrade_error=run.error
+        )
+
+
 def _server_version() -> str:
     """Return the target's server version for squawk (major.minor), or '' if unknown."""
     from sqlalchemy import text

@@ -25,6 +25,7 @@ from dashboard.history.revisions import (
     revision_named,
     revision_source,
 )
+from dashboard.jobs.abandoned import abandoned_runs_ended
 from dashboard.target import TargetError
 
 logger = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ def revision_page(revision_id: str, user: Operator = None) -> RevisionPage:
 
 def revision_sql_part(revision_id: str) -> RevisionPage:
     """Return the revision page's data for the polled SQL part (no highlighting of source)."""
+    abandoned_runs_ended()  # SQL whose worker stopped is generated again, or failed
     project = load_project()
     revision = revision_named(revision_id, project)
     sql = ensure_revision_sql(project, revision)

@@ -15,7 +15,11 @@ class JobRun(models.Model):
         FAILED = "failed"
 
     kind = models.CharField(max_length=64, db_index=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    # The procrastinate task that runs it (a retry defers the same task again).
+    task_name = models.CharField(max_length=128, blank=True)
     # A list of {"at": iso time, "message": str} lines, newest last.
     progress = models.JSONField(default=list, blank=True)
     params = models.JSONField(default=dict, blank=True)
@@ -27,6 +31,13 @@ class JobRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written every JOB_HEARTBEAT_INTERVAL_SECONDS while the job runs (database time): a
+    # running job without one for JOB_HEARTBEAT_TIMEOUT_SECONDS lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set on a run started again because its worker stopped while running this one.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -50,19 +61,29 @@ class JobRun(models.Model):
         self.progress = [*self.progress, {"at": timezone.now().isoformat(), "message": message}]
         self.save(update_fields=["progress"])
 
+    @property
+    def retried_as(self) -> JobRun | None:
+        """Return the run that took over after this one's worker stopped, if any."""
+        return self.retries.order_by("pk").first() if self.pk else None
+
     def start(self) -> None:
         self.status = self.Status.RUNNING
-        self.started_at = timezone.now()
-        self.save(update_fields=["status", "started_at"])
+        self.started_at = self.heartbeat_at = timezone.now()
+        self.save(update_fields=["status", "started_at", "heartbeat_at"])
+
+    def _end(self, **fields: object) -> None:
+        """Write the outcome unless the run already ended (it may have been given up on)."""
+        fields["finished_at"] = timezone.now()
+        unfinished = (self.Status.QUEUED, self.Status.RUNNING)
+        ended = JobRun.objects.filter(pk=self.pk, status__in=unfinished).update(**fields)
+        if ended:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        else:
+            self.refresh_from_db()
 
     def succeed(self, result: dict | None = None) -> None:
-        self.status = self.Status.SUCCEEDED
-        self.result = result or {}
-        self.finished_at = timezone.now()
-        self.save(update_fields=["status", "result", "finished_at"])
+        self._end(status=self.Status.SUCCEEDED, result=result or {})
 
     def fail(self, error: str) -> None:
-        self.status = self.Status.FAILED
-        self.error = error
-        self.finished_at = timezone.now()
-        self.save(update_fields=["status", "error", "finished_at"])
+        self._end(status=self.Status.FAILED, error=error)

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
+from dashboard.jobs.heartbeat import Heartbeat
 from dashboard.jobs.kinds import checked_job_kind
 from dashboard.jobs.models import JobRun
 
@@ -24,6 +26,7 @@ def enqueue(
     `kind` must have a role in dashboard/jobs/kinds.py (who may see the run's page)."""
     run = JobRun.objects.create(
         kind=checked_job_kind(kind),
+        task_name=task.name,
         params=params,
         created_by=user if user is not None and user.is_authenticated else None,
     )
@@ -35,19 +38,23 @@ def tracked(work: Callable[..., dict | None]) -> Callable[..., None]:
     """Wrap a job body: mark the run running, then succeeded with its result or failed.
 
     The body gets the JobRun as first argument. An exception fails the run with a sentence;
-    the traceback goes to the worker's log only.
+    the traceback goes to the worker's log only. While the body runs, a heartbeat shows the
+    run is alive (a run without one is ended by dashboard.jobs.abandoned).
     """
 
     @wraps(work)
     def run_job(run_id: int, **params: Any) -> None:
         run = JobRun.objects.get(pk=run_id)
+        if run.finished:
+            return  # given up on already (its worker was thought gone): never run twice
         run.start()
-        try:
-            result = work(run, **params)
-        except Exception as exc:
-            logger.exception("job %s #%s failed", run.kind, run.pk)
-            run.fail(getattr(exc, "sentence", None) or f"{type(exc).__name__}: {exc}")
-            return
-        run.succeed(result or {})
+        with Heartbeat(run.pk, interval_seconds=settings.JOB_HEARTBEAT_INTERVAL_SECONDS):
+            try:
+                result = work(run, **params)
+            except Exception as exc:
+                logger.exception("job %s #%s failed", run.kind, run.pk)
+                run.fail(getattr(exc, "sentence", None) or f"{type(exc).__name__}: {exc}")
+                return
+            run.succeed(result or {})
 
     return run_job

@@ -10,6 +10,7 @@ would be dropped and jobs would only start at the next poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -147,10 +148,8 @@ async def _database_answers() -> BaseException | None:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
 
 
 async def _one_worker_run(stop: asyncio.Event, worker_options: dict[str, Any]) -> None:
@@ -168,10 +167,8 @@ async def _one_worker_run(stop: asyncio.Event, worker_options: dict[str, Any]) -
             if not worker.done():
                 # Cancelling run_worker_async is procrastinate's graceful stop: running jobs end.
                 worker.cancel()
-                try:
+                with contextlib.suppress(asyncio.CancelledError):
                     await worker
-                except asyncio.CancelledError:
-                    pass
                 return
             worker.result()  # raises what stopped it
 
@@ -206,7 +203,7 @@ async def run_worker_until_stopped(
             restarts += 1
             what = "the job worker stopped (%s); it starts again within %.0f s"
         else:
-            what = "the job worker is waiting for the console's database (%s); next try within %.0f s"
+            what = "the job worker is waiting for its database (%s); next try within %.0f s"
         failures += 1
         logger.warning(what, _reason(problem), reconnect_max_seconds)
         await _wait(stop, backoff_delay(failures, RECONNECT_BASE_SECONDS, reconnect_max_seconds))
