@@ -69,9 +69,7 @@ class RepeatsOncePerInterval(logging.Filter):
             self._seen[key] = _Seen(since=now, last=now)
             self._forget_old(now)
         if held_back:
-            record.msg = (
-                f"{message} (and {held_back} more like it in the last {now - since:.0f} s)"
-            )
+            record.msg = f"{message} (and {held_back} more like it in the last {now - since:.0f} s)"
             record.args = None
         return True
 

@@ -96,9 +96,7 @@ def health() -> dict[str, object]:
     """Return the status of both databases; `down` names those that do not answer."""
     checks = {
         "console": _timed("console", _console_database),
-        "target": _timed(
-            "target", lambda: run_read(lambda conn: conn.execute(text("SELECT 1")))
-        ),
+        "target": _timed("target", lambda: run_read(lambda conn: conn.execute(text("SELECT 1")))),
     }
     down = [name for name, check in checks.items() if not check["ok"]]
     return {"ok": not down, "down": down, "databases": checks}

@@ -90,4 +90,3 @@ def test_other_errors_are_still_a_500_without_a_traceback(logged_in, monkeypatch
     assert response.status_code == 500
     assert "Something went wrong" in response.content.decode()
     assert "a bug" not in response.content.decode()
-

@@ -38,11 +38,9 @@ class Command(BaseCommand):
         if note:
             self.stdout.write(f"Note: {note}.")
         python = sys.executable
+        gunicorn = [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"]
         supervisor = Supervisor(
-            {
-                "web server": [python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
-                "worker": [python, "manage.py", "run_worker"],
-            },
+            {"web server": gunicorn, "worker": [python, "manage.py", "run_worker"]},
             env={**os.environ, "PORT": str(port), "HOST": host},
         )
         stopping: list[int] = []
