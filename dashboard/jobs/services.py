@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
+from procrastinate.contrib.django import app
+from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from dashboard.jobs.heartbeat import Heartbeat
 from dashboard.jobs.kinds import checked_job_kind
@@ -21,16 +23,24 @@ logger = logging.getLogger(__name__)
 def enqueue(
     task: Any, kind: str, user: AbstractBaseUser | AnonymousUser | None = None, **params: Any
 ) -> JobRun:
-    """Create a JobRun and defer `task(run_id=..., **params)` once the transaction commits.
+    """Create a JobRun and defer `task(run_id=..., **params)`: both commit, or neither does.
 
-    `kind` must have a role in dashboard/jobs/kinds.py (who may see the run's page)."""
-    run = JobRun.objects.create(
-        kind=checked_job_kind(kind),
-        task_name=task.name,
-        params=params,
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
-    transaction.on_commit(lambda: task.defer(run_id=run.pk, **params))
+    Through Django's connector the job is queued in the same transaction as its JobRun, so a
+    database lost between the two never leaves a run "queued" with no job behind it (its page
+    would wait for ever). Another connector (the worker's) queues it once the run committed.
+    `kind` must have a role in dashboard/jobs/kinds.py (who may see the run's page).
+    """
+    with transaction.atomic():
+        run = JobRun.objects.create(
+            kind=checked_job_kind(kind),
+            task_name=task.name,
+            params=params,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        if isinstance(app.connector, DjangoConnector):
+            task.defer(run_id=run.pk, **params)
+        else:
+            transaction.on_commit(lambda: task.defer(run_id=run.pk, **params))
     return run
 
 
