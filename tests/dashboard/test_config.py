@@ -72,3 +72,37 @@ def test_missing_secret_key_is_explained():
 def test_good_configuration_passes_the_check():
     result = _manage_check()
     assert result.returncode == 0, result.stderr
+
+
+def test_the_direct_url_is_derived_from_a_neon_pooler_host(monkeypatch):
+    from dashboard.config import direct_database_url
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:pw@ep-cool-1-pooler.eu.aws.neon.tech/db")
+    monkeypatch.delenv("DATABASE_DIRECT_URL", raising=False)
+    assert direct_database_url("DATABASE_URL", "DATABASE_DIRECT_URL") == (
+        "postgresql://u:pw@ep-cool-1.eu.aws.neon.tech/db"
+    )
+    monkeypatch.setenv("DATABASE_DIRECT_URL", "postgresql://u:pw@db.internal:5432/db")
+    assert direct_database_url("DATABASE_URL", "DATABASE_DIRECT_URL") == (
+        "postgresql://u:pw@db.internal:5432/db"
+    )
+
+
+def test_a_malformed_direct_url_names_the_variable():
+    result = _manage_check(DATABASE_DIRECT_URL="mysql://nowhere")
+    assert result.returncode == 2
+    assert "DATABASE_DIRECT_URL is malformed" in result.stderr
+
+
+def test_the_worker_listens_on_the_direct_url_and_queries_through_database_url(settings):
+    from dashboard.jobs.worker import LISTEN_APPLICATION_NAME, listen_connection_kwargs
+
+    settings.DATABASE_DIRECT_URL = "postgresql://direct:pw@10.1.2.3:6543/consoledb"
+    listen = listen_connection_kwargs()
+    assert (listen["host"], listen["port"], listen["dbname"], listen["user"]) == (
+        "10.1.2.3",
+        "6543",
+        "consoledb",
+        "direct",
+    )
+    assert listen["application_name"] == LISTEN_APPLICATION_NAME

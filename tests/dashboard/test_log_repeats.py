@@ -1,4 +1,4 @@
-"""Identical warnings and errors are written once per interval, with the number held back."""
+"""Identical log lines are written once per interval, with the number held back."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_a_flood_of_identical_errors_is_one_line_per_interval_with_a_count():
     assert passed[2].endswith("(and 2999 more like it in the last 60 s)")
 
 
-def test_distinct_lines_and_info_lines_pass():
+def test_distinct_lines_and_debug_lines_pass():
     repeats = RepeatsOncePerInterval(interval_seconds=60, clock=Clock())
     assert repeats.filter(_record("down on %s", "/a/"))
     assert repeats.filter(_record("down on %s", "/b/"))
@@ -45,7 +45,9 @@ def test_distinct_lines_and_info_lines_pass():
     assert repeats.filter(_record("down", exc=ValueError("one")))
     assert repeats.filter(_record("down", exc=ValueError("two")))
     assert not repeats.filter(_record("down", exc=ValueError("two")))
-    assert all(repeats.filter(_record("started", level=logging.INFO)) for _ in range(5))
+    assert all(repeats.filter(_record("detail", level=logging.DEBUG)) for _ in range(5))
+    assert repeats.filter(_record("retrying", level=logging.INFO))
+    assert not repeats.filter(_record("retrying", level=logging.INFO))
 
 
 def test_the_console_handler_has_the_filter():

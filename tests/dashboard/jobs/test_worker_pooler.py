@@ -1,0 +1,142 @@
+"""Behind PgBouncer in transaction mode: pages work, jobs start at once (LISTEN goes direct).
+
+Every connection of the console goes through a real PgBouncer; only the worker's LISTEN uses
+DATABASE_DIRECT_URL. With the worker's polling set to a minute, a job that starts within
+seconds was woken by a notification, which PgBouncer would have dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+import time
+
+import pytest
+
+from core.netports import free_port
+from tests.throwaway_console import (
+    csrf_headers,
+    logged_in_client,
+    pooled_url,
+    start_pgbouncer,
+    throwaway_console,
+    wait_until_serving,
+)
+
+pytestmark = pytest.mark.slow
+
+POLL_INTERVAL_SECONDS = 60
+# Far below the polling interval: only a notification can start a job this soon.
+PICKUP_BOUND_SECONDS = POLL_INTERVAL_SECONDS / 4
+JOBS = 5
+MAIN_PAGES = [
+    "/",
+    "/schema/",
+    "/schema/tasks/",
+    "/data/",
+    "/data/tasks/",
+    "/migrations/",
+    "/branches/",
+    "/queries/",
+    "/queries/activity/",
+    "/queries/health/",
+    "/users/",
+    "/audit/",
+]
+APPLICATION_TABLES = {"users", "tasks", "conversations", "messages", "alembic_version"}
+
+
+def _listeners(console) -> list[str]:
+    with console.superuser() as conn:
+        rows = conn.execute(
+            "SELECT application_name FROM pg_stat_activity WHERE query ILIKE 'LISTEN %%'"
+        ).fetchall()
+    return [name for (name,) in rows]
+
+
+def _run(console, run_id: int) -> tuple[str, float | None]:
+    with console.superuser() as conn:
+        return conn.execute(
+            "SELECT status, extract(epoch FROM started_at - created_at) "
+            "FROM django.jobs_jobrun WHERE id = %s",
+            (run_id,),
+        ).fetchone()
+
+
+def test_pages_and_jobs_through_a_transaction_pooler_with_listen_on_the_direct_url(capsys):
+    with throwaway_console("pooler", migrate=False) as console:
+        bouncer = start_pgbouncer(console, pool_mode="transaction")
+        through_pooler = {
+            "DATABASE_URL": pooled_url(console, bouncer),
+            "DATABASE_POOLED": "true",
+            "DATABASE_CONN_MAX_AGE": "0",
+            "DATABASE_DIRECT_URL": console.layout.url("schemadesk"),
+            "WORKER_POLL_INTERVAL_SECONDS": str(POLL_INTERVAL_SECONDS),
+            "WEB_CONCURRENCY": "1",
+        }
+        console.settings.update(through_pooler)
+        console.migrate()  # Django's tables, created through the pooler
+
+        console.start_manage("run_worker", log_name="worker.log")
+        port = free_port()
+        console.start(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
+            "web.log",
+            PORT=str(port),
+            HOST="127.0.0.1",
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_until_serving(base)
+        client = logged_in_client(base)
+
+        for path in MAIN_PAGES:
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+        health = client.get("/healthz").json()
+        assert health["ok"] is True, health
+
+        # The worker listens on a direct connection (no address added by the pooler).
+        for _ in range(100):
+            if "schemadesk-worker-listen" in _listeners(console):
+                break
+            time.sleep(0.1)
+        assert _listeners(console) == ["schemadesk-worker-listen"]
+
+        pickups = []
+        for _ in range(JOBS):
+            started = client.post("/jobs/health-check/", headers=csrf_headers(client))
+            run_id = int(re.search(r"/jobs/(\d+)/", started.headers["Location"]).group(1))
+            for _ in range(int(PICKUP_BOUND_SECONDS * 10)):
+                status, pickup = _run(console, run_id)
+                if status == "succeeded":
+                    break
+                time.sleep(0.1)
+            assert status == "succeeded", (run_id, status)
+            pickups.append(pickup)
+        with capsys.disabled():
+            print(
+                f"\njob pickup through PgBouncer (transaction mode), polling every "
+                f"{POLL_INTERVAL_SECONDS} s: median {statistics.median(pickups):.3f} s, "
+                f"max {max(pickups):.3f} s over {JOBS} jobs"
+            )
+        assert max(pickups) < PICKUP_BOUND_SECONDS
+
+        # Django's tables stayed in `django`; nothing of the console leaked into `public`.
+        with console.superuser() as conn:
+            public = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                )
+            }
+            django = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'django'"
+                )
+            }
+        assert public == APPLICATION_TABLES
+        assert {"django_session", "jobs_jobrun", "procrastinate_jobs"} <= django
+        bouncer_log = (console.root / "pgbouncer" / "pgbouncer.log").read_text()
+        assert "when not linked" not in bouncer_log
