@@ -1,4 +1,4 @@
-"""A logging filter: an identical warning or error is written once per interval, with a count.
+"""A logging filter: an identical line is written once per interval, with a count.
 
 While a database is down every request and every worker loop fails the same way; without this
 an outage of a minute wrote hundreds of thousands of identical lines (and their tracebacks).
@@ -34,26 +34,28 @@ def _exception_signature(record: logging.LogRecord) -> str:
 
 
 class RepeatsOncePerInterval(logging.Filter):
-    """Let a WARNING or worse through once per `interval_seconds` per identical line.
+    """Let a line through once per `interval_seconds` per identical line.
 
     Identical means: same logger, level, formatted message and exception (type and first line).
     The next line let through after an interval says how many were held back, e.g.
-    "… (and 412 more like it in the last 60 s)". INFO and DEBUG lines always pass.
+    "… (and 412 more like it in the last 60 s)". Lines below `min_level` always pass.
     """
 
     def __init__(
         self,
         interval_seconds: float = 60.0,
+        min_level: int = logging.INFO,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.interval_seconds = float(interval_seconds)
+        self.min_level = min_level
         self._clock = clock
         self._seen: dict[tuple[str, int, str, str], _Seen] = {}
         self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING or self.interval_seconds <= 0:
+        if record.levelno < self.min_level or self.interval_seconds <= 0:
             return True
         message = record.getMessage()
         key = (record.name, record.levelno, message, _exception_signature(record))

@@ -264,7 +264,7 @@ LOGGING = {
     },
     "filters": {
         "redact_user_paths": {"()": "dashboard.logfilters.RedactUserPaths"},
-        # While a database is down the same error repeats many times a second: write it once
+        # While a database is down the same line repeats many times a second: write it once
         # per interval, with the number held back.
         "repeats_once": {
             "()": "dashboard.log_repeats.RepeatsOncePerInterval",
