@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import sys
 
-import psycopg
 from django import db
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.template.loader import render_to_string
 
-from core.engine import TRANSIENT_SQLSTATES, safe_error_text
+from core.engine import safe_error_text
+from dashboard.connection_errors import connection_failure
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +25,6 @@ CONSOLE_DATABASE_DOWN = (
     "shown right now. Nothing needs to be done here: the console works again as soon as the "
     "database is back. Try again in a moment."
 )
-# SQLSTATEs of a server that is going away or not yet there (08: connection exceptions).
-UNREACHABLE_SQLSTATES = {state for state in TRANSIENT_SQLSTATES if state.startswith("57P")}
 RETRY_AFTER_SECONDS = 5
 
 
@@ -34,13 +32,7 @@ def console_database_unreachable(exc: BaseException | None) -> bool:
     """Return True when `exc` is Django's database failing to connect or losing its connection."""
     if isinstance(exc, db.InterfaceError):
         return True  # "connection already closed"
-    if not isinstance(exc, db.OperationalError):
-        return False
-    cause = exc.__cause__
-    if not isinstance(cause, psycopg.OperationalError):
-        return False
-    state = cause.sqlstate
-    return state is None or state.startswith("08") or state in UNREACHABLE_SQLSTATES
+    return isinstance(exc, db.OperationalError) and connection_failure(exc.__cause__) is not None
 
 
 def console_database_down_response(request: HttpRequest, exc: BaseException) -> HttpResponse:

@@ -264,6 +264,10 @@ LOGGING = {
     },
     "filters": {
         "redact_user_paths": {"()": "dashboard.logfilters.RedactUserPaths"},
+        # A database that does not answer is one line, not a traceback from every layer.
+        "connection_errors_in_one_line": {
+            "()": "dashboard.connection_errors.ConnectionErrorsInOneLine"
+        },
         # While a database is down the same line repeats many times a second: write it once
         # per interval, with the number held back.
         "repeats_once": {
@@ -275,7 +279,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["redact_user_paths", "repeats_once"],
+            "filters": ["redact_user_paths", "connection_errors_in_one_line", "repeats_once"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

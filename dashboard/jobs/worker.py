@@ -26,6 +26,7 @@ from procrastinate.contrib.django.utils import connector_params
 from psycopg.conninfo import conninfo_to_dict
 
 from core.engine import backoff_delay, safe_error_text
+from dashboard.connection_errors import connection_failure
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,7 @@ CONNECTION_ERRORS = (psycopg.OperationalError, procrastinate_exceptions.Connecto
 
 def _reason(exc: BaseException) -> str:
     """Return the first line of what the driver said (procrastinate wraps it), password-free."""
-    while isinstance(exc, procrastinate_exceptions.ConnectorException) and exc.__cause__:
-        exc = exc.__cause__
-    return safe_error_text(exc)
+    return safe_error_text(connection_failure(exc) or exc)
 
 
 def run_until_idle(queues: list[str] | None = None) -> None:
