@@ -115,6 +115,20 @@ class ThrowawayConsole:
     def start_manage(self, *args: str, log_name: str, **overrides: str) -> subprocess.Popen:
         return self.start([sys.executable, "manage.py", *args], log_name, **overrides)
 
+    def start_web(self, log_name: str = "web.log", **overrides: str) -> str:
+        """Start gunicorn (as the Dockerfile does) on a free port; return its URL once serving."""
+        port = free_port()
+        self.start(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
+            log_name,
+            PORT=str(port),
+            HOST="127.0.0.1",
+            **overrides,
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_until_serving(base)
+        return base
+
     def log_text(self, log_name: str) -> str:
         return (self.root / log_name).read_text(errors="replace")
 
@@ -271,3 +285,10 @@ def pooled_url(console: ThrowawayConsole, port: int) -> str:
     """Return the console role's URL through the pooler listening on `port`."""
     password = console.layout.passwords[CONSOLE_ROLE]
     return f"postgresql://{CONSOLE_ROLE}:{password}@127.0.0.1:{port}/{DATABASE}"
+
+
+def health_check_started(client: httpx.Client) -> int:
+    """Start the example job from the overview (as the button does); return its run id."""
+    response = client.post("/jobs/health-check/", headers=csrf_headers(client))
+    assert response.status_code == 302, response.status_code
+    return int(re.search(r"/jobs/(\d+)/", response.headers["Location"]).group(1))

@@ -130,8 +130,9 @@ def worker_connector(concurrency: int, reconnect_max_seconds: float) -> DirectLi
         listen_kwargs=listen_connection_kwargs(),
         reconnect_max_seconds=reconnect_max_seconds,
         min_size=1,
-        # Jobs use Django's connections; the pool serves fetching, heartbeats and the schedule.
-        max_size=max(2, min(concurrency, 4)),
+        # Jobs use Django's connections; the pool serves fetching (one per job slot), the
+        # worker's heartbeat, the schedule and abort polling.
+        max_size=concurrency + 3,
         timeout=POOL_TIMEOUT_SECONDS,
     )
 

@@ -8,19 +8,16 @@ timestamp) key, so the second worker's insert is a no-op).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 
 import httpx
 import pytest
 
-from core.netports import free_port
 from tests.throwaway_console import (
     csrf_headers,
     logged_in_client,
     throwaway_console,
-    wait_until_serving,
 )
 
 pytestmark = pytest.mark.slow
@@ -45,20 +42,10 @@ def test_two_web_servers_and_two_workers_share_sessions_jobs_and_the_schedule():
         WEB_CONCURRENCY="1",
         WORKER_CONCURRENCY="2",
     ) as console:
-        ports = [free_port(), free_port()]
-        for number, port in enumerate(ports):
-            console.start(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
-                f"web-{number}.log",
-                PORT=str(port),
-                HOST="127.0.0.1",
-            )
         schedule_from = time.time()
         for number in range(2):
             console.start_manage("run_worker", log_name=f"worker-{number}.log")
-        bases = [f"http://127.0.0.1:{port}" for port in ports]
-        for base in bases:
-            wait_until_serving(base)
+        bases = [console.start_web(f"web-{number}.log") for number in range(2)]
 
         # Log in on the first web server; the same session works on the second one.
         first = logged_in_client(bases[0])

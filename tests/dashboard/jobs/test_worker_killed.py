@@ -6,18 +6,15 @@ import os
 import re
 import signal
 import socket
-import sys
 import threading
 import time
 
 import pytest
 
-from core.netports import free_port
 from tests.throwaway_console import (
-    csrf_headers,
+    health_check_started,
     logged_in_client,
     throwaway_console,
-    wait_until_serving,
 )
 
 pytestmark = pytest.mark.slow
@@ -68,7 +65,6 @@ def _poll(condition, attempts: int = 120, pause: float = 0.25):
 
 def test_a_job_whose_worker_is_killed_fails_with_a_sentence_and_its_retry_runs():
     silent = SilentServer()
-    port = free_port()
     with throwaway_console(
         "killed-worker",
         JOB_HEARTBEAT_INTERVAL_SECONDS="0.5",
@@ -85,17 +81,9 @@ def test_a_job_whose_worker_is_killed_fails_with_a_sentence_and_its_retry_runs()
                 TARGET_DATABASE_URL=hanging_target,
                 TARGET_CONNECT_TIMEOUT_S="120",
             )
-            console.start(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
-                "web.log",
-                PORT=str(port),
-                HOST="127.0.0.1",
-            )
-            base = f"http://127.0.0.1:{port}"
-            wait_until_serving(base)
+            base = console.start_web()
             client = logged_in_client(base)
-            started = client.post("/jobs/health-check/", headers=csrf_headers(client))
-            run_id = int(re.search(r"/jobs/(\d+)/", started.headers["Location"]).group(1))
+            run_id = health_check_started(client)
 
             # The job hangs connecting to the target; its heartbeat keeps moving meanwhile.
             first = _poll(lambda: (row := _run_row(console, run_id))[0] == "running" and row)

@@ -7,21 +7,17 @@ seconds was woken by a notification, which PgBouncer would have dropped.
 
 from __future__ import annotations
 
-import re
 import statistics
-import sys
 import time
 
 import pytest
 
-from core.netports import free_port
 from tests.throwaway_console import (
-    csrf_headers,
+    health_check_started,
     logged_in_client,
     pooled_url,
     start_pgbouncer,
     throwaway_console,
-    wait_until_serving,
 )
 
 pytestmark = pytest.mark.slow
@@ -79,15 +75,7 @@ def test_pages_and_jobs_through_a_transaction_pooler_with_listen_on_the_direct_u
         console.migrate()  # Django's tables, created through the pooler
 
         console.start_manage("run_worker", log_name="worker.log")
-        port = free_port()
-        console.start(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "dashboard.wsgi"],
-            "web.log",
-            PORT=str(port),
-            HOST="127.0.0.1",
-        )
-        base = f"http://127.0.0.1:{port}"
-        wait_until_serving(base)
+        base = console.start_web()
         client = logged_in_client(base)
 
         for path in MAIN_PAGES:
@@ -105,8 +93,7 @@ def test_pages_and_jobs_through_a_transaction_pooler_with_listen_on_the_direct_u
 
         pickups = []
         for _ in range(JOBS):
-            started = client.post("/jobs/health-check/", headers=csrf_headers(client))
-            run_id = int(re.search(r"/jobs/(\d+)/", started.headers["Location"]).group(1))
+            run_id = health_check_started(client)
             for _ in range(int(PICKUP_BOUND_SECONDS * 10)):
                 status, pickup = _run(console, run_id)
                 if status == "succeeded":
