@@ -27,6 +27,7 @@ import httpx
 import psycopg
 import pytest
 
+from core.audit_owner import audit_owner_lent
 from core.embedded import CONSOLE_ROLE, Layout, prepare
 from core.netports import free_port
 from core.pgcluster import Cluster
@@ -90,8 +91,12 @@ class ThrowawayConsole:
         return result.stdout
 
     def migrate(self) -> None:
-        """Create Django's tables and the operator (through whatever DATABASE_URL names)."""
-        self.manage("migrate", "--noinput")
+        """Create Django's tables and the operator (through whatever DATABASE_URL names).
+
+        As in production, the audit owner is lent to the console's role for the migration.
+        """
+        with audit_owner_lent(self.cluster.superuser_url(DATABASE), CONSOLE_ROLE):
+            self.manage("migrate", "--noinput")
         self.manage("createcachetable")
         self.manage(
             "operator_add", OPERATOR, "--role", "admin", OPERATOR_PASSWORD=OPERATOR_PASSWORD

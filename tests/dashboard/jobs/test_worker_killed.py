@@ -20,6 +20,7 @@ from tests.throwaway_console import (
 pytestmark = pytest.mark.slow
 
 HEARTBEAT_TIMEOUT_SECONDS = 3
+NEVER = "0 0 29 2 *"  # only on 29 February
 
 
 class SilentServer:
@@ -70,6 +71,10 @@ def test_a_job_whose_worker_is_killed_fails_with_a_sentence_and_its_retry_runs()
         JOB_HEARTBEAT_INTERVAL_SECONDS="0.5",
         JOB_HEARTBEAT_TIMEOUT_SECONDS=str(HEARTBEAT_TIMEOUT_SECONDS),
         WEB_CONCURRENCY="1",
+        # Scheduled jobs that read the (hanging) target would take the worker's slots.
+        QUERIES_SNAPSHOT_CRON=NEVER,
+        BRANCH_EXPIRY_CRON=NEVER,
+        WORKER_CONCURRENCY="4",
     ) as console:
         try:
             hanging_target = console.layout.url("todo_owner").rsplit("@", 1)[0] + (

@@ -31,7 +31,6 @@ MAIN_PAGES = [
     "/schema/",
     "/schema/tasks/",
     "/data/",
-    "/data/tasks/",
     "/migrations/",
     "/branches/",
     "/queries/",
