@@ -3,9 +3,10 @@
     with PgBouncer(cluster_port, {"todo_owner": password}) as bouncer:
         url = bouncer.url("todo_owner", password, "schemadesk_test")
 
-One server connection per database and role (default_pool_size = 1), so every client of a
-role is served by the same server connection: whatever a client leaves on it (a session
-setting), the next client sees. Runs as the `postgres` user when the tests run as root
+One server connection per database and role (default_pool_size = 1, unless `pool_size` says
+otherwise), so every client of a role is served by the same server connection: whatever a
+client leaves on it (a session setting), the next client sees. `extra_settings` adds lines to
+the [pgbouncer] section. Runs as the `postgres` user when the tests run as root
 (PgBouncer refuses root).
 """
 
@@ -64,9 +65,17 @@ def pgbouncer_binary() -> str:
 class PgBouncer:
     """PgBouncer 1.18+ on 127.0.0.1, transaction pooling, for the given roles' passwords."""
 
-    def __init__(self, server_port: int, passwords: dict[str, str]) -> None:
+    def __init__(
+        self,
+        server_port: int,
+        passwords: dict[str, str],
+        pool_size: int = 1,
+        extra_settings: dict[str, str] | None = None,
+    ) -> None:
         self.server_port = server_port
         self.passwords = passwords
+        self.pool_size = pool_size
+        self.extra_settings = extra_settings or {}
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="schemadesk-pgbouncer-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -88,11 +97,12 @@ class PgBouncer:
             "auth_type = trust\n"  # clients are the tests; the server login uses users.txt
             f"auth_file = {self.folder / 'users.txt'}\n"
             "pool_mode = transaction\n"
-            "default_pool_size = 1\n"
+            f"default_pool_size = {self.pool_size}\n"
             "max_client_conn = 100\n"
             "server_reset_query =\n"
             "ignore_startup_parameters = extra_float_digits\n"
             f"logfile = {self.folder / 'pgbouncer.log'}\n"
+            + "".join(f"{key} = {value}\n" for key, value in self.extra_settings.items())
         )
         command = [binary, str(self.folder / "pgbouncer.ini")]
         if os.geteuid() == 0:

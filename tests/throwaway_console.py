@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +23,6 @@ from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
 
 from core.audit_owner import audit_owner_lent
 from core.embedded import CONSOLE_ROLE, Layout, prepare
@@ -237,59 +234,6 @@ def logged_in_client(base_url: str) -> httpx.Client:
 def csrf_headers(client: httpx.Client) -> dict[str, str]:
     """Return the headers a POST needs (htmx sends the token the same way)."""
     return {"X-CSRFToken": client.cookies["csrftoken"], "Referer": str(client.base_url) + "/"}
-
-
-PGBOUNCER = "/usr/sbin/pgbouncer"
-
-
-def start_pgbouncer(console: ThrowawayConsole, pool_mode: str = "transaction") -> int:
-    """Start PgBouncer in front of the console's database; return its port.
-
-    It adds the client's address to application_name (application_name_add_host), so a
-    backend whose name has no address was reached without the pooler.
-    """
-    binary = shutil.which("pgbouncer") or PGBOUNCER
-    if not os.path.exists(binary):
-        pytest.fail("PgBouncer is not installed: apt-get install -y pgbouncer (.ci/run does).")
-    folder = console.root / "pgbouncer"
-    folder.mkdir()
-    port = free_port()
-    password = console.layout.passwords[CONSOLE_ROLE]
-    (folder / "userlist.txt").write_text(f'"{CONSOLE_ROLE}" "{password}"\n')
-    (folder / "pgbouncer.ini").write_text(
-        "[databases]\n"
-        f"{DATABASE} = host=127.0.0.1 port={console.cluster.port} dbname={DATABASE}\n"
-        "[pgbouncer]\n"
-        "listen_addr = 127.0.0.1\n"
-        f"listen_port = {port}\n"
-        "unix_socket_dir =\n"
-        "auth_type = scram-sha-256\n"
-        f"auth_file = {folder / 'userlist.txt'}\n"
-        f"pool_mode = {pool_mode}\n"
-        "default_pool_size = 20\n"
-        "max_client_conn = 500\n"
-        "application_name_add_host = 1\n"
-        f"logfile = {folder / 'pgbouncer.log'}\n"
-    )
-    command = [binary, str(folder / "pgbouncer.ini")]
-    if os.geteuid() == 0:  # PgBouncer refuses to run as root
-        entry = pwd.getpwnam("postgres")
-        for path in (folder, *folder.iterdir()):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-        command = ["runuser", "-u", "postgres", "--", *command]
-    console.start(command, "pgbouncer.out")
-    for _ in range(100):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return port
-        time.sleep(0.1)
-    raise AssertionError("PgBouncer did not start: " + console.log_text("pgbouncer.out")[-2000:])
-
-
-def pooled_url(console: ThrowawayConsole, port: int) -> str:
-    """Return the console role's URL through the pooler listening on `port`."""
-    password = console.layout.passwords[CONSOLE_ROLE]
-    return f"postgresql://{CONSOLE_ROLE}:{password}@127.0.0.1:{port}/{DATABASE}"
 
 
 def health_check_started(client: httpx.Client) -> int:

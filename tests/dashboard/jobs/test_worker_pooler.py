@@ -12,11 +12,12 @@ import time
 
 import pytest
 
+from core.embedded import CONSOLE_ROLE
+from tests.pgbouncer import PgBouncer
 from tests.throwaway_console import (
+    DATABASE,
     health_check_started,
     logged_in_client,
-    pooled_url,
-    start_pgbouncer,
     throwaway_console,
 )
 
@@ -60,13 +61,24 @@ def _run(console, run_id: int) -> tuple[str, float | None]:
 
 
 def test_pages_and_jobs_through_a_transaction_pooler_with_listen_on_the_direct_url(capsys):
-    with throwaway_console("pooler", migrate=False) as console:
-        bouncer = start_pgbouncer(console, pool_mode="transaction")
+    with (
+        throwaway_console("pooler", migrate=False) as console,
+        PgBouncer(
+            console.cluster.port,
+            {CONSOLE_ROLE: console.layout.passwords[CONSOLE_ROLE]},
+            pool_size=10,
+            # The client's address is added to application_name: a backend whose name has
+            # none was reached without the pooler.
+            extra_settings={"application_name_add_host": "1"},
+        ) as bouncer,
+    ):
         through_pooler = {
-            "DATABASE_URL": pooled_url(console, bouncer),
+            "DATABASE_URL": bouncer.url(
+                CONSOLE_ROLE, console.layout.passwords[CONSOLE_ROLE], DATABASE
+            ),
             "DATABASE_POOLED": "true",
             "DATABASE_CONN_MAX_AGE": "0",
-            "DATABASE_DIRECT_URL": console.layout.url("schemadesk"),
+            "DATABASE_DIRECT_URL": console.layout.url(CONSOLE_ROLE),
             "WORKER_POLL_INTERVAL_SECONDS": str(POLL_INTERVAL_SECONDS),
             "WEB_CONCURRENCY": "1",
         }
@@ -124,5 +136,5 @@ def test_pages_and_jobs_through_a_transaction_pooler_with_listen_on_the_direct_u
             }
         assert public == APPLICATION_TABLES
         assert {"django_session", "jobs_jobrun", "procrastinate_jobs"} <= django
-        bouncer_log = (console.root / "pgbouncer" / "pgbouncer.log").read_text()
+        bouncer_log = (bouncer.folder / "pgbouncer.log").read_text()
         assert "when not linked" not in bouncer_log
