@@ -21,6 +21,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from gunicorn import glogging
 
+from dashboard.connection_errors import ConnectionErrorsInOneLine
+
 USER_PATH_PREFIX = r"/users/(?:u|export|forget)/"
 REDACTED = "[redacted]"
 # In a value known to be a path: everything after the prefix is the id (and what follows it).
@@ -121,6 +123,8 @@ class RedactingGunicornLogger(glogging.Logger):
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
+        # A request cut by the database going away (a stream) is one line, not a traceback.
+        self.error_log.addFilter(ConnectionErrorsInOneLine())
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 current = handler.formatter

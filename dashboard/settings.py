@@ -250,6 +250,11 @@ WORKER_RECONNECT_MAX_SECONDS = env.float("WORKER_RECONNECT_MAX_SECONDS", default
 JOB_HEARTBEAT_INTERVAL_SECONDS = env.float("JOB_HEARTBEAT_INTERVAL_SECONDS", default=10.0)
 JOB_HEARTBEAT_TIMEOUT_SECONDS = env.float("JOB_HEARTBEAT_TIMEOUT_SECONDS", default=60.0)
 JOB_SWEEP_CRON = env.str("JOB_SWEEP_CRON", default="* * * * *")
+if JOB_HEARTBEAT_TIMEOUT_SECONDS < 3 * JOB_HEARTBEAT_INTERVAL_SECONDS:
+    raise environ.ImproperlyConfigured(
+        "JOB_HEARTBEAT_TIMEOUT_SECONDS must be at least three JOB_HEARTBEAT_INTERVAL_SECONDS: "
+        "a shorter timeout would give up on jobs whose worker is alive."
+    )
 
 LOGGING = {
     "version": 1,

@@ -24,7 +24,7 @@ from dashboard.branches.provider_access import (
     opened_provider,
     provider_summary,
 )
-from dashboard.jobs.abandoned import abandoned_runs_ended
+from dashboard.jobs.abandoned import checked_run
 from dashboard.jobs.models import JobRun
 from dashboard.jobs.services import enqueue
 
@@ -252,10 +252,10 @@ class BranchJob:
 
 def branch_job(run_id: int) -> BranchJob:
     """Return a branch job's progress (Http404 for runs that are not branch jobs)."""
-    abandoned_runs_ended()  # a run whose worker stopped ends here, and the polling with it
     run = JobRun.objects.filter(pk=run_id, kind__in=JOB_KINDS).first()
     if run is None:
         raise Http404(f"There is no branch job #{run_id}.")
+    run = checked_run(run)  # a run whose worker stopped ends here, and the polling with it
     return BranchJob(
         run=run,
         action=JOB_KINDS[run.kind],

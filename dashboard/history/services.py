@@ -25,7 +25,7 @@ from dashboard.history.revisions import (
     revision_named,
     revision_source,
 )
-from dashboard.jobs.abandoned import abandoned_runs_ended
+from dashboard.jobs.abandoned import checked_run
 from dashboard.target import TargetError
 
 logger = logging.getLogger(__name__)
@@ -245,10 +245,11 @@ def revision_page(revision_id: str, user: Operator = None) -> RevisionPage:
 
 def revision_sql_part(revision_id: str) -> RevisionPage:
     """Return the revision page's data for the polled SQL part (no highlighting of source)."""
-    abandoned_runs_ended()  # SQL whose worker stopped is generated again, or failed
     project = load_project()
     revision = revision_named(revision_id, project)
     sql = ensure_revision_sql(project, revision)
+    if sql.job is not None and checked_run(sql.job).finished and not sql.finished:
+        sql.refresh_from_db()  # its worker stopped: generated again (a new job), or failed
     return RevisionPage(
         revision=revision,
         source_html="",

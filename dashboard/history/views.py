@@ -23,7 +23,7 @@ from dashboard.history.services import (
     trial_context,
 )
 from dashboard.history.trial import start_trial
-from dashboard.jobs.abandoned import abandoned_runs_ended
+from dashboard.jobs.abandoned import checked_run
 
 
 def _checked(request: HttpRequest, name: str) -> bool:
@@ -114,8 +114,9 @@ def trial_start(request: HttpRequest) -> HttpResponse:
 @role_required("engineer")
 @require_GET
 def trial(request: HttpRequest, trial_id: int) -> HttpResponse:
-    abandoned_runs_ended()  # a trial whose worker stopped ends here, and the polling with it
     run = get_object_or_404(TrialRun.objects.select_related("job", "created_by"), pk=trial_id)
+    if run.job is not None:
+        checked_run(run.job)  # a trial whose worker stopped ends here, and the polling with it
     template = "history/trial.html#progress" if request.htmx else "history/trial.html"
     return render(request, template, trial_context(run))
 

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Coalesce, Now
 from django.dispatch import Signal
+from django.utils import timezone
 from procrastinate.contrib.django import app
 
 from dashboard.jobs.kinds import job_kind
@@ -91,6 +92,21 @@ def _end_procrastinate_jobs(run: JobRun) -> None:
             cursor.execute(PROCRASTINATE_FINISH, [job_id])
 
 
+def checked_run(run: JobRun, timeout_seconds: float | None = None) -> JobRun:
+    """Return `run`, ended first if it looks abandoned (a page looking at it: no extra query
+    unless it is running and silent; the database decides, on its own clock)."""
+    if timeout_seconds is None:
+        timeout_seconds = float(settings.JOB_HEARTBEAT_TIMEOUT_SECONDS)
+    last_sign = run.heartbeat_at or run.started_at or run.created_at
+    silent = last_sign is not None and last_sign < timezone.now() - timedelta(
+        seconds=timeout_seconds
+    )
+    if run.status == JobRun.Status.RUNNING and silent:
+        abandoned_runs_ended(timeout_seconds)
+        run.refresh_from_db()
+    return run
+
+
 def abandoned_runs_ended(timeout_seconds: float | None = None) -> list[JobRun]:
     """End every running job whose heartbeat is older than the timeout; return those ended.
 
@@ -113,7 +129,14 @@ def abandoned_runs_ended(timeout_seconds: float | None = None) -> list[JobRun]:
             JobRun.objects.filter(pk=run.pk).update(error=run.error)
             _end_procrastinate_jobs(run)
         run.refresh_from_db()
-        logger.warning("job %s #%s: %s", run.kind, run.pk, run.error)
+        # Not the sentence: its last progress line is the job's own text, kept to its page.
+        logger.warning(
+            "job %s #%s: its worker stopped (no heartbeat for %.0f s); %s",
+            run.kind,
+            run.pk,
+            timeout_seconds,
+            f"started again as #{retry.pk}" if retry else "not started again",
+        )
         run_abandoned.send(sender=JobRun, run=run, retry=retry)
         ended.append(run)
     return ended

@@ -6,15 +6,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from dashboard.accounts.roles import forbidden, has_role, role_required
-from dashboard.jobs.abandoned import abandoned_runs_ended
+from dashboard.jobs.abandoned import checked_run
 from dashboard.jobs.kinds import job_kind_role
 from dashboard.jobs.models import JobRun
 
 
 @role_required("viewer")  # at least; then the role the job's kind needs
 def job_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    abandoned_runs_ended()  # a run whose worker stopped ends here, and the polling with it
     run = get_object_or_404(JobRun.objects.select_related("retry_of"), pk=run_id)
+    run = checked_run(run)  # a run whose worker stopped ends here, and the polling with it
     needed = job_kind_role(run.kind)
     if not has_role(request.user, needed):
         return forbidden(request, needed)

@@ -106,3 +106,9 @@ def test_the_worker_listens_on_the_direct_url_and_queries_through_database_url(s
         "direct",
     )
     assert listen["application_name"] == LISTEN_APPLICATION_NAME
+
+
+def test_a_heartbeat_timeout_shorter_than_three_beats_is_refused():
+    result = _manage_check(JOB_HEARTBEAT_INTERVAL_SECONDS="10", JOB_HEARTBEAT_TIMEOUT_SECONDS="20")
+    assert result.returncode == 2
+    assert "JOB_HEARTBEAT_TIMEOUT_SECONDS must be at least three" in result.stderr

@@ -54,3 +54,12 @@ def test_other_errors_keep_their_traceback():
 def test_the_console_handler_has_the_filter():
     handler = logging.getLogger().handlers[0]
     assert any(isinstance(f, ConnectionErrorsInOneLine) for f in handler.filters)
+
+
+def test_gunicorn_logs_a_request_cut_by_the_database_in_one_line():
+    from gunicorn.config import Config
+
+    from dashboard.logfilters import RedactingGunicornLogger
+
+    logger = RedactingGunicornLogger(Config())
+    assert any(isinstance(f, ConnectionErrorsInOneLine) for f in logger.error_log.filters)
