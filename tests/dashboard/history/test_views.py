@@ -327,3 +327,24 @@ def test_trial_links_only_for_those_who_may_open_them(
         assert link in engineer_client.get(url).content.decode()
     assert viewer_client.get(f"/migrations/trials/{trial.pk}/").status_code == 403
     assert engineer_client.get(f"/migrations/trials/{trial.pk}/").status_code == 200
+
+
+def test_revision_review_without_the_database_says_sizes_are_unknown(
+    console_on, numbered_project, project_database, viewer_client, settings, monkeypatch
+):
+    from dashboard.target import reset_engine
+
+    console_on(numbered_project, project_database)
+    migrate(numbered_project, project_database, "002")
+    viewer_client.get("/migrations/revisions/003/")
+    _run_queued_sql_jobs()
+    monkeypatch.setenv("HISTORY_DOWN_TARGET_URL", "postgresql://u:pw@127.0.0.1:1/nowhere")
+    settings.TARGET = {**settings.TARGET, "URL_VAR": "HISTORY_DOWN_TARGET_URL"}
+    reset_engine()
+    response = viewer_client.get("/migrations/revisions/003/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Table sizes are not known:" in text
+    row = text[text.index('<tr data-table="hist_items"') :].split("</tr>", 1)[0]
+    assert "data-rows" not in row and ">not known<" in row
+    assert "Drops column hist_items.note" in text  # the rest of the review is there
