@@ -5,6 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from dashboard.history.trial_verdict import (
+    FAILED,
+    NOTHING_PENDING,
+    OUTCOME_BADGES,
+    OUTCOME_LABELS,
+    SUCCEEDED,
+)
 from dashboard.jobs.models import JobRun
 
 
@@ -72,11 +79,16 @@ class TrialRun(models.Model):
     revisions = models.JSONField(default=list, blank=True)  # pending ids, in run order
     # One dict per step: revision, direction, ok, seconds, output (tail, no secrets).
     steps = models.JSONField(default=list, blank=True)
-    succeeded = models.BooleanField(null=True)
+    succeeded = models.BooleanField(null=True)  # ran to the end without an error
+    # What the result means (trial_verdict.py): succeeded, failed, nothing pending, round trip
+    # differs, column order differs. Blank on runs recorded before it existed.
+    outcome = models.CharField(max_length=32, blank=True)
     failed_revision = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
     schema_diff = models.TextField(blank=True)
     round_trip_diff = models.TextField(blank=True)
+    # What the round trip's diff means: {"differences": [sentence], "reordered": [sentence]}.
+    round_trip_comparison = models.JSONField(default=dict, blank=True)
     notes = models.JSONField(default=list, blank=True)
 
     class Meta:
@@ -87,11 +99,23 @@ class TrialRun(models.Model):
 
     @property
     def status(self) -> str:
-        if self.succeeded is True:
-            return "succeeded"
+        """Return the outcome once finished (see trial_verdict.py), else the job's status."""
+        if self.outcome:
+            return self.outcome
+        if self.succeeded is True:  # recorded before outcomes: nothing run is not a success
+            return SUCCEEDED if self.revisions else NOTHING_PENDING
         if self.succeeded is False:
-            return "failed"
+            return FAILED
         return self.job.status if self.job else "queued"
+
+    @property
+    def status_label(self) -> str:
+        return OUTCOME_LABELS.get(self.status, self.status)
+
+    @property
+    def badge(self) -> str:
+        """Return the CSS class of the status badge."""
+        return OUTCOME_BADGES.get(self.status, self.status)
 
     @property
     def finished(self) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from dashboard.history.review_models import DANGER, WARNING, Finding
+from dashboard.history.review_models import DANGER, REVISION_WIDE, WARNING, Finding
 from dashboard.history.review_statements import Statement, _short, _touches_version_table
 
 logger = logging.getLogger(__name__)
@@ -65,8 +65,11 @@ def squawk_findings(
     findings = []
     for report in reports:
         position = _offset(sql, int(report.get("line", 0)), int(report.get("column", 0)))
-        statement = next((s for s in statements if s.start <= position < s.end + 1), None)
-        text = statement.text if statement else ""
+        index = next(
+            (n for n, s in enumerate(statements) if s.start <= position < s.end + 1),
+            REVISION_WIDE,
+        )
+        text = statements[index].text if index != REVISION_WIDE else ""
         if text and _touches_version_table(text, version_table):
             continue  # Alembic's own bookkeeping, not the migration
         level = str(report.get("level", "")).lower()
@@ -78,6 +81,7 @@ def squawk_findings(
                 message=str(report.get("message", "")),
                 statement=_short(text),
                 help=str(report.get("help") or ""),
+                statement_index=index,
             )
         )
     return findings, []

@@ -25,6 +25,7 @@ from dashboard.history.revisions import (
     revision_named,
     revision_source,
 )
+from dashboard.history.statement_review import StatementReview, statement_review
 from dashboard.jobs.abandoned import checked_run
 from dashboard.target import TargetError
 
@@ -202,6 +203,15 @@ class RevisionPage:
     state_error: str = ""
     parents: list[str] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
+    review: StatementReview | None = None  # once the SQL is there
+    last_trial: TrialRun | None = None  # the newest trial that ran (or runs) this revision
+
+    @property
+    def trial_steps(self) -> list[dict]:
+        """Return the last trial's steps of this revision (upgrade, downgrade, upgrade)."""
+        if self.last_trial is None:
+            return []
+        return [s for s in self.last_trial.steps if s.get("revision") == self.revision.id]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -214,6 +224,22 @@ class RevisionPage:
     @property
     def downgrade_html(self) -> str:
         return highlighted_sql(self.sql.downgrade_sql) if self.sql.downgrade_sql else ""
+
+
+def reviewed_sql(project: Project, sql: RevisionSql) -> StatementReview | None:
+    """Return the upgrade SQL reviewed statement by statement, once it has been generated."""
+    if sql.status != RevisionSql.Status.READY or not sql.upgrade_sql:
+        return None
+    return statement_review(sql.upgrade_sql, sql.findings, project.settings.version_table)
+
+
+def last_trial(project: Project, revision_id: str) -> TrialRun | None:
+    """Return the newest trial run of the project that included the revision."""
+    return (
+        TrialRun.objects.filter(project=project.key, revisions__contains=[revision_id])
+        .select_related("job", "created_by")
+        .first()
+    )
 
 
 def revision_page(revision_id: str, user: Operator = None) -> RevisionPage:
@@ -240,6 +266,8 @@ def revision_page(revision_id: str, user: Operator = None) -> RevisionPage:
         state_error=state_error,
         parents=list(revision.down_revisions),
         children=list(revision.children),
+        review=reviewed_sql(project, sql),
+        last_trial=last_trial(project, revision.id),
     )
 
 
@@ -257,6 +285,7 @@ def revision_sql_part(revision_id: str) -> RevisionPage:
         status="",
         parents=list(revision.down_revisions),
         children=list(revision.children),
+        review=reviewed_sql(project, sql),
     )
 
 

@@ -37,6 +37,7 @@ from dashboard.history.revisions import (
     database_versions,
     state_from_versions,
 )
+from dashboard.history.trial_verdict import OUTCOME_LABELS, compare_schemas, trial_outcome
 from dashboard.jobs.models import JobRun
 from dashboard.jobs.services import enqueue
 from dashboard.target import run_read
@@ -238,9 +239,18 @@ def run_trial(run: JobRun, trial_id: int, provider: BranchProvider | None = None
             except BranchError as exc:
                 trial.notes = [*trial.notes, f"The branch was not deleted: {exc.sentence}"]
         trial.succeeded = not trial.error
+        trial.outcome = trial_outcome(
+            error=trial.error,
+            revisions=trial.revisions,
+            round_trip=trial.round_trip,
+            steps=trial.steps,
+            round_trip_differences=trial.round_trip_comparison.get("differences", []),
+            round_trip_reordered=trial.round_trip_comparison.get("reordered", []),
+        )
         trial.finished_at = timezone.now()
         trial.save()
     summary = {
+        "outcome": OUTCOME_LABELS[trial.outcome],
         "succeeded": trial.succeeded,
         "revisions": len(trial.revisions),
         "failed_revision": trial.failed_revision or None,
@@ -306,10 +316,20 @@ def _round_trip(state: _Trial, pending: list[Revision], before: str | None) -> N
         )
         changed = _changed_lines(diff)
         if changed - residue:
-            state.mark_last_step(schema_mismatch=redacted(diff))
-            state.note(
-                f"The downgrade of {revision.id} does not give back the schema it started from"
-            )
+            comparison = compare_schemas(expected, now)
+            if comparison.column_order_only:
+                state.mark_last_step(column_order=comparison.reordered)
+                state.note(
+                    f"The downgrade of {revision.id} gives back the schema it started from, "
+                    "but for the order of the columns"
+                )
+            else:
+                state.mark_last_step(
+                    schema_mismatch=redacted(diff), differences=comparison.differences
+                )
+                state.note(
+                    f"The downgrade of {revision.id} does not give back the schema it started from"
+                )
         residue.clear()
         residue.update(changed)
 
@@ -323,7 +343,12 @@ def _round_trip(state: _Trial, pending: list[Revision], before: str | None) -> N
         trial.round_trip_diff = unified_schema_diff(
             before, undone, "before the migrations", "after upgrade and downgrade"
         )
-        state.save("round_trip_diff")
+        comparison = compare_schemas(before, undone)
+        trial.round_trip_comparison = {
+            "differences": comparison.differences,
+            "reordered": comparison.reordered,
+        }
+        state.save("round_trip_diff", "round_trip_comparison")
     state.note("Round trip: running the revisions again")
     state.run_all(pending, "upgrade")
 

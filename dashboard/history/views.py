@@ -24,6 +24,11 @@ from dashboard.history.services import (
 )
 from dashboard.history.trial import start_trial
 from dashboard.jobs.abandoned import checked_run
+from dashboard.jobs.kinds import job_kind_role
+
+# A trial's page shows its output, which may quote rows of the copy of production it ran on:
+# the role is the one its job kind declares (engineer).
+TRIAL_ROLE = job_kind_role("migration_trial")
 
 
 def _checked(request: HttpRequest, name: str) -> bool:
@@ -42,7 +47,7 @@ def index(request: HttpRequest) -> HttpResponse:
         )
     context = {
         "overview": migrations_overview(request.user),
-        "may_trial": has_role(request.user, "engineer"),
+        "may_trial": has_role(request.user, TRIAL_ROLE),
         "may_apply": has_role(request.user, "admin") and apply_enabled(),
     }
     return render(request, "history/index.html", context)
@@ -59,7 +64,7 @@ def revision(request: HttpRequest, revision_id: str) -> HttpResponse:
     except ProjectError as exc:
         context = {"project_error": exc, "settings_summary": settings_summary()}
         return render(request, "history/revision.html", context)
-    context = {"page": page, "may_trial": has_role(request.user, "engineer")}
+    context = {"page": page, "may_trial": has_role(request.user, TRIAL_ROLE)}
     return render(request, "history/revision.html", context)
 
 
@@ -88,11 +93,12 @@ def revision_regenerate(request: HttpRequest, revision_id: str) -> HttpResponse:
 def trials(request: HttpRequest) -> HttpResponse:
     project = project_settings()
     runs = TrialRun.objects.filter(project=project.key).select_related("job", "created_by")[:100]
-    return render(request, "history/trials.html", {"trials": runs})
+    context = {"trials": runs, "may_trial": has_role(request.user, TRIAL_ROLE)}
+    return render(request, "history/trials.html", context)
 
 
 @require_POST
-@role_required("engineer")
+@role_required(TRIAL_ROLE)
 def trial_start(request: HttpRequest) -> HttpResponse:
     options = {
         "round_trip": _checked(request, "round_trip"),
@@ -110,8 +116,7 @@ def trial_start(request: HttpRequest) -> HttpResponse:
     return redirect("history:trial", trial_id=trial.pk)
 
 
-# A trial's output comes from migrations run on a copy of production: it may quote rows.
-@role_required("engineer")
+@role_required(TRIAL_ROLE)
 @require_GET
 def trial(request: HttpRequest, trial_id: int) -> HttpResponse:
     run = get_object_or_404(TrialRun.objects.select_related("job", "created_by"), pk=trial_id)

@@ -114,6 +114,20 @@ def _suggested(page: str) -> list[str]:
     return [html.unescape(found).strip() for found in SUGGESTED.findall(page)]
 
 
+SUGGESTED_TAG = re.compile(r"<code[^>]*\bdata-suggested-sql\b[^>]*>")
+
+
+def _assert_each_has_a_copy_button(name: str, page: str) -> None:
+    """Every suggested statement has a unique id and a copy button aimed at it."""
+    tags = SUGGESTED_TAG.findall(page)
+    assert tags, name
+    for tag in tags:
+        found = re.search(r'\bid="([^"]+)"', tag)
+        assert found, (name, tag)
+        assert page.count(f'id="{found.group(1)}"') == 1, (name, tag)
+        assert f'data-copy="{found.group(1)}"' in page, (name, tag)
+
+
 def _queryid(url: str, fragment: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
@@ -147,6 +161,7 @@ def test_every_suggested_statement_parses_and_runs(admin_client, shop_database):
     for name, response in pages.items():
         assert response.status_code == 200, (name, response.content.decode()[:2000])
         statements[name] = _suggested(response.content.decode())
+        _assert_each_has_a_copy_button(name, response.content.decode())
     # What each page must have suggested about these tables.
     order, weird = qualified_name(SCHEMA, "order"), qualified_name(SCHEMA, 'Weird "Name"')
     assert f'CREATE INDEX CONCURRENTLY ON {order} ("userId");' in statements["user page"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import worker_in_background
 
@@ -29,3 +30,26 @@ def test_history_then_revision_sql_arrives_by_polling(logged_in_page):
     assert "DROP TABLE" in page.locator("#downgrade-sql").inner_text()
     # Polling stopped once the SQL arrived.
     assert page.locator("#revision-sql[hx-trigger]").count() == 0
+
+
+def test_copy_buttons_put_the_sql_on_the_clipboard(logged_in_page):
+    page = logged_in_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=page.base_url)
+    page.goto("/migrations/revisions/0002/")
+    worker = worker_in_background()
+    page.locator("#upgrade-sql").wait_for(timeout=30_000)
+    worker.join(timeout=30)
+    upgrade = page.locator("#upgrade-sql-text").inner_text().strip()
+    page.click("button[data-copy=upgrade-sql-text]")
+    page.locator("button[data-copy=upgrade-sql-text].copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == upgrade
+    assert "CREATE TABLE conversations" in upgrade
+    # Said to screen readers too, in a live region.
+    expect(page.locator("#copy-status")).to_have_text("Copied to the clipboard.")
+    # One statement of the review: its SQL alone.
+    statement = page.locator("li.stmt:not(.quiet)").first
+    code = statement.locator("pre.stmt-code").inner_text().strip()
+    statement.locator("button.copy").click()
+    statement.locator("button.copy.copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == code
+    assert code.startswith("CREATE TABLE") and code.endswith(";")

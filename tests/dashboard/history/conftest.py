@@ -49,6 +49,7 @@ if not re.match(r"^\\d+\\s*(ms|s|min)?$", LOCK_TIMEOUT):
 def run_offline():
     context.configure(url=URL, literal_binds=True, dialect_opts={{"paramstyle": "named"}})
     with context.begin_transaction():
+{offline_setup}
         context.run_migrations()
 
 
@@ -122,16 +123,32 @@ def _body(code: str) -> str:
     return textwrap.indent(textwrap.dedent(code).strip() or "pass", "    ")
 
 
+# What an env.py that protects its offline script puts at its top (as migrations/env.py does).
+OFFLINE_TIMEOUTS = (
+    "SET lock_timeout = '5s'",
+    "SET statement_timeout = '15min'",
+)
+
+
 def write_project(
-    root: Path, revisions: list[Rev], *, env_extra_import: str = "", relative: bool = False
+    root: Path,
+    revisions: list[Rev],
+    *,
+    env_extra_import: str = "",
+    relative: bool = False,
+    offline_setup: tuple[str, ...] = (),
 ) -> AlembicProject:
-    """Write an Alembic project (ini, env.py, versions/) under `root` and return it."""
+    """Write an Alembic project (ini, env.py, versions/) under `root` and return it.
+
+    `offline_setup`: statements env.py executes before the migrations in offline (--sql) mode.
+    """
     versions = root / "migrations" / "versions"
     versions.mkdir(parents=True)
     location = "migrations" if relative else "%(here)s/migrations"
     (root / "alembic.ini").write_text(INI.format(location=location))
+    setup = "\n".join(f"        context.execute({statement!r})" for statement in offline_setup)
     (root / "migrations" / "env.py").write_text(
-        ENV_PY.format(url_env=URL_ENV, extra_import=env_extra_import)
+        ENV_PY.format(url_env=URL_ENV, extra_import=env_extra_import, offline_setup=setup)
     )
     (root / "migrations" / "script.py.mako").write_text("")
     for number, rev in enumerate(revisions):
@@ -218,6 +235,43 @@ BRANCHED = [
         date="2025-03-05 08:00:00",
     ),
 ]
+
+# For the review: 002 changes a column's type, adds a column, builds an index and drops a
+# column: four statements on a table with data.
+REVIEWED = [
+    Rev(
+        "001",
+        None,
+        upgrade="""
+            op.create_table(
+                "rv_items",
+                sa.Column("id", sa.BigInteger, primary_key=True),
+                sa.Column("name", sa.String(100), nullable=False),
+                sa.Column("note", sa.Text),
+            )
+        """,
+        downgrade='op.drop_table("rv_items")',
+        message="Create items",
+    ),
+    Rev(
+        "002",
+        "001",
+        upgrade="""
+            op.alter_column("rv_items", "name", type_=sa.String(200))
+            op.add_column("rv_items", sa.Column("price", sa.Numeric))
+            op.create_index("ix_rv_items_name", "rv_items", ["name"])
+            op.drop_column("rv_items", "note")
+        """,
+        downgrade="""
+            op.add_column("rv_items", sa.Column("note", sa.Text))
+            op.drop_index("ix_rv_items_name", table_name="rv_items")
+            op.drop_column("rv_items", "price")
+            op.alter_column("rv_items", "name", type_=sa.String(100))
+        """,
+        message="Widen the name, price, index, drop the note",
+    ),
+]
+
 
 BROKEN = [
     Rev(

@@ -58,20 +58,27 @@ def test_review_finds_dropped_column_and_blocking_index(
 ):
     console_on(numbered_project, project_database)
     row = _generated("003")
-    rules = {(f["source"], f["rule"]) for f in row.findings}
-    # squawk, on this revision's SQL alone:
-    assert ("squawk", "ban-drop-column") in rules
-    assert ("squawk", "require-concurrent-index-creation") in rules
-    # our own checks:
-    assert ("schemadesk", "drop-column") in rules
-    assert ("schemadesk", "index-without-concurrently") in rules
-    assert ("schemadesk", "lock-blocks-writes") in rules
-    drop = next(f for f in row.findings if f["rule"] == "drop-column")
-    assert drop["severity"] == "danger"
+    by_problem = {f["problem"]: f for f in row.findings}
+    # Seen by both tools, said once: ours (it names the column), squawk's rule beside it.
+    drop = by_problem["drop-column"]
+    assert (drop["source"], drop["rule"], drop["severity"]) == (
+        "schemadesk",
+        "drop-column",
+        "danger",
+    )
     assert "hist_items.note" in drop["message"]
+    assert drop["also"] == ["squawk: ban-drop-column"]
     assert drop["statement"].startswith("ALTER TABLE hist_items DROP COLUMN note")
-    index = next(f for f in row.findings if f["rule"] == "index-without-concurrently")
+    index = by_problem["index-lock"]
+    assert index["rule"] == "index-without-concurrently"
+    assert index["also"] == ["squawk: require-concurrent-index-creation"]
     assert "ix_hist_items_name" in index["statement"]
+    # This test project's env.py sets no lock_timeout: said once, on the first statement that
+    # waits for a lock, by both tools.
+    timeout = by_problem["lock-timeout"]
+    assert timeout["statement_index"] == drop["statement_index"]
+    assert timeout["also"] == ["squawk: require-lock-timeout"]
+    assert len(row.findings) == len(by_problem) == 4  # and statement-timeout (squawk only)
     # Alembic's own bookkeeping is not reviewed.
     assert not any("alembic_version" in f["statement"] for f in row.findings)
 

@@ -61,6 +61,10 @@ def test_trial_run_with_round_trip_end_to_end(
 
     trial = _run(trial)
     assert trial.succeeded is True, trial.error
+    # 003's downgrade adds `note` back at the end of the table, after `price`: the schema is
+    # given back but for the column order, which Postgres cannot change. That is said as such,
+    # not as a downgrade that does not give back its schema.
+    assert trial.outcome == trial.status == "column_order_differs"
     assert trial.starting_heads == ["001"]
     assert trial.revisions == ["002", "003"]
     assert [(s["direction"], s["revision"]) for s in trial.steps] == [
@@ -72,6 +76,15 @@ def test_trial_run_with_round_trip_end_to_end(
         ("upgrade", "003"),
     ]
     assert all(step["ok"] and step["seconds"] > 0 for step in trial.steps)
+    assert not any(step.get("schema_mismatch") for step in trial.steps)
+    downgrade_003 = trial.steps[2]
+    assert downgrade_003["column_order"] == [
+        next(s for s in downgrade_003["column_order"] if s.startswith("hist_items: the columns"))
+    ]
+    assert (
+        "(id, name, price, note instead of id, name, note, price)"
+        in (downgrade_003["column_order"][0])
+    )
     assert "Running upgrade 002 -> 003" in trial.steps[1]["output"]
     # What the migrations did to the branch's schema:
     assert "+    price numeric" in trial.schema_diff
@@ -89,12 +102,14 @@ def test_trial_run_with_round_trip_end_to_end(
     assert page.status_code == 200
     text = page.content.decode()
     assert "<html" in text and "Trial run #" in text
-    assert 'data-status="succeeded"' in text
+    assert 'data-status="column_order_differs"' in text and "column order differs" in text
+    assert "only the order of the columns differs" in text
+    assert "After the downgrade of 003: hist_items: the columns are in another order" in text
+    assert "does not give back the schema" not in text and "restored the schema exactly" not in text
     assert 'class="add">+    price numeric' in text
-    assert "restored the schema exactly" in text
     partial = engineer_client.get(f"/migrations/trials/{trial.pk}/", **htmx_headers)
     assert b"<html" not in partial.content
-    assert b'data-status="succeeded"' in partial.content
+    assert b'data-status="column_order_differs"' in partial.content
     assert b"every 1s" not in partial.content  # finished: no more polling
 
 
@@ -139,14 +154,68 @@ def test_a_kept_branch_stays_with_an_expiry(console_on, numbered_project, projec
     assert versions == [("003",)]
 
 
-def test_nothing_pending_runs_nothing(console_on, numbered_project, project_database):
+def test_nothing_pending_is_nothing_to_try(
+    console_on, numbered_project, project_database, engineer_client, htmx_headers
+):
     console_on(numbered_project, project_database)
     migrate(numbered_project, project_database, "head")
     from dashboard.history.trial import start_trial
 
-    trial = _run(start_trial(None))
-    assert trial.succeeded is True and trial.steps == [] and trial.revisions == []
+    trial = _run(start_trial(None, round_trip=True))
+    assert trial.steps == [] and trial.revisions == []
+    assert trial.outcome == trial.status == "nothing_pending"  # not "succeeded"
     assert _branches(project_database) == []
+    for response in (
+        engineer_client.get(f"/migrations/trials/{trial.pk}/"),
+        engineer_client.get(f"/migrations/trials/{trial.pk}/", **htmx_headers),
+    ):
+        text = response.content.decode()
+        assert 'data-status="nothing_pending">nothing to try<' in text
+        assert "Nothing to try: the branch was already at the scripts' head (003)" in text
+        assert "succeeded" not in text and "clean" not in text and "Schema difference" not in text
+    listed = engineer_client.get("/migrations/trials/").content.decode()
+    assert 'data-status="nothing_pending">nothing to try<' in listed
+
+
+def test_a_run_recorded_before_outcomes_with_nothing_run_is_not_a_success():
+    from dashboard.history.models import TrialRun
+
+    assert TrialRun(succeeded=True, revisions=[]).status == "nothing_pending"
+    assert TrialRun(succeeded=True, revisions=["002"]).status == "succeeded"
+
+
+def test_a_round_trip_whose_schema_differs_names_what_differs(
+    console_on, tmp_path, project_database, engineer_client
+):
+    from dashboard.history.trial import start_trial
+    from tests.dashboard.history.conftest import NUMBERED, Rev, write_project
+
+    # 002's downgrade leaves its index behind; the upgrade tolerates that, so nothing fails.
+    lenient = Rev(
+        "002",
+        "001",
+        upgrade='op.execute("CREATE INDEX IF NOT EXISTS ix_hist_items_note ON hist_items (note)")',
+        downgrade='op.execute("SELECT 1")',
+        message="Index the note",
+    )
+    project = write_project(tmp_path / "lenient", [NUMBERED[0], lenient])
+    console_on(project, project_database)
+    migrate(project, project_database, "001")
+
+    trial = _run(start_trial(None, round_trip=True))
+    assert trial.error == "" and trial.succeeded is True  # every step ran
+    assert trial.outcome == trial.status == "round_trip_differs"  # but it did not succeed
+    left = "left behind: CREATE INDEX ix_hist_items_note ON public.hist_items USING btree (note)"
+    assert trial.round_trip_comparison["differences"] == [left]
+    (downgrade,) = [s for s in trial.steps if s["direction"] == "downgrade"]
+    assert (
+        downgrade["differences"] == [left] and "ix_hist_items_note" in downgrade["schema_mismatch"]
+    )
+    text = engineer_client.get(f"/migrations/trials/{trial.pk}/").content.decode()
+    assert 'data-status="round_trip_differs">round trip differs<' in text
+    assert "The downgrades do not give back the schema the migrations started from" in text
+    assert f"<li>{left}</li>" in text
+    assert "restored the schema exactly" not in text
 
 
 def test_trial_runs_need_the_engineer_role(

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import re
+
+import psycopg
 import pytest
 
 from dashboard.history import tasks
@@ -9,6 +13,16 @@ from dashboard.history.models import RevisionSql
 from tests.dashboard.history.conftest import migrate, stamp
 
 pytestmark = pytest.mark.django_db
+
+
+def _statement_item(page: str, sql_start: str) -> str:
+    """Return the <li> of the reviewed statement whose SQL starts with `sql_start`."""
+    for item in page.split('<li class="stmt')[1:]:
+        code = item[item.index('class="source stmt-code"') :] if "stmt-code" in item else ""
+        plain = re.sub(r"<[^>]+>", "", code.split(">", 1)[1] if code else "")
+        if html.unescape(plain).startswith(sql_start):
+            return item.split("</li>", 1)[0]
+    raise AssertionError(f"no reviewed statement starts with {sql_start!r}")
 
 
 def _run_queued_sql_jobs() -> None:
@@ -42,6 +56,7 @@ def test_index_shows_state_pending_history_and_graph(
     assert "MIGRATIONS_APPLY_ENABLED=false" in text
     assert f"alembic -c {numbered_project.ini} upgrade 003" in text
     assert "HISTORY_PROJECT_URL=" in text and "USER:PASSWORD@" in text
+    assert 'id="apply-command"' in text and 'data-copy="apply-command"' in text
     # The drift check is loaded lazily by htmx.
     assert 'hx-get="/migrations/?part=drift"' in text
 
@@ -114,9 +129,12 @@ def test_revision_page_full_then_sql_partial(
     body = partial.content.decode()
     assert "<html" not in body and body.lstrip().startswith('<div id="revision-sql"')
     assert "every 1s" not in body
-    assert 'data-rule="drop-column"' in body and 'data-rule="ban-drop-column"' in body
-    assert 'data-rule="index-without-concurrently"' in body
-    assert "DROP COLUMN" in body and "ix_hist_items_name" in body  # highlighted SQL
+    # Each finding under the statement it concerns, squawk's rule for it beside ours.
+    drop = _statement_item(body, "ALTER TABLE hist_items DROP COLUMN note")
+    assert 'data-rule="drop-column"' in drop and "squawk: ban-drop-column" in drop
+    assert 'data-rule="index-without-concurrently"' in _statement_item(body, "CREATE INDEX")
+    plain = html.unescape(re.sub(r"<[^>]+>", "", body))
+    assert "DROP COLUMN note" in plain and "ix_hist_items_name" in plain  # highlighted SQL
     assert "alembic upgrade 002:003 --sql" in body
 
 
@@ -183,3 +201,150 @@ def test_trials_list(console_on, numbered_project, project_database, viewer_clie
     response = viewer_client.get("/migrations/trials/")
     assert response.status_code == 200
     assert b"No trial run yet" in response.content  # another project's runs are not listed
+
+
+def _tag(page: str, marker: str) -> str:
+    """Return the opening tag that contains `marker`."""
+    at = page.index(marker)
+    return page[page.rindex("<", 0, at) : page.index(">", at) + 1]
+
+
+def test_revision_review_statement_by_statement_with_summary(
+    console_on, tmp_path, project_database, viewer_client, htmx_headers
+):
+    from tests.dashboard.history.conftest import (
+        OFFLINE_TIMEOUTS,
+        REVIEWED,
+        owner_url,
+        write_project,
+    )
+
+    project = write_project(tmp_path / "reviewed", REVIEWED, offline_setup=OFFLINE_TIMEOUTS)
+    console_on(project, project_database)
+    migrate(project, project_database, "001")
+    with psycopg.connect(owner_url(project_database), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO rv_items (id, name, note) "
+            "SELECT g, 'item ' || g, repeat('n', 200) FROM generate_series(1, 3000) AS g"
+        )
+        conn.execute("ANALYZE rv_items")
+        rows, size = conn.execute(
+            "SELECT reltuples::bigint, pg_total_relation_size(oid) FROM pg_class "
+            "WHERE oid = 'rv_items'::regclass"
+        ).fetchone()
+    viewer_client.get("/migrations/revisions/002/")
+    _run_queued_sql_jobs()
+    full = viewer_client.get("/migrations/revisions/002/").content.decode()
+    partial = viewer_client.get("/migrations/revisions/002/", **htmx_headers).content.decode()
+    assert "<html" in full and "<html" not in partial
+    for page in (full, partial):
+        assert 'style="' not in page
+        # The summary: what it locks, in which mode, for how long, and what is one-way.
+        assert 'id="summary-lock-timeout">lock_timeout 5s<' in page
+        lock = _tag(page, 'data-table="rv_items"')
+        assert 'data-mode="ACCESS EXCLUSIVE"' in lock and 'data-work="rewrite"' in lock
+        assert f'data-rows="{rows}"' in lock and f'data-bytes="{size}"' in lock
+        assert "Drops column rv_items.note and its values" in page
+        # One finding per problem, under the statement it concerns, with its fix.
+        change = _statement_item(page, "ALTER TABLE rv_items ALTER COLUMN name TYPE")
+        assert change.count('class="finding ') == 1 and 'data-problem="rewrite"' in change
+        assert "squawk: changing-column-type" in change and "Fix:" in change
+        assert "ACCESS EXCLUSIVE on rv_items · rewrite" in change
+        added = _statement_item(page, "ALTER TABLE rv_items ADD COLUMN price")
+        assert 'data-findings="0"' in added and "No finding." in added
+        assert page.count('class="finding ') == 3
+        # Each statement, the whole upgrade and downgrade SQL can be copied.
+        number = re.search(r'id="(statement-\d+)-sql"', change)
+        assert number and f'data-copy="{number.group(1)}-sql"' in change
+        for target in ("upgrade-sql-text", "downgrade-sql-text"):
+            assert f'id="{target}"' in page and f'data-copy="{target}"' in page
+
+
+def _trial_of(project_key: str, **fields: object):
+    from django.utils import timezone
+
+    from dashboard.history.models import TrialRun
+
+    steps = [
+        {"revision": "003", "direction": "upgrade", "ok": True, "seconds": 0.4},
+        {
+            "revision": "003",
+            "direction": "downgrade",
+            "ok": True,
+            "seconds": 0.2,
+            "column_order": ["hist_items: the columns are in another order (…)"],
+        },
+    ]
+    values = {
+        "project": project_key,
+        "revisions": ["003"],
+        "steps": steps,
+        "succeeded": True,
+        "outcome": "column_order_differs",
+        "round_trip": True,
+        "finished_at": timezone.now(),
+        **fields,
+    }
+    return TrialRun.objects.create(**values)
+
+
+def test_revision_page_shows_its_last_trial_and_offers_one(
+    console_on, numbered_project, project_database, viewer_client, engineer_client
+):
+    from dashboard.history.project import load_project
+
+    console_on(numbered_project, project_database)
+    migrate(numbered_project, project_database, "002")
+    older = _trial_of(load_project().key, outcome="failed", succeeded=False)
+    trial = _trial_of(load_project().key)
+    for client, may in ((viewer_client, False), (engineer_client, True)):
+        text = client.get("/migrations/revisions/003/").content.decode()
+        part = text[text.index('id="revision-trial"') : text.index('id="source"')]
+        assert f"trial run #{trial.pk}" in part and f"#{older.pk}" not in part  # the newest
+        assert 'data-status="column_order_differs">column order differs<' in part
+        assert 'data-direction="downgrade"' in part and "column order differs" in part
+        assert (f'href="/migrations/trials/{trial.pk}/"' in part) is may
+        assert ('action="/migrations/trials/start"' in part) is may
+    # A revision no trial has run, and one already applied.
+    text = engineer_client.get("/migrations/revisions/001/").content.decode()
+    assert "No trial run has run this revision yet." in text
+    assert "The database already has this revision" in text
+    assert 'action="/migrations/trials/start"' not in text
+
+
+def test_trial_links_only_for_those_who_may_open_them(
+    console_on, numbered_project, project_database, viewer_client, engineer_client
+):
+    from dashboard.history.project import load_project
+
+    console_on(numbered_project, project_database)
+    trial = _trial_of(load_project().key)
+    link = f'href="/migrations/trials/{trial.pk}/"'
+    for url in ("/migrations/", "/migrations/trials/"):
+        seen = viewer_client.get(url).content.decode()
+        assert f"#{trial.pk}" in seen and link not in seen
+        assert 'data-status="column_order_differs">column order differs<' in seen
+        assert link in engineer_client.get(url).content.decode()
+    assert viewer_client.get(f"/migrations/trials/{trial.pk}/").status_code == 403
+    assert engineer_client.get(f"/migrations/trials/{trial.pk}/").status_code == 200
+
+
+def test_revision_review_without_the_database_says_sizes_are_unknown(
+    console_on, numbered_project, project_database, viewer_client, settings, monkeypatch
+):
+    from dashboard.target import reset_engine
+
+    console_on(numbered_project, project_database)
+    migrate(numbered_project, project_database, "002")
+    viewer_client.get("/migrations/revisions/003/")
+    _run_queued_sql_jobs()
+    monkeypatch.setenv("HISTORY_DOWN_TARGET_URL", "postgresql://u:pw@127.0.0.1:1/nowhere")
+    settings.TARGET = {**settings.TARGET, "URL_VAR": "HISTORY_DOWN_TARGET_URL"}
+    reset_engine()
+    response = viewer_client.get("/migrations/revisions/003/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Table sizes are not known:" in text
+    row = text[text.index('<tr data-table="hist_items"') :].split("</tr>", 1)[0]
+    assert "data-rows" not in row and ">not known<" in row
+    assert "Drops column hist_items.note" in text  # the rest of the review is there

@@ -37,6 +37,7 @@ def test_statements_page_says_to_create_the_extension(viewer_client, htmx_header
     assert 'data-problem="not_created"' in body
     assert "CREATE EXTENSION pg_stat_statements;" in body
     assert f"not enabled in database “{bare_target}”" in body
+    assert 'id="extension-fix"' in body and 'data-copy="extension-fix"' in body
 
     partial = viewer_client.get("/queries/", {"window": "24h"}, **htmx_headers)
     assert partial.status_code == 200

@@ -123,6 +123,7 @@ def test_statement_page_formats_sql_and_types_parameters(viewer_client, workload
     assert body.count('name="p') == 4
     assert "integer" in body  # $1::int is typed by the server's Describe
     assert "EXPLAIN ANALYZE needs the engineer role" in body  # a viewer
+    assert 'id="statement-sql"' in body and 'data-copy="statement-sql"' in body
 
 
 def test_unknown_or_malformed_queryid_is_a_404_with_a_sentence(viewer_client):
