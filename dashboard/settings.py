@@ -159,6 +159,9 @@ TARGET = {
 if TARGET["READONLY_URL_VAR"]:
     checked_database_url(TARGET["READONLY_URL_VAR"])
 REFLECTION_CHECK_SECONDS = env.float("REFLECTION_CHECK_SECONDS", default=10)
+# Roles whose statements and sessions are the console's own (hidden by default in Queries,
+# Activity and Health), besides the roles of DATABASE_URL and TARGET_READONLY_DATABASE_URL.
+CONSOLE_ROLES = env.list("CONSOLE_ROLES", default=[])
 checked_database_url(TARGET["URL_VAR"])  # stop start-up now if it is missing or malformed
 
 # Branches: `local` clones the target database on its server; `neon` uses the Neon API.

@@ -94,3 +94,28 @@ def test_reset_without_the_privilege_says_how_to_grant_it(admin_client):
     assert response.status_code == 403
     assert "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset" in response.content.decode()
     assert not AuditEvent.objects.filter(action="queries.reset_statistics").exists()
+
+
+def test_health_leaves_the_consoles_connections_out_unless_asked(viewer_client, htmx_headers):
+    import os
+
+    import psycopg
+
+    from dashboard.queries.health import database_health
+
+    with psycopg.connect(os.environ["DATABASE_URL"], application_name="qt-health-console"):
+        hidden = database_health()
+        shown = database_health(show_console=True)
+        assert hidden.console_connections >= 1  # this one, at least
+        assert "schemadesk" not in {row["username"] for row in hidden.connections_by_role}
+        assert "schemadesk" in {row["username"] for row in shown.connections_by_role}
+        # Against max_connections every connection counts, hidden or not.
+        assert hidden.client_connections == shown.client_connections
+        assert sum(r["connections"] for r in hidden.connections_by_state) == (
+            hidden.client_connections - hidden.console_connections
+        )
+
+        page = viewer_client.get("/queries/health/").content.decode()
+        assert "of the console's own connection" in page and "?console=1" in page
+        toggled = viewer_client.get("/queries/health/?console=1", **htmx_headers)
+        assert "Including the console's own connections" in toggled.content.decode()
