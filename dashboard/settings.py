@@ -182,8 +182,8 @@ DATA_COUNT_TIMEOUT_MS = env.int("DATA_COUNT_TIMEOUT_MS", default=200)  # a filte
 DATA_EXPORT_MAX_ROWS = env.int("DATA_EXPORT_MAX_ROWS", default=100_000)
 DATA_DISPLAY_FILE = env.str("DATA_DISPLAY_FILE", default="")  # per-table display settings
 
-# Schema: the module whose SQLModel models the live schema is compared with (drift).
-SCHEMA_MODELS = env.str("SCHEMA_MODELS", default="core.models")
+# Schema: the module whose SQLModel models the live schema is compared with (drift); "" = off.
+SCHEMA_MODELS = env.str("SCHEMA_MODELS", default="")
 
 # Branches: throw-away copies of the target (Neon branches or local clones), made by jobs.
 BRANCH_READY_DEADLINE_SECONDS = env.int("BRANCH_READY_DEADLINE_SECONDS", default=300)

@@ -52,6 +52,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("BRANCH_PROVIDER", "local")
     os.environ.setdefault("STATIC_MANIFEST", "false")
     os.environ.setdefault("SECURE_COOKIES", "false")
+    os.environ.setdefault("SCHEMA_MODELS", "core.models")  # the demo's models, set explicitly
     _alembic_upgrade_head(layout)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from django.conf import settings
+
+from dashboard.project_imports import add_project_import_paths, project_import_paths
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +64,7 @@ def project_settings() -> ProjectSettings:
     workdir = Path(workdir_setting).expanduser() if workdir_setting else config_path.parent
     if not config_path.is_absolute():
         config_path = (workdir / config_path) if workdir_setting else config_path.resolve()
-    pythonpath = tuple(
-        str(Path(p).expanduser().resolve())
-        for p in str(getattr(settings, "ALEMBIC_PYTHONPATH", "") or "").split(os.pathsep)
-        if p.strip()
-    )
+    pythonpath = project_import_paths()
     from dashboard.target import target_schema
 
     return ProjectSettings(
@@ -174,12 +171,6 @@ _lock = threading.Lock()
 _loaded: dict[str, Project] = {}
 
 
-def _add_import_paths(project: ProjectSettings) -> None:
-    for path in reversed(project.pythonpath):
-        if path not in sys.path:
-            sys.path.insert(0, path)
-
-
 def load_project() -> Project:
     """Return the loaded project (cached until its files change), or raise ProjectError."""
     project = project_settings()
@@ -190,7 +181,7 @@ def load_project() -> Project:
         cached = _loaded.get(project.key)
         if cached and cached.fingerprint == fingerprint:
             return cached
-        _add_import_paths(project)
+        add_project_import_paths(project.pythonpath)
         try:
             script = ScriptDirectory.from_config(config)
             # Reading the map imports every revision script: errors surface here.
