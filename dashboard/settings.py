@@ -213,7 +213,7 @@ AUDIT_VERIFY_CRON = env.str("AUDIT_VERIFY_CRON", default="40 3 * * *")  # full v
 ALEMBIC_CONFIG = env.str("ALEMBIC_CONFIG", default=str(BASE_DIR / "alembic.ini"))
 ALEMBIC_WORKDIR = env.str("ALEMBIC_WORKDIR", default="")  # empty: the config file's folder
 ALEMBIC_PYTHONPATH = env.str("ALEMBIC_PYTHONPATH", default="")  # os.pathsep-separated folders
-ALEMBIC_URL_ENV = env.str("ALEMBIC_URL_ENV", default="APP_DIRECT_URL")
+ALEMBIC_URL_ENV = env.str("ALEMBIC_URL_ENV", default="")  # empty: detected from env.py
 ALEMBIC_VERSION_TABLE = env.str("ALEMBIC_VERSION_TABLE", default="alembic_version")
 ALEMBIC_VERSION_SCHEMA = env.str("ALEMBIC_VERSION_SCHEMA", default="")  # empty: TARGET_SCHEMA
 ALEMBIC_TIMEOUT_S = env.int("ALEMBIC_TIMEOUT_S", default=600)

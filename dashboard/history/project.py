@@ -2,13 +2,15 @@
 
 Any Alembic project works, not only this one: ALEMBIC_CONFIG names its ini file,
 ALEMBIC_WORKDIR the folder its commands run in, ALEMBIC_PYTHONPATH the folders its env.py and
-revision scripts import from, and ALEMBIC_URL_ENV the variable its env.py reads the URL from.
+revision scripts import from, and ALEMBIC_URL_ENV the variable its env.py reads the URL from
+(found by running env.py with a sentinel URL when unset, see url_variable.py).
 The revision scripts are loaded in-process (that is how Alembic reads history) and kept per
 process until a file under the script folders changes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import sys
@@ -21,9 +23,14 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from django.conf import settings
 
+from dashboard.history.url_variable import detect_url_variable
 from dashboard.project_imports import add_project_import_paths, project_import_paths
 
 logger = logging.getLogger(__name__)
+
+# The variable a URL is handed over in when env.py's could not be told (the setup checks say
+# so); env.py files that take sqlalchemy.url from the ini get it there whatever the name.
+UNDETECTED_URL_ENV = "DATABASE_URL"
 
 
 class ProjectError(Exception):
@@ -71,7 +78,7 @@ def project_settings() -> ProjectSettings:
         config_path=config_path.resolve(),
         workdir=workdir.resolve(),
         pythonpath=pythonpath,
-        url_env=str(getattr(settings, "ALEMBIC_URL_ENV", "APP_DIRECT_URL")),
+        url_env=str(getattr(settings, "ALEMBIC_URL_ENV", "") or "").strip(),
         version_table=str(getattr(settings, "ALEMBIC_VERSION_TABLE", "alembic_version")),
         version_schema=str(getattr(settings, "ALEMBIC_VERSION_SCHEMA", "") or target_schema()),
         timeout_s=int(getattr(settings, "ALEMBIC_TIMEOUT_S", 600)),
@@ -171,11 +178,22 @@ _lock = threading.Lock()
 _loaded: dict[str, Project] = {}
 
 
+def _with_url_env(project: ProjectSettings, location: Path) -> ProjectSettings:
+    """Return the settings with url_env filled in from env.py when ALEMBIC_URL_ENV is unset."""
+    if project.url_env:
+        return project
+    detected = detect_url_variable(
+        project.config_path, location, project.workdir, project.pythonpath
+    )
+    return dataclasses.replace(project, url_env=detected.name or UNDETECTED_URL_ENV)
+
+
 def load_project() -> Project:
     """Return the loaded project (cached until its files change), or raise ProjectError."""
     project = project_settings()
     config = _config(project)
     location = Path(str(config.get_main_option("script_location")))
+    project = _with_url_env(project, location)
     fingerprint = _fingerprint(project, location)
     with _lock:
         cached = _loaded.get(project.key)

@@ -1,0 +1,166 @@
+"""Find the environment variable an Alembic project's env.py reads its database URL from.
+
+Usage: python -P url_probe.py '<json spec>' (no Django here; run by url_variable.py with a
+clean environment, the project's folder as working directory and its import paths).
+
+env.py is run in Alembic's offline mode, as often as needed, with `os.environ` replaced by a
+mapping that records every variable read. `EnvironmentContext.configure` and SQLAlchemy's
+engine factories are intercepted: the URL that reaches them is captured and the run stops
+there, so nothing is ever connected to. First a run with no URL shows which variables env.py
+reads; then each of those (and the names found by reading env.py) is set alone to a sentinel
+URL naming it, and the variables whose sentinel reaches `configure` are the answer, in the
+order env.py read them. A sentinel in the ini's `sqlalchemy.url` shows an env.py that takes
+its URL from alembic.ini instead.
+
+The spec: {"config": ini path, "script_location": folder, "candidates": [names]}.
+Prints one JSON object: {"reads": [...], "variables": [...], "ini_url": bool, "error": str}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+SENTINEL = "postgresql+psycopg://probe:probe@sentinel.invalid:5432/"
+INI_SENTINEL = SENTINEL + "sentinel_from_ini"
+MAX_CANDIDATES = 30
+
+
+class Captured(Exception):
+    """The URL env.py handed to Alembic or SQLAlchemy (the run stops there)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+class RecordingEnviron(MutableMapping[str, str]):
+    """os.environ stand-in that remembers the names read, in order."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = dict(values)
+        self.reads: list[str] = []
+
+    def _read(self, key: str) -> None:
+        if key not in self.reads:
+            self.reads.append(key)
+
+    def __getitem__(self, key: str) -> str:
+        self._read(key)
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self._read(key)
+        return self.values.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self._read(key)
+        return key in self.values
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self.values)
+
+
+def _url_of(kwargs: dict[str, Any], args: tuple[Any, ...]) -> str:
+    if kwargs.get("url") is not None:
+        return str(kwargs["url"])
+    connection = kwargs.get("connection")
+    if connection is not None:
+        engine = getattr(connection, "engine", connection)
+        return str(getattr(engine, "url", ""))
+    return str(args[0]) if args else ""
+
+
+def _intercept() -> None:
+    """Make Alembic's configure and SQLAlchemy's engine factories raise Captured."""
+    import sqlalchemy
+    import sqlalchemy.engine
+    from alembic.runtime.environment import EnvironmentContext
+
+    def configure(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise Captured(_url_of(kwargs, ()))
+
+    def create_engine(*args: Any, **kwargs: Any) -> None:
+        raise Captured(_url_of(kwargs, args))
+
+    def engine_from_config(configuration: dict[str, Any], prefix: str = "sqlalchemy.", **_: Any):
+        raise Captured(str(configuration.get(f"{prefix}url", "")))
+
+    EnvironmentContext.configure = configure  # type: ignore[method-assign]
+    for module in (sqlalchemy, sqlalchemy.engine):
+        module.create_engine = create_engine  # type: ignore[assignment]
+        module.engine_from_config = engine_from_config  # type: ignore[assignment]
+
+
+def _run_env(spec: dict[str, Any], environ: RecordingEnviron) -> str:
+    """Run env.py once in offline mode with `environ`; return the URL it used ('' if none)."""
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.script import ScriptDirectory
+
+    os.environ = environ  # type: ignore[assignment]  # noqa: B003 - replaced on purpose: reads are recorded
+    config = Config(spec["config"])
+    config.set_main_option("script_location", spec["script_location"].replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", INI_SENTINEL)
+    script = ScriptDirectory.from_config(config)
+    try:
+        with EnvironmentContext(config, script, fn=lambda rev, context: [], as_sql=True):
+            script.run_env()
+    except Captured as captured:
+        return captured.url
+    except BaseException:  # env.py failed without that URL: it is not the one
+        return ""
+    return ""
+
+
+def probe(spec: dict[str, Any], base: dict[str, str]) -> dict[str, Any]:
+    """Return what env.py reads and which variables carry its URL."""
+    _intercept()
+    first = RecordingEnviron(base)
+    used = _run_env(spec, first)
+    candidates = list(dict.fromkeys([*first.reads, *spec.get("candidates", [])]))
+    found = []
+    for number, name in enumerate(candidates[:MAX_CANDIDATES]):
+        environ = RecordingEnviron({**base, name: f"{SENTINEL}sentinel_{number}"})
+        if f"/sentinel_{number}" in _run_env(spec, environ):
+            found.append(name)
+    return {
+        "reads": first.reads,
+        "variables": found,
+        "ini_url": "sentinel_from_ini" in used,
+        "error": "",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    spec = json.loads(args[0])
+    base = dict(os.environ)
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr  # whatever env.py prints must not mix with the answer
+    try:
+        answer = probe(spec, base)
+    except Exception as exc:
+        answer = {"reads": [], "variables": [], "ini_url": False, "error": f"{exc!r}"}
+    real_stdout.write(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
