@@ -56,14 +56,61 @@ class Layout:
         }
 
 
-def _ensure_role(cur: psycopg.Cursor, role: str, password: str, extra: str = "") -> None:
+def login_role_sql(cur: psycopg.Cursor, role: str, password: str, extra: str = "") -> sql.Composed:
+    """Return CREATE ROLE (or ALTER ROLE when it exists) giving `role` a login and password."""
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
     verb = "ALTER" if cur.fetchone() else "CREATE"
-    cur.execute(
-        sql.SQL("{} ROLE {} LOGIN PASSWORD {} " + extra).format(
-            sql.SQL(verb), sql.Identifier(role), sql.Literal(password)
-        )
+    return sql.SQL("{} ROLE {} LOGIN PASSWORD {} " + extra).format(
+        sql.SQL(verb), sql.Identifier(role), sql.Literal(password)
     )
+
+
+def _ensure_role(cur: psycopg.Cursor, role: str, password: str, extra: str = "") -> None:
+    cur.execute(login_role_sql(cur, role, password, extra))
+
+
+def console_schema_sql(role: str, schema: str = DJANGO_SCHEMA) -> list[sql.Composed]:
+    """Return the statements giving the console's role its own schema as its default.
+
+    A role default holds behind a transaction-mode pooler (Neon's -pooler host), where a
+    session `SET search_path` would not. Run in the database that holds the console's tables.
+    """
+    return [
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+            sql.Identifier(schema), sql.Identifier(role)
+        ),
+        sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(schema)),
+        sql.SQL("ALTER ROLE {} SET search_path = {}").format(
+            sql.Identifier(role), sql.Identifier(schema)
+        ),
+    ]
+
+
+# The reset functions of the installed pg_stat_statements (their arguments vary by version).
+STATEMENTS_RESET_FUNCTIONS_SQL = """
+    SELECT p.oid::regprocedure::text AS signature
+    FROM pg_catalog.pg_proc AS p
+    JOIN pg_catalog.pg_depend AS d
+        ON d.classid = 'pg_catalog.pg_proc'::regclass
+       AND d.objid = p.oid
+       AND d.deptype = 'e'
+    JOIN pg_catalog.pg_extension AS e
+        ON e.oid = d.refobjid
+    WHERE e.extname = 'pg_stat_statements'
+      AND p.proname = 'pg_stat_statements_reset'
+    ORDER BY 1
+"""
+
+
+def statements_reset_grant_sql(cur: psycopg.Cursor, role: str) -> list[sql.Composed]:
+    """Return the GRANTs letting `role` reset pg_stat_statements (none if it is not created)."""
+    cur.execute(STATEMENTS_RESET_FUNCTIONS_SQL)
+    return [
+        sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
+            sql.SQL(signature), sql.Identifier(role)
+        )
+        for (signature,) in cur.fetchall()
+    ]
 
 
 def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = None) -> Layout:
@@ -81,11 +128,6 @@ def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = No
         cur.execute(
             sql.SQL("GRANT pg_read_all_stats, pg_signal_backend TO {}").format(
                 sql.Identifier(OWNER_ROLE)
-            )
-        )
-        cur.execute(
-            sql.SQL("ALTER ROLE {} SET search_path = {}").format(
-                sql.Identifier(CONSOLE_ROLE), sql.Identifier(DJANGO_SCHEMA)
             )
         )
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
@@ -110,20 +152,17 @@ def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = No
     with psycopg.connect(cluster.superuser_url(dbname), autocommit=True) as conn:
         cur = conn.cursor()
         cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        # The owner (the console's target role) may reset the statistics from the Queries page.
+        for statement in statements_reset_grant_sql(cur, OWNER_ROLE):
+            cur.execute(statement)
         cur.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_ROLE)))
-        cur.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
-                sql.Identifier(DJANGO_SCHEMA), sql.Identifier(CONSOLE_ROLE)
-            )
-        )
         # The console never writes to public, and the app role never sees `django`.
+        for statement in console_schema_sql(CONSOLE_ROLE):
+            cur.execute(statement)
         cur.execute(
             sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC, {}").format(
                 sql.Identifier(CONSOLE_ROLE)
             )
-        )
-        cur.execute(
-            sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(DJANGO_SCHEMA))
         )
         cur.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(APP_ROLE)))
         # Tables the owner creates later (by migrations) are usable by the app role.
