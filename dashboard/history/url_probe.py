@@ -1,19 +1,17 @@
-"""Find the environment variable an Alembic project's env.py reads its database URL from.
+"""Run an Alembic project's env.py once and report the variables it read and the URL it used.
 
 Usage: python -P url_probe.py '<json spec>' (no Django here; run by url_variable.py with a
 clean environment, the project's folder as working directory and its import paths).
 
-env.py is run in Alembic's offline mode, as often as needed, with `os.environ` replaced by a
-mapping that records every variable read. `EnvironmentContext.configure` and SQLAlchemy's
-engine factories are intercepted: the URL that reaches them is captured and the run stops
-there, so nothing is ever connected to. First a run with no URL shows which variables env.py
-reads; then each of those (and the names found by reading env.py) is set alone to a sentinel
-URL naming it, and the variables whose sentinel reaches `configure` are the answer, in the
-order env.py read them. A sentinel in the ini's `sqlalchemy.url` shows an env.py that takes
-its URL from alembic.ini instead.
+env.py runs in Alembic's offline mode with `os.environ` replaced by a mapping that records
+every variable read. `EnvironmentContext.configure` and SQLAlchemy's engine factories are
+intercepted: the URL that reaches them is captured and the run stops there, so nothing is ever
+connected to. The spec may name one variable to set to a sentinel URL; the ini's
+`sqlalchemy.url` always holds another sentinel, which shows an env.py taking its URL from
+alembic.ini. One run per process: modules env.py imports may read the environment once.
 
-The spec: {"config": ini path, "script_location": folder, "candidates": [names]}.
-Prints one JSON object: {"reads": [...], "variables": [...], "ini_url": bool, "error": str}.
+The spec: {"config": ini path, "script_location": folder, "sentinel_variable": name or ""}.
+Prints one JSON object: {"reads": [...], "url": str, "error": str}.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from typing import Any
 
 SENTINEL = "postgresql+psycopg://probe:probe@sentinel.invalid:5432/"
 INI_SENTINEL = SENTINEL + "sentinel_from_ini"
-MAX_CANDIDATES = 30
 
 
 class Captured(Exception):
@@ -130,22 +127,14 @@ def _run_env(spec: dict[str, Any], environ: RecordingEnviron) -> str:
 
 
 def probe(spec: dict[str, Any], base: dict[str, str]) -> dict[str, Any]:
-    """Return what env.py reads and which variables carry its URL."""
+    """Return the variables env.py read and the URL it handed over."""
     _intercept()
-    first = RecordingEnviron(base)
-    used = _run_env(spec, first)
-    candidates = list(dict.fromkeys([*first.reads, *spec.get("candidates", [])]))
-    found = []
-    for number, name in enumerate(candidates[:MAX_CANDIDATES]):
-        environ = RecordingEnviron({**base, name: f"{SENTINEL}sentinel_{number}"})
-        if f"/sentinel_{number}" in _run_env(spec, environ):
-            found.append(name)
-    return {
-        "reads": first.reads,
-        "variables": found,
-        "ini_url": "sentinel_from_ini" in used,
-        "error": "",
-    }
+    values = dict(base)
+    if spec.get("sentinel_variable"):
+        values[spec["sentinel_variable"]] = SENTINEL + "sentinel_variable"
+    environ = RecordingEnviron(values)
+    url = _run_env(spec, environ)
+    return {"reads": environ.reads, "url": url, "error": ""}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         answer = probe(spec, base)
     except Exception as exc:
-        answer = {"reads": [], "variables": [], "ini_url": False, "error": f"{exc!r}"}
+        answer = {"reads": [], "url": "", "error": f"{exc!r}"}
     real_stdout.write(json.dumps(answer))
     return 0
 

@@ -25,6 +25,7 @@ from dashboard.branches.dump_restore import clean_child_environment
 
 PROBE = Path(__file__).with_name("url_probe.py")
 PROBE_TIMEOUT_S = 60
+MAX_CANDIDATES = 12
 _ENVIRON_READERS = {"get", "pop", "setdefault"}
 
 
@@ -80,17 +81,22 @@ def variables_read_in_source(source: str) -> tuple[str, ...]:
 
 
 def _run_probe(
-    config_path: Path, script_location: Path, workdir: Path, pythonpath: tuple[str, ...]
+    config_path: Path,
+    script_location: Path,
+    workdir: Path,
+    pythonpath: tuple[str, ...],
+    candidates: tuple[str, ...],
+    sentinel_variable: str = "",
 ) -> dict[str, Any]:
-    source = (script_location / "env.py").read_text(errors="replace")
+    """Run env.py once in a fresh process (url_probe.py); return what it read and used."""
     spec = {
         "config": str(config_path),
         "script_location": str(script_location),
-        "candidates": list(variables_read_in_source(source)),
+        "sentinel_variable": sentinel_variable,
     }
     environment = clean_child_environment()
-    for name in spec["candidates"]:
-        environment.pop(name, None)  # only the sentinels may reach env.py
+    for name in candidates:
+        environment.pop(name, None)  # only the sentinel may reach env.py
     inherited = [environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else []
     if pythonpath:
         environment["PYTHONPATH"] = os.pathsep.join([*pythonpath, *inherited])
@@ -108,6 +114,28 @@ def _run_probe(
     except ValueError:
         lines = out.stderr.strip().splitlines()
         return {"error": lines[-1] if lines else f"exited with status {out.returncode}"}
+
+
+def _first_carrier(
+    config_path: Path, script_location: Path, workdir: Path, pythonpath: tuple[str, ...]
+) -> tuple[str, bool, tuple[str, ...], str]:
+    """Return (variable, ini_url, read_in_source, error) found by sentinel runs.
+
+    A first run without any URL shows what env.py reads; then each of those variables (and
+    the names in its source), in the order read, is set alone to a sentinel until one reaches
+    Alembic. Each run is its own process: modules may read the environment at import.
+    """
+    source = (script_location / "env.py").read_text(errors="replace")
+    in_source = variables_read_in_source(source)
+    where = (config_path, script_location, workdir, pythonpath)
+    first = _run_probe(*where, in_source)
+    candidates = tuple(dict.fromkeys([*(first.get("reads") or []), *in_source]))
+    ini_url = "sentinel_from_ini" in str(first.get("url") or "")
+    for name in candidates[:MAX_CANDIDATES]:
+        answer = _run_probe(*where, candidates, sentinel_variable=name)
+        if "sentinel_variable" in str(answer.get("url") or ""):
+            return name, ini_url, in_source, ""
+    return "", ini_url, in_source, str(first.get("error") or "")
 
 
 def _key(config_path: Path, script_location: Path, pythonpath: tuple[str, ...]) -> str:
@@ -132,23 +160,17 @@ def detect_url_variable(
     with _lock:
         if key in _detected:
             return _detected[key]
-    try:
-        source = (script_location / "env.py").read_text(errors="replace")
-    except OSError:
+    if not (script_location / "env.py").is_file():
         return UrlVariable("", f"There is no env.py in {script_location}.")
-    in_source = variables_read_in_source(source)
     try:
-        answer = _run_probe(config_path, script_location, workdir, pythonpath)
+        name, ini_url, in_source, error = _first_carrier(
+            config_path, script_location, workdir, pythonpath
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        answer: dict[str, Any] = {"error": f"{type(exc).__name__}: {exc}"}
-    found = [str(name) for name in answer.get("variables") or []]
-    ini_url = bool(answer.get("ini_url"))
-    if found:
+        name, ini_url, in_source, error = "", False, (), f"{type(exc).__name__}: {exc}"
+    if name:
         result = UrlVariable(
-            found[0],
-            f"env.py was run with a sentinel URL in {found[0]} and used it.",
-            in_source,
-            ini_url,
+            name, f"env.py was run with a sentinel URL in {name} and used it.", in_source, ini_url
         )
     elif ini_url:
         result = UrlVariable(
@@ -157,19 +179,13 @@ def detect_url_variable(
             in_source,
             True,
         )
-    elif len(in_source) == 1 and not answer.get("error"):
-        result = UrlVariable(
-            in_source[0],
-            f"env.py reads {in_source[0]} (it did not reach Alembic when run with a sentinel).",
-            in_source,
-        )
     else:
-        error = f" ({answer['error']})" if answer.get("error") else ""
         named = ", ".join(in_source) or "no variable by a literal name"
         result = UrlVariable(
             "",
-            f"Could not tell which variable env.py reads its URL from: it reads {named}, and "
-            f"none carried a sentinel URL to Alembic{error}. Set ALEMBIC_URL_ENV.",
+            f"Could not tell which variable env.py reads its URL from: its source reads "
+            f"{named}, and no variable carried a sentinel URL to Alembic"
+            f"{f' ({error})' if error else ''}. Set ALEMBIC_URL_ENV.",
             in_source,
         )
     with _lock:

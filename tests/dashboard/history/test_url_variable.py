@@ -71,8 +71,10 @@ def test_a_variable_read_through_a_helper_module_is_found_by_the_sentinel(tmp_pa
         helper="""
         import os
         TIMEOUT = os.environ.get("SHOP_TIMEOUT", "5s")
+        # Read once, at import (a fresh process per sentinel run sees each value).
+        DSN = os.environ.get("SHOP_PRIMARY_DSN") or os.environ["SHOP_FALLBACK_DSN"]
         def database_url():
-            return os.environ.get("SHOP_PRIMARY_DSN") or os.environ["SHOP_FALLBACK_DSN"]
+            return DSN
         """,
     )
     found = detect_url_variable(ini, location, tmp_path, (str(tmp_path),))
