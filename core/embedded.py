@@ -102,15 +102,17 @@ STATEMENTS_RESET_FUNCTIONS_SQL = """
 """
 
 
+def reset_grant_sql(signature: str, role: str) -> sql.Composed:
+    """Return the GRANT of one reset function (a regprocedure text, as Postgres quotes it)."""
+    return sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
+        sql.SQL(signature), sql.Identifier(role)
+    )
+
+
 def statements_reset_grant_sql(cur: psycopg.Cursor, role: str) -> list[sql.Composed]:
     """Return the GRANTs letting `role` reset pg_stat_statements (none if it is not created)."""
     cur.execute(STATEMENTS_RESET_FUNCTIONS_SQL)
-    return [
-        sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
-            sql.SQL(signature), sql.Identifier(role)
-        )
-        for (signature,) in cur.fetchall()
-    ]
+    return [reset_grant_sql(signature, role) for (signature,) in cur.fetchall()]
 
 
 def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = None) -> Layout:

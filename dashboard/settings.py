@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "dashboard.queries",
     "dashboard.history",
     "dashboard.branches",
+    "dashboard.onboarding",
 ]
 
 MIDDLEWARE = [
