@@ -60,7 +60,7 @@ def login_role_sql(cur: psycopg.Cursor, role: str, password: str, extra: str = "
     """Return CREATE ROLE (or ALTER ROLE when it exists) giving `role` a login and password."""
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
     verb = "ALTER" if cur.fetchone() else "CREATE"
-    return sql.SQL("{} ROLE {} LOGIN PASSWORD {} " + extra).format(
+    return sql.SQL("{} ROLE {} LOGIN PASSWORD {}" + (f" {extra}" if extra else "")).format(
         sql.SQL(verb), sql.Identifier(role), sql.Literal(password)
     )
 
@@ -109,10 +109,25 @@ def reset_grant_sql(signature: str, role: str) -> sql.Composed:
     )
 
 
-def statements_reset_grant_sql(cur: psycopg.Cursor, role: str) -> list[sql.Composed]:
-    """Return the GRANTs letting `role` reset pg_stat_statements (none if it is not created)."""
+def statements_reset_grant_sql(
+    cur: psycopg.Cursor, role: str, only_missing: bool = False
+) -> list[sql.Composed]:
+    """Return the GRANTs letting `role` reset pg_stat_statements (none if it is not created).
+
+    With only_missing, leave out the functions `role` may already execute.
+    """
     cur.execute(STATEMENTS_RESET_FUNCTIONS_SQL)
-    return [reset_grant_sql(signature, role) for (signature,) in cur.fetchall()]
+    signatures = [signature for (signature,) in cur.fetchall()]
+    if only_missing:
+        signatures = [
+            signature
+            for signature in signatures
+            if not cur.execute(
+                "SELECT has_function_privilege(%s, %s::regprocedure, 'EXECUTE')",
+                (role, signature),
+            ).fetchone()[0]  # type: ignore[index]
+        ]
+    return [reset_grant_sql(signature, role) for signature in signatures]
 
 
 def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = None) -> Layout:

@@ -11,7 +11,8 @@ connected to. The spec may name one variable to set to a sentinel URL; the ini's
 alembic.ini. One run per process: modules env.py imports may read the environment once.
 
 The spec: {"config": ini path, "script_location": folder, "sentinel_variable": name or ""}.
-Prints one JSON object: {"reads": [...], "url": str, "error": str}.
+Prints one JSON object: {"reads": [...], "url": str, "models": [...], "error": str}, where
+"models" are the modules defining the SQLModel tables of env.py's `target_metadata`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import sysconfig
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -29,21 +31,49 @@ INI_SENTINEL = SENTINEL + "sentinel_from_ini"
 class Captured(Exception):
     """The URL env.py handed to Alembic or SQLAlchemy (the run stops there)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, metadata: Any = None) -> None:
         super().__init__(url)
         self.url = url
+        self.metadata = metadata
+
+
+def _library_folders() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    return tuple(paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib"))
+
+
+LIBRARY_FOLDERS = _library_folders()
+
+
+def _read_by_a_library() -> bool:
+    """Return True when the code reading the environment is installed, not the project's."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename in (__file__, os.__file__, "<frozen os>"):
+        frame = frame.f_back  # type: ignore[assignment]
+    filename = frame.f_code.co_filename if frame is not None else ""
+    return filename.startswith(LIBRARY_FOLDERS)
 
 
 class RecordingEnviron(MutableMapping[str, str]):
-    """os.environ stand-in that remembers the names read, in order."""
+    """os.environ stand-in that remembers the names read, in order.
+
+    Names the project's own code reads come first, then those read by installed libraries
+    (a library may read the URL for the project, but most library reads are its own).
+    """
 
     def __init__(self, values: dict[str, str]) -> None:
         self.values = dict(values)
-        self.reads: list[str] = []
+        self.project_reads: list[str] = []
+        self.library_reads: list[str] = []
+
+    @property
+    def reads(self) -> list[str]:
+        return [*self.project_reads, *self.library_reads]
 
     def _read(self, key: str) -> None:
-        if key not in self.reads:
-            self.reads.append(key)
+        if key in self.project_reads or key in self.library_reads:
+            return
+        (self.library_reads if _read_by_a_library() else self.project_reads).append(key)
 
     def __getitem__(self, key: str) -> str:
         self._read(key)
@@ -91,7 +121,7 @@ def _intercept() -> None:
     from alembic.runtime.environment import EnvironmentContext
 
     def configure(self: Any, *args: Any, **kwargs: Any) -> None:
-        raise Captured(_url_of(kwargs, ()))
+        raise Captured(_url_of(kwargs, ()), kwargs.get("target_metadata"))
 
     def create_engine(*args: Any, **kwargs: Any) -> None:
         raise Captured(_url_of(kwargs, args))
@@ -105,8 +135,20 @@ def _intercept() -> None:
         module.engine_from_config = engine_from_config  # type: ignore[assignment]
 
 
-def _run_env(spec: dict[str, Any], environ: RecordingEnviron) -> str:
-    """Run env.py once in offline mode with `environ`; return the URL it used ('' if none)."""
+def _model_modules(metadata: Any) -> list[str]:
+    """Return the modules defining SQLModel classes mapped to tables of `metadata`."""
+    if metadata is None or "sqlmodel" not in sys.modules:
+        return []
+    from sqlmodel import SQLModel
+
+    tables = set(getattr(metadata, "tables", {}).values())
+    mappers = SQLModel._sa_registry.mappers
+    return sorted({m.class_.__module__ for m in mappers if m.local_table in tables})
+
+
+def _run_env(spec: dict[str, Any], environ: RecordingEnviron) -> tuple[str, list[str]]:
+    """Run env.py once in offline mode with `environ`; return the URL it used and the
+    modules of the models its target_metadata holds (('', []) when it got nowhere)."""
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
@@ -120,10 +162,10 @@ def _run_env(spec: dict[str, Any], environ: RecordingEnviron) -> str:
         with EnvironmentContext(config, script, fn=lambda rev, context: [], as_sql=True):
             script.run_env()
     except Captured as captured:
-        return captured.url
+        return captured.url, _model_modules(captured.metadata)
     except BaseException:  # env.py failed without that URL: it is not the one
-        return ""
-    return ""
+        return "", []
+    return "", []
 
 
 def probe(spec: dict[str, Any], base: dict[str, str]) -> dict[str, Any]:
@@ -133,8 +175,8 @@ def probe(spec: dict[str, Any], base: dict[str, str]) -> dict[str, Any]:
     if spec.get("sentinel_variable"):
         values[spec["sentinel_variable"]] = SENTINEL + "sentinel_variable"
     environ = RecordingEnviron(values)
-    url = _run_env(spec, environ)
-    return {"reads": environ.reads, "url": url, "error": ""}
+    url, models = _run_env(spec, environ)
+    return {"reads": environ.reads, "url": url, "models": models, "error": ""}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         answer = probe(spec, base)
     except Exception as exc:
-        answer = {"reads": [], "url": "", "error": f"{exc!r}"}
+        answer = {"reads": [], "url": "", "models": [], "error": f"{exc!r}"}
     real_stdout.write(json.dumps(answer))
     return 0
 

@@ -37,6 +37,9 @@ class UrlVariable:
     how: str  # a sentence: how it was found, or why it was not
     read_in_source: tuple[str, ...] = ()
     ini_url: bool = False  # env.py takes sqlalchemy.url from the ini (the console sets it)
+    # Seen in the same run: the modules defining the SQLModel tables of env.py's
+    # target_metadata (what SCHEMA_MODELS should import for the drift check).
+    model_modules: tuple[str, ...] = ()
 
 
 def _is_environ(node: ast.expr) -> bool:
@@ -116,10 +119,19 @@ def _run_probe(
         return {"error": lines[-1] if lines else f"exited with status {out.returncode}"}
 
 
+@dataclass(frozen=True)
+class _Found:
+    variable: str
+    ini_url: bool
+    in_source: tuple[str, ...]
+    models: tuple[str, ...]
+    error: str
+
+
 def _first_carrier(
     config_path: Path, script_location: Path, workdir: Path, pythonpath: tuple[str, ...]
-) -> tuple[str, bool, tuple[str, ...], str]:
-    """Return (variable, ini_url, read_in_source, error) found by sentinel runs.
+) -> _Found:
+    """Return the variable (and what else the run showed) found by sentinel runs.
 
     A first run without any URL shows what env.py reads; then each of those variables (and
     the names in its source), in the order read, is set alone to a sentinel until one reaches
@@ -134,8 +146,9 @@ def _first_carrier(
     for name in candidates[:MAX_CANDIDATES]:
         answer = _run_probe(*where, candidates, sentinel_variable=name)
         if "sentinel_variable" in str(answer.get("url") or ""):
-            return name, ini_url, in_source, ""
-    return "", ini_url, in_source, str(first.get("error") or "")
+            return _Found(name, ini_url, in_source, tuple(answer.get("models") or ()), "")
+    models = tuple(first.get("models") or ())
+    return _Found("", ini_url, in_source, models, str(first.get("error") or ""))
 
 
 def _key(config_path: Path, script_location: Path, pythonpath: tuple[str, ...]) -> str:
@@ -163,30 +176,34 @@ def detect_url_variable(
     if not (script_location / "env.py").is_file():
         return UrlVariable("", f"There is no env.py in {script_location}.")
     try:
-        name, ini_url, in_source, error = _first_carrier(
-            config_path, script_location, workdir, pythonpath
-        )
+        found = _first_carrier(config_path, script_location, workdir, pythonpath)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        name, ini_url, in_source, error = "", False, (), f"{type(exc).__name__}: {exc}"
-    if name:
+        found = _Found("", False, (), (), f"{type(exc).__name__}: {exc}")
+    if found.variable:
         result = UrlVariable(
-            name, f"env.py was run with a sentinel URL in {name} and used it.", in_source, ini_url
+            found.variable,
+            f"env.py was run with a sentinel URL in {found.variable} and used it.",
+            found.in_source,
+            found.ini_url,
+            found.models,
         )
-    elif ini_url:
+    elif found.ini_url:
         result = UrlVariable(
             "",
             "env.py takes sqlalchemy.url from the ini file; the console sets it for each run.",
-            in_source,
+            found.in_source,
             True,
+            found.models,
         )
     else:
-        named = ", ".join(in_source) or "no variable by a literal name"
+        named = ", ".join(found.in_source) or "no variable by a literal name"
+        error = f" ({found.error})" if found.error else ""
         result = UrlVariable(
             "",
             f"Could not tell which variable env.py reads its URL from: its source reads "
-            f"{named}, and no variable carried a sentinel URL to Alembic"
-            f"{f' ({error})' if error else ''}. Set ALEMBIC_URL_ENV.",
-            in_source,
+            f"{named}, and no variable carried a sentinel URL to Alembic{error}. "
+            "Set ALEMBIC_URL_ENV.",
+            found.in_source,
         )
     with _lock:
         _detected[key] = result

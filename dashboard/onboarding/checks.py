@@ -20,6 +20,7 @@ from dashboard.history.project import Project, ProjectError, load_project
 from dashboard.history.url_variable import detect_url_variable
 from dashboard.onboarding.checklist import BAD, OK, WARN, Check
 from dashboard.onboarding.cookies import cookies_over_http
+from dashboard.onboarding.provision import createdb_sql
 from dashboard.queries.extension import StatementsStatus, statements_status
 from dashboard.schema.drift import models_metadata, models_module_name
 from dashboard.target import TargetError, run_read
@@ -188,7 +189,7 @@ def branches_possible(facts: TargetFacts) -> Check:
         BAD,
         f"BRANCH_PROVIDER=local but {facts.role} may not create databases: branches and "
         "migration trial runs fail",
-        f"as a superuser: ALTER ROLE {_quoted(facts.role)} CREATEDB; "
+        f"as a superuser: {createdb_sql(facts.role).as_string(None)}; "
         "or on Neon set BRANCH_PROVIDER=neon with NEON_API_KEY and NEON_PROJECT_ID",
     )
 
@@ -235,8 +236,8 @@ def url_variable(project: Project | None) -> Check:
             f"set ALEMBIC_URL_ENV={found.name}",
         )
     if found.name:
-        how = "set" if configured else "unset, detected"
-        return Check(title, OK, f"{found.name} ({how}: {found.how})")
+        said = "confirmed" if configured else "detected (ALEMBIC_URL_ENV is unset)"
+        return Check(title, OK, f"{found.name}, {said}: {found.how}")
     if found.ini_url:
         return Check(title, OK, found.how)
     if configured:
