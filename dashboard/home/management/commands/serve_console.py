@@ -42,6 +42,7 @@ class Command(BaseCommand):
             ),
         ]
         self.stdout.write(f"Schemadesk is at http://{host}:{port}/  (Ctrl-C stops it)")
+        self.stdout.flush()  # said now, also when the output is a pipe or a log file
 
         def stop(*_):
             for process in processes:
