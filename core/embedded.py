@@ -200,47 +200,75 @@ def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = No
     return Layout(dbname=dbname, port=cluster.port or 0, passwords=passwords)
 
 
-def _prepare_readonly_role(cluster: Cluster, dbname: str, password: str) -> None:
-    """Create the read-only role EXPLAIN ANALYZE runs as (idempotent).
+def readonly_role_sql(
+    cur: psycopg.Cursor,
+    password: str,
+    dbname: str,
+    *,
+    role: str = READONLY_ROLE,
+    owner: str = OWNER_ROLE,
+    schema: str = "public",
+    owner_may_set_role: bool = True,
+) -> list[sql.Composed]:
+    """Return the statements making the read-only role EXPLAIN ANALYZE runs as (idempotent).
 
     It may log in, SELECT the application's tables (those the owner creates later too) and
     nothing else: no pg_signal_backend, no pg_read_all_stats, no write, no object of its own.
     BYPASSRLS lets its plans count the rows the application's users see, not the none a
-    policy keyed on `app.current_user_id` leaves it. The owner may SET ROLE to it (the
-    fallback when the console has no login for it).
+    policy keyed on `app.current_user_id` leaves it. With owner_may_set_role, the owner may
+    SET ROLE to it (the fallback when the console has no login for it).
     """
-    role, owner = sql.Identifier(READONLY_ROLE), sql.Identifier(OWNER_ROLE)
+    names = {
+        "role": sql.Identifier(role),
+        "owner": sql.Identifier(owner),
+        "db": sql.Identifier(dbname),
+        "schema": sql.Identifier(schema),
+    }
+    grants = [
+        "ALTER ROLE {role} SET default_transaction_read_only = on",
+        "GRANT CONNECT ON DATABASE {db} TO {role}",
+        "GRANT USAGE ON SCHEMA {schema} TO {role}",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
+        "GRANT SELECT ON TABLES TO {role}",
+    ]
+    if owner_may_set_role:
+        grants.append("GRANT {role} TO {owner}")
+    login = login_role_sql(cur, role, password, "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS")
+    return [login, *(sql.SQL(statement).format(**names) for statement in grants)]
+
+
+def public_side_effects_sql(
+    cur: psycopg.Cursor, application_roles: list[str]
+) -> list[sql.Composed]:
+    """Return the statements taking large objects and WAL messages from PUBLIC in a database.
+
+    Every role may create large objects and write WAL messages, and nothing in the read-only
+    role's own privileges can stop it: the database takes that right from PUBLIC and gives it
+    back to the application's roles only.
+    """
+    cur.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc AS p "
+        "WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY(%s)",
+        (list(PUBLIC_SIDE_EFFECT_FUNCTIONS),),
+    )
+    statements = []
+    grantees = sql.SQL(", ").join(sql.Identifier(role) for role in application_roles)
+    for (function,) in cur.fetchall():
+        signature = sql.SQL(function)  # from regprocedure: quoted by the server
+        statements.append(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(signature))
+        statements.append(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(signature, grantees))
+    return statements
+
+
+def _prepare_readonly_role(cluster: Cluster, dbname: str, password: str) -> None:
+    """Create the read-only role EXPLAIN ANALYZE runs as, and fence this database for it."""
     with psycopg.connect(cluster.superuser_url(dbname), autocommit=True) as conn:
         cur = conn.cursor()
-        _ensure_role(cur, READONLY_ROLE, password, "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS")
-        for statement in (
-            "ALTER ROLE {role} SET default_transaction_read_only = on",
-            "GRANT CONNECT ON DATABASE {db} TO {role}",
-            "GRANT USAGE ON SCHEMA public TO {role}",
-            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
-            "GRANT SELECT ON TABLES TO {role}",
-            "GRANT {role} TO {owner}",
-        ):
-            cur.execute(
-                sql.SQL(statement).format(role=role, owner=owner, db=sql.Identifier(dbname))
-            )
-        # Every role may create large objects and write WAL messages, and nothing in the
-        # role's own privileges can stop it: this database takes that right from PUBLIC and
-        # gives it back to the application's roles only.
-        cur.execute(
-            "SELECT p.oid::regprocedure::text FROM pg_proc AS p "
-            "WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname = ANY(%s)",
-            (list(PUBLIC_SIDE_EFFECT_FUNCTIONS),),
-        )
-        for (function,) in cur.fetchall():
-            signature = sql.SQL(function)  # from regprocedure: quoted by the server
-            cur.execute(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(signature))
-            cur.execute(
-                sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}, {}").format(
-                    signature, owner, sql.Identifier(APP_ROLE)
-                )
-            )
+        for statement in readonly_role_sql(cur, password, dbname):
+            cur.execute(statement)
+        for statement in public_side_effects_sql(cur, [OWNER_ROLE, APP_ROLE]):
+            cur.execute(statement)
 
 
 def _prepare_audit_owner(cluster: Cluster, dbname: str) -> None:

@@ -4,7 +4,8 @@ Every connection the console opens names itself with `application_name = schemad
 own database, the target gateway, the worker, branch and trial-run maintenance, pg_dump). That
 tells sessions apart in `pg_stat_activity`. `pg_stat_statements` records no application name,
 so statements are told apart by role only: the console's role (the user of DATABASE_URL), the
-read-only role used for EXPLAIN ANALYZE, and any role listed in CONSOLE_ROLES. The target's
+read-only role EXPLAIN ANALYZE runs as (TARGET_READONLY_DATABASE_URL or TARGET_READONLY_ROLE),
+and any role listed in CONSOLE_ROLES. The target's
 role is the application's as well (it owns or reads its tables), so it counts as the console's
 only when CONSOLE_ROLES names it.
 """
@@ -14,9 +15,6 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 APPLICATION_NAME = "schemadesk"
-
-# The URL variables whose roles only the console uses.
-CONSOLE_ROLE_URLS = ("DATABASE_URL", "TARGET_READONLY_DATABASE_URL")
 
 
 def _url_user(url: str) -> str:
@@ -30,12 +28,13 @@ def console_roles() -> tuple[str, ...]:
     """Return the database roles whose statements and sessions are the console's own."""
     from django.conf import settings
 
-    from dashboard.config import env
-    from dashboard.target import target_url
+    from dashboard.target import read_only_setup, target_url
 
     named = [str(role).strip() for role in getattr(settings, "CONSOLE_ROLES", []) if role]
     roles = {str(settings.DATABASES["default"].get("USER") or "")}
-    roles.update(_url_user(env.str(variable, default="")) for variable in CONSOLE_ROLE_URLS)
+    read_only = read_only_setup()  # EXPLAIN ANALYZE's role: a login, or SET ROLE
+    if read_only is not None:
+        roles.add(read_only.role)
     # The target's role runs the application's migrations too: only CONSOLE_ROLES may claim it.
     roles.discard(_url_user(target_url()))
     roles.update(named)

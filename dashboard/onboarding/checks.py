@@ -23,7 +23,7 @@ from dashboard.onboarding.cookies import cookies_over_http
 from dashboard.onboarding.provision import createdb_sql
 from dashboard.queries.extension import StatementsStatus, statements_status
 from dashboard.schema.drift import models_metadata, models_module_name
-from dashboard.target import TargetError, run_read
+from dashboard.target import TargetError, read_only_setup, run_read
 
 TARGET_FACTS_SQL = text(
     """
@@ -194,6 +194,26 @@ def branches_possible(facts: TargetFacts) -> Check:
     )
 
 
+def read_only_role() -> Check:
+    """Return whether EXPLAIN ANALYZE has its read-only role, and that it can do no harm."""
+    title = "the read-only role for EXPLAIN ANALYZE"
+    setup = read_only_setup()
+    if setup is None:
+        return Check(
+            title,
+            WARN,
+            "none configured: EXPLAIN ANALYZE is refused (plain EXPLAIN works)",
+            "run manage.py connect with a privileged role, or create the role as the README's "
+            "security section shows and set TARGET_READONLY_DATABASE_URL",
+        )
+    try:
+        run_read(lambda conn: None, restricted=True)  # it logs in and passes the harm check
+    except TargetError as exc:
+        how = "TARGET_READONLY_DATABASE_URL" if setup.login else "TARGET_READONLY_ROLE"
+        return Check(title, BAD, f"{setup.role}: {exc.sentence}", f"check {how}")
+    return Check(title, OK, f"{setup.role} may only read the application's tables")
+
+
 # ---- the Alembic project and the models ----------------------------------------------------
 
 
@@ -302,6 +322,7 @@ def setup_checks(request_secure: bool | None = None) -> list[Check]:
             all_statistics_readable(facts),
             hypopg_ready(facts),
             branches_possible(facts),
+            read_only_role(),
         ]
     project_check, project = alembic_project()
     return [

@@ -4,9 +4,11 @@ It runs before the console is configured (it writes the configuration), so manag
 it the command line before Django starts. In order:
 
 1. the console's role and its `django` schema, in a database of its own on the target's
-   server (or, with --console-in-target, in the target's database), and what the target's
-   role needs (pg_stat_statements, the reset grant, pg_read_all_stats): done with the
-   privileged URL, or printed as the exact SQL to run where that role may not;
+   server (or, with --console-in-target, in the target's database), the read-only role
+   EXPLAIN ANALYZE runs as, and what the target's role needs (pg_stat_statements, the reset
+   grant, pg_read_all_stats, CREATEDB for local branches): done with the privileged URL, or
+   printed as the exact SQL to run where that role may not (the same statements as
+   core.embedded's, which `make demo` and the tests run);
 2. the Alembic project: the ini, the folders its code imports from, the variable its env.py
    reads the URL from and the module of its models (by a sentinel run of env.py);
 3. the settings it derived, written to .env (mode 600; other values there are kept) or printed;
@@ -38,6 +40,7 @@ from dashboard.onboarding.provision import (
 ROOT = Path(__file__).resolve().parent.parent.parent
 CONSOLE_ROLE = "schemadesk"
 CONSOLE_DATABASE = "schemadesk"
+READONLY_URL = "TARGET_READONLY_DATABASE_URL"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,9 +106,9 @@ def say(line: str = "") -> None:
     print(line, flush=True)
 
 
-def _existing_password(existing: dict[str, str], role: str) -> str:
-    """Return the console role's password from an earlier run's DATABASE_URL, if any."""
-    url = existing.get("DATABASE_URL", "")
+def _existing_password(existing: dict[str, str], variable: str, role: str) -> str:
+    """Return `role`'s password from an earlier run's URL in `variable`, if any."""
+    url = existing.get(variable, "")
     parts = urlsplit(url) if url else None
     if parts and unquote(parts.username or "") == role and parts.password:
         return unquote(parts.password)
@@ -129,6 +132,9 @@ def derived_settings(
         {
             "DATABASE_URL": target.with_login(plan.role, plan.password, plan.database),
             "TARGET_DATABASE_URL": target.url,
+            READONLY_URL: target.with_login(
+                plan.readonly_role, plan.readonly_password, target.dbname
+            ),
             "TARGET_SCHEMA": args.schema,
             "ALEMBIC_CONFIG": str(project.config_path),
             "ALEMBIC_PYTHONPATH": os.pathsep.join(project.pythonpath),
@@ -194,11 +200,16 @@ def main(argv: list[str]) -> int:
     env_file = Path(args.env_file).expanduser().resolve()
     existing = read_env_file(env_file)
     database = target.dbname if args.console_in_target else args.console_database
+    readonly = f"{args.console_role}_readonly"
     plan = ConsolePlan(
         role=args.console_role,
-        password=_existing_password(existing, args.console_role) or secrets.token_urlsafe(24),
+        password=_existing_password(existing, "DATABASE_URL", args.console_role)
+        or secrets.token_urlsafe(24),
         database=database,
         in_target=args.console_in_target,
+        readonly_password=_existing_password(existing, READONLY_URL, readonly)
+        or secrets.token_urlsafe(24),
+        schema=args.schema,
     )
     say(f"Target: {target.location} as {target.user}, schema {args.schema}")
     say(f"Privileged role: {admin.user}" + ("" if args.admin_url else " (the target's)"))
@@ -207,7 +218,7 @@ def main(argv: list[str]) -> int:
     try:
         prepare_console(admin, target, plan, outcome)
         provider = os.environ.get("BRANCH_PROVIDER") or existing.get("BRANCH_PROVIDER", "")
-        prepare_target(admin, target, outcome, local_branches=provider in ("", "local"))
+        prepare_target(admin, target, plan, outcome, local_branches=provider in ("", "local"))
     except psycopg.OperationalError as exc:
         say(f"error: cannot connect: {str(exc).strip().splitlines()[0]}")
         return 2
@@ -235,7 +246,8 @@ def main(argv: list[str]) -> int:
         header = "Written by `manage.py connect` (re-running keeps other values). Secrets."
         write_env_file(env_file, values, header)
         say(f"3. Settings written to {env_file} (mode 600):")
-        keys = ["DATABASE_URL", "TARGET_DATABASE_URL", "ALEMBIC_CONFIG", "ALEMBIC_URL_ENV"]
+        keys = ["DATABASE_URL", "TARGET_DATABASE_URL", READONLY_URL, "ALEMBIC_CONFIG"]
+        keys += ["ALEMBIC_URL_ENV"]
         keys += ["SCHEMA_MODELS", "SECURE_COOKIES"]
         say(_describe(values, [key for key in keys if key in values]))
     if outcome.pending:

@@ -18,6 +18,7 @@ from psycopg import sql
 from core.embedded import (
     console_schema_sql,
     login_role_sql,
+    readonly_role_sql,
     reset_grant_sql,
     statements_reset_grant_sql,
 )
@@ -119,19 +120,26 @@ def _scalar(conn: psycopg.Connection, query: str, params: tuple = ()) -> object:
 
 @dataclass(frozen=True)
 class ConsolePlan:
-    """Where the console's own tables go, and as which role."""
+    """Where the console's own tables go, and as which roles."""
 
     role: str
     password: str
     database: str  # its own database, or the target's (with in_target)
     in_target: bool
+    readonly_password: str
+    schema: str = "public"  # the application's
+
+    @property
+    def readonly_role(self) -> str:
+        """Return the role EXPLAIN ANALYZE runs as (schemadesk_readonly by default)."""
+        return f"{self.role}_readonly"
 
 
-def console_logs_in(target: Server, plan: ConsolePlan) -> bool:
-    """Return True when the console's role already logs in to its database with `password`."""
+def logs_in(target: Server, role: str, password: str, database: str) -> bool:
+    """Return True when `role` already logs in to `database` with `password`."""
     try:
         with psycopg.connect(
-            target.with_login(plan.role, plan.password, plan.database),
+            target.with_login(role, password, database),
             connect_timeout=CONNECT_TIMEOUT_S,
             application_name=APPLICATION_NAME,
         ):
@@ -145,7 +153,7 @@ def prepare_console(admin: Server, target: Server, plan: ConsolePlan, outcome: O
     role = sql.Identifier(plan.role)
     with admin.connect() as conn:
         cur = conn.cursor()
-        if console_logs_in(target, plan):
+        if logs_in(target, plan.role, plan.password, plan.database):
             outcome.done.append(f"role {plan.role} logs in (password from the .env file)")
         elif _run(
             conn,
@@ -203,9 +211,10 @@ def createdb_sql(role: str) -> sql.Composed:
 
 
 def prepare_target(
-    admin: Server, target: Server, outcome: Outcome, *, local_branches: bool
+    admin: Server, target: Server, plan: ConsolePlan, outcome: Outcome, *, local_branches: bool
 ) -> None:
-    """Create pg_stat_statements in the target and give the target role what the console uses.
+    """Create pg_stat_statements in the target, give the target role what the console uses,
+    and make the read-only role EXPLAIN ANALYZE runs as.
 
     Nothing here stops the console from starting: what cannot be done is listed for a
     superuser, and the checklist says what is missing meanwhile.
@@ -213,6 +222,22 @@ def prepare_target(
     role = target.user
     with admin.connect(target.dbname) as conn:
         cur = conn.cursor()
+        readonly = plan.readonly_role
+        if logs_in(target, readonly, plan.readonly_password, target.dbname):
+            outcome.done.append(f"role {readonly} logs in (password from the .env file)")
+        else:
+            # A login of its own (TARGET_READONLY_DATABASE_URL): no SET ROLE way back.
+            statements = readonly_role_sql(
+                cur,
+                plan.readonly_password,
+                target.dbname,
+                role=readonly,
+                owner=role,
+                schema=plan.schema,
+                owner_may_set_role=False,
+            )
+            if _run(conn, target.dbname, statements, outcome, blocking=False):
+                outcome.done.append(f"role {readonly} may only read {plan.schema}'s tables")
         available, created = conn.execute(STATEMENTS_AVAILABLE_SQL).fetchone()  # type: ignore[misc]
         # Created by someone else, the extension's reset function is granted right after:
         # by its name alone, the one overload there is (pg_stat_statements 1.9 and newer).

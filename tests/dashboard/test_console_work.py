@@ -60,17 +60,20 @@ def test_migration_subprocesses_default_to_the_console_name():
     assert environment["PGAPPNAME"] == "schemadesk"
 
 
-def test_console_roles_are_the_console_database_role_not_the_target_role(settings):
+def test_console_roles_are_its_own_roles_not_the_target_role(settings):
     settings.CONSOLE_ROLES = []
-    assert console_roles() == ("schemadesk",)  # todo_owner is the application's too
+    # todo_owner (the target's role) runs the application's migrations too: not claimed.
+    assert console_roles() == ("schemadesk", "schemadesk_readonly")
 
 
-def test_console_roles_add_the_readonly_role_and_named_roles(settings, monkeypatch):
-    monkeypatch.setenv(
-        "TARGET_READONLY_DATABASE_URL", "postgresql://desk_explain:pw@127.0.0.1:5432/x"
-    )
+def test_console_roles_follow_the_read_only_setup_and_add_named_roles(settings, monkeypatch):
+    monkeypatch.setenv("CW_READONLY_URL", "postgresql://desk_explain:pw@127.0.0.1:5432/x")
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "CW_READONLY_URL"}
     settings.CONSOLE_ROLES = ["todo_owner", "desk_reader"]
     assert console_roles() == ("desk_explain", "desk_reader", "schemadesk", "todo_owner")
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "", "READONLY_ROLE": "desk_set"}
+    settings.CONSOLE_ROLES = []
+    assert console_roles() == ("desk_set", "schemadesk")
 
 
 def test_a_session_is_the_consoles_by_name_or_by_role():

@@ -56,6 +56,7 @@ def test_the_prepared_database_passes_what_the_setup_does(settings):
         "pg_stat_statements_reset is granted",
         "every role's statements and sessions are visible",
         "branches can be made",
+        "the read-only role for EXPLAIN ANALYZE",
         "the Alembic project loads",
         "env.py's URL variable (ALEMBIC_URL_ENV)",
         "the models module imports (drift check)",
@@ -180,3 +181,12 @@ def test_doctor_prints_the_checklist_and_fails_on_a_problem(settings, capsys):
         call_command("doctor")
     assert exit_info.value.code == 1
     assert "✗ the models module imports" in capsys.readouterr().out
+
+
+def test_the_read_only_role_is_checked_for_harm(settings):
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "", "READONLY_ROLE": ""}
+    assert checks.read_only_role().status == WARN
+    # The target's own role, as "read-only" role: it owns the tables, so it is refused.
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "TARGET_DATABASE_URL"}
+    harmful = checks.read_only_role()
+    assert harmful.status == BAD and "owns or may write tables" in harmful.found
