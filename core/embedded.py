@@ -70,20 +70,48 @@ def _ensure_role(cur: psycopg.Cursor, role: str, password: str, extra: str = "")
 
 
 def console_schema_sql(role: str, schema: str = DJANGO_SCHEMA) -> list[sql.Composed]:
-    """Return the statements giving the console's role its own schema as its default.
+    """Return the statements making the console's schema and giving it to `role` as default.
 
-    A role default holds behind a transaction-mode pooler (Neon's -pooler host), where a
-    session `SET search_path` would not. Run in the database that holds the console's tables.
+    Run by an administrator in the database that holds the console's tables: the schema is not
+    the console's own (audit_owner_sql gives it to the audit owner). A role default holds
+    behind a transaction-mode pooler (Neon's -pooler host), where `SET search_path` would not.
     """
     return [
-        sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
-            sql.Identifier(schema), sql.Identifier(role)
-        ),
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
         sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(schema)),
         sql.SQL("ALTER ROLE {} SET search_path = {}").format(
             sql.Identifier(role), sql.Identifier(schema)
         ),
     ]
+
+
+def audit_owner_sql(
+    cur: psycopg.Cursor,
+    console_role: str = CONSOLE_ROLE,
+    schema: str = DJANGO_SCHEMA,
+    owner_role: str = AUDIT_OWNER_ROLE,
+) -> list[sql.Composed]:
+    """Return the statements creating the audit trail's owner and giving it the schema.
+
+    The owner cannot log in. The console keeps USAGE and CREATE on the schema for its own
+    tables, but does not own it: a schema's owner may drop it with everything inside, the
+    audit table included. Idempotent; run by an administrator in the console's database.
+    """
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (owner_role,))
+    statements = []
+    if not cur.fetchone():
+        statements.append(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner_role)))
+    statements.append(
+        sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(
+            sql.Identifier(schema), sql.Identifier(owner_role)
+        )
+    )
+    statements.append(
+        sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(
+            sql.Identifier(schema), sql.Identifier(console_role)
+        )
+    )
+    return statements
 
 
 # The reset functions of the installed pg_stat_statements (their arguments vary by version).
@@ -272,23 +300,8 @@ def _prepare_readonly_role(cluster: Cluster, dbname: str, password: str) -> None
 
 
 def _prepare_audit_owner(cluster: Cluster, dbname: str) -> None:
-    """Create the audit trail's owner (no login) and give it schema `django` (idempotent).
-
-    The console keeps USAGE and CREATE on the schema for its own tables, but no longer owns it:
-    a schema's owner may drop it with everything inside, the audit table included.
-    """
+    """Create the audit trail's owner (no login) and give it schema `django` (idempotent)."""
     with psycopg.connect(cluster.superuser_url(dbname), autocommit=True) as conn:
         cur = conn.cursor()
-        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (AUDIT_OWNER_ROLE,))
-        if not cur.fetchone():
-            cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(AUDIT_OWNER_ROLE)))
-        cur.execute(
-            sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(
-                sql.Identifier(DJANGO_SCHEMA), sql.Identifier(AUDIT_OWNER_ROLE)
-            )
-        )
-        cur.execute(
-            sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(
-                sql.Identifier(DJANGO_SCHEMA), sql.Identifier(CONSOLE_ROLE)
-            )
-        )
+        for statement in audit_owner_sql(cur):
+            cur.execute(statement)

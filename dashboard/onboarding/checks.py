@@ -16,6 +16,7 @@ from django.db import connection
 from sqlalchemy import Connection, text
 
 from core.embedded import DJANGO_SCHEMA, STATEMENTS_RESET_FUNCTIONS_SQL, reset_grant_sql
+from dashboard.audit.ownership import audit_protection
 from dashboard.history.project import Project, ProjectError, load_project
 from dashboard.history.url_variable import detect_url_variable
 from dashboard.onboarding.checklist import BAD, OK, WARN, Check
@@ -306,6 +307,20 @@ def console_schema() -> Check:
     )
 
 
+def audit_trail_protected() -> Check:
+    """Return whether the console's role could change or erase the audit trail."""
+    title = "the console cannot erase the audit trail"
+    protection = audit_protection(connection)
+    if protection.holds:
+        return Check(title, OK, f"{protection.owner} owns it; {protection.role} may add and read")
+    return Check(
+        title,
+        BAD,
+        " ".join(protection.problems),
+        "see the README's security section (python manage.py audit_verify says more)",
+    )
+
+
 def setup_checks(request_secure: bool | None = None) -> list[Check]:
     """Return every check, in the order an operator fixes them."""
     try:
@@ -327,6 +342,7 @@ def setup_checks(request_secure: bool | None = None) -> list[Check]:
     project_check, project = alembic_project()
     return [
         console_schema(),
+        audit_trail_protected(),
         *target,
         project_check,
         url_variable(project),

@@ -163,21 +163,64 @@ def _describe(values: dict[str, str], keys: list[str]) -> str:
     return "\n".join(shown)
 
 
-def run_django_steps(operator: str) -> None:
-    """Migrate the console's tables, its cache table and static files; make an admin."""
+def migrate_with_audit_owner_lent(admin_url: str, role: str) -> str:
+    """Run Django's migrations with the audit owner lent to the console's role for the run.
+
+    Return "" when they ran, else what to run instead (the privileged role may not lend the
+    membership and a migration needed it). The membership is taken back whatever happens.
+    """
+    from django.core.management import call_command
+
+    from core.audit_owner import AuditOwnerError, audit_owner_lent
+    from dashboard.audit.ownership import AuditOwnerNotReady
+
+    try:
+        with audit_owner_lent(admin_url, role):
+            call_command("migrate", interactive=False, verbosity=0)
+        return ""
+    except (AuditOwnerError, psycopg.errors.InsufficientPrivilege):
+        pass  # the privileged role may not lend it: enough when nothing needs it any more
+    try:
+        call_command("migrate", interactive=False, verbosity=0)
+    except AuditOwnerNotReady as exc:
+        return str(exc)
+    return ""
+
+
+def run_django_steps(operator: str, admin: Server, plan: ConsolePlan) -> bool:
+    """Migrate the console's tables, its cache table and static files; make an admin.
+
+    Return False when the migrations need a superuser first (what to run is printed).
+    """
     import django
     from django.core.management import call_command
 
     django.setup()
     say("4. The console's tables, cache, static files and an admin operator")
-    call_command("migrate", interactive=False, verbosity=0)
-    say("   ✓ migrate")
+    problem = migrate_with_audit_owner_lent(admin.with_database(plan.database), plan.role)
+    if problem:
+        python = sys.executable
+        say(f"   ✗ migrate: {problem}")
+        say()
+        say(f"{admin.user} may not lend the audit owner to {plan.role}. In {ROOT}, with a")
+        say("superuser's URL (to the console's database), run:")
+        say()
+        say(
+            f"AUDIT_ADMIN_DATABASE_URL='postgresql://…/{plan.database}' "
+            f"{python} -m core.audit_owner --console-role {plan.role} "
+            f"-- {python} manage.py migrate --noinput"
+        )
+        say()
+        say("Then run this command again.")
+        return False
+    say("   ✓ migrate (with the audit owner lent for the run, then taken back)")
     call_command("createcachetable", verbosity=0)
     say("   ✓ createcachetable")
     call_command("collectstatic", interactive=False, verbosity=0)
     say("   ✓ collectstatic")
     # The password comes from $OPERATOR_PASSWORD, else it is generated and printed once.
     call_command("operator_add", operator, role="admin", keep_existing=True)
+    return True
 
 
 def run_checks() -> int:
@@ -262,7 +305,8 @@ def main(argv: list[str]) -> int:
     os.environ.update(values)  # the configuration just derived, over any older environment
     os.environ["DOTENV_FILE"] = "" if args.print_env else str(env_file)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    run_django_steps(args.operator)
+    if not run_django_steps(args.operator, admin, plan):
+        return 2
     return run_checks()
 
 

@@ -16,6 +16,9 @@ import psycopg
 from psycopg import sql
 
 from core.embedded import (
+    AUDIT_OWNER_ROLE,
+    DJANGO_SCHEMA,
+    audit_owner_sql,
     console_schema_sql,
     login_role_sql,
     readonly_role_sql,
@@ -148,9 +151,28 @@ def logs_in(target: Server, role: str, password: str, database: str) -> bool:
         return False
 
 
+CONSOLE_SCHEMA_READY_SQL = """
+    SELECT
+        n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = %(owner)s)
+        AND has_schema_privilege(%(role)s, n.oid, 'USAGE, CREATE')
+        AND EXISTS (
+            SELECT 1
+            FROM pg_db_role_setting AS s
+            WHERE s.setrole = (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
+              AND s.setdatabase = 0
+              AND format('search_path=%%s', quote_ident(n.nspname)) = ANY(s.setconfig)
+        )
+    FROM pg_namespace AS n
+    WHERE n.nspname = %(schema)s
+"""
+
+
 def prepare_console(admin: Server, target: Server, plan: ConsolePlan, outcome: Outcome) -> None:
-    """Make the console's login role, its database (or grant in the target's) and schema."""
-    role = sql.Identifier(plan.role)
+    """Make the console's login role, its database (or use the target's) and its schema.
+
+    The schema belongs to the audit trail's owner, a role nobody logs in as; the console may
+    use it and create its tables there (core.embedded's statements, as for the demo).
+    """
     with admin.connect() as conn:
         cur = conn.cursor()
         if logs_in(target, plan.role, plan.password, plan.database):
@@ -163,39 +185,28 @@ def prepare_console(admin: Server, target: Server, plan: ConsolePlan, outcome: O
             blocking=True,
         ):
             outcome.done.append(f"role {plan.role} can log in with a new password")
-        exists = _scalar(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (plan.database,))
-        statements: list[sql.Composable] = []
-        if not exists:
-            statements.append(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(plan.database)))
-        may_create = (
-            exists
-            and _scalar(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (plan.role,))
-            and _scalar(
-                conn,
-                "SELECT has_database_privilege(%s, %s, 'CONNECT, CREATE')",
-                (plan.role, plan.database),
+        if not _scalar(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (plan.database,)):
+            create = [sql.SQL("CREATE DATABASE {}").format(sql.Identifier(plan.database))]
+            if _run(conn, admin.dbname, create, outcome, blocking=True):
+                outcome.done.append(f"database {plan.database} created for the console")
+        if outcome.blocking:
+            # Whoever runs the statements above may make the schema in the same script.
+            schema = [*console_schema_sql(plan.role), *audit_owner_sql(cur, plan.role)]
+            outcome.pending.extend((plan.database, st.as_string(conn)) for st in schema)
+            return
+    with admin.connect(plan.database) as conn:
+        cur = conn.cursor()
+        names = {"owner": AUDIT_OWNER_ROLE, "role": plan.role, "schema": DJANGO_SCHEMA}
+        where = "the target's database" if plan.in_target else "its own database"
+        if _scalar(conn, CONSOLE_SCHEMA_READY_SQL, names):
+            outcome.done.append(f"schema {DJANGO_SCHEMA} in {plan.database} ({where}) ready")
+            return
+        statements = [*console_schema_sql(plan.role), *audit_owner_sql(cur, plan.role)]
+        if _run(conn, plan.database, statements, outcome, blocking=True):
+            outcome.done.append(
+                f"schema {DJANGO_SCHEMA} in {plan.database} ({where}), owned by "
+                f"{AUDIT_OWNER_ROLE}, {plan.role}'s search_path"
             )
-        )
-        if not may_create:
-            statements.append(
-                sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(
-                    sql.Identifier(plan.database), role
-                )
-            )
-        if _run(conn, admin.dbname, statements, outcome, blocking=True):
-            where = "the target's database" if plan.in_target else "its own database"
-            outcome.done.append(f"database {plan.database} ({where}) open to {plan.role}")
-    if outcome.blocking:
-        return
-    # The schema is made by the console's role itself: it owns it without any SET ROLE.
-    with psycopg.connect(
-        target.with_login(plan.role, plan.password, plan.database),
-        autocommit=True,
-        connect_timeout=CONNECT_TIMEOUT_S,
-        application_name=APPLICATION_NAME,
-    ) as conn:
-        if _run(conn, plan.database, list(console_schema_sql(plan.role)), outcome, blocking=True):
-            outcome.done.append(f"schema django in {plan.database}, {plan.role}'s search_path")
 
 
 STATEMENTS_AVAILABLE_SQL = """

@@ -51,6 +51,7 @@ def test_the_prepared_database_passes_what_the_setup_does(settings):
     found = _by_title(checks.setup_checks())
     for title in (
         "the console's tables live in schema django",
+        "the console cannot erase the audit trail",
         "pg_stat_statements is loaded",
         "pg_stat_statements is created",
         "pg_stat_statements_reset is granted",
@@ -190,3 +191,13 @@ def test_the_read_only_role_is_checked_for_harm(settings):
     settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "TARGET_DATABASE_URL"}
     harmful = checks.read_only_role()
     assert harmful.status == BAD and "owns or may write tables" in harmful.found
+
+
+def test_a_console_role_left_in_the_audit_owner_is_reported():
+    as_superuser("GRANT schemadesk_audit TO schemadesk")
+    try:
+        found = checks.audit_trail_protected()
+    finally:
+        as_superuser("REVOKE schemadesk_audit FROM schemadesk")
+    assert found.status == BAD and "is a member of schemadesk_audit" in found.found
+    assert checks.audit_trail_protected().status == OK

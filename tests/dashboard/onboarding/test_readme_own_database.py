@@ -193,7 +193,7 @@ def test_the_readme_own_database_section_works_as_written(shop):
         output.thread.join(timeout=10)
 
 
-def test_without_a_privileged_role_connect_prints_the_sql_then_finishes(cluster, tmp_path):
+def test_without_a_privileged_role_connect_prints_what_to_run_then_finishes(cluster, tmp_path):
     from core.pgcluster import find_bindir
 
     shop = shop_database(cluster, tmp_path, "corner_shop")
@@ -219,6 +219,7 @@ def test_without_a_privileged_role_connect_prints_the_sql_then_finishes(cluster,
     assert 'CREATE DATABASE "corner_desk"' in script
     assert "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in script
     assert 'ALTER ROLE "corner_shop_owner" CREATEDB' in script
+    assert '\\connect corner_desk\nCREATE SCHEMA IF NOT EXISTS "django"' in script
 
     # A superuser runs it exactly as printed; the same command then does the rest.
     psql = find_bindir() / "psql"
@@ -230,7 +231,19 @@ def test_without_a_privileged_role_connect_prints_the_sql_then_finishes(cluster,
         capture_output=True,
     )
     second = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True)
-    assert second.returncode == 0, second.stdout + second.stderr
     assert "may not do" not in second.stdout
     assert "role corner_desk logs in (password from the .env file)" in second.stdout
-    assert "✓ migrate" in second.stdout and "✗" not in second.stdout
+    # Django's migrations need the audit owner lent for their run, which only a superuser may
+    # do here: connect says exactly what to run, as which role.
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "corner_shop_owner may not lend the audit owner to corner_desk" in second.stdout
+    lend = next(
+        line for line in second.stdout.splitlines() if line.startswith("AUDIT_ADMIN_DATABASE_URL=")
+    )
+    superuser = shop["admin"].rsplit("/", 1)[0] + "/corner_desk"
+    lend = lend.replace("postgresql://…/corner_desk", superuser)
+    subprocess.run(["bash", "-c", lend], cwd=ROOT, env=environment, check=True, capture_output=True)
+
+    third = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "✓ migrate" in third.stdout and "✗" not in third.stdout

@@ -149,7 +149,9 @@ def test_the_consoles_own_statements_are_hidden_unless_asked(viewer_client, htmx
 
     hidden = viewer_client.get(f"/queries/?q={tag}").content.decode()
     assert f"qt_app_{tag}" in hidden and f"qt_console_{tag}" not in hidden
-    assert "The console's own statements (role schemadesk) are hidden." in hidden
+    assert "The console's own statements (roles schemadesk, schemadesk_readonly) are hidden." in (
+        hidden
+    )
 
     shown = viewer_client.get(f"/queries/?q={tag}&console=1", **htmx_headers).content.decode()
     assert f"qt_app_{tag}" in shown and f"qt_console_{tag}" in shown
