@@ -6,8 +6,13 @@ import socket
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Return True when nothing listens on host:port and we could bind it."""
+    """Return True when nothing listens on host:port and a server could bind it.
+
+    Bound the way gunicorn and PostgreSQL bind their ports, with SO_REUSEADDR: connections of
+    a server stopped a moment ago (TIME_WAIT, up to a minute) do not keep a port busy.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
