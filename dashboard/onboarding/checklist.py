@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 OK, WARN, BAD = "ok", "warn", "bad"
@@ -22,12 +23,25 @@ class Check:
         return MARKS[self.status]
 
 
-def checklist_text(checks: list[Check]) -> str:
-    """Return the checklist as plain text lines, a fix under each line that needs one."""
+def checklist_text(checks: list[Check], columns: int = 100) -> str:
+    """Return the checklist as plain text, wrapped to `columns`, a fix under each problem."""
     width = max((len(check.title) for check in checks), default=0)
+    indent = " " * (width + 6)
     lines = []
     for check in checks:
-        lines.append(f"  {check.mark} {check.title.ljust(width)}  {check.found}")
+        head = f"  {check.mark} {check.title.ljust(width)}  "
+        lines.extend(
+            textwrap.wrap(check.found, columns, initial_indent=head, subsequent_indent=indent)
+            or [head.rstrip()]
+        )
         if check.fix and check.status != OK:
-            lines.append(f"    {' ' * width}  fix: {check.fix}")
+            lines.extend(
+                textwrap.wrap(
+                    f"fix: {check.fix}",
+                    columns,
+                    initial_indent=indent,
+                    subsequent_indent=indent + "     ",
+                    break_on_hyphens=False,
+                )
+            )
     return "\n".join(lines)

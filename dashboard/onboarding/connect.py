@@ -157,8 +157,8 @@ def _describe(values: dict[str, str], keys: list[str]) -> str:
     shown = []
     for key in keys:
         value = values.get(key, "")
-        if key.endswith("_URL") or key == "SECRET_KEY":
-            value = Server(value).location if key.endswith("_URL") else "(generated, kept)"
+        if key.endswith("_URL"):  # the role and where, never the password
+            value = f"{Server(value).user}@{Server(value).location}"
         shown.append(f"    {key}={value}")
     return "\n".join(shown)
 

@@ -201,3 +201,12 @@ def test_a_console_role_left_in_the_audit_owner_is_reported():
         as_superuser("REVOKE schemadesk_audit FROM schemadesk")
     assert found.status == BAD and "is a member of schemadesk_audit" in found.found
     assert checks.audit_trail_protected().status == OK
+
+
+def test_the_text_wraps_long_lines_under_their_column():
+    found = "word " * 40
+    text = checklist_text([Check("title", BAD, found.strip(), "fix " * 30)], columns=60)
+    lines = text.splitlines()
+    assert all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("  ✗ title  word") and lines[1].startswith(" " * 11 + "word")
+    assert any(line.startswith(" " * 11 + "fix: fix") for line in lines)
