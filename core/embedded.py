@@ -79,10 +79,15 @@ def console_schema_sql(role: str, schema: str = DJANGO_SCHEMA) -> list[sql.Compo
     return [
         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
         sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(schema)),
-        sql.SQL("ALTER ROLE {} SET search_path = {}").format(
-            sql.Identifier(role), sql.Identifier(schema)
-        ),
+        search_path_sql(role, schema),
     ]
+
+
+def search_path_sql(role: str, schema: str = DJANGO_SCHEMA) -> sql.Composed:
+    """Return the role default that puts `role`'s tables in `schema`."""
+    return sql.SQL("ALTER ROLE {} SET search_path = {}").format(
+        sql.Identifier(role), sql.Identifier(schema)
+    )
 
 
 def audit_owner_sql(

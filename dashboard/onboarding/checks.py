@@ -15,13 +15,18 @@ from django.conf import settings
 from django.db import connection
 from sqlalchemy import Connection, text
 
-from core.embedded import DJANGO_SCHEMA, STATEMENTS_RESET_FUNCTIONS_SQL, reset_grant_sql
+from core.embedded import (
+    DJANGO_SCHEMA,
+    STATEMENTS_RESET_FUNCTIONS_SQL,
+    reset_grant_sql,
+    search_path_sql,
+)
 from dashboard.audit.ownership import audit_protection
 from dashboard.history.project import Project, ProjectError, load_project
 from dashboard.history.url_variable import detect_url_variable
 from dashboard.onboarding.checklist import BAD, OK, WARN, Check
 from dashboard.onboarding.cookies import cookies_over_http
-from dashboard.onboarding.provision import createdb_sql
+from dashboard.onboarding.provision import createdb_sql, read_all_stats_sql
 from dashboard.queries.extension import StatementsStatus, statements_status
 from dashboard.schema.drift import models_metadata, models_module_name
 from dashboard.target import TargetError, read_only_setup, run_read
@@ -83,10 +88,6 @@ def target_facts() -> TargetFacts:
     return run_read(work)
 
 
-def _quoted(role: str) -> str:
-    return '"' + role.replace('"', '""') + '"'
-
-
 # ---- the target database -----------------------------------------------------------------
 
 
@@ -136,7 +137,7 @@ def all_statistics_readable(facts: TargetFacts) -> Check:
         title,
         WARN,
         f"{facts.role} sees only its own query texts and sessions",
-        f"as a superuser: GRANT pg_read_all_stats TO {_quoted(facts.role)};",
+        f"as a superuser: {read_all_stats_sql(facts.role).as_string(None)};",
     )
 
 
@@ -303,7 +304,7 @@ def console_schema() -> Check:
         title,
         BAD,
         f"role {role}'s tables resolve to {schema!r}",
-        f"ALTER ROLE {_quoted(role)} SET search_path = {DJANGO_SCHEMA};",
+        f"as an administrator: {search_path_sql(role).as_string(None)};",
     )
 
 

@@ -216,6 +216,11 @@ STATEMENTS_AVAILABLE_SQL = """
 """
 
 
+def read_all_stats_sql(role: str) -> sql.Composed:
+    """Return the grant letting `role` see every role's statements and sessions."""
+    return sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(role))
+
+
 def createdb_sql(role: str) -> sql.Composed:
     """Return the statement letting `role` create databases (local branches are clones)."""
     return sql.SQL("ALTER ROLE {} CREATEDB").format(sql.Identifier(role))
@@ -261,10 +266,10 @@ def prepare_target(
         grants = statements_reset_grant_sql(cur, role, only_missing=True)
         if grants and _run(conn, target.dbname, list(grants), outcome, blocking=False):
             outcome.done.append(f"{role} may reset pg_stat_statements")
-        if not _scalar(conn, "SELECT pg_has_role(%s, 'pg_read_all_stats', 'USAGE')", (role,)):
-            grant = sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(role))
-            if _run(conn, target.dbname, [grant], outcome, blocking=False):
-                outcome.done.append(f"{role} reads every role's statistics")
+        reads_all = _scalar(conn, "SELECT pg_has_role(%s, 'pg_read_all_stats', 'USAGE')", (role,))
+        grant = [read_all_stats_sql(role)]
+        if not reads_all and _run(conn, target.dbname, grant, outcome, blocking=False):
+            outcome.done.append(f"{role} reads every role's statistics")
         creates = _scalar(
             conn, "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = %s", (role,)
         )
