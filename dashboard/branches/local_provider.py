@@ -393,7 +393,7 @@ class LocalProvider:
                 self._server.with_database(destination),
                 autocommit=True,
                 connect_timeout=self.connect_timeout_s,
-                application_name="schemadesk-branches",
+                application_name=APPLICATION_NAME,
             ) as conn:
                 conn.execute("DISCARD ALL")
         except psycopg.Error as exc:

@@ -48,7 +48,7 @@ def test_the_worker_connects_with_the_same_name():
 
 
 def test_branch_maintenance_and_pg_dump_are_named_schemadesk():
-    provider = LocalProvider(os.environ["TARGET_DATABASE_URL"])
+    provider = LocalProvider(os.environ["TARGET_DATABASE_URL"], secret="test-secret")
     with provider.maintenance_connection() as conn:
         assert conn.execute("SHOW application_name").fetchone()[0] == "schemadesk"
     address = ServerAddress(os.environ["TARGET_DATABASE_URL"])
@@ -80,3 +80,27 @@ def test_a_session_is_the_consoles_by_name_or_by_role():
     assert is_console_session("schemadesk", "todo_app", ("schemadesk",))
     assert is_console_session("psql", "schemadesk", ("schemadesk",))
     assert not is_console_session("todo-app", "todo_app", ("schemadesk",))
+
+
+def test_every_connection_the_console_opens_in_its_code_names_itself():
+    """Each psycopg.connect / create_engine call of dashboard/ passes APPLICATION_NAME."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "dashboard"
+    unnamed = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = ast.unparse(node.func)
+            if name not in ("psycopg.connect", "create_engine"):
+                continue
+            values = {kw.arg: ast.unparse(kw.value) for kw in node.keywords}
+            named = values.get("application_name") == "APPLICATION_NAME" or (
+                "connect_args" in values
+                and "_connect_args(url, APPLICATION_NAME)" in ast.unparse(node)
+            )
+            if not named:
+                unnamed.append(f"{path.relative_to(root)}:{node.lineno} {name}")
+    assert unnamed == []
