@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-fresh-clone install lint format db-start db-stop db-status bench clean-demo
+.PHONY: demo connect doctor test test-fresh-clone install lint format db-start db-stop db-status bench clean-demo
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed: install it (e.g. apt-get install python3)"; exit 1; }
@@ -26,6 +26,16 @@ demo: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py operator_add "$${DEMO_USERNAME:-operator}" --role admin --password-env DEMO_PASSWORD --keep-existing
 	$(BIN)/python manage.py serve_console
+
+## Point the console at your own database and Alembic project (see README.md):
+##   TARGET_DATABASE_URL=... [ADMIN_DATABASE_URL=...] make connect ALEMBIC=path/to/alembic.ini
+connect: install
+	@test -n "$(ALEMBIC)" || { echo "Say where the Alembic project is: make connect ALEMBIC=path/to/alembic.ini"; exit 2; }
+	$(BIN)/python manage.py connect --alembic "$(ALEMBIC)" $(CONNECT_ARGS)
+
+## Re-run the setup checks (pg_stat_statements, grants, branches, the Alembic project, cookies).
+doctor: install
+	$(BIN)/python manage.py doctor
 
 ## Run the whole suite against a throwaway cluster (browser tests included).
 test: install

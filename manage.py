@@ -1,5 +1,8 @@
 #!/usr/bin/env python
-"""Django's command-line utility; configuration errors print one sentence, not a traceback."""
+"""Django's command-line utility; configuration errors print one sentence, not a traceback.
+
+`manage.py connect` is the exception: it writes the configuration, so it starts before Django.
+"""
 
 import os
 import sys
@@ -7,6 +10,11 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    if sys.argv[1:2] == ["connect"]:
+        # `connect` writes the configuration, so it runs before Django reads any.
+        from dashboard.onboarding.connect import main as connect
+
+        sys.exit(connect(sys.argv[2:]))
     from django.core.exceptions import ImproperlyConfigured
 
     try:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from core.audit_owner import AuditOwnerError, audit_owner_lent
 from core.embedded import APP_ROLE, CONSOLE_ROLE, OWNER_ROLE, READONLY_ROLE, Layout, prepare
+from core.envfile import read_env_file, write_env_file
 from core.pgcluster import Cluster, ClusterError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,20 +31,6 @@ ROLE_VARIABLES = {
 }
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """Return KEY=VALUE pairs of a .env file (no shell expansion)."""
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
 def known_passwords(values: dict[str, str]) -> dict[str, str]:
     """Return role passwords found in the URLs of an existing .env (so re-runs keep them)."""
     passwords = {}
@@ -55,7 +42,7 @@ def known_passwords(values: dict[str, str]) -> dict[str, str]:
     return passwords
 
 
-def write_env_file(path: Path, layout: Layout, existing: dict[str, str]) -> None:
+def write_demo_env_file(path: Path, layout: Layout, existing: dict[str, str]) -> None:
     """Write .env with the demo's URLs and a secret key; keep other values already there."""
     values = dict(existing)
     values.update(layout.environment())
@@ -63,10 +50,11 @@ def write_env_file(path: Path, layout: Layout, existing: dict[str, str]) -> None
     values.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     values.setdefault("SECURE_COOKIES", "false")  # the demo is served over plain http
     values.setdefault("BRANCH_PROVIDER", "local")
-    body = "\n".join(f"{key}={value}" for key, value in values.items())
-    header = "# Written by `make demo` for the local demo cluster. Secrets: never commit.\n"
-    path.write_text(header + body + "\n")
-    path.chmod(0o600)
+    # The demo's own project, named explicitly (the console's defaults assume none).
+    values.setdefault("SCHEMA_MODELS", "core.models")
+    values.setdefault("ALEMBIC_URL_ENV", "APP_DIRECT_URL")
+    header = "Written by `make demo` for the local demo cluster. Secrets: never commit."
+    write_env_file(path, values, header)
 
 
 def alembic_upgrade(env: dict[str, str]) -> None:
@@ -93,7 +81,7 @@ def setup(cluster_dir: Path, port: int) -> None:
     print(cluster.start(port))
     existing = read_env_file(ENV_FILE)
     layout = prepare(cluster, DEMO_DATABASE, known_passwords(existing))
-    write_env_file(ENV_FILE, layout, existing)
+    write_demo_env_file(ENV_FILE, layout, existing)
     env = layout.environment()
     print("Applying Alembic migrations to schema public …")
     alembic_upgrade(env)

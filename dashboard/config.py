@@ -10,6 +10,7 @@ import environ
 from sqlalchemy import make_url
 
 from core.config import direct_url_from, uses_pooler
+from dashboard.console_work import APPLICATION_NAME
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -64,7 +65,8 @@ def database_settings(var: str) -> dict[str, object]:
     config["CONN_HEALTH_CHECKS"] = True
     options = dict(config.get("OPTIONS") or {})
     options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_S", default=5))
-    options.setdefault("application_name", "schemadesk")
+    # The console names itself on every connection, so its own sessions can be told apart.
+    options["application_name"] = APPLICATION_NAME
     # Behind PgBouncer in transaction mode, server-side prepared statements break.
     if uses_pooler(make_url(url)) or env.bool("DATABASE_POOLED", default=False):
         options["prepare_threshold"] = None

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "dashboard.queries",
     "dashboard.history",
     "dashboard.branches",
+    "dashboard.onboarding",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +169,9 @@ TARGET = {
 if TARGET["READONLY_URL_VAR"]:
     checked_database_url(TARGET["READONLY_URL_VAR"])
 REFLECTION_CHECK_SECONDS = env.float("REFLECTION_CHECK_SECONDS", default=10)
+# Roles whose statements and sessions are the console's own (hidden by default in Queries,
+# Activity and Health), besides the roles of DATABASE_URL and TARGET_READONLY_DATABASE_URL.
+CONSOLE_ROLES = env.list("CONSOLE_ROLES", default=[])
 checked_database_url(TARGET["URL_VAR"])  # stop start-up now if it is missing or malformed
 
 # Branches: `local` clones the target database on its server; `neon` uses the Neon API.
@@ -188,8 +192,8 @@ DATA_COUNT_TIMEOUT_MS = env.int("DATA_COUNT_TIMEOUT_MS", default=200)  # a filte
 DATA_EXPORT_MAX_ROWS = env.int("DATA_EXPORT_MAX_ROWS", default=100_000)
 DATA_DISPLAY_FILE = env.str("DATA_DISPLAY_FILE", default="")  # per-table display settings
 
-# Schema: the module whose SQLModel models the live schema is compared with (drift).
-SCHEMA_MODELS = env.str("SCHEMA_MODELS", default="core.models")
+# Schema: the module whose SQLModel models the live schema is compared with (drift); "" = off.
+SCHEMA_MODELS = env.str("SCHEMA_MODELS", default="")
 
 # Branches: throw-away copies of the target (Neon branches or local clones), made by jobs.
 BRANCH_READY_DEADLINE_SECONDS = env.int("BRANCH_READY_DEADLINE_SECONDS", default=300)
@@ -219,7 +223,7 @@ AUDIT_VERIFY_CRON = env.str("AUDIT_VERIFY_CRON", default="40 3 * * *")  # full v
 ALEMBIC_CONFIG = env.str("ALEMBIC_CONFIG", default=str(BASE_DIR / "alembic.ini"))
 ALEMBIC_WORKDIR = env.str("ALEMBIC_WORKDIR", default="")  # empty: the config file's folder
 ALEMBIC_PYTHONPATH = env.str("ALEMBIC_PYTHONPATH", default="")  # os.pathsep-separated folders
-ALEMBIC_URL_ENV = env.str("ALEMBIC_URL_ENV", default="APP_DIRECT_URL")
+ALEMBIC_URL_ENV = env.str("ALEMBIC_URL_ENV", default="")  # empty: detected from env.py
 ALEMBIC_VERSION_TABLE = env.str("ALEMBIC_VERSION_TABLE", default="alembic_version")
 ALEMBIC_VERSION_SCHEMA = env.str("ALEMBIC_VERSION_SCHEMA", default="")  # empty: TARGET_SCHEMA
 ALEMBIC_TIMEOUT_S = env.int("ALEMBIC_TIMEOUT_S", default=600)

@@ -31,6 +31,7 @@ from sqlalchemy.pool import NullPool
 
 from core.config import uses_pooler
 from core.engine import backoff_delay, is_transient
+from dashboard.console_work import APPLICATION_NAME
 from dashboard.logfilters import redact_values
 from dashboard.suggested_sql import quote_identifier
 
@@ -155,16 +156,14 @@ def engine() -> Engine:
         max_overflow=5,
         pool_recycle=300,
         pool_timeout=10,
-        connect_args=_connect_args(url, "schemadesk-console"),
+        connect_args=_connect_args(url, APPLICATION_NAME),
     )
 
 
 @functools.cache
 def _read_only_engine(url: str) -> Engine:
     """Return the read-only role's engine: no pool, each connection closed after its read."""
-    return create_engine(
-        url, poolclass=NullPool, connect_args=_connect_args(url, "schemadesk-explain")
-    )
+    return create_engine(url, poolclass=NullPool, connect_args=_connect_args(url, APPLICATION_NAME))
 
 
 def reset_engine() -> None:

@@ -7,6 +7,7 @@ from dashboard.accounts.views import LoginView, LogoutView
 from dashboard.converters import AnythingConverter, SegmentConverter
 from dashboard.home import views as home
 from dashboard.jobs import views as jobs
+from dashboard.onboarding import views as onboarding
 
 register_converter(SegmentConverter, "segment")  # a table name in the Data section
 register_converter(AnythingConverter, "anything")  # table names in Schema, end-user ids
@@ -19,6 +20,7 @@ urlpatterns = [
     path("healthz", home.healthz, name="healthz"),
     path("", home.home, name="home"),
     path("jobs/health-check/", home.health_check_start, name="health_check_start"),
+    path("setup-checks/", onboarding.checklist, name="setup_checks"),
     path("jobs/<int:run_id>/", jobs.job_detail, name="job_detail"),
     path("schema/", include("dashboard.schema.urls")),
     path("data/", include("dashboard.data.urls")),

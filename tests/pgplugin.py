@@ -52,6 +52,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("BRANCH_PROVIDER", "local")
     os.environ.setdefault("STATIC_MANIFEST", "false")
     os.environ.setdefault("SECURE_COOKIES", "false")
+    # The demo's project, named explicitly as `make demo` does.
+    os.environ.setdefault("SCHEMA_MODELS", "core.models")
+    os.environ.setdefault("ALEMBIC_URL_ENV", "APP_DIRECT_URL")
     _alembic_upgrade_head(layout)
 
 

@@ -405,6 +405,7 @@ PARAMETERS: dict[str, Params] = {
     "healthz": no_params,
     "home": no_params,
     "health_check_start": no_params,
+    "setup_checks": no_params,
     "job_detail": no_params,
     "schema:tables": fixed(
         ("q", lambda w: either("fz", "item")), ("sort", lambda w: either("name", "rows", "size"))
@@ -442,13 +443,16 @@ PARAMETERS: dict[str, Params] = {
         ("min_calls", lambda w: either(1, 10)),
         ("min_mean", lambda w: either("0.5", 10)),
         ("page", lambda w: either(1, 2)),
+        ("console", lambda w: either("1", "0")),
     ),
     "queries:indexes": no_params,
     "queries:activity": fixed(
-        ("idle", lambda w: either("1", "0")), ("refresh", lambda w: either("off", "on"))
+        ("idle", lambda w: either("1", "0")),
+        ("refresh", lambda w: either("off", "on")),
+        ("console", lambda w: either("1", "0")),
     ),
     "queries:signal": no_params,
-    "queries:health": no_params,
+    "queries:health": fixed(("console", lambda w: either("1", "0"))),
     "queries:snapshots": no_params,
     "queries:reset": no_params,
     "queries:statement": fixed(("history", lambda w: either("1h", "24h", "7d"))),

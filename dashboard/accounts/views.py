@@ -10,11 +10,20 @@ from django.http import HttpResponse
 
 from dashboard.accounts import throttle
 from dashboard.audit.services import client_address
+from dashboard.onboarding.checklist import BAD
+from dashboard.onboarding.cookies import cookies_over_http
 
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Over plain http with HTTPS-only cookies the login would silently not stick: say so.
+        cookies = cookies_over_http(request_secure=self.request.is_secure())
+        context["cookie_problem"] = cookies if cookies.status == BAD else None
+        return context
 
     def post(self, request, *args, **kwargs) -> HttpResponse:
         username = request.POST.get("username", "")

@@ -68,6 +68,7 @@ from dashboard.branches.provider import (
     Progress,
 )
 from dashboard.branches.server_address import ServerAddress, _libpq_url
+from dashboard.console_work import APPLICATION_NAME
 
 # Re-exported: migration trial runs, the create form and tests import these from here.
 __all__ = [
@@ -151,7 +152,7 @@ class LocalProvider:
                 self._server.url,
                 autocommit=True,
                 connect_timeout=self.connect_timeout_s,
-                application_name="schemadesk-branches",
+                application_name=APPLICATION_NAME,
             )
         except psycopg.OperationalError as exc:
             raise BranchError(
@@ -392,7 +393,7 @@ class LocalProvider:
                 self._server.with_database(destination),
                 autocommit=True,
                 connect_timeout=self.connect_timeout_s,
-                application_name="schemadesk-branches",
+                application_name=APPLICATION_NAME,
             ) as conn:
                 conn.execute("DISCARD ALL")
         except psycopg.Error as exc:

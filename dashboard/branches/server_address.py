@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from dashboard.console_work import APPLICATION_NAME
+
 
 @dataclass(frozen=True)
 class ServerAddress:
@@ -49,7 +51,7 @@ class ServerAddress:
             "PGUSER": unquote(parts.username or ""),
             "PGDATABASE": dbname,
             "PGCONNECT_TIMEOUT": "10",
-            "PGAPPNAME": "schemadesk-branch",
+            "PGAPPNAME": APPLICATION_NAME,
         }
         if parts.password:
             environment["PGPASSWORD"] = unquote(parts.password)

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from dashboard.branches.local_provider import clean_child_environment
+from dashboard.console_work import APPLICATION_NAME
 from dashboard.history.project import ProjectSettings
 
 RUNNER = Path(__file__).with_name("alembic_runner.py")
@@ -84,6 +85,8 @@ def step_environment(project: ProjectSettings, url: str) -> dict[str, str]:
             "MIGRATION_LOCK_TIMEOUT": project.lock_timeout,
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # libpq's default application_name: an env.py that names none is the console's.
+            "PGAPPNAME": APPLICATION_NAME,
         }
     )
     if pythonpath:

@@ -2,16 +2,17 @@
 
 Any Alembic project works, not only this one: ALEMBIC_CONFIG names its ini file,
 ALEMBIC_WORKDIR the folder its commands run in, ALEMBIC_PYTHONPATH the folders its env.py and
-revision scripts import from, and ALEMBIC_URL_ENV the variable its env.py reads the URL from.
+revision scripts import from, and ALEMBIC_URL_ENV the variable its env.py reads the URL from
+(found by running env.py with a sentinel URL when unset, see url_variable.py).
 The revision scripts are loaded in-process (that is how Alembic reads history) and kept per
 process until a file under the script folders changes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -22,7 +23,14 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from django.conf import settings
 
+from dashboard.history.url_variable import detect_url_variable
+from dashboard.project_imports import add_project_import_paths, project_import_paths
+
 logger = logging.getLogger(__name__)
+
+# The variable a URL is handed over in when env.py's could not be told (the setup checks say
+# so); env.py files that take sqlalchemy.url from the ini get it there whatever the name.
+UNDETECTED_URL_ENV = "DATABASE_URL"
 
 
 class ProjectError(Exception):
@@ -63,18 +71,14 @@ def project_settings() -> ProjectSettings:
     workdir = Path(workdir_setting).expanduser() if workdir_setting else config_path.parent
     if not config_path.is_absolute():
         config_path = (workdir / config_path) if workdir_setting else config_path.resolve()
-    pythonpath = tuple(
-        str(Path(p).expanduser().resolve())
-        for p in str(getattr(settings, "ALEMBIC_PYTHONPATH", "") or "").split(os.pathsep)
-        if p.strip()
-    )
+    pythonpath = project_import_paths()
     from dashboard.target import target_schema
 
     return ProjectSettings(
         config_path=config_path.resolve(),
         workdir=workdir.resolve(),
         pythonpath=pythonpath,
-        url_env=str(getattr(settings, "ALEMBIC_URL_ENV", "APP_DIRECT_URL")),
+        url_env=str(getattr(settings, "ALEMBIC_URL_ENV", "") or "").strip(),
         version_table=str(getattr(settings, "ALEMBIC_VERSION_TABLE", "alembic_version")),
         version_schema=str(getattr(settings, "ALEMBIC_VERSION_SCHEMA", "") or target_schema()),
         timeout_s=int(getattr(settings, "ALEMBIC_TIMEOUT_S", 600)),
@@ -174,10 +178,14 @@ _lock = threading.Lock()
 _loaded: dict[str, Project] = {}
 
 
-def _add_import_paths(project: ProjectSettings) -> None:
-    for path in reversed(project.pythonpath):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+def _with_url_env(project: ProjectSettings, location: Path) -> ProjectSettings:
+    """Return the settings with url_env filled in from env.py when ALEMBIC_URL_ENV is unset."""
+    if project.url_env:
+        return project
+    detected = detect_url_variable(
+        project.config_path, location, project.workdir, project.pythonpath
+    )
+    return dataclasses.replace(project, url_env=detected.name or UNDETECTED_URL_ENV)
 
 
 def load_project() -> Project:
@@ -185,12 +193,13 @@ def load_project() -> Project:
     project = project_settings()
     config = _config(project)
     location = Path(str(config.get_main_option("script_location")))
+    project = _with_url_env(project, location)
     fingerprint = _fingerprint(project, location)
     with _lock:
         cached = _loaded.get(project.key)
         if cached and cached.fingerprint == fingerprint:
             return cached
-        _add_import_paths(project)
+        add_project_import_paths(project.pythonpath)
         try:
             script = ScriptDirectory.from_config(config)
             # Reading the map imports every revision script: errors surface here.

@@ -78,7 +78,7 @@ def settings_summary() -> list[tuple[str, str]]:
         ("ALEMBIC_CONFIG", str(project.config_path)),
         ("ALEMBIC_WORKDIR", str(project.workdir)),
         ("ALEMBIC_PYTHONPATH", ", ".join(project.pythonpath) or "(none)"),
-        ("ALEMBIC_URL_ENV", project.url_env),
+        ("ALEMBIC_URL_ENV", project.url_env or "(unset: the variable env.py reads, detected)"),
         ("ALEMBIC_VERSION_SCHEMA / _TABLE", f"{project.version_schema}.{project.version_table}"),
         ("MIGRATION_LOCK_TIMEOUT", project.lock_timeout),
         ("ALEMBIC_TIMEOUT_S", str(project.timeout_s)),

@@ -28,6 +28,7 @@ from dashboard.branches.local_provider import (
     unified_schema_diff,
 )
 from dashboard.branches.provider import BranchError, BranchProvider, get_provider
+from dashboard.console_work import APPLICATION_NAME
 from dashboard.history.commands import StepResult, alembic_step, redacted
 from dashboard.history.models import TrialRun
 from dashboard.history.project import Project, load_project
@@ -89,7 +90,7 @@ def branch_versions(url: str, schema: str, table_name: str) -> tuple[str, ...] |
     """Return the branch's version table rows, or None when it has none."""
     # One transaction with a transaction-local timeout: a session SET would stay on a server
     # connection that a transaction-mode pooler hands to the next client.
-    with psycopg.connect(url, connect_timeout=10) as conn:
+    with psycopg.connect(url, connect_timeout=10, application_name=APPLICATION_NAME) as conn:
         conn.execute(TRANSACTION_TIMEOUT_SQL)
         present = conn.execute(BRANCH_VERSION_SQL, {"schema": schema, "table": table_name})
         if not present.fetchone()[0]:  # type: ignore[index]
@@ -104,7 +105,9 @@ def branch_versions(url: str, schema: str, table_name: str) -> tuple[str, ...] |
 
 def stamp_branch(url: str, schema: str, table_name: str, versions: tuple[str, ...]) -> None:
     """Write `versions` into the branch's (empty) version table."""
-    with psycopg.connect(url, connect_timeout=10) as conn:  # one transaction, committed at exit
+    with psycopg.connect(
+        url, connect_timeout=10, application_name=APPLICATION_NAME
+    ) as conn:  # one transaction, committed at exit
         conn.execute(TRANSACTION_TIMEOUT_SQL)
         for version in versions:
             conn.execute(
@@ -188,7 +191,9 @@ class _Trial:
         """Return the branch's normalised schema, or None when pg_dump is not available."""
         try:
             if self.bindir is None:
-                with psycopg.connect(_libpq(self.url), connect_timeout=10) as conn:
+                with psycopg.connect(
+                    _libpq(self.url), connect_timeout=10, application_name=APPLICATION_NAME
+                ) as conn:
                     major = conn.info.server_version // 10000
                 self.bindir = client_bindir(major)
             exclude = (

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard.accounts.roles import public, role_required
+from dashboard.accounts.roles import has_role, public, role_required
 from dashboard.home.services import health, target_overview
 from dashboard.jobs.models import JobRun
 from dashboard.jobs.services import enqueue
@@ -17,6 +17,7 @@ from dashboard.target import TargetError
 def home(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {
         "recent_jobs": JobRun.objects.filter(kind="health_check")[:5],
+        "is_admin": has_role(request.user, "admin"),  # the setup checklist is loaded for admins
     }
     try:
         context["overview"] = target_overview()

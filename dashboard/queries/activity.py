@@ -9,6 +9,7 @@ from datetime import datetime
 from django.conf import settings
 from sqlalchemy import Connection, text
 
+from dashboard.console_work import console_roles, is_console_session
 from dashboard.queries.sqlformat import normalized_text, one_line
 from dashboard.target import run_read
 
@@ -143,6 +144,9 @@ class Activity:
     idle_in_transaction_seconds: int
     show_idle: bool
     hidden_idle: int = 0
+    show_console: bool = False
+    hidden_console: int = 0
+    console_roles: tuple[str, ...] = ()
 
     @property
     def waiting(self) -> int:
@@ -217,18 +221,32 @@ def _seconds(value: object) -> float | None:
     return float(value) if value is not None else None  # type: ignore[arg-type]
 
 
-def activity(reveal_values: bool, show_idle: bool = False) -> Activity:
-    """Return the server's sessions (constants masked unless `reveal_values`) and blocking tree."""
+def activity(reveal_values: bool, show_idle: bool = False, show_console: bool = False) -> Activity:
+    """Return the server's sessions (constants masked unless `reveal_values`) and blocking tree.
+
+    The console's own sessions are left out unless `show_console`, except those that block
+    or wait on another session (they are part of the story then).
+    """
+    roles = console_roles()
 
     def work(conn: Connection) -> Activity:
-        sessions = _sessions(conn, reveal_values)
+        every = _sessions(conn, reveal_values)
         limits = conn.execute(CONNECTION_LIMIT_SQL).mappings().one()
+        tree = _blocking_tree(every)
+        sessions = every
+        if not show_console:
+            sessions = [
+                s
+                for s in every
+                if s.blocking
+                or s.waiting
+                or not is_console_session(s.application, s.username, roles)
+            ]
         by_state: dict[str, int] = {}
         for session in sessions:
             if session.backend_type == "client backend":
                 key = session.state or "unknown"
                 by_state[key] = by_state.get(key, 0) + 1
-        tree = _blocking_tree(sessions)
         shown = sessions
         if not show_idle:
             shown = [s for s in sessions if s.state != "idle" or s.blocking]
@@ -243,6 +261,9 @@ def activity(reveal_values: bool, show_idle: bool = False) -> Activity:
             idle_in_transaction_seconds=int(settings.QUERIES_IDLE_IN_TRANSACTION_SECONDS),
             show_idle=show_idle,
             hidden_idle=len(sessions) - len(shown),
+            show_console=show_console,
+            hidden_console=len(every) - len(sessions),
+            console_roles=roles,
         )
 
     return run_read(work, timeout_ms=3000)

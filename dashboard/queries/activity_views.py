@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from dashboard.accounts.roles import role_required
 from dashboard.audit.services import record
+from dashboard.console_work import APPLICATION_NAME
 from dashboard.params import BadParameter, timestamp
 from dashboard.queries.actions import reset_statement_statistics, signal_backend
 from dashboard.queries.activity import activity as read_activity
@@ -27,27 +28,37 @@ def _activity_url(**params: str) -> str:
 @role_required("viewer")
 def activity(request: HttpRequest) -> HttpResponse:
     show_idle = request.GET.get("idle") == "1"
+    show_console = request.GET.get("console") == "1"
     paused = request.GET.get("refresh") == "off"
     roles = roles_held(request)
     target_error = ""
     try:
-        data = read_activity(reveal_values="engineer" in roles, show_idle=show_idle)
+        data = read_activity(
+            reveal_values="engineer" in roles, show_idle=show_idle, show_console=show_console
+        )
     except TargetError as exc:
         if not request.htmx:
             raise
         data, target_error = None, exc.sentence  # the poll goes on and recovers by itself
-    idle = {"idle": "1"} if show_idle else {}
+    shown = {"idle": show_idle, "console": show_console}
+
+    def url(paused: bool = False, **flip: bool) -> str:
+        wanted = {**shown, **flip}
+        params = {name: "1" for name, on in wanted.items() if on}
+        return _activity_url(**params, **({"refresh": "off"} if paused else {}))
+
     context = {
         "tab": "activity",
         "activity": data,
         "target_error": target_error,
         "paused": paused,
         "show_idle": show_idle,
-        "poll_url": _activity_url(**idle),
-        "pause_url": _activity_url(**idle, refresh="off"),
-        "idle_url": _activity_url(
-            **({} if show_idle else {"idle": "1"}), **({"refresh": "off"} if paused else {})
-        ),
+        "show_console": show_console,
+        "poll_url": url(),
+        "pause_url": url(paused=True),
+        "idle_url": url(paused=paused, idle=not show_idle),
+        "console_url": url(paused=paused, console=not show_console),
+        "console_application": APPLICATION_NAME,
         "can_signal": "admin" in roles,
         "values_masked": "engineer" not in roles,
     }

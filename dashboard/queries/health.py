@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from dashboard.console_work import APPLICATION_NAME, console_roles
 from dashboard.target import run_read, target_schema
 
 WRAPAROUND_LIMIT = 2_000_000_000  # PostgreSQL stops assigning XIDs a little past 2^31 - 3M
@@ -23,15 +24,20 @@ CACHE_HIT_SQL = text(
     """
 )
 
+# A session is the console's own when it is named so or runs as one of the console's roles.
 CONNECTIONS_SQL = text(
     """
     SELECT
         coalesce(state, 'unknown') AS state,
-        count(*) AS connections
+        count(*) FILTER (
+            WHERE NOT (application_name = :application
+                       OR usename = ANY(CAST(:console_roles AS text[])))
+        ) AS connections,
+        count(*) AS with_console
     FROM pg_catalog.pg_stat_activity
     WHERE backend_type = 'client backend'
     GROUP BY 1
-    ORDER BY 2 DESC
+    ORDER BY 3 DESC
     """
 )
 
@@ -43,6 +49,9 @@ CONNECTIONS_BY_ROLE_SQL = text(
         count(*) AS connections
     FROM pg_catalog.pg_stat_activity
     WHERE backend_type = 'client backend'
+      AND (:show_console
+           OR NOT (application_name = :application
+                   OR usename = ANY(CAST(:console_roles AS text[]))))
     GROUP BY 1, 2
     ORDER BY 3 DESC
     LIMIT 10
@@ -128,10 +137,17 @@ class Health:
     databases: list[dict[str, Any]]
     oldest_tables: list[dict[str, Any]]
     schema: str
+    show_console: bool = False
+    console_roles: tuple[str, ...] = ()
 
     @property
     def client_connections(self) -> int:
-        return sum(row["connections"] for row in self.connections_by_state)
+        """Return every client connection, the console's own included (they count too)."""
+        return sum(row["with_console"] for row in self.connections_by_state)
+
+    @property
+    def console_connections(self) -> int:
+        return sum(row["with_console"] - row["connections"] for row in self.connections_by_state)
 
     @property
     def usable_connections(self) -> int:
@@ -150,8 +166,13 @@ class Health:
         return 100.0 * self.oldest_xid_age / WRAPAROUND_LIMIT
 
 
-def _health(conn: Connection) -> Health:
+def _health(conn: Connection, show_console: bool) -> Health:
     schema = target_schema()
+    console = {
+        "application": APPLICATION_NAME,
+        "console_roles": list(console_roles()),
+        "show_console": show_console,
+    }
     cache = conn.execute(CACHE_HIT_SQL).mappings().one()
     limits = conn.execute(SETTINGS_SQL).mappings().one()
     vacuum = [
@@ -174,8 +195,10 @@ def _health(conn: Connection) -> Health:
     return Health(
         table_hit_ratio=cache["table_hit_ratio"],
         index_hit_ratio=cache["index_hit_ratio"],
-        connections_by_state=[dict(row) for row in conn.execute(CONNECTIONS_SQL).mappings()],
-        connections_by_role=[dict(row) for row in conn.execute(CONNECTIONS_BY_ROLE_SQL).mappings()],
+        connections_by_state=_by_state(conn, console),
+        connections_by_role=[
+            dict(row) for row in conn.execute(CONNECTIONS_BY_ROLE_SQL, console).mappings()
+        ],
         max_connections=limits["max_connections"],
         reserved_connections=limits["reserved_connections"],
         vacuum=vacuum,
@@ -186,9 +209,24 @@ def _health(conn: Connection) -> Health:
             dict(row) for row in conn.execute(TABLE_AGE_SQL, {"schema": schema}).mappings()
         ],
         schema=schema,
+        show_console=show_console,
+        console_roles=tuple(console["console_roles"]),
     )
 
 
-def database_health() -> Health:
-    """Return cache hit ratios, connections, vacuum state and wraparound age of the target."""
-    return run_read(_health)
+def _by_state(conn: Connection, console: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return connections per state: `connections` without the console's own (unless shown)."""
+    rows = [dict(row) for row in conn.execute(CONNECTIONS_SQL, console).mappings()]
+    for row in rows:
+        if console["show_console"]:
+            row["connections"] = row["with_console"]
+    return rows
+
+
+def database_health(show_console: bool = False) -> Health:
+    """Return cache hit ratios, connections, vacuum state and wraparound age of the target.
+
+    Connections by state and role leave out the console's own unless `show_console`; the
+    total against max_connections always counts them.
+    """
+    return run_read(lambda conn: _health(conn, show_console))

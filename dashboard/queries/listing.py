@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from django.http import QueryDict
 from django.utils.http import urlencode
 
+from dashboard.console_work import console_roles
 from dashboard.params import INT8, BadParameter, floating, integer, optional, text
 
 T = TypeVar("T")
@@ -54,6 +55,7 @@ class StatementFilters:
     database: str = ""  # "" = the target's database, "*" = all databases
     username: str = ""
     page: int = 1
+    include_console: bool = False  # the console's own statements are hidden unless asked for
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -80,6 +82,7 @@ class StatementFilters:
         filters.min_mean_ms = _number(query, "min_mean", mean, 0.0, errors)
         page = partial(integer, minimum=1, maximum=MAX_PAGE, expected="a page number")
         filters.page = _number(query, "page", page, 1, errors)
+        filters.include_console = query.get("console") == "1"
         filters.errors = errors
         return filters
 
@@ -111,6 +114,12 @@ class StatementFilters:
     def all_databases(self) -> bool:
         return self.database == ALL_DATABASES
 
+    def hidden_roles(self) -> list[str]:
+        """Return the roles whose statements the list leaves out (the console's, unless asked)."""
+        if self.include_console or self.username:
+            return []  # a role asked for by name is shown, even the console's own
+        return list(console_roles())
+
     def params(self, **changes: Any) -> dict[str, str]:
         """Return the non-default query parameters, with `changes` applied."""
         current = dataclasses.replace(self, **changes)
@@ -123,6 +132,7 @@ class StatementFilters:
             "min_calls": (current.min_calls, 0),
             "min_mean": (current.min_mean_ms, 0.0),
             "page": (current.page, 1),
+            "console": ("1" if current.include_console else "", ""),
         }
         return {key: _plain(value) for key, (value, default) in values.items() if value != default}
 
@@ -202,6 +212,7 @@ class StatementPage:
     usernames: list[str] = field(default_factory=list)
     this_database: str = ""
     snapshots_in_window: int = 0
+    console_roles: tuple[str, ...] = ()  # whose statements are hidden unless include_console
 
     @property
     def has_next(self) -> bool:

@@ -42,7 +42,8 @@ def indexes(request: HttpRequest) -> HttpResponse:
 @role_required("viewer")
 def health(request: HttpRequest) -> HttpResponse:
     try:
-        context = {"tab": "health", "health": database_health()}
+        show_console = request.GET.get("console") == "1"
+        context = {"tab": "health", "health": database_health(show_console=show_console)}
     except TargetError as exc:
         return part_error(request, "queries/health.html#numbers", exc)
     template = "queries/health.html#numbers" if request.htmx else "queries/health.html"

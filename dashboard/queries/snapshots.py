@@ -244,7 +244,7 @@ def recent_snapshots(limit: int = 20) -> list[StatementSnapshot]:
 # ---- reading the history ----------------------------------------------------------------------
 
 
-def _window_deltas(since: datetime, database: str | None, username: str):
+def _window_deltas(since: datetime, database: str | None, username: str, hidden_roles: list[str]):
     deltas = StatementDelta.objects.filter(
         captured_at__gt=since, snapshot__source=target_location()
     )
@@ -252,6 +252,8 @@ def _window_deltas(since: datetime, database: str | None, username: str):
         deltas = deltas.filter(database=database)
     if username:
         deltas = deltas.filter(username=username)
+    if hidden_roles:
+        deltas = deltas.exclude(username__in=hidden_roles)
     return deltas
 
 
@@ -267,7 +269,7 @@ def fill_window_page(page: StatementPage, this_database: str) -> None:
     )
     page.databases = sorted(set(in_window.values_list("database", flat=True).distinct()) - {""})
     page.usernames = sorted(set(in_window.values_list("username", flat=True).distinct()) - {""})
-    deltas = _window_deltas(since, database, filters.username)
+    deltas = _window_deltas(since, database, filters.username, filters.hidden_roles())
     total_time = F("total_exec_ms") + F("total_plan_ms")
     page.scope_total_ms = deltas.aggregate(total=Sum(total_time))["total"] or 0.0
     grouped = (

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from dashboard.console_work import console_roles
 from dashboard.queries import snapshots
 from dashboard.queries.extension import (
     StatementsStatus,
@@ -56,6 +57,10 @@ STATEMENT_LIST_SQL = """
                 SELECT oid
                 FROM pg_catalog.pg_roles
                 WHERE rolname = :username))
+          AND s.userid NOT IN (
+                SELECT oid
+                FROM pg_catalog.pg_roles
+                WHERE rolname = ANY(CAST(:hidden_roles AS text[])))
     ),
     filtered AS (
         SELECT *
@@ -157,6 +162,7 @@ def live_statement_rows(
         "min_calls": filters.min_calls,
         "min_mean_ms": filters.min_mean_ms,
         "queryids": queryids,
+        "hidden_roles": filters.hidden_roles(),
         "limit": PAGE_SIZE,
         "offset": filters.offset,
     }
@@ -205,7 +211,9 @@ def _cached_scopes(conn: Connection, function: str) -> tuple[list[str], list[str
 
 def _live_page(conn: Connection, filters: StatementFilters) -> tuple[StatementsStatus, Any]:
     status = ready_statements_status(conn)
-    page = StatementPage(filters=filters, this_database=status.database)
+    page = StatementPage(
+        filters=filters, this_database=status.database, console_roles=console_roles()
+    )
     if not status.ready:
         return status, page
     function = status.function(conn)

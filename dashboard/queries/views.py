@@ -51,6 +51,8 @@ def statements(request: HttpRequest) -> HttpResponse:
         "sort_links": {key: filters.query_string(sort=key) for key in SORTS},
         "next_link": filters.query_string(page=filters.page + 1),
         "previous_link": filters.query_string(page=filters.page - 1),
+        "console_show_link": filters.query_string(include_console=True),
+        "console_hide_link": filters.query_string(include_console=False),
         "statement_url": reverse("queries:statements"),
         "can_reset": "admin" in roles,
         "can_capture": "engineer" in roles,

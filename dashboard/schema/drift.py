@@ -21,6 +21,7 @@ from django.conf import settings
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.dialects import postgresql
 
+from dashboard.project_imports import add_project_import_paths
 from dashboard.target import run_read, target_schema
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,15 @@ class Difference:
 class DriftReport:
     """The outcome of comparing the models with the database; `ok` when they agree."""
 
-    models_module: str
+    models_module: str  # "" when no models module is configured: the check is off
     schema: str
     differences: list[Difference] = field(default_factory=list)
     error: str = ""  # why the comparison could not run (e.g. the models did not import)
+
+    @property
+    def off(self) -> bool:
+        """Return True when SCHEMA_MODELS names no module, so nothing was compared."""
+        return not self.models_module
 
     @property
     def ok(self) -> bool:
@@ -70,16 +76,33 @@ class DriftReport:
 
 
 def models_module_name() -> str:
-    """Return the dotted name of the module defining the models (setting SCHEMA_MODELS)."""
-    return str(getattr(settings, "SCHEMA_MODELS", "core.models"))
+    """Return the dotted name of the module defining the models (SCHEMA_MODELS; "" = off)."""
+    return str(getattr(settings, "SCHEMA_MODELS", "") or "").strip()
 
 
 def models_metadata(module_name: str) -> MetaData:
-    """Import `module_name` and return the SQLModel metadata its models registered on."""
+    """Import `module_name` and return the SQLModel metadata its models registered on.
+
+    The module is imported the way the project's Alembic scripts are: with the folders of
+    ALEMBIC_PYTHONPATH on the import path.
+    """
+    add_project_import_paths()
     importlib.import_module(module_name)
     from sqlmodel import SQLModel
 
     return SQLModel.metadata
+
+
+_import_failures_logged: set[str] = set()
+
+
+def _log_import_failure_once(module_name: str, exc: Exception) -> None:
+    """Log why the models did not import, with the traceback once per process and cause."""
+    key = f"{module_name}:{type(exc).__name__}:{exc}"
+    if key in _import_failures_logged:
+        return
+    _import_failures_logged.add(key)
+    logger.warning("schema drift: importing %s failed", module_name, exc_info=exc)
 
 
 def _comparable(metadata: MetaData, schema: str) -> MetaData:
@@ -134,6 +157,66 @@ def _foreign_key(constraint: Any) -> tuple[str, str]:
         f"{referred}({referred_columns})"
     )
     return table, described
+
+
+FOREIGN_KEY_OPTIONS = (
+    ("ondelete", "ON DELETE"),
+    ("onupdate", "ON UPDATE"),
+    ("deferrable", "DEFERRABLE"),
+    ("initially", "INITIALLY"),
+)
+
+
+def _option(constraint: Any, name: str) -> str:
+    """Return a foreign key option as Postgres spells it (no option = its default)."""
+    value = getattr(constraint, name, None)
+    if name == "deferrable":
+        return "DEFERRABLE" if value else "NOT DEFERRABLE"
+    if name == "initially":
+        return str(value or "IMMEDIATE").upper()
+    return str(value or "NO ACTION").upper()
+
+
+def _foreign_key_shape(constraint: Any) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    targets = tuple(element.target_fullname for element in constraint.elements)
+    return _table_name(constraint), tuple(constraint.column_keys), targets
+
+
+def _foreign_keys_changed_in_place(diffs: list[Any]) -> tuple[list[Any], list[Difference]]:
+    """Return the diffs without FKs that were only re-worded, and one sentence for each.
+
+    Alembic reports a foreign key whose options differ (ON DELETE, ON UPDATE, DEFERRABLE) as
+    one key removed and one added, though it is the same key on the same columns: say once
+    what differs instead.
+    """
+    removed = {
+        _foreign_key_shape(diff[1]): diff
+        for diff in diffs
+        if isinstance(diff, tuple) and diff[0] == "remove_fk"
+    }
+    added = {
+        _foreign_key_shape(diff[1]): diff
+        for diff in diffs
+        if isinstance(diff, tuple) and diff[0] == "add_fk"
+    }
+    paired = removed.keys() & added.keys()
+    changed = []
+    for shape in sorted(paired):
+        database, model = removed[shape][1], added[shape][1]
+        table, described = _foreign_key(model)
+        what = [
+            f"{label} is {_option(database, name)} in the database but "
+            f"{_option(model, name)} in the model"
+            for name, label in FOREIGN_KEY_OPTIONS
+            if _option(database, name) != _option(model, name)
+        ]
+        if database.name and model.name and database.name != model.name:
+            what.append(f"it is named “{database.name}” in the database")
+        sentence = f"Foreign key {described} differs: {'; '.join(what) or 'its definition'}."
+        changed.append(Difference("foreign_key_mismatch", table, sentence))
+    pairs = [removed[shape] for shape in paired] + [added[shape] for shape in paired]
+    kept = [diff for diff in diffs if not any(diff is pair for pair in pairs)]
+    return kept, changed
 
 
 def _column_difference(diff: tuple) -> Difference:
@@ -293,7 +376,8 @@ def compare(conn: Connection, metadata: MetaData, schema: str) -> list[Differenc
             "include_name": include_name,
         },
     )
-    found = [item for diff in compare_metadata(context, metadata) for item in describe(diff)]
+    diffs, changed_keys = _foreign_keys_changed_in_place(compare_metadata(context, metadata))
+    found = changed_keys + [item for diff in diffs for item in describe(diff)]
     missing = {d.table for d in found if d.kind == "missing_table"}
     # A missing table's indexes and keys are missing too; saying so again is only noise.
     differences = [d for d in found if d.table not in missing or d.kind == "missing_table"]
@@ -316,10 +400,12 @@ def drift_report(lock_timeout_ms: int | None = None) -> DriftReport:
     """
     module_name = models_module_name()
     schema = target_schema()
+    if not module_name:
+        return DriftReport("", schema)
     try:
         metadata = _comparable(models_metadata(module_name), schema)
     except Exception as exc:  # any failure to import the models is shown, not raised
-        logger.warning("schema drift: importing %s failed", module_name, exc_info=True)
+        _log_import_failure_once(module_name, exc)
         return DriftReport(
             module_name,
             schema,

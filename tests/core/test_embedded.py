@@ -1,4 +1,6 @@
-"""The prepared layout's read-only role: SELECT on the application's tables, nothing else."""
+"""The production layout the demo and the tests are prepared with (core.embedded.prepare):
+the read-only role reads the application's tables and nothing else; the target role may reset
+the statement statistics."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import os
 import psycopg
 import pytest
 
-from core.embedded import OWNER_ROLE, READONLY_ROLE
-from tests.pgplugin import running_layout
+from core.embedded import OWNER_ROLE, READONLY_ROLE, STATEMENTS_RESET_FUNCTIONS_SQL
+from tests.pgplugin import TEST_DATABASE, running_layout
 
 
 def _as_readonly(*statements: str):
@@ -54,3 +56,19 @@ def test_the_owner_may_switch_to_the_read_only_role():
     with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as owner:
         owner.execute(f"SET ROLE {READONLY_ROLE}")
         assert owner.execute("SELECT current_user").fetchone()[0] == READONLY_ROLE
+
+
+def _superuser(dbname: str = TEST_DATABASE) -> psycopg.Connection:
+    url = os.environ["PG_SUPERUSER_URL"].rsplit("/", 1)[0] + f"/{dbname}"
+    return psycopg.connect(url, autocommit=True)
+
+
+def test_the_target_role_may_reset_statement_statistics():
+    with _superuser() as conn:
+        signatures = [row[0] for row in conn.execute(STATEMENTS_RESET_FUNCTIONS_SQL)]
+        assert signatures  # pg_stat_statements is created in the test database
+        for signature in signatures:
+            granted = conn.execute(
+                "SELECT has_function_privilege(%s, %s, 'EXECUTE')", (OWNER_ROLE, signature)
+            ).fetchone()[0]
+            assert granted, signature

@@ -153,7 +153,8 @@ def test_child_environment_holds_only_the_url_it_is_given(
     assert environment[URL_ENV] == "postgresql+psycopg://u:pw@h/branch"
     for name in ("TARGET_DATABASE_URL", "DATABASE_URL", "APP_DATABASE_URL", "PG_SUPERUSER_URL"):
         assert name not in environment
-    assert not any(key.startswith("PG") for key in environment)
+    # No libpq setting but the console's application name (no host, user or password).
+    assert {key for key in environment if key.startswith("PG")} == {"PGAPPNAME"}
     assert environment["MIGRATION_LOCK_TIMEOUT"] == project.settings.lock_timeout
 
 

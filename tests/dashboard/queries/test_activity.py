@@ -186,3 +186,49 @@ def test_terminate_closes_the_connection_and_a_reused_pid_is_not_signalled(admin
 def test_signal_of_a_finished_backend_is_a_404(admin_client):
     assert admin_client.get("/queries/activity/1/cancel/").status_code == 404
     assert admin_client.get("/queries/activity/1/explode/").status_code == 404
+
+
+def test_the_consoles_own_sessions_are_hidden_unless_asked(viewer_client, htmx_headers):
+    # Named like the console (any role), and of the console's role (any name).
+    named = Background("SELECT pg_sleep(20) AS qt_named_console", "schemadesk")
+    by_role = psycopg.connect(os.environ["DATABASE_URL"], application_name="qt-console-role")
+    by_role.execute("SELECT 1 AS qt_console_role")  # idle in transaction from now on
+    app = Background("SELECT pg_sleep(20) AS qt_app_session", "qt-app")
+    pids = {named.pid, by_role.info.backend_pid}
+    try:
+        assert wait_until(lambda: (s := _session(app.pid)) and s.state == "active")
+        hidden = activity(reveal_values=True, show_idle=True)
+        assert app.pid in {s.pid for s in hidden.sessions}
+        assert not pids & {s.pid for s in hidden.sessions}
+        assert hidden.hidden_console >= 2
+
+        shown = activity(reveal_values=True, show_idle=True, show_console=True)
+        assert pids <= {s.pid for s in shown.sessions}
+
+        page = viewer_client.get("/queries/activity/").content.decode()
+        assert "qt_app_session" in page and "qt_named_console" not in page
+        assert "Show the console's own (" in page
+        toggled = viewer_client.get(
+            "/queries/activity/", {"console": "1", "idle": "1"}, **htmx_headers
+        ).content.decode()
+        assert "qt_named_console" in toggled and "qt_console_role" in toggled
+        # The poll keeps both choices.
+        assert 'hx-get="/queries/activity/?idle=1&amp;console=1"' in toggled
+    finally:
+        named.stop()
+        app.stop()
+        by_role.close()
+
+
+def test_a_console_session_that_blocks_the_application_stays_visible(lock_table):
+    blocker = psycopg.connect(os.environ["TARGET_DATABASE_URL"], application_name="schemadesk")
+    blocker.execute("UPDATE qt_lock SET v = v + 1 WHERE id = 1")
+    waiter = Background("SET lock_timeout = '15s'; UPDATE qt_lock SET v = 2 WHERE id = 1", "qt-w")
+    try:
+        assert wait_until(lambda: (s := _session(waiter.pid)) and s.blocked_by)
+        assert blocker.info.backend_pid in {s.pid for s in activity(True, show_idle=True).sessions}
+    finally:
+        blocker.rollback()
+        blocker.close()
+        waiter.thread.join(timeout=10)
+        waiter.conn.close()

@@ -41,13 +41,14 @@ def test_health_lists_dead_rows_of_a_table():
 
 
 @pytest.fixture
-def reset_allowed():
+def reset_not_granted():
+    """Take away the grant the setup gives the target role, and give it back afterwards."""
     as_superuser(
-        "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO todo_owner"
+        "REVOKE EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) FROM todo_owner"
     )
     yield
     as_superuser(
-        "REVOKE EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) FROM todo_owner"
+        "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO todo_owner"
     )
 
 
@@ -61,9 +62,9 @@ def _recorded(text: str) -> bool:
     )
 
 
-def test_reset_needs_admin_and_confirmation_and_is_audited(
-    admin_client, engineer_client, reset_allowed
-):
+def test_reset_needs_admin_and_confirmation_and_is_audited(admin_client, engineer_client):
+    # No grant made here: the setup (core.embedded.prepare, as `make demo`) gives the target
+    # role EXECUTE on pg_stat_statements_reset, so the admin's reset works out of the box.
     as_owner("SELECT 'qt_reset_marker' AS marker")
     marker = "SELECT $1 AS marker"
     assert _recorded(marker)
@@ -89,8 +90,33 @@ def test_reset_needs_admin_and_confirmation_and_is_audited(
     assert event.detail == {"database": "schemadesk_test"}
 
 
-def test_reset_without_the_privilege_says_how_to_grant_it(admin_client):
+def test_reset_without_the_privilege_says_how_to_grant_it(admin_client, reset_not_granted):
     response = admin_client.post("/queries/reset/", {"confirm": "yes"})
     assert response.status_code == 403
     assert "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset" in response.content.decode()
     assert not AuditEvent.objects.filter(action="queries.reset_statistics").exists()
+
+
+def test_health_leaves_the_consoles_connections_out_unless_asked(viewer_client, htmx_headers):
+    import os
+
+    import psycopg
+
+    from dashboard.queries.health import database_health
+
+    with psycopg.connect(os.environ["DATABASE_URL"], application_name="qt-health-console"):
+        hidden = database_health()
+        shown = database_health(show_console=True)
+        assert hidden.console_connections >= 1  # this one, at least
+        assert "schemadesk" not in {row["username"] for row in hidden.connections_by_role}
+        assert "schemadesk" in {row["username"] for row in shown.connections_by_role}
+        # Against max_connections every connection counts, hidden or not.
+        assert hidden.client_connections == shown.client_connections
+        assert sum(r["connections"] for r in hidden.connections_by_state) == (
+            hidden.client_connections - hidden.console_connections
+        )
+
+        page = viewer_client.get("/queries/health/").content.decode()
+        assert "of the console's own connection" in page and "?console=1" in page
+        toggled = viewer_client.get("/queries/health/?console=1", **htmx_headers)
+        assert "Including the console's own connections" in toggled.content.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -131,3 +132,34 @@ def test_unknown_or_malformed_queryid_is_a_404_with_a_sentence(viewer_client):
     assert missing.status_code == 404
     assert b"No statement has query id 123456789" in missing.content
     assert viewer_client.get("/queries/99999999999999999999/").status_code == 404
+
+
+def test_the_consoles_own_statements_are_hidden_unless_asked(viewer_client, htmx_headers):
+    import secrets
+
+    import psycopg
+
+    from tests.dashboard.queries.conftest import as_owner
+
+    tag = secrets.token_hex(4)
+    # The console's role (DATABASE_URL) and the application's owner each run one statement
+    # (of different shapes: column aliases alone do not make another query id).
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(f"SELECT 1, 2, 3, 4, 5, 6, 7 AS qt_console_{tag}")
+    as_owner(f"SELECT 1, 2, 3, 4, 5, 6, 7, 8 AS qt_app_{tag}")
+
+    hidden = viewer_client.get(f"/queries/?q={tag}").content.decode()
+    assert f"qt_app_{tag}" in hidden and f"qt_console_{tag}" not in hidden
+    assert "The console's own statements (roles schemadesk, schemadesk_readonly) are hidden." in (
+        hidden
+    )
+
+    shown = viewer_client.get(f"/queries/?q={tag}&console=1", **htmx_headers).content.decode()
+    assert f"qt_app_{tag}" in shown and f"qt_console_{tag}" in shown
+    assert "Including the console's own statements" in shown
+    # The filters keep the choice when paging or sorting.
+    assert "console=1" in re.search(r'href="([^"]*sort=mean[^"]*)"', shown).group(1)
+
+    # Asking for the console's role by name shows its statements.
+    named = viewer_client.get(f"/queries/?q={tag}&user=schemadesk").content.decode()
+    assert f"qt_console_{tag}" in named

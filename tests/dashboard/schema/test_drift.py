@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -156,3 +157,104 @@ def test_schema_page_explains_a_broken_models_setting(
     page = response.content.decode()
     assert "(setting SCHEMA_MODELS) could not be imported: ModuleNotFoundError" in page
     assert "tasks" in page  # the table list still renders
+
+
+# ---- a foreign key whose options differ is one difference, not a missing and an extra key ----
+
+
+@pytest.fixture(scope="module")
+def on_delete_schema() -> Iterator[str]:
+    yield from models_schema(
+        "drift_fk",
+        "ALTER TABLE tasks DROP CONSTRAINT fk_tasks_user_id_users;"
+        "ALTER TABLE tasks ADD CONSTRAINT fk_tasks_user_id_users FOREIGN KEY (user_id) "
+        "REFERENCES users (id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED;"
+        "CREATE TABLE alembic_version (version_num text)",
+    )
+
+
+def test_a_foreign_key_differing_only_in_on_delete_is_reported_once(use_schema, on_delete_schema):
+    use_schema(on_delete_schema)
+    report = drift_report()
+    assert [(d.kind, d.label, d.table) for d in report.differences] == [
+        ("foreign_key_mismatch", "changed", "tasks")
+    ]
+    assert report.differences[0].sentence == (
+        "Foreign key “fk_tasks_user_id_users” tasks(user_id) → users(id) differs: "
+        "ON DELETE is SET NULL in the database but CASCADE in the model; "
+        "DEFERRABLE is DEFERRABLE in the database but NOT DEFERRABLE in the model; "
+        "INITIALLY is DEFERRED in the database but IMMEDIATE in the model."
+    )
+
+
+# ---- SCHEMA_MODELS: off unless set, and imported with ALEMBIC_PYTHONPATH ----
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_no_models_module_means_no_drift_card_but_a_line_saying_how(
+    settings, viewer_client, use_schema, on_delete_schema, caplog, value
+):
+    use_schema(on_delete_schema)  # it has drift: the card would show if the check ran
+    if value is None:
+        del settings.SCHEMA_MODELS
+    else:
+        settings.SCHEMA_MODELS = value
+    report = drift_report()
+    assert report.off and report.ok and report.differences == [] and not report.error
+    for url, headers in (
+        ("/schema/", {}),
+        ("/migrations/?part=drift", {"HTTP_HX_REQUEST": "true"}),
+    ):
+        page = viewer_client.get(url, **headers).content.decode()
+        assert "No drift check: set <code>SCHEMA_MODELS</code>" in page
+        assert "differs from the models" not in page and "Empty module name" not in page
+    assert not [record for record in caplog.records if record.exc_info]
+
+
+def test_the_setting_defaults_to_off():
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if k != "SCHEMA_MODELS"}
+    out = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.SCHEMA_MODELS)"],
+        env={**environment, "DJANGO_SETTINGS_MODULE": "dashboard.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout == "\n"
+
+
+@pytest.mark.django_db
+def test_a_failing_models_import_logs_its_traceback_once_not_per_request(
+    settings, viewer_client, use_schema, agreeing_schema, caplog
+):
+    use_schema(agreeing_schema)
+    settings.SCHEMA_MODELS = "schematest_missing_once.models"
+    for _ in range(3):
+        assert "could not be imported" in viewer_client.get("/schema/").content.decode()
+    logged = [r for r in caplog.records if "schematest_missing_once" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info
+
+
+def test_the_models_module_is_imported_with_alembic_pythonpath(
+    settings, use_schema, agreeing_schema, tmp_path
+):
+    import sys
+
+    use_schema(agreeing_schema)
+    name = f"drift_pp_{secrets.token_hex(4)}"
+    # A module of the project's own folder, re-exporting the models (no new tables).
+    (tmp_path / f"{name}.py").write_text("from core.models import *  # noqa: F403\n")
+    settings.ALEMBIC_PYTHONPATH = str(tmp_path)
+    settings.SCHEMA_MODELS = name
+    try:
+        report = drift_report()  # the Migrations page was never visited in between
+        assert not report.error and report.ok
+    finally:
+        sys.modules.pop(name, None)
+        if str(tmp_path) in sys.path:
+            sys.path.remove(str(tmp_path))

@@ -52,4 +52,5 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         supervisor.start_all()
         self.stdout.write(f"Schemadesk is at http://{host}:{port}/  (Ctrl-C stops it)")
+        self.stdout.flush()  # said now, also when the output is a pipe or a log file
         supervisor.run(should_stop=lambda: bool(stopping))

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OnboardingConfig(AppConfig):
+    name = "dashboard.onboarding"
+    label = "onboarding"
+    verbose_name = "Setup: connect and checks"

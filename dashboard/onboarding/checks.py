@@ -1,0 +1,352 @@
+"""The setup checklist: is everything the console needs in place, and how to fix what is not.
+
+Shown by `manage.py connect` after it has set things up, by `manage.py doctor` at any time and
+to admins on the Overview. Each check is one function returning a `Check`: a status (ok, warn,
+bad), what was found and, when not ok, the fix (a statement to run or a setting to change).
+The target is read through the console's own gateway, as its role: what is checked is what
+the console will really be allowed to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from sqlalchemy import Connection, text
+
+from core.embedded import (
+    DJANGO_SCHEMA,
+    STATEMENTS_RESET_FUNCTIONS_SQL,
+    reset_grant_sql,
+    search_path_sql,
+)
+from dashboard.audit.ownership import audit_protection
+from dashboard.history.project import Project, ProjectError, load_project
+from dashboard.history.url_variable import detect_url_variable
+from dashboard.onboarding.checklist import BAD, OK, WARN, Check
+from dashboard.onboarding.cookies import cookies_over_http
+from dashboard.onboarding.provision import createdb_sql, read_all_stats_sql
+from dashboard.queries.extension import StatementsStatus, statements_status
+from dashboard.schema.drift import models_metadata, models_module_name
+from dashboard.target import TargetError, read_only_setup, run_read
+
+TARGET_FACTS_SQL = text(
+    """
+    SELECT
+        current_user AS role,
+        current_database() AS database,
+        r.rolsuper AS superuser,
+        r.rolcreatedb AS createdb,
+        pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS reads_all_stats,
+        (SELECT e.extnamespace::regnamespace::text
+         FROM pg_catalog.pg_extension AS e
+         WHERE e.extname = 'hypopg') AS hypopg_schema,
+        EXISTS (
+            SELECT 1
+            FROM pg_catalog.pg_available_extensions
+            WHERE name = 'hypopg') AS hypopg_available
+    FROM pg_catalog.pg_roles AS r
+    WHERE r.rolname = current_user
+    """
+)
+
+RESET_PRIVILEGES_SQL = text(
+    f"""
+    SELECT
+        f.signature,
+        has_function_privilege(f.signature::regprocedure, 'EXECUTE') AS granted
+    FROM ({STATEMENTS_RESET_FUNCTIONS_SQL}) AS f
+    """
+)
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    """What the target says about itself and the console's role there."""
+
+    role: str
+    database: str
+    statements: StatementsStatus
+    superuser: bool
+    createdb: bool
+    reads_all_stats: bool
+    hypopg_schema: str | None
+    hypopg_available: bool
+    reset_functions: dict[str, bool]
+
+
+def target_facts() -> TargetFacts:
+    """Return the target's extension, privilege and role facts (one read-only transaction)."""
+
+    def work(conn: Connection) -> TargetFacts:
+        row = conn.execute(TARGET_FACTS_SQL).mappings().one()
+        statements = statements_status(conn)
+        reset = {r.signature: bool(r.granted) for r in conn.execute(RESET_PRIVILEGES_SQL)}
+        return TargetFacts(**dict(row), statements=statements, reset_functions=reset)
+
+    return run_read(work)
+
+
+# ---- the target database -----------------------------------------------------------------
+
+
+def statements_loaded(facts: TargetFacts) -> Check:
+    title = "pg_stat_statements is loaded"
+    status = facts.statements
+    if status.ready or status.problem == "outdated":
+        return Check(title, OK, "the server loaded it at start-up (shared_preload_libraries)")
+    if status.problem == "not_created":
+        return Check(title, WARN, "can be told once the extension is created")
+    return Check(title, BAD, status.sentence, " ".join(status.fix))
+
+
+def statements_created(facts: TargetFacts) -> Check:
+    title = "pg_stat_statements is created"
+    status = facts.statements
+    if status.schema and status.problem != "outdated":
+        return Check(title, OK, f"version {status.version} in schema {status.schema}")
+    if status.problem in ("not_created", "outdated"):
+        return Check(title, BAD, status.sentence, " ".join(status.fix))
+    return Check(title, BAD, f"not created in database {facts.database}", " ".join(status.fix))
+
+
+def statements_reset_granted(facts: TargetFacts) -> Check:
+    title = "pg_stat_statements_reset is granted"
+    if not facts.reset_functions:
+        return Check(title, WARN, "pg_stat_statements is not created yet")
+    missing = [signature for signature, granted in facts.reset_functions.items() if not granted]
+    if not missing:
+        return Check(title, OK, f"{facts.role} may reset the statistics (admins, Queries page)")
+    grants = " ".join(
+        reset_grant_sql(signature, facts.role).as_string(None) + ";" for signature in missing
+    )
+    return Check(
+        title,
+        BAD,
+        f"{facts.role} may not reset the statistics: an admin's reset fails",
+        f"as a superuser: {grants}",
+    )
+
+
+def all_statistics_readable(facts: TargetFacts) -> Check:
+    title = "every role's statements and sessions are visible"
+    if facts.superuser or facts.reads_all_stats:
+        return Check(title, OK, f"{facts.role} has pg_read_all_stats")
+    return Check(
+        title,
+        WARN,
+        f"{facts.role} sees only its own query texts and sessions",
+        f"as a superuser: {read_all_stats_sql(facts.role).as_string(None)};",
+    )
+
+
+def hypopg_ready(facts: TargetFacts) -> Check:
+    title = "hypopg (hypothetical indexes)"
+    if facts.hypopg_schema:
+        return Check(title, OK, f"in schema {facts.hypopg_schema}")
+    if facts.hypopg_available:
+        return Check(
+            title,
+            WARN,
+            "installed on the server, not created in this database: index suggestions "
+            "cannot show the plan with the index",
+            "as a superuser, in that database: CREATE EXTENSION hypopg;",
+        )
+    return Check(
+        title,
+        WARN,
+        "not installed on the server (optional)",
+        "install it (Debian/Ubuntu: apt-get install postgresql-NN-hypopg), then "
+        "CREATE EXTENSION hypopg;",
+    )
+
+
+def branches_possible(facts: TargetFacts) -> Check:
+    title = "branches can be made"
+    provider = str(getattr(settings, "BRANCH_PROVIDER", "local"))
+    if provider == "neon":
+        from dashboard.config import env
+
+        missing = [
+            name
+            for name, value in (
+                ("NEON_API_KEY", env.str("NEON_API_KEY", default="")),
+                ("NEON_PROJECT_ID", str(getattr(settings, "NEON_PROJECT_ID", ""))),
+            )
+            if not value
+        ]
+        if missing:
+            return Check(
+                title,
+                BAD,
+                f"BRANCH_PROVIDER=neon without {' and '.join(missing)}",
+                f"set {' and '.join(missing)} (Neon console → API keys, project settings)",
+            )
+        return Check(title, OK, "Neon branches through the API (BRANCH_PROVIDER=neon)")
+    if facts.superuser or facts.createdb:
+        return Check(title, OK, f"local clones on the target's server ({facts.role} has CREATEDB)")
+    return Check(
+        title,
+        BAD,
+        f"BRANCH_PROVIDER=local but {facts.role} may not create databases: branches and "
+        "migration trial runs fail",
+        f"as a superuser: {createdb_sql(facts.role).as_string(None)}; "
+        "or on Neon set BRANCH_PROVIDER=neon with NEON_API_KEY and NEON_PROJECT_ID",
+    )
+
+
+def read_only_role() -> Check:
+    """Return whether EXPLAIN ANALYZE has its read-only role, and that it can do no harm."""
+    title = "the read-only role for EXPLAIN ANALYZE"
+    setup = read_only_setup()
+    if setup is None:
+        return Check(
+            title,
+            WARN,
+            "none configured: EXPLAIN ANALYZE is refused (plain EXPLAIN works)",
+            "run manage.py connect with a privileged role, or create the role as the README's "
+            "security section shows and set TARGET_READONLY_DATABASE_URL",
+        )
+    try:
+        run_read(lambda conn: None, restricted=True)  # it logs in and passes the harm check
+    except TargetError as exc:
+        how = "TARGET_READONLY_DATABASE_URL" if setup.login else "TARGET_READONLY_ROLE"
+        return Check(title, BAD, f"{setup.role}: {exc.sentence}", f"check {how}")
+    return Check(title, OK, f"{setup.role} may only read the application's tables")
+
+
+# ---- the Alembic project and the models ----------------------------------------------------
+
+
+def alembic_project() -> tuple[Check, Project | None]:
+    """Return the check and the loaded project (None when it does not load)."""
+    title = "the Alembic project loads"
+    try:
+        project = load_project()
+    except ProjectError as exc:
+        return Check(title, BAD, exc.sentence, f"set {exc.setting or 'ALEMBIC_CONFIG'}"), None
+    heads = ", ".join(project.script.get_heads()) or "no revision"
+    count = sum(1 for _ in project.script.walk_revisions())
+    return (
+        Check(
+            title,
+            OK,
+            f"{project.settings.config_path}: {count} revision{'s' * (count != 1)}, head {heads}",
+        ),
+        project,
+    )
+
+
+def url_variable(project: Project | None) -> Check:
+    title = "env.py's URL variable (ALEMBIC_URL_ENV)"
+    if project is None:
+        return Check(title, WARN, "the Alembic project did not load")
+    configured = str(getattr(settings, "ALEMBIC_URL_ENV", "") or "").strip()
+    found = detect_url_variable(
+        project.settings.config_path,
+        project.script_location,
+        project.settings.workdir,
+        project.settings.pythonpath,
+    )
+    if found.name and configured and configured != found.name:
+        return Check(
+            title,
+            BAD,
+            f"ALEMBIC_URL_ENV is {configured}, but env.py reads {found.name}: trial runs get "
+            "no URL and the printed apply command is wrong",
+            f"set ALEMBIC_URL_ENV={found.name}",
+        )
+    if found.name:
+        said = "confirmed" if configured else "detected (ALEMBIC_URL_ENV is unset)"
+        return Check(title, OK, f"{found.name}, {said}: {found.how}")
+    if found.ini_url:
+        return Check(title, OK, found.how)
+    if configured:
+        return Check(title, WARN, f"ALEMBIC_URL_ENV={configured}, not confirmed: {found.how}")
+    return Check(title, BAD, found.how, "set ALEMBIC_URL_ENV to the variable env.py reads")
+
+
+def models_module() -> Check:
+    title = "the models module imports (drift check)"
+    name = models_module_name()
+    if not name:
+        return Check(
+            title,
+            WARN,
+            "SCHEMA_MODELS is not set: no drift check between the models and the database",
+            "set SCHEMA_MODELS to the module defining the SQLModel tables, e.g. app.models",
+        )
+    try:
+        metadata = models_metadata(name)
+    except Exception as exc:  # shown, whatever the project's import raised
+        return Check(
+            title,
+            BAD,
+            f"{name}: {type(exc).__name__}: {exc}",
+            "set SCHEMA_MODELS to an importable module, and ALEMBIC_PYTHONPATH to the folder "
+            "it is imported from",
+        )
+    return Check(title, OK, f"{name}: {len(metadata.tables)} SQLModel tables")
+
+
+# ---- the console itself ------------------------------------------------------------------
+
+
+def console_schema() -> Check:
+    title = "the console's tables live in schema django"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, current_schema()")
+        role, schema = cursor.fetchone()
+    if schema == DJANGO_SCHEMA:
+        return Check(title, OK, f"role {role}, search_path → {schema}")
+    return Check(
+        title,
+        BAD,
+        f"role {role}'s tables resolve to {schema!r}",
+        f"as an administrator: {search_path_sql(role).as_string(None)};",
+    )
+
+
+def audit_trail_protected() -> Check:
+    """Return whether the console's role could change or erase the audit trail."""
+    title = "the console cannot erase the audit trail"
+    protection = audit_protection(connection)
+    if protection.holds:
+        return Check(title, OK, f"{protection.owner} owns it; {protection.role} may add and read")
+    return Check(
+        title,
+        BAD,
+        " ".join(protection.problems),
+        "see the README's security section (python manage.py audit_verify says more)",
+    )
+
+
+def setup_checks(request_secure: bool | None = None) -> list[Check]:
+    """Return every check, in the order an operator fixes them."""
+    try:
+        facts = target_facts()
+    except TargetError as exc:
+        target = [
+            Check("the target database answers", BAD, exc.sentence, "check TARGET_DATABASE_URL")
+        ]
+    else:
+        target = [
+            statements_loaded(facts),
+            statements_created(facts),
+            statements_reset_granted(facts),
+            all_statistics_readable(facts),
+            hypopg_ready(facts),
+            branches_possible(facts),
+            read_only_role(),
+        ]
+    project_check, project = alembic_project()
+    return [
+        console_schema(),
+        audit_trail_protected(),
+        *target,
+        project_check,
+        url_variable(project),
+        models_module(),
+        cookies_over_http(request_secure),
+    ]

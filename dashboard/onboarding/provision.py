@@ -1,0 +1,281 @@
+"""`connect`'s database work: the console's role, database and schema, and the target's grants.
+
+This module writes to the operator's database server (roles, a database, grants), so it uses
+its own short-lived autocommit connections, never the console's read-only gateway. Each step
+looks first and does only what is missing. A statement the privileged role may not run is not
+an error: it is kept, exactly as it would have run, for the operator to run as a superuser.
+The statements come from core.embedded, the same ones `make demo` and the tests use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from core.embedded import (
+    AUDIT_OWNER_ROLE,
+    DJANGO_SCHEMA,
+    audit_owner_sql,
+    console_schema_sql,
+    login_role_sql,
+    readonly_role_sql,
+    reset_grant_sql,
+    statements_reset_grant_sql,
+)
+from dashboard.console_work import APPLICATION_NAME
+
+CONNECT_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class Server:
+    """A libpq URL split into what the steps need (holds a password: never print it)."""
+
+    url: str
+
+    @property
+    def parts(self):  # type: ignore[no-untyped-def]
+        return urlsplit(self.url.replace("postgresql+psycopg://", "postgresql://", 1))
+
+    @property
+    def user(self) -> str:
+        return unquote(self.parts.username or "")
+
+    @property
+    def dbname(self) -> str:
+        return unquote(self.parts.path.lstrip("/"))
+
+    @property
+    def location(self) -> str:
+        """Return host:port/dbname, safe to show."""
+        return f"{self.parts.hostname}:{self.parts.port or 5432}/{self.dbname}"
+
+    def with_database(self, dbname: str) -> str:
+        parts = self.parts
+        return urlunsplit((parts.scheme, parts.netloc, "/" + quote(dbname), parts.query, ""))
+
+    def with_login(self, user: str, password: str, dbname: str) -> str:
+        """Return the same host, port and options for another role and database."""
+        parts = self.parts
+        host = parts.hostname or "localhost"
+        host = f"[{host}]" if ":" in host else host
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit(("postgresql", netloc, "/" + quote(dbname), parts.query, ""))
+
+    def connect(self, dbname: str | None = None) -> psycopg.Connection:
+        url = self.with_database(dbname) if dbname else self.url
+        return psycopg.connect(
+            url.replace("postgresql+psycopg://", "postgresql://", 1),
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name=APPLICATION_NAME,
+        )
+
+
+@dataclass
+class Outcome:
+    """What the steps did, and the statements left for a superuser, per database."""
+
+    done: list[str] = field(default_factory=list)
+    pending: list[tuple[str, str]] = field(default_factory=list)  # (database, statement)
+    blocking: bool = False  # the console cannot start until the pending statements ran
+
+    def script(self) -> str:
+        """Return the pending statements as a psql script (\\connect before each database)."""
+        lines: list[str] = []
+        current = None
+        for database, statement in self.pending:
+            if database != current:
+                lines.append(f"\\connect {database}")
+                current = database
+            lines.append(statement + ";")
+        return "\n".join(lines)
+
+
+def _run(
+    conn: psycopg.Connection,
+    database: str,
+    statements: list[sql.Composable],
+    outcome: Outcome,
+    *,
+    blocking: bool,
+) -> bool:
+    """Run the statements in order; keep the rest for a superuser at the first refusal."""
+    for number, statement in enumerate(statements):
+        try:
+            conn.execute(statement)
+        except psycopg.errors.InsufficientPrivilege:
+            outcome.pending.extend((database, left.as_string(conn)) for left in statements[number:])
+            outcome.blocking = outcome.blocking or blocking
+            return False
+    return True
+
+
+def _scalar(conn: psycopg.Connection, query: str, params: tuple = ()) -> object:
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row else None
+
+
+@dataclass(frozen=True)
+class ConsolePlan:
+    """Where the console's own tables go, and as which roles."""
+
+    role: str
+    password: str
+    database: str  # its own database, or the target's (with in_target)
+    in_target: bool
+    readonly_password: str
+    schema: str = "public"  # the application's
+
+    @property
+    def readonly_role(self) -> str:
+        """Return the role EXPLAIN ANALYZE runs as (schemadesk_readonly by default)."""
+        return f"{self.role}_readonly"
+
+
+def logs_in(target: Server, role: str, password: str, database: str) -> bool:
+    """Return True when `role` already logs in to `database` with `password`."""
+    try:
+        with psycopg.connect(
+            target.with_login(role, password, database),
+            connect_timeout=CONNECT_TIMEOUT_S,
+            application_name=APPLICATION_NAME,
+        ):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+CONSOLE_SCHEMA_READY_SQL = """
+    SELECT
+        n.nspowner = (SELECT oid FROM pg_roles WHERE rolname = %(owner)s)
+        AND has_schema_privilege(%(role)s, n.oid, 'USAGE, CREATE')
+        AND EXISTS (
+            SELECT 1
+            FROM pg_db_role_setting AS s
+            WHERE s.setrole = (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
+              AND s.setdatabase = 0
+              AND format('search_path=%%s', quote_ident(n.nspname)) = ANY(s.setconfig)
+        )
+    FROM pg_namespace AS n
+    WHERE n.nspname = %(schema)s
+"""
+
+
+def prepare_console(admin: Server, target: Server, plan: ConsolePlan, outcome: Outcome) -> None:
+    """Make the console's login role, its database (or use the target's) and its schema.
+
+    The schema belongs to the audit trail's owner, a role nobody logs in as; the console may
+    use it and create its tables there (core.embedded's statements, as for the demo).
+    """
+    with admin.connect() as conn:
+        cur = conn.cursor()
+        if logs_in(target, plan.role, plan.password, plan.database):
+            outcome.done.append(f"role {plan.role} logs in (password from the .env file)")
+        elif _run(
+            conn,
+            admin.dbname,
+            [login_role_sql(cur, plan.role, plan.password)],
+            outcome,
+            blocking=True,
+        ):
+            outcome.done.append(f"role {plan.role} can log in with a new password")
+        if not _scalar(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (plan.database,)):
+            create = [sql.SQL("CREATE DATABASE {}").format(sql.Identifier(plan.database))]
+            if _run(conn, admin.dbname, create, outcome, blocking=True):
+                outcome.done.append(f"database {plan.database} created for the console")
+        if outcome.blocking:
+            # Whoever runs the statements above may make the schema in the same script.
+            schema = [*console_schema_sql(plan.role), *audit_owner_sql(cur, plan.role)]
+            outcome.pending.extend((plan.database, st.as_string(conn)) for st in schema)
+            return
+    with admin.connect(plan.database) as conn:
+        cur = conn.cursor()
+        names = {"owner": AUDIT_OWNER_ROLE, "role": plan.role, "schema": DJANGO_SCHEMA}
+        where = "the target's database" if plan.in_target else "its own database"
+        if _scalar(conn, CONSOLE_SCHEMA_READY_SQL, names):
+            outcome.done.append(f"schema {DJANGO_SCHEMA} in {plan.database} ({where}) ready")
+            return
+        statements = [*console_schema_sql(plan.role), *audit_owner_sql(cur, plan.role)]
+        if _run(conn, plan.database, statements, outcome, blocking=True):
+            outcome.done.append(
+                f"schema {DJANGO_SCHEMA} in {plan.database} ({where}), owned by "
+                f"{AUDIT_OWNER_ROLE}, {plan.role}'s search_path"
+            )
+
+
+STATEMENTS_AVAILABLE_SQL = """
+    SELECT
+        EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'),
+        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')
+"""
+
+
+def read_all_stats_sql(role: str) -> sql.Composed:
+    """Return the grant letting `role` see every role's statements and sessions."""
+    return sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(role))
+
+
+def createdb_sql(role: str) -> sql.Composed:
+    """Return the statement letting `role` create databases (local branches are clones)."""
+    return sql.SQL("ALTER ROLE {} CREATEDB").format(sql.Identifier(role))
+
+
+def prepare_target(
+    admin: Server, target: Server, plan: ConsolePlan, outcome: Outcome, *, local_branches: bool
+) -> None:
+    """Create pg_stat_statements in the target, give the target role what the console uses,
+    and make the read-only role EXPLAIN ANALYZE runs as.
+
+    Nothing here stops the console from starting: what cannot be done is listed for a
+    superuser, and the checklist says what is missing meanwhile.
+    """
+    role = target.user
+    with admin.connect(target.dbname) as conn:
+        cur = conn.cursor()
+        readonly = plan.readonly_role
+        if logs_in(target, readonly, plan.readonly_password, target.dbname):
+            outcome.done.append(f"role {readonly} logs in (password from the .env file)")
+        else:
+            # A login of its own (TARGET_READONLY_DATABASE_URL): no SET ROLE way back.
+            statements = readonly_role_sql(
+                cur,
+                plan.readonly_password,
+                target.dbname,
+                role=readonly,
+                owner=role,
+                schema=plan.schema,
+                owner_may_set_role=False,
+            )
+            if _run(conn, target.dbname, statements, outcome, blocking=False):
+                outcome.done.append(f"role {readonly} may only read {plan.schema}'s tables")
+        available, created = conn.execute(STATEMENTS_AVAILABLE_SQL).fetchone()  # type: ignore[misc]
+        # Created by someone else, the extension's reset function is granted right after:
+        # by its name alone, the one overload there is (pg_stat_statements 1.9 and newer).
+        create = [
+            sql.SQL("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"),
+            reset_grant_sql("pg_stat_statements_reset", role),
+        ]
+        if available and not created and _run(conn, target.dbname, create, outcome, blocking=False):
+            outcome.done.append(f"pg_stat_statements created in {target.dbname}")
+        grants = statements_reset_grant_sql(cur, role, only_missing=True)
+        if grants and _run(conn, target.dbname, list(grants), outcome, blocking=False):
+            outcome.done.append(f"{role} may reset pg_stat_statements")
+        reads_all = _scalar(conn, "SELECT pg_has_role(%s, 'pg_read_all_stats', 'USAGE')", (role,))
+        grant = [read_all_stats_sql(role)]
+        if not reads_all and _run(conn, target.dbname, grant, outcome, blocking=False):
+            outcome.done.append(f"{role} reads every role's statistics")
+        creates = _scalar(
+            conn, "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = %s", (role,)
+        )
+        if (
+            local_branches
+            and not creates
+            and _run(conn, target.dbname, [createdb_sql(role)], outcome, blocking=False)
+        ):
+            outcome.done.append(f"{role} may create databases (local branches are clones)")

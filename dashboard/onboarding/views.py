@@ -1,0 +1,19 @@
+"""The setup checklist on the Overview (admins): loaded after the page, it runs every check."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from dashboard.accounts.roles import role_required
+from dashboard.onboarding.checklist import OK
+from dashboard.onboarding.checks import setup_checks
+
+
+@require_GET
+@role_required("admin")
+def checklist(request: HttpRequest) -> HttpResponse:
+    checks = setup_checks(request_secure=request.is_secure())
+    context = {"checks": checks, "problems": sum(1 for c in checks if c.status != OK)}
+    return render(request, "onboarding/checklist.html", context)

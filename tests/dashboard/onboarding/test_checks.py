@@ -1,0 +1,212 @@
+"""The setup checklist, run against the test cluster (laid out as `make demo` lays it out)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from django.core.management import call_command
+
+from dashboard.history.project import forget_projects
+from dashboard.history.url_variable import forget_detected
+from dashboard.onboarding import checks
+from dashboard.onboarding.checklist import BAD, OK, WARN, Check, checklist_text
+from dashboard.onboarding.cookies import cookies_over_http
+from tests.dashboard.queries.conftest import as_superuser
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scratch_database(settings, monkeypatch):
+    """Point the target at a new, empty database owned by the target role."""
+    from tests.dashboard.history.conftest import (
+        create_owned_database,
+        drop_database_and_branches,
+        owner_url,
+    )
+
+    name = create_owned_database("onboard")
+    monkeypatch.setenv("ONBOARD_TARGET_URL", owner_url(name))
+    settings.TARGET = {**settings.TARGET, "URL_VAR": "ONBOARD_TARGET_URL"}
+    yield name
+    drop_database_and_branches(name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    forget_projects()
+    forget_detected()
+    yield
+    forget_projects()
+    forget_detected()
+
+
+def _by_title(found: list[Check]) -> dict[str, Check]:
+    return {check.title: check for check in found}
+
+
+def test_the_prepared_database_passes_what_the_setup_does(settings):
+    settings.SECURE_COOKIES = False
+    found = _by_title(checks.setup_checks())
+    for title in (
+        "the console's tables live in schema django",
+        "the console cannot erase the audit trail",
+        "pg_stat_statements is loaded",
+        "pg_stat_statements is created",
+        "pg_stat_statements_reset is granted",
+        "every role's statements and sessions are visible",
+        "branches can be made",
+        "the read-only role for EXPLAIN ANALYZE",
+        "the Alembic project loads",
+        "env.py's URL variable (ALEMBIC_URL_ENV)",
+        "the models module imports (drift check)",
+        "cookies and http",
+    ):
+        assert found[title].status == OK, found[title]
+    assert "APP_DIRECT_URL" in found["env.py's URL variable (ALEMBIC_URL_ENV)"].found
+    models = found["the models module imports (drift check)"].found
+    assert models == "core.models: 4 SQLModel tables"
+
+
+def test_a_missing_reset_grant_gives_the_exact_statement_that_fixes_it():
+    revoke = "REVOKE EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) FROM todo_owner"
+    as_superuser(revoke)
+    try:
+        broken = checks.statements_reset_granted(checks.target_facts())
+        assert broken.status == BAD
+        assert broken.fix.startswith("as a superuser: GRANT EXECUTE ON FUNCTION ")
+        as_superuser(broken.fix.removeprefix("as a superuser: "))  # the fix, run as printed
+        assert checks.statements_reset_granted(checks.target_facts()).status == OK
+    finally:
+        as_superuser(revoke.replace("REVOKE", "GRANT").replace("FROM", "TO"))
+
+
+def test_without_pg_stat_statements_the_checks_say_how_to_create_it(scratch_database):
+    from dashboard import target
+
+    target.reset_engine()
+    try:
+        facts = checks.target_facts()  # a database where the extension was never created
+    finally:
+        target.reset_engine()
+    assert checks.statements_created(facts).status == BAD
+    assert checks.statements_created(facts).fix == "CREATE EXTENSION pg_stat_statements;"
+    assert checks.statements_loaded(facts).status == WARN
+    assert checks.statements_reset_granted(facts).status == WARN
+
+
+def test_a_server_that_did_not_preload_the_library_says_how():
+    from dashboard.queries.extension import StatementsStatus
+
+    facts = dataclasses.replace(
+        checks.target_facts(),
+        statements=StatementsStatus(
+            False, "not_preloaded", "not loaded", ["ALTER SYSTEM SET x;"], schema="public"
+        ),
+    )
+    loaded = checks.statements_loaded(facts)
+    assert loaded.status == BAD and loaded.fix == "ALTER SYSTEM SET x;"
+    assert checks.statements_created(facts).status == OK
+
+
+def test_branches_need_createdb_locally_and_credentials_on_neon(settings, monkeypatch):
+    facts = dataclasses.replace(checks.target_facts(), createdb=False, superuser=False)
+    local = checks.branches_possible(facts)
+    assert local.status == BAD and 'ALTER ROLE "todo_owner" CREATEDB;' in local.fix
+    settings.BRANCH_PROVIDER = "neon"
+    settings.NEON_PROJECT_ID = ""
+    monkeypatch.delenv("NEON_API_KEY", raising=False)
+    neon = checks.branches_possible(facts)
+    assert neon.status == BAD and "NEON_API_KEY and NEON_PROJECT_ID" in neon.found
+    settings.NEON_PROJECT_ID = "p-1"
+    monkeypatch.setenv("NEON_API_KEY", "k")
+    assert checks.branches_possible(facts).status == OK
+
+
+def test_a_wrong_alembic_url_env_is_named_with_the_variable_env_py_reads(settings):
+    settings.ALEMBIC_URL_ENV = "DATABASE_URL"
+    check, project = checks.alembic_project()
+    assert check.status == OK
+    found = checks.url_variable(project)
+    assert found.status == BAD
+    assert "ALEMBIC_URL_ENV is DATABASE_URL, but env.py reads APP_DIRECT_URL" in found.found
+    assert found.fix == "set ALEMBIC_URL_ENV=APP_DIRECT_URL"
+
+
+def test_the_models_module_off_or_broken(settings):
+    settings.SCHEMA_MODELS = ""
+    assert checks.models_module().status == WARN
+    settings.SCHEMA_MODELS = "onboarding_no_such.models"
+    broken = checks.models_module()
+    assert broken.status == BAD and "ModuleNotFoundError" in broken.found
+
+
+@pytest.mark.parametrize(
+    ("secure_cookies", "request_secure", "status"),
+    [(True, False, BAD), (True, True, OK), (False, False, OK), (True, None, WARN)],
+)
+def test_cookies_and_http(settings, secure_cookies, request_secure, status):
+    settings.SECURE_COOKIES = secure_cookies
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SECURE_PROXY_SSL_HEADER = None
+    settings.CSRF_TRUSTED_ORIGINS = []
+    assert cookies_over_http(request_secure).status == status
+
+
+def test_a_target_that_does_not_answer_is_one_line(settings, monkeypatch):
+    from dashboard import target
+
+    monkeypatch.setenv("ONBOARD_DOWN_URL", "postgresql://u:p@127.0.0.1:1/nothing")
+    settings.TARGET = {**settings.TARGET, "URL_VAR": "ONBOARD_DOWN_URL", "CONNECT_TIMEOUT_S": 1}
+    target.reset_engine()
+    try:
+        found = checks.setup_checks()
+    finally:
+        target.reset_engine()
+    down = [check for check in found if check.title == "the target database answers"]
+    assert len(down) == 1 and down[0].status == BAD
+
+
+def test_the_text_puts_a_fix_under_each_problem():
+    text = checklist_text([Check("a", OK, "fine", "unused"), Check("bee", BAD, "broken", "do")])
+    assert text.splitlines() == ["  ✓ a    fine", "  ✗ bee  broken", "         fix: do"]
+
+
+def test_doctor_prints_the_checklist_and_fails_on_a_problem(settings, capsys):
+    settings.SECURE_COOKIES = False
+    call_command("doctor")
+    assert "Setup checks" in capsys.readouterr().out
+    settings.SCHEMA_MODELS = "onboarding_no_such.models"
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("doctor")
+    assert exit_info.value.code == 1
+    assert "✗ the models module imports" in capsys.readouterr().out
+
+
+def test_the_read_only_role_is_checked_for_harm(settings):
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "", "READONLY_ROLE": ""}
+    assert checks.read_only_role().status == WARN
+    # The target's own role, as "read-only" role: it owns the tables, so it is refused.
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "TARGET_DATABASE_URL"}
+    harmful = checks.read_only_role()
+    assert harmful.status == BAD and "owns or may write tables" in harmful.found
+
+
+def test_a_console_role_left_in_the_audit_owner_is_reported():
+    as_superuser("GRANT schemadesk_audit TO schemadesk")
+    try:
+        found = checks.audit_trail_protected()
+    finally:
+        as_superuser("REVOKE schemadesk_audit FROM schemadesk")
+    assert found.status == BAD and "is a member of schemadesk_audit" in found.found
+    assert checks.audit_trail_protected().status == OK
+
+
+def test_the_text_wraps_long_lines_under_their_column():
+    found = "word " * 40
+    text = checklist_text([Check("title", BAD, found.strip(), "fix " * 30)], columns=60)
+    lines = text.splitlines()
+    assert all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("  ✗ title  word") and lines[1].startswith(" " * 11 + "word")
+    assert any(line.startswith(" " * 11 + "fix: fix") for line in lines)

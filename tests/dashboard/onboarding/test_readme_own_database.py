@@ -1,0 +1,249 @@
+"""The README's "Running against your own database", followed to the letter on a fresh cluster.
+
+The commands are read from the README (only the example URLs and path are swapped for real
+ones), run as one shell script like a newcomer would paste them, against a throwaway cluster
+made here (not the test run's) holding a project the console has never seen: the shop of
+shop_project.py. Then every page is crawled as the admin operator `connect` created.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from core.netports import free_port
+from core.pgcluster import Cluster, wait_for_port
+from tests.dashboard.onboarding.crawler import crawl, logged_in_client
+from tests.dashboard.onboarding.shop_project import (
+    REVISIONS,
+    SEED_SQL,
+    URL_VARIABLE,
+    write_shop_project,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+SECTION = "### Running against your own database"
+# The README's placeholders, each swapped for the real thing (the test fails if one is gone).
+TARGET_EXAMPLE = "postgresql://app_owner:PASSWORD@db.example.com:5432/app"
+ADMIN_EXAMPLE = "postgresql://postgres:PASSWORD@db.example.com:5432/postgres"
+PROJECT_EXAMPLE = "../myapp/alembic.ini"
+SERVING = re.compile(r"Schemadesk is at (http://\S+)/ ")
+PASSWORD = re.compile(r"Generated password \(shown only now\): (\S+)")
+# Sessions come and go between the Activity page and a visit to one of them (then a 404).
+PASSING = re.compile(r"^/queries/activity/\d+/")
+
+pytestmark = pytest.mark.slow
+
+
+def readme_commands() -> str:
+    """Return the shell block of the README's own-database section, as written."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index(SECTION) :]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert block, "the section has no ```sh block"
+    return block.group(1)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """A fresh cluster of this module's own (not the test run's)."""
+    # A folder of its own under /tmp: the server's user must reach it (pytest's are private).
+    made = Cluster(Path(tempfile.mkdtemp(prefix="schemadesk-readme-pg-")), ephemeral=True)
+    made.start(free_port())
+    try:
+        yield made
+    finally:
+        made.destroy()
+
+
+def shop_database(cluster: Cluster, root: Path, name: str) -> dict[str, str]:
+    """Make role {name}_owner (no special rights) and its database, migrated and seeded."""
+    password = secrets.token_urlsafe(12)
+    with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name}_owner LOGIN PASSWORD '{password}'")
+        conn.execute(f"CREATE DATABASE {name} OWNER {name}_owner")
+    target = f"postgresql://{name}_owner:{password}@127.0.0.1:{cluster.port}/{name}"
+    ini = write_shop_project(root / name)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ini.parent,
+        env={**_clean_environment(), URL_VARIABLE: target.replace("ql://", "ql+psycopg://")},
+        check=True,
+        capture_output=True,
+    )
+    with psycopg.connect(target, autocommit=True) as conn:
+        conn.execute(SEED_SQL)
+    return {
+        "target": target,
+        "admin": cluster.superuser_url(),
+        "ini": str(ini),
+        "env_file": str(root / f"{name}.env"),
+    }
+
+
+@pytest.fixture
+def shop(cluster, tmp_path) -> dict[str, str]:
+    return shop_database(cluster, tmp_path, "shop")
+
+
+def _clean_environment() -> dict[str, str]:
+    """Return a newcomer's environment: none of the test run's database settings."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PG_BINDIR")
+    return {key: os.environ[key] for key in keep if key in os.environ}
+
+
+class Output:
+    """The script's output, read as it comes."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self.thread.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def test_the_readme_own_database_section_works_as_written(shop):
+    commands = readme_commands()
+    for placeholder in (TARGET_EXAMPLE, ADMIN_EXAMPLE, PROJECT_EXAMPLE, "serve_console"):
+        assert placeholder in commands, f"the README no longer shows {placeholder!r}"
+    script = (
+        commands.replace(TARGET_EXAMPLE, shop["target"])
+        .replace(ADMIN_EXAMPLE, shop["admin"])
+        .replace(PROJECT_EXAMPLE, shop["ini"])
+    )
+    port = free_port()
+    # Only where the settings file goes and the port differ from a newcomer's run: the
+    # repository's own .env (the demo's) must stay untouched.
+    environment = {**_clean_environment(), "DOTENV_FILE": shop["env_file"], "PORT": str(port)}
+    process = subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output = Output(process)
+    try:
+        deadline = time.monotonic() + 300  # a bound on waiting, not a speed test
+        while not SERVING.search(output.text):
+            assert process.poll() is None, f"the commands stopped:\n{output.text}"
+            assert time.monotonic() < deadline, f"no server after 5 minutes:\n{output.text}"
+            time.sleep(0.5)
+        base = SERVING.search(output.text).group(1)  # type: ignore[union-attr]
+        assert base == f"http://127.0.0.1:{port}"
+        assert wait_for_port(port, timeout=60), output.text
+
+        # What connect did and found, as the README shows it.
+        assert "5. Checks (run them again any time: python manage.py doctor)" in output.text
+        assert f"✓ URL variable: {URL_VARIABLE}" in output.text
+        assert "✓ models: shop.models" in output.text
+        assert "✗" not in output.text, output.text  # nothing left broken
+        assert (Path(shop["env_file"]).stat().st_mode & 0o777) == 0o600
+
+        password = PASSWORD.search(output.text)
+        assert password, output.text
+        client = logged_in_client(base, "operator", password.group(1))
+        # The drift check runs on the shop's models, imported through ALEMBIC_PYTHONPATH on
+        # the very first page (no Migrations page has loaded the project before), and agrees.
+        schema = client.get("/schema/").text
+        assert "could not be imported" not in schema and "No drift check" not in schema
+        assert "differs from the models" not in schema
+
+        seen = crawl(client, "/")
+        seen_users = crawl(client, "/users/u/1/")  # a customer's page (it asks for a reason)
+        failures = [f for f in seen.failures + seen_users.failures if not PASSING.search(f[4:])]
+        assert not failures, failures
+        visited = {**seen.visited, **seen_users.visited}
+        assert len(visited) > 60
+        for must in ("/schema/order/", "/data/order/", "/migrations/", "/queries/", "/users/u/1/"):
+            assert must in visited, sorted(visited)
+        for revision in REVISIONS:
+            assert f"/migrations/revisions/{revision}/" in visited
+
+        assert "Traceback" not in output.text, output.text
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        output.thread.join(timeout=10)
+
+
+def test_without_a_privileged_role_connect_prints_what_to_run_then_finishes(cluster, tmp_path):
+    from core.pgcluster import find_bindir
+
+    shop = shop_database(cluster, tmp_path, "corner_shop")
+    environment = {**_clean_environment(), "DOTENV_FILE": shop["env_file"]}
+    command = [
+        sys.executable,
+        "manage.py",
+        "connect",
+        shop["target"],
+        "--alembic",
+        shop["ini"],
+        "--console-role",
+        "corner_desk",
+        "--console-database",
+        "corner_desk",
+    ]
+    first = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True)
+    assert first.returncode == 2, first.stdout + first.stderr
+    assert "corner_shop_owner may not do all of it. Run this as a superuser" in first.stdout
+    assert "Then run this command again: nothing more was done." in first.stdout
+    script = first.stdout[first.stdout.index("\\connect ") :].split("\n\n", 1)[0]
+    assert 'CREATE ROLE "corner_desk" LOGIN PASSWORD' in script
+    assert 'CREATE DATABASE "corner_desk"' in script
+    assert "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in script
+    assert 'ALTER ROLE "corner_shop_owner" CREATEDB' in script
+    assert '\\connect corner_desk\nCREATE SCHEMA IF NOT EXISTS "django"' in script
+
+    # A superuser runs it exactly as printed; the same command then does the rest.
+    psql = find_bindir() / "psql"
+    subprocess.run(
+        [str(psql), shop["admin"], "-v", "ON_ERROR_STOP=1", "-q"],
+        input=script,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    second = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True)
+    assert "may not do" not in second.stdout
+    assert "role corner_desk logs in (password from the .env file)" in second.stdout
+    # Django's migrations need the audit owner lent for their run, which only a superuser may
+    # do here: connect says exactly what to run, as which role.
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "corner_shop_owner may not lend the audit owner to corner_desk" in second.stdout
+    lend = next(
+        line for line in second.stdout.splitlines() if line.startswith("AUDIT_ADMIN_DATABASE_URL=")
+    )
+    superuser = shop["admin"].rsplit("/", 1)[0] + "/corner_desk"
+    lend = lend.replace("postgresql://…/corner_desk", superuser)
+    subprocess.run(["bash", "-c", lend], cwd=ROOT, env=environment, check=True, capture_output=True)
+
+    third = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "✓ migrate" in third.stdout and "✗" not in third.stdout
