@@ -132,7 +132,7 @@ def start(cluster_dir: Path, port: int, env_file: Path = ENV_FILE) -> None:
             f"`make demo`, so it was left alone and the cluster was stopped again: free port "
             f"{named}, or change the URLs in {env_file.name}."
         )
-    write_env_file(env_file, Layout(DEMO_DATABASE, cluster.port or 0, passwords), existing)
+    write_demo_env_file(env_file, Layout(DEMO_DATABASE, cluster.port or 0, passwords), existing)
     print(f"{env_file.name} now names port {cluster.port} (port {named} was busy).")
 
 

@@ -36,7 +36,7 @@ def busy_port():
 
 def _demo_env_file(path: Path, port: int) -> None:
     passwords = {role: f"pw-{role}" for role in demo.ROLE_VARIABLES}
-    demo.write_env_file(path, Layout(demo.DEMO_DATABASE, port, passwords), {"KEEP_ME": "yes"})
+    demo.write_demo_env_file(path, Layout(demo.DEMO_DATABASE, port, passwords), {"KEEP_ME": "yes"})
 
 
 def test_a_busy_port_moves_the_cluster_and_env_follows(cluster_dir, busy_port, tmp_path, capsys):
