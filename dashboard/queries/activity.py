@@ -10,7 +10,7 @@ from django.conf import settings
 from sqlalchemy import Connection, text
 
 from dashboard.console_work import console_roles, is_console_session
-from dashboard.queries.sqlformat import normalized_text, one_line
+from dashboard.queries.sqlformat import normalized_text, one_line, without_passwords
 from dashboard.target import run_read
 
 # pg_blocking_pids() takes the lock manager's locks briefly: call it only for sessions that
@@ -200,7 +200,7 @@ def _sessions(conn: Connection, reveal_values: bool) -> list[Session]:
             state_seconds=_seconds(row["state_seconds"]),
             wait_event_type=row["wait_event_type"],
             wait_event=row["wait_event"],
-            query=row["query"] or "",
+            query=without_passwords(row["query"] or ""),
             blocked_by=list(row["blocked_by"] or []),
             waiting_for=row["waiting_for"],
         )

@@ -32,7 +32,7 @@ from dashboard.queries.models import (
     StatementSnapshot,
     StatementText,
 )
-from dashboard.queries.sqlformat import one_line
+from dashboard.queries.sqlformat import one_line, without_passwords
 from dashboard.target import run_read, target_location
 
 logger = logging.getLogger(__name__)
@@ -201,7 +201,10 @@ def capture_snapshot(now: datetime | None = None) -> StatementSnapshot:
         StatementText.objects.bulk_create(
             [
                 StatementText(
-                    dbid=t["dbid"], queryid=t["queryid"], text=t["query"] or "", seen_at=now
+                    dbid=t["dbid"],
+                    queryid=t["queryid"],
+                    text=without_passwords(t["query"] or ""),
+                    seen_at=now,
                 )
                 for t in read.texts
             ],

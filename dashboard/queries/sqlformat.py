@@ -83,6 +83,19 @@ def bind_literals(query: str, literals: Mapping[int, str]) -> str:
     return "".join(pieces)
 
 
+# `PASSWORD '…'` in CREATE/ALTER ROLE (also ENCRYPTED, and a SCRAM verifier): pg_stat_statements
+# and pg_stat_activity keep utility statements' literals as sent, so role set-up shows passwords.
+_PASSWORD_LITERAL = re.compile(
+    r"(\bPASSWORD\s+)(?:E?'(?:[^']|'')*'?|\$\w*\$.*?\$\w*\$)", re.I | re.S
+)
+REDACTED_LITERAL = "'[redacted]'"
+
+
+def without_passwords(query: str) -> str:
+    """Return the statement with every password literal replaced (never shown to anyone)."""
+    return _PASSWORD_LITERAL.sub(lambda match: match.group(1) + REDACTED_LITERAL, query)
+
+
 def normalized_text(query: str) -> str:
     """Return the statement with its constants replaced by `$n` (for showing live queries).
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from dashboard.queries.extension import StatementsStatus, ready_statements_status
-from dashboard.queries.sqlformat import one_line
+from dashboard.queries.sqlformat import one_line, without_passwords
 from dashboard.target import run_read, target_location
 
 # A statement someone explained is recorded again under its queryid, nested, with the EXPLAIN
@@ -33,7 +33,10 @@ def statement_texts(conn: Connection, function: str, queryids: list[int]) -> dic
     if not queryids:
         return {}
     sql = text(TEXTS_SQL.format(function=function))
-    return {row.queryid: row.query for row in conn.execute(sql, {"queryids": queryids})}
+    return {
+        row.queryid: without_passwords(row.query)
+        for row in conn.execute(sql, {"queryids": queryids})
+    }
 
 
 # One-line texts of the list, by (target, queryid). A queryid's normalized text does not change,
