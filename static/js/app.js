@@ -59,6 +59,21 @@
     next.focus({ preventScroll: !next.hasAttribute("data-swap-focus") });
   });
 
+  // -- A box that scrolls sideways can be reached with the keyboard -------------------------
+  // (a narrow screen makes a card or a code block scroll; focus lets the arrow keys scroll it).
+  const SCROLLERS = ".card, .scroll, .q-scroll, .table-wrap, .source-scroll, pre";
+  const reachScrollers = (root) => {
+    for (const box of root.querySelectorAll(SCROLLERS)) {
+      if (box.hasAttribute("tabindex") || box.scrollWidth <= box.clientWidth + 1) continue;
+      box.setAttribute("tabindex", "0");
+    }
+  };
+  const reachAll = () => reachScrollers(document);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", reachAll);
+  else reachAll();
+  document.addEventListener("htmx:afterSettle", reachAll);
+  window.addEventListener("resize", reachAll);
+
   // -- Menus made of <details> close with Escape, and when focus or a click leaves them -----
   const openMenus = () => [...document.querySelectorAll("details.dropdown[open]")];
 
