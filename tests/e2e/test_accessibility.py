@@ -9,6 +9,7 @@ the scroll boxes at 390 px). axe-core comes with `axe-playwright-python` (nothin
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.jobs.models import JobRun
 from dashboard.schema import reflection as refl
@@ -54,10 +56,8 @@ def visit(path: str) -> Callable[[object], None]:
 
 def settle(page) -> None:
     """Wait until htmx's lazy parts have arrived (pages that poll never go fully idle)."""
-    try:
+    with contextlib.suppress(PlaywrightTimeout):  # a polling page: loaded is enough
         page.wait_for_load_state("networkidle", timeout=1_500)
-    except Exception:
-        pass
 
 
 @pytest.fixture
