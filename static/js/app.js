@@ -16,8 +16,10 @@
     if (name && (element.matches("input, select, textarea, button"))) {
       return { selector: `${element.tagName.toLowerCase()}[name="${CSS.escape(name)}"]`, value: element.type === "checkbox" || element.type === "radio" ? element.value : null };
     }
-    const label = element.dataset.focusKey || element.getAttribute("aria-label") || element.textContent.trim();
-    return { tag: element.tagName.toLowerCase(), label };
+    if (element.dataset.focusKey) return { selector: `[data-focus-key="${CSS.escape(element.dataset.focusKey)}"]`, value: null };
+    const label = element.getAttribute("aria-label") || element.textContent.trim();
+    // The parent's class tells a "25 rows a page" link from a row's "25" key link.
+    return { tag: element.tagName.toLowerCase(), label, within: element.parentElement ? element.parentElement.className : "" };
   };
 
   const find = (root, key) => {
@@ -27,8 +29,9 @@
       return all.find((el) => key.value === null || el.value === key.value) || null;
     }
     return [...root.querySelectorAll(key.tag)].find((el) => {
-      const label = el.dataset.focusKey || el.getAttribute("aria-label") || el.textContent.trim();
-      return label === key.label;
+      const label = el.getAttribute("aria-label") || el.textContent.trim();
+      const within = el.parentElement ? el.parentElement.className : "";
+      return label === key.label && within === key.within;
     }) || null;
   };
 

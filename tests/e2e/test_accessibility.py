@@ -34,7 +34,7 @@ NARROW = {"width": 390, "height": 844}
 WIDE = {"width": 1360, "height": 900}
 # Rules whose outcome depends on colours, or on the width of the screen.
 COLOUR_RULES = ["color-contrast", "link-in-text-block"]
-NARROW_RULES = ["scrollable-region-focusable", "color-contrast", "target-size"]
+NARROW_RULES = ["scrollable-region-focusable", "target-size"]
 STATEMENT = "SELECT id, title FROM tasks WHERE user_id = $1"
 
 

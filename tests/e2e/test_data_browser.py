@@ -80,14 +80,16 @@ def test_sort_filter_and_page_through_a_table(data_page):
     expect(first_cell(page)).to_have_text(expected[0])
     assert shown_ids(page) == expected[:25]
 
-    # A malformed value: the error shows next to its field, the other filters still apply.
+    # A malformed value: the error shows next to its field, and no row is shown until it is
+    # fixed (never the rows of the other filters alone, silently).
     expect(page.locator(".filter-panel")).to_have_attribute("open", "")
     page.locator('input[name="f.lte.score"]').fill("lots")
     page.get_by_role("button", name="Apply filters").click()
     error = page.locator('.fcol.invalid[data-column="score"] .field-error')
     error.wait_for()
     assert error.inner_text() == "Enter a number, like 3.14."
-    assert shown_ids(page) == expected[:25]
+    assert shown_ids(page) == []
+    assert "score to “lots”" in page.locator(".invalid-filters").inner_text()
 
     # The text filter's mode menu renames its input: title starts with "Item 01".
     page.locator('input[name="f.lte.score"]').fill("")
@@ -105,8 +107,15 @@ def test_sort_filter_and_page_through_a_table(data_page):
     # Open a row, then come back with the browser's Back button.
     first = shown_ids(page)[0]
     page.locator("#listing tbody tr td:first-child a").first.click()
-    page.wait_for_url(re.compile(rf"/row/\?pk.id={first}$"))
+    page.wait_for_url(re.compile(rf"/row/\?pk.id={first}&back="))
     assert page.locator("h1").inner_text().endswith(f"id = {first}")
+    # The breadcrumb and "Back to the list" lead to this very list: filters, order, page.
+    for link in (
+        page.locator(".crumbs a.mono"),
+        page.get_by_role("link", name="← Back to the list"),
+    ):
+        back = link.get_attribute("href")
+        assert "f.prefix.title=item" in back and "o=-score" in back
     page.go_back()
     page.wait_for_url(re.compile(r"f.prefix.title=item"))
     expect(first_cell(page)).to_have_text(first)
@@ -116,7 +125,8 @@ def test_row_count_loads_after_the_page(data_page):
     page = data_page
     page.goto(f"/data/{ITEMS}/?n=25&f.eq.done=true")
     (count,) = owner_execute(f"SELECT count(*) FROM {ITEMS} WHERE done")[0]
-    expect(page.locator("#row-count.count-result")).to_have_text(f"{count} rows")
+    expect(page.locator("#row-count.count-result")).to_have_text(f"{count:,}")
+    expect(page.locator(".list-bar .count")).to_contain_text(f"Rows 1\u201325 of {count:,}")
 
 
 def test_table_picker_narrows_as_you_type(data_page):
