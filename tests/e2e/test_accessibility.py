@@ -55,9 +55,11 @@ def visit(path: str) -> Callable[[object], None]:
 
 
 def settle(page) -> None:
-    """Wait until htmx's lazy parts have arrived (pages that poll never go fully idle)."""
-    with contextlib.suppress(PlaywrightTimeout):  # a polling page: loaded is enough
-        page.wait_for_load_state("networkidle", timeout=1_500)
+    """Wait until htmx's lazy parts have arrived (no request in flight; pages that poll are
+    checked between two polls)."""
+    page.wait_for_load_state("load")
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function("() => !document.querySelector('.htmx-request')", timeout=3_000)
 
 
 @pytest.fixture
@@ -173,6 +175,9 @@ def check(page, state: State, problems: list[str], console: list[str]) -> None:
     ):
         page.emulate_media(color_scheme=scheme)
         page.set_viewport_size(viewport)
+        # A frame for the page to see the new size (its resize handler makes boxes that now
+        # scroll sideways focusable), as a phone would have from the start.
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
         options: dict[str, object] = {"resultTypes": ["violations"]}
         if rules:
             options["runOnly"] = {"type": "rule", "values": rules}
