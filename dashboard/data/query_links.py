@@ -106,6 +106,10 @@ class ListLinks:
     def count_url(self) -> str:
         return self.url(self.state(), data_path("data:count", self.table.name))
 
+    def here_url(self) -> str:
+        """Return this very page: its state and its position (cursor or page number)."""
+        return self.url(self.state(position=self.position_param()))
+
     def back_pair(self) -> tuple[str, str]:
         """Return the parameter a row link carries so the row page leads back to this very
         list page: its filters, order, columns, scope and position."""

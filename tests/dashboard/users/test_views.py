@@ -228,6 +228,23 @@ def test_the_scoped_data_list_leads_back_to_the_user(support_client):
     assert back == "/data/ust_orders/?scope_user=acc_bob&amp;f.eq.status=open"
 
 
+def test_clear_filters_shows_only_with_something_to_clear_and_keeps_the_scope(
+    support_client, htmx_headers
+):
+    give_reason(support_client, "acc_bob")
+    plain = text(support_client.get("/data/ust_orders/?scope_user=acc_bob"))
+    assert "Clear filters" not in plain  # the scope is not a filter: nothing to clear
+    filtered = support_client.get(
+        "/data/ust_orders/?scope_user=acc_bob&f.eq.status=open&q=x&o=-id", **htmx_headers
+    )
+    clear = text(filtered).split('data-focus-key="clear"')[0].rsplit('href="', 1)[1]
+    assert clear.split('"')[0] == "/data/ust_orders/?scope_user=acc_bob&amp;o=-id"
+    # The address bar gets the list's state, not the form's empty fields.
+    assert filtered["HX-Push-Url"] == (
+        "/data/ust_orders/?scope_user=acc_bob&o=-id&f.eq.status=open&q=x"
+    )
+
+
 def test_table_card_partial(support_client, htmx_headers):
     give_reason(support_client)
     response = support_client.get("/users/u/acc_alice/?table=ust_orders", **htmx_headers)
