@@ -137,3 +137,51 @@ def test_table_picker_narrows_as_you_type(data_page):
     page.get_by_role("link", name=ITEMS).click()
     page.wait_for_url(re.compile(rf"/data/{ITEMS}/$"))
     expect(page.locator("#listing table.data-grid")).to_be_visible()
+
+
+def test_a_wide_list_keeps_its_header_key_and_scrollbar_in_view(data_page):
+    """The rows scroll inside a box: scrolled down and sideways, the header row is still at the
+    top of the box and the key column at its left; the box ends inside the window, so its
+    sideways scrollbar is there without scrolling the page to the bottom of the rows."""
+    page = data_page
+    columns = "&".join(f"c={name}" for name in ("id", "title", "body", "meta", "uid", "created_at"))
+    page.goto(f"/data/{ITEMS}/?n=200&{columns}")
+    box = page.locator("#listing .table-wrap")
+    geometry = box.evaluate(
+        """box => {
+            box.scrollTop = 600; box.scrollLeft = 400;
+            const frame = box.getBoundingClientRect();
+            const at = (selector) => box.querySelector(selector).getBoundingClientRect();
+            const header = at('thead th[data-column="title"]');
+            const key = at('tbody tr:nth-child(20) td.key');
+            return {
+                scrolled: box.scrollTop > 0 && box.scrollLeft > 0,
+                headerTop: header.top - frame.top, keyLeft: key.left - frame.left,
+                bottom: frame.bottom, window: window.innerHeight,
+                wider: box.scrollWidth > box.clientWidth,
+            };
+        }"""
+    )
+    assert geometry["scrolled"] and geometry["wider"], geometry
+    assert abs(geometry["headerTop"]) <= 2, geometry  # the header stayed on top
+    assert abs(geometry["keyLeft"]) <= 2, geometry  # the key column stayed on the left
+    assert geometry["bottom"] <= geometry["window"], geometry  # the scrollbar is in the window
+
+
+def test_a_column_is_resized_with_the_keyboard_and_keeps_its_width(data_page):
+    page = data_page
+    page.goto(f"/data/{ITEMS}/?n=25")
+    header = page.locator('#listing th[data-column="title"]')
+    before = header.bounding_box()["width"]
+    page.locator('#listing th[data-column="title"] .col-resize').focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    wider = header.bounding_box()["width"]
+    assert wider >= before + 3 * 24 - 2
+    # Sorting swaps the list in: the width was kept for this table.
+    page.get_by_role("link", name=re.compile(r"^score")).click()
+    page.wait_for_url(re.compile(r"o=score"))
+    expect(page.locator("#listing th[aria-sort]")).to_have_attribute("data-column", "score")
+    assert (
+        abs(page.locator('#listing th[data-column="title"]').bounding_box()["width"] - wider) <= 1
+    )
