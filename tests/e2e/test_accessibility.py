@@ -14,17 +14,13 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.jobs.models import JobRun
-from dashboard.schema import reflection as refl
-from dashboard.users.ownership import forget_ownership_map
 from tests.dashboard.queries.conftest import queryid_of
-from tests.dashboard.users.conftest import owner_url
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import application_user, log_in, watch_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -64,38 +60,23 @@ def settle(page) -> None:
 
 @pytest.fixture
 def end_user(settings) -> Iterator[str]:
-    """An end-user with 30 tasks (one with a long description, some without), a conversation."""
-    settings.USERS_TABLE = ""
-    settings.USER_LINKS = {}
-    settings.SUPPORT_REASON_REQUIRED = True
-    refl.invalidate()
-    forget_ownership_map()
-    with psycopg.connect(owner_url(), autocommit=True) as conn:
-        conn.execute("DELETE FROM users WHERE id = %s", (SUBJECT,))
-        conn.execute(
-            "INSERT INTO users (id, email, name) VALUES (%s, 'axe.subject@example.com', 'Ada')",
-            (SUBJECT,),
-        )
-        conn.execute(
-            "INSERT INTO tasks (user_id, title, description, completed) "
-            "SELECT %s, 'Axe task ' || g, CASE WHEN g %% 3 = 0 THEN repeat('long text ', 40) END, "
-            "g %% 2 = 0 FROM generate_series(1, 30) AS g",
-            (SUBJECT,),
-        )
-        conversation = conn.execute(
-            "INSERT INTO conversations (user_id) VALUES (%s) RETURNING id", (SUBJECT,)
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO messages (user_id, conversation_id, role, content) "
-            "VALUES (%s, %s, 'user', 'Hello')",
-            (SUBJECT, conversation),
-        )
-        # A statement with a parameter, for the statement page and its EXPLAIN.
-        conn.execute(STATEMENT.replace("$1", "%s"), (SUBJECT,))
-    yield SUBJECT
-    with psycopg.connect(owner_url(), autocommit=True) as conn:
-        conn.execute("DELETE FROM users WHERE id = %s", (SUBJECT,))
-    forget_ownership_map()
+    """An end-user with 30 tasks (one in three with a long description, the others without one),
+    a conversation, and a statement with a parameter for the statement page and its EXPLAIN."""
+    with application_user(
+        settings,
+        SUBJECT,
+        "axe.subject@example.com",
+        "Ada",
+        "INSERT INTO tasks (user_id, title, description, completed) "
+        "SELECT %(subject)s, 'Axe task ' || g, "
+        "CASE WHEN g %% 3 = 0 THEN repeat('long text ', 40) END, g %% 2 = 0 "
+        "FROM generate_series(1, 30) AS g",
+        "WITH c AS (INSERT INTO conversations (user_id) VALUES (%(subject)s) RETURNING id) "
+        "INSERT INTO messages (user_id, conversation_id, role, content) "
+        "SELECT %(subject)s, c.id, 'user', 'Hello' FROM c",
+        STATEMENT.replace("$1", "%(subject)s"),
+    ) as subject:
+        yield subject
 
 
 def explain_shown(queryid: int) -> Callable[[object], None]:
@@ -203,16 +184,7 @@ def test_every_page_and_state_passes_axe_in_both_schemes_and_fits_a_phone(
 ):
     admin = operator_factory("axe-admin", "admin")
     viewer = operator_factory("axe-viewer", "viewer")
-    console: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            console.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda error: console.append(str(error)))
+    console = watch_console(page)
     problems: list[str] = []
 
     login = State("login", visit("/login/"), section=False)

@@ -9,14 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from playwright.sync_api import expect
 
-from dashboard.schema import reflection as refl
-from dashboard.users.ownership import forget_ownership_map
-from tests.dashboard.users.conftest import owner_url
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import application_user, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,23 +23,15 @@ TASKS = 30
 
 @pytest.fixture
 def end_user(settings) -> Iterator[str]:
-    settings.USERS_TABLE = ""
-    settings.USER_LINKS = {}
-    settings.SUPPORT_REASON_REQUIRED = True
-    refl.invalidate()
-    forget_ownership_map()
-    with psycopg.connect(owner_url(), autocommit=True) as conn:
-        conn.execute("DELETE FROM users WHERE id = %s", (SUBJECT,))
-        conn.execute("INSERT INTO users (id, email, name) VALUES (%s, %s, 'Kim')", (SUBJECT, EMAIL))
-        conn.execute(
-            "INSERT INTO tasks (user_id, title) "
-            "SELECT %s, 'Keyboard task ' || lpad(g::text, 2, '0') FROM generate_series(1, %s) AS g",
-            (SUBJECT, TASKS),
-        )
-    yield SUBJECT
-    with psycopg.connect(owner_url(), autocommit=True) as conn:
-        conn.execute("DELETE FROM users WHERE id = %s", (SUBJECT,))
-    forget_ownership_map()
+    with application_user(
+        settings,
+        SUBJECT,
+        EMAIL,
+        "Kim",
+        "INSERT INTO tasks (user_id, title) SELECT %(subject)s, "
+        f"'Keyboard task ' || lpad(g::text, 2, '0') FROM generate_series(1, {TASKS}) AS g",
+    ) as subject:
+        yield subject
 
 
 def focused(page, selector: str) -> bool:
