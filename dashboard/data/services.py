@@ -171,8 +171,10 @@ class ListPage:
 
     @property
     def invalid_filters(self) -> list[str]:
-        """Return a sentence per filter that could not be applied (no rows are shown then)."""
-        return invalid_filters(self.query.filters)
+        """Return a sentence per filter (or search) that could not be applied: no rows are
+        shown then, as the list without it would hold more rows than were asked for."""
+        refused = [self.query.search_refused] if self.query.search_refused else []
+        return invalid_filters(self.query.filters) + refused
 
     @property
     def first_row(self) -> int | None:
