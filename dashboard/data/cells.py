@@ -13,6 +13,8 @@ from django.utils.safestring import SafeString, mark_safe
 from dashboard.data.columns import ColumnInfo
 
 PREVIEW_CHARS = 120  # characters of a value shown in a list cell
+TITLE_CHARS = 24  # a longer value may be cut by its column's width: its title holds it all
+UNCUT_KINDS = ("timestamp", "date", "time", "integer", "number", "boolean", "uuid")
 FOLD_CHARS = 300  # longer text is folded in a <details> on the row page
 
 
@@ -66,6 +68,7 @@ class Cell:
     items: list[str] = field(default_factory=list)
     folded: bool = False
     size: int | None = None
+    key: bool = False  # the list's key column: it stays in view when the list scrolls sideways
 
 
 MASKED_HTML = {
@@ -90,12 +93,27 @@ def cell_html(cell: Cell) -> str:
     return text
 
 
+def cell_title(cell: Cell) -> str:
+    """Return the full value of a list cell for its title, when the cell may be cut."""
+    if cell.null or cell.masked or cell.kind in UNCUT_KINDS or len(cell.text) <= TITLE_CHARS:
+        return ""
+    if cell.truncated:
+        return f"{cell.text} (open the row to read all of it)"
+    return cell.text
+
+
 def row_html(cells: list[Cell]) -> SafeString:
     """Return the <td> elements of one list row."""
     parts = []
     for cell in cells:
         classes = cell.kind + (" num" if cell.numeric else "")  # kinds are fixed words
-        parts.append(f'<td class="{classes}">{cell_html(cell)}</td>')
+        if cell.key:
+            classes += " key"
+        title = cell_title(cell)
+        if title:
+            classes += " cut"
+            title = f' title="{html.escape(title)}"'
+        parts.append(f'<td class="{classes}"{title}>{cell_html(cell)}</td>')
     return mark_safe("".join(parts))  # noqa: S308  (every value escaped by cell_html)
 
 

@@ -6,6 +6,7 @@ read); typed input is parsed in column_input.py, values are shown by cells.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +49,22 @@ SORTABLE_KINDS = {
     "enum",
 }
 NUMERIC_KINDS = {"integer", "number"}
+# Characters a typical value of a kind takes in a list (text: its declared length, capped).
+KIND_WIDTHS = {
+    "integer": 8,
+    "number": 10,
+    "boolean": 6,
+    "date": 10,
+    "timestamp": 25,
+    "time": 8,
+    "interval": 12,
+    "uuid": 36,
+    "json": 32,
+    "array": 20,
+    "bytes": 10,
+    "other": 20,
+}
+TEXT_WIDTH = 32  # unbounded text, or the cap of a long varchar
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,19 @@ class ColumnInfo:
     @property
     def numeric(self) -> bool:
         return self.kind in NUMERIC_KINDS
+
+    @property
+    def width(self) -> int:
+        """Return about how many characters this column takes in a list (for the default
+        choice of columns that fit the screen)."""
+        if self.choices:
+            value = max(len(choice) for choice in self.choices)
+        elif self.kind in ("text", "enum"):
+            declared = re.search(r"\((\d+)\)", self.type_label)
+            value = min(int(declared.group(1)), TEXT_WIDTH) if declared else TEXT_WIDTH
+        else:
+            value = KIND_WIDTHS.get(self.kind, TEXT_WIDTH)
+        return max(value, len(self.name)) + 2  # padding
 
 
 def column_kind(column: Column) -> str:

@@ -1,7 +1,8 @@
 """Keyset cursors: an opaque, signed token holding the sort key of the row a page starts after.
 
 A cursor carries the table, the order it belongs to (`-created_at`), the direction (the page
-after or before that row) and the key values (sort column, then primary key columns). Values
+after or before that row), the key values (sort column, then primary key columns) and, when
+known, where the page it leads to starts (0-based), so a later page can say "rows 51 to 100". Values
 keep their Python type through a small tagged JSON encoding, so a timestamp comes back as a
 timestamp and binds as one. The token is signed with Django's `signing` (SECRET_KEY), so it
 cannot be edited by hand: a changed token is refused with a sentence, never run.
@@ -35,6 +36,7 @@ class Cursor:
 
     direction: Direction
     values: tuple[Any, ...]
+    start: int | None = None  # position of the first row of the page it leads to, if known
 
 
 def _encode_value(value: Any) -> Any:
@@ -79,14 +81,23 @@ def _decode_value(value: Any) -> Any:
     return value
 
 
-def encode_cursor(table: str, order: str, direction: Direction, values: Sequence[Any]) -> str:
-    """Return the signed token for the page `direction` of the row with key `values`."""
-    payload = {
+def encode_cursor(
+    table: str,
+    order: str,
+    direction: Direction,
+    values: Sequence[Any],
+    start: int | None = None,
+) -> str:
+    """Return the signed token for the page `direction` of the row with key `values`; `start`
+    is where that page starts in the list (0-based), when known."""
+    payload: dict[str, Any] = {
         "t": table,
         "o": order,
         "d": direction,
         "k": [_encode_value(v) for v in values],
     }
+    if start is not None:
+        payload["s"] = start
     return signing.dumps(payload, salt=SALT, compress=True)
 
 
@@ -108,6 +119,7 @@ def decode_cursor(
             raise BadCursor("This page link belongs to another sort order; showing the first page.")
         direction = payload["d"]
         values = tuple(_decode_value(v) for v in payload["k"])
+        start = payload.get("s")
     except BadCursor:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
@@ -117,7 +129,9 @@ def decode_cursor(
         raise BadCursor("This page link no longer fits the table; showing the first page.")
     if kinds and not all(fits(value, kind) for value, kind in zip(values, kinds, strict=False)):
         raise BadCursor("This page link no longer fits the table; showing the first page.")
-    return Cursor(direction=direction, values=values)
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        start = None  # a link made before positions were kept: the position is unknown
+    return Cursor(direction=direction, values=values, start=start)
 
 
 # The Python types a key value of each column kind comes back as (None: a NULL sort value).

@@ -379,6 +379,17 @@ def _parse(info: ColumnInfo, op: str, raw: str, table: Table) -> Parsed:
     return parse_value(info, raw)
 
 
+def invalid_filters(filters: FilterSet) -> list[str]:
+    """Return a sentence per filter of the request that could not be applied."""
+    problems = list(filters.general_errors)
+    for column in filters.columns:
+        for item in column.fields.values():
+            if item.error:
+                label = f"{column.info.name} {OP_LABELS[item.op]} “{item.value}”"
+                problems.append(f"{label}: {item.error}")
+    return problems
+
+
 def describe(active: list[ActiveFilter]) -> list[dict[str, Any]]:
     """Return the filters as plain dicts (for the audit log of an export)."""
     return [{"column": a.column, "op": a.op, "value": a.raw} for a in active]

@@ -29,6 +29,7 @@ key path: pass a `Restriction` when building the query.
         where=(tasks.c.user_id == "user_42",),   # extra WHERE clauses on the reflected table
         params=(("scope", "user_42"),),          # extra query parameters every link keeps
         banner="Only the rows of end-user user_42",  # shown above the list
+        origin="/users/u/user_42/", origin_label="user_42",  # breadcrumb and link back
     )
 
 Its clauses are ANDed with the filters and search in every statement (page, count, export);
@@ -86,6 +87,7 @@ __all__ = [
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_COLUMN_LIMIT = 12  # columns shown by default when the display settings name none
+DEFAULT_WIDTH_BUDGET = 190  # characters of a wide screen's list: default columns fit in it
 SEARCH_MAX = 200
 
 
@@ -96,6 +98,8 @@ class Restriction:
     where: tuple[ColumnElement[bool], ...] = ()
     params: tuple[tuple[str, str], ...] = ()
     banner: str = ""
+    origin: str = ""  # the page the restriction comes from (the end-user's), for breadcrumbs
+    origin_label: str = ""
 
 
 @dataclass
@@ -109,6 +113,12 @@ class Position:
     def first(self) -> bool:
         return self.cursor is None and self.page == 1
 
+    def start(self, page_size: int) -> int | None:
+        """Return where this page starts in the list (0-based), or None when unknown."""
+        if self.cursor is not None:
+            return self.cursor.start
+        return (self.page - 1) * page_size
+
 
 @dataclass
 class ListQuery(ListStatements, ListLinks):
@@ -120,6 +130,7 @@ class ListQuery(ListStatements, ListLinks):
     restriction: Restriction = field(default_factory=Restriction)
     notices: list[str] = field(default_factory=list)
     search_refused: str = ""  # why the search given was not used (it would match other rows)
+    width_budget: int = DEFAULT_WIDTH_BUDGET
 
     def __post_init__(self) -> None:
         hidden = set(self.display.hidden_columns)
@@ -168,10 +179,17 @@ class ListQuery(ListStatements, ListLinks):
         configured = [n for n in self.display.list_columns if n in self.infos]
         if configured:
             return configured
-        names = list(self.infos)
         keys = [n for n in self.primary_key if n in self.infos]
-        rest = [n for n in names if n not in keys]
-        return (keys + rest)[:DEFAULT_COLUMN_LIMIT]
+        chosen = list(keys)
+        used = sum(self.infos[n].width for n in keys)
+        # The others in table order, each if it still fits: a wide one is left to the chooser.
+        for name, info in self.infos.items():
+            if name in chosen or len(chosen) >= DEFAULT_COLUMN_LIMIT:
+                continue
+            if used + info.width <= self.width_budget or len(chosen) == len(keys):
+                chosen.append(name)  # (the first non-key column is shown however wide)
+                used += info.width
+        return chosen
 
     def _parse_columns(self) -> tuple[list[str], bool]:
         wanted = [n for n in self.params.getlist(PARAM_COLUMNS) if n]
@@ -299,12 +317,22 @@ class ListQuery(ListStatements, ListLinks):
     def shown_infos(self) -> list[ColumnInfo]:
         return [self.infos[n] for n in self.shown]
 
+    def position_param(self) -> tuple[str, str] | None:
+        """Return the parameter of this page's position (cursor or page number), if any."""
+        token = self.params.get(PARAM_CURSOR, "")
+        if self.position.cursor is not None and token:
+            return (PARAM_CURSOR, token)
+        if self.position.cursor is None and self.position.page > 1:
+            return (PARAM_PAGE, str(self.position.page))
+        return None
+
     def decode_cursor(self, token: str) -> Cursor:
         kinds = [column_kind(self.table.c[name]) for name in self.key_names]
         return _decode_cursor(
             token, self.table.name, self.order.token, len(self.key_names), kinds=kinds
         )
 
-    def cursor_for(self, keys: Sequence[Any], direction: str) -> str:
-        """Return the signed cursor for the page after/before the row with these key values."""
-        return encode_cursor(self.table.name, self.order.token, direction, keys)  # type: ignore[arg-type]
+    def cursor_for(self, keys: Sequence[Any], direction: str, start: int | None = None) -> str:
+        """Return the signed cursor for the page after/before the row with these key values;
+        `start` is where that page starts (0-based), when known."""
+        return encode_cursor(self.table.name, self.order.token, direction, keys, start)  # type: ignore[arg-type]

@@ -22,6 +22,8 @@ PARAM_SEARCH_IN = "in"
 PARAM_SIZE = "n"
 PARAM_CURSOR = "cursor"
 PARAM_PAGE = "page"
+PARAM_BACK = "back"  # on a row page: the list it was opened from (its query string)
+BACK_MAX = 2000
 
 
 class ListLinks:
@@ -74,11 +76,15 @@ class ListLinks:
         descending = not self.order.descending if self.order.column == name else False
         return self.url(self.state(order=SortOrder(name, descending)))
 
-    def next_url(self, last_keys: Sequence[Any]) -> str:
-        return self.url(self.state(position=(PARAM_CURSOR, self.cursor_for(last_keys, "next"))))
+    def next_url(self, last_keys: Sequence[Any], start: int | None = None) -> str:
+        """Return the page after the row with `last_keys`; `start` is where it starts."""
+        token = self.cursor_for(last_keys, "next", start)
+        return self.url(self.state(position=(PARAM_CURSOR, token)))
 
-    def prev_url(self, first_keys: Sequence[Any]) -> str:
-        return self.url(self.state(position=(PARAM_CURSOR, self.cursor_for(first_keys, "prev"))))
+    def prev_url(self, first_keys: Sequence[Any], start: int | None = None) -> str:
+        """Return the page before the row with `first_keys`; `start` is where it starts."""
+        token = self.cursor_for(first_keys, "prev", start)
+        return self.url(self.state(position=(PARAM_CURSOR, token)))
 
     def page_url(self, page: int) -> str:
         position = (PARAM_PAGE, str(page)) if page > 1 else None
@@ -99,6 +105,16 @@ class ListLinks:
 
     def count_url(self) -> str:
         return self.url(self.state(), data_path("data:count", self.table.name))
+
+    def here_url(self) -> str:
+        """Return this very page: its state and its position (cursor or page number)."""
+        return self.url(self.state(position=self.position_param()))
+
+    def back_pair(self) -> tuple[str, str]:
+        """Return the parameter a row link carries so the row page leads back to this very
+        list page: its filters, order, columns, scope and position."""
+        items = self.state(position=self.position_param())
+        return (PARAM_BACK, urlencode(items)[:BACK_MAX])
 
     def hidden_inputs(self) -> list[tuple[str, str]]:
         """Return what the filter form must carry besides its own fields (restriction, order,

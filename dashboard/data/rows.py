@@ -32,6 +32,7 @@ from dashboard.data.links import (
     row_url,
 )
 from dashboard.data.query import ListQuery, Restriction
+from dashboard.data.query_links import BACK_MAX, PARAM_BACK
 from dashboard.data.services import ListRow, browsable_table
 from dashboard.target import run_read
 
@@ -77,6 +78,8 @@ class RowPage:
     list_url: str
     banner: str = ""
     values: dict[str, Any] = field(default_factory=dict)  # as read; a masked one is a bool
+    origin: str = ""  # the end-user's page when the row is seen in their scope
+    origin_label: str = ""
 
     @property
     def key_label(self) -> str:
@@ -164,10 +167,29 @@ def row_page(
         key=key,
         fields=fields,
         children=children,
-        list_url=query.current_url(),
+        list_url=back_to_list(query, params),
         banner=restriction.banner,
+        origin=restriction.origin,
+        origin_label=restriction.origin_label,
         values=values,
     )
+
+
+def back_to_list(query: ListQuery, params: QueryDict) -> str:
+    """Return the list the row was opened from (`?back=`: its filters, order, scope and page),
+    or the table's list in the row's scope. Only a query string is taken: the path is ours."""
+    back = params.get(PARAM_BACK, "")[:BACK_MAX]
+    if not back or "\x00" in back:
+        return query.current_url()
+    scope = {name for name, _ in query.restriction.params}
+    # The scope of the row page wins: a back link never leaves the end-user in scope.
+    items = [
+        (name, value)
+        for name, values in QueryDict(back.lstrip("?")).lists()
+        if name not in scope
+        for value in values
+    ]
+    return query.url([*query.restriction.params, *items])
 
 
 def _full_value(query: ListQuery, name: str) -> Any:

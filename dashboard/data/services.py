@@ -24,6 +24,7 @@ from sqlalchemy.ext.compiler import compiles
 from dashboard.data.cells import Cell, list_cell, row_html
 from dashboard.data.columns import ColumnInfo
 from dashboard.data.display import display_for
+from dashboard.data.filters import invalid_filters
 from dashboard.data.links import data_path, parent_link, row_url
 from dashboard.data.query import PAGE_SIZES, ListQuery, Restriction, quoted_name
 from dashboard.schema.reflection import UnknownTable, reflection
@@ -159,6 +160,7 @@ class ListPage:
     exact_count: int | None = None
     error: str = ""
     page_number: int | None = None
+    start: int | None = None  # where this page starts in the list (0-based), when known
     key_cell: int | None = None  # which cell links to the row page (None: a leading link)
     chips: list[tuple[str, str]] = field(default_factory=list)  # active filter, link without it
     sizes: list[tuple[int, str, bool]] = field(default_factory=list)  # rows per page links
@@ -166,6 +168,27 @@ class ListPage:
     @property
     def offset_paging(self) -> bool:
         return not self.query.keyset
+
+    @property
+    def invalid_filters(self) -> list[str]:
+        """Return a sentence per filter (or search) that could not be applied: no rows are
+        shown then, as the list without it would hold more rows than were asked for."""
+        refused = [self.query.search_refused] if self.query.search_refused else []
+        return invalid_filters(self.query.filters) + refused
+
+    @property
+    def first_row(self) -> int | None:
+        """Return the position of the first row shown (1-based), when known."""
+        return None if self.start is None or not self.rows else self.start + 1
+
+    @property
+    def last_row(self) -> int | None:
+        return None if self.start is None or not self.rows else self.start + len(self.rows)
+
+    @property
+    def whole_list(self) -> bool:
+        """Return True when this page shows the whole list (no page before or after)."""
+        return not self.has_prev and not self.has_next
 
     @property
     def leading_link(self) -> bool:
@@ -179,7 +202,7 @@ class ListPage:
         for row in self.rows:
             lead = ""
             if self.leading_link:
-                lead = f'<td class="open-col"><a href="{html.escape(row.url)}">open</a></td>'
+                lead = f'<td class="open-col key"><a href="{html.escape(row.url)}">open</a></td>'
             lines.append(f"<tr>{lead}{row.html}</tr>")
         return mark_safe("\n".join(lines))  # noqa: S308  (escaped above and in row_html)
 
@@ -208,6 +231,8 @@ def list_page(
     if query.search:
         page.chips.append((f"search “{query.search}”", query.url(query.state(search=False))))
     page.sizes = [(size, query.size_url(size), size == query.page_size) for size in PAGE_SIZES]
+    if page.invalid_filters:  # never widen the list silently: show nothing until it is fixed
+        return page
     try:
         rows = run_read(lambda conn: conn.execute(query.page_statement()).all())
     except TargetUnavailable:
@@ -245,6 +270,9 @@ def _fill(page: ListPage, rows: list[Any], table: Table) -> None:
     key_count = len(query.key_names)
     keys_of = [tuple(row[len(query.shown) + i] for i in range(key_count)) for row in rows]
 
+    page.start = position.start(size)
+    if page.start is not None and reverse and not more:
+        page.start = 0  # the page before reached the top of the list
     if position.cursor is None:
         page.has_prev = position.page > 1
         page.has_next = more
@@ -267,10 +295,14 @@ def _fill(page: ListPage, rows: list[Any], table: Table) -> None:
     else:
         if position.cursor is None and position.page > 1:
             page.page_number = position.page
+        elif page.start is not None:
+            page.page_number = page.start // size + 1
+        after = None if page.start is None else page.start + len(rows)
+        before = None if page.start is None else max(0, page.start - size)
         if page.has_next and keys_of:
-            page.next_url = query.next_url(keys_of[-1])
+            page.next_url = query.next_url(keys_of[-1], after)
         if page.has_prev and keys_of:
-            page.prev_url = query.prev_url(keys_of[0])
+            page.prev_url = query.prev_url(keys_of[0], before)
         elif position.page > 1:
             page.prev_url = query.page_url(position.page - 1)
 
@@ -280,6 +312,7 @@ def _fill(page: ListPage, rows: list[Any], table: Table) -> None:
     )
     fks = _single_column_parents(table, query)
     row_base = data_path("data:row", table.name)
+    carried = (*query.restriction.params, query.back_pair())
     for row, keys in zip(rows, keys_of, strict=True):
         cells = []
         for index, info in enumerate(query.shown_infos):
@@ -293,9 +326,10 @@ def _fill(page: ListPage, rows: list[Any], table: Table) -> None:
         if query.keyset:
             by_name = dict(zip(query.key_names, keys, strict=True))
             key = {n: by_name[n] for n in query.primary_key}
-            url = row_url(table, key, row_base, query.restriction.params)
+            url = row_url(table, key, row_base, carried)
             if page.key_cell is not None:
                 cells[page.key_cell].href = url  # the key links to its row, like admin
+                cells[page.key_cell].key = True
         page.rows.append(ListRow(cells=cells, url=url, key=key))
 
 

@@ -60,8 +60,12 @@ def table_list(request: HttpRequest, table: str) -> HttpResponse:
         return access
     page = list_page(table, request.GET, access.restriction, access.tables)
     _record_list(access, page)
-    template = "data/list.html#listing" if wants_partial(request) else "data/list.html"
-    return render(request, template, _list_context(request, page))
+    if not wants_partial(request):
+        return render(request, "data/list.html", _list_context(request, page))
+    response = render(request, "data/list.html#listing", _list_context(request, page))
+    # The address bar shows the list's state, not every empty field of the filter form.
+    response["HX-Push-Url"] = page.query.here_url()
+    return response
 
 
 @require_GET

@@ -171,9 +171,13 @@ def render_svg(
     else:
         title = f"Tables of schema {diagram.schema}"
     width, height = _number(placed.width), _number(placed.height)
+    # A picture with links in it is a group of links (an "img" hides them from assistive
+    # technology, and axe calls that nested-interactive).
+    kind = "group" if link is not None else "img"
+    role = f'role="{kind}" aria-label="{clean(title)}"'
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="erd" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'height="{height}" viewBox="0 0 {width} {height}" {role} '
         f'font-family="{clean(FONT_FAMILY)}" font-size="{FONT_SIZE}">',
         f"<title>{clean(title)}</title>",
         "<defs>",

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from sqlalchemy import Table
 
 from dashboard.audit.models import AuditEvent
@@ -187,6 +188,8 @@ def _scoped_access(
         where=(where,),
         params=((SCOPE_PARAM, subject),),
         banner=f"Only the rows of end-user {subject} ({how}). Reason: {reason or 'none given'}.",
+        origin=reverse("users:detail", args=[subject]),
+        origin_label=subject,
     )
     # Every table reached from a row in scope (its child lists) is shown for this end-user.
     return RowsAccess(

@@ -1,9 +1,11 @@
-"""One end-user's footprint: per owned table, how many rows are theirs and the first few.
+"""One end-user's footprint: per owned table, how many rows are theirs and the newest few.
 
 The number of statements depends on the number of tables, never on the number of rows: one
 statement counting the user's rows in every table (each count bounded by a LIMIT, so a user
 with more rows than SUPPORT_COUNT_LIMIT shows "more than N"), then per table with rows one
-statement for its first rows in primary-key order; all in one read-only transaction whose
+statement for its newest rows (by a timestamp column when there is one, else by primary key,
+descending) and, for a table with a status column (a boolean, or a CHECK/enum column of a few
+values) and an exact count, one for the counts by status; all in one read-only transaction whose
 statement_timeout is SUPPORT_COUNT_TIMEOUT_MS. If the counts run out of time (or wait for a
 lock) together, they are taken again one table at a time; a statement that runs out of time
 marks its table ("count timed out") and the remaining tables are read in a fresh transaction,
@@ -20,9 +22,11 @@ from typing import Any
 
 import psycopg.errors
 from django.conf import settings
-from sqlalchemy import Connection, Table, func, literal, select
+from sqlalchemy import Column, Connection, Table, func, literal, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.elements import ColumnElement
 
+from dashboard.data.columns import column_kind, describe_columns
 from dashboard.data.masking import looks_secret
 from dashboard.target import run_read
 from dashboard.users.ownership import MissingIndex, OwnershipMap, TableOwnership, rows_of_user
@@ -35,6 +39,9 @@ FIRST_ROWS = 5
 FENCE_MAX_ROWS = 50_000
 CELL_CHARS = 120
 OUT_OF_TIME = psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable
+# Timestamp columns that tell when a row was made, preferred in this order for "newest".
+NEWEST_COLUMNS = ("created_at", "created", "inserted_at", "date_joined", "added_at")
+STATUS_MAX_VALUES = 8  # a CHECK/enum column with at most this many values is a status
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,10 @@ class TableFootprint:
     unindexed: list[MissingIndex] = field(default_factory=list)
     masked: list[str] = field(default_factory=list)
     browse_url: str | None = None  # the Data browser's list of this table, scoped to the user
+    newest_by: str = ""  # the timestamp column the rows are sorted by (newest first), or ""
+    status_column: str = ""  # the column the rows are counted by (completed, status, ...)
+    status_counts: list[tuple[str, int]] = field(default_factory=list)  # (value as text, rows)
+    status_links: list[tuple[str, int, str]] = field(default_factory=list)  # ... and a link
 
     @property
     def count_text(self) -> str:
@@ -164,17 +175,62 @@ def all_counts_statement(owners: OwnershipMap, ownerships: list[TableOwnership],
     )
 
 
+def newest_column(table: Table) -> Column | None:
+    """Return the timestamp column that best tells when a row was made, or None."""
+    stamps = [
+        column
+        for column in table.c
+        if column_kind(column) in ("timestamp", "date") and not looks_secret(column.name)
+    ]
+    for name in NEWEST_COLUMNS:
+        for column in stamps:
+            if column.name == name:
+                return column
+    made = [column for column in stamps if "creat" in column.name or "insert" in column.name]
+    return (made or stamps or [None])[0]
+
+
+def status_column(table: Table) -> str:
+    """Return the column a table's rows are best counted by (a boolean, or a CHECK/enum
+    column of at most STATUS_MAX_VALUES values), or ''."""
+    infos = describe_columns(table, {c.name for c in table.c if looks_secret(c.name)})
+    usable = [info for info in infos.values() if not info.primary_key and not info.masked]
+    for info in usable:
+        if info.kind == "boolean":
+            return info.name
+    for info in usable:
+        if 1 < len(info.choices) <= STATUS_MAX_VALUES:
+            return info.name
+    return ""
+
+
+def newest_first(table: Table, columns: Any) -> list[ColumnElement[Any]]:
+    """Return the ORDER BY of "newest first" over `columns` (the table's, or a subquery's)."""
+    stamp = newest_column(table)
+    order = [columns[stamp.name].desc().nulls_last()] if stamp is not None else []
+    return order + [columns[c.name].desc() for c in table.primary_key.columns]
+
+
 def first_rows_statement(
     owners: OwnershipMap, ownership: TableOwnership, key_value: object, count: int | None
 ):
-    """Return the user's first rows of the table in primary-key order."""
+    """Return the user's newest rows of the table (see newest_first)."""
     table = owners.tables[ownership.table]
     condition = rows_of_user(owners, ownership.path, key_value)
-    order = list(table.primary_key.columns)
-    if count is not None and count <= FENCE_MAX_ROWS and order:
+    if count is not None and count <= FENCE_MAX_ROWS:
         mine = select(table).where(condition).offset(0).subquery("mine")
-        return select(mine).order_by(*(mine.c[c.name] for c in order)).limit(FIRST_ROWS)
-    return select(table).where(condition).order_by(*order).limit(FIRST_ROWS)
+        return select(mine).order_by(*newest_first(table, mine.c)).limit(FIRST_ROWS)
+    return select(table).where(condition).order_by(*newest_first(table, table.c)).limit(FIRST_ROWS)
+
+
+def status_counts_statement(
+    owners: OwnershipMap, ownership: TableOwnership, key_value: object, column: str
+):
+    """Return SELECT value, count(*) of the user's rows grouped by the status `column`."""
+    table = owners.tables[ownership.table]
+    condition = rows_of_user(owners, ownership.path, key_value)
+    mine = select(table.c[column].label("value")).where(condition).subquery("mine")
+    return select(mine.c.value, func.count()).group_by(mine.c.value).order_by(mine.c.value)
 
 
 def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Footprint:
@@ -187,6 +243,8 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
             ownership,
             unindexed=owners.missing_indexes(ownership.path),
             masked=[c.name for c in owners.tables[name].c if looks_secret(c.name)],
+            newest_by=_column_name(newest_column(owners.tables[name])),
+            status_column=status_column(owners.tables[name]) if ownership.path.hops else "",
         )
         for name, ownership in owners.owned.items()
     ]
@@ -226,18 +284,27 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
                     statement = count_statement(owners, item.ownership, key_value)
                     note_count(item, int(conn.execute(statement).scalar_one()))
                     counting = False
-                if item.count != 0:
+                if item.count != 0 and not item.rows:
                     statement = first_rows_statement(owners, item.ownership, key_value, item.count)
                     rows = conn.execute(statement).mappings().all()
                     _fill_rows(item, table, rows)
                     if not item.ownership.path.hops:
                         item.count = len(rows)
+                if item.status_column and item.count and not item.count_capped:
+                    statement = status_counts_statement(
+                        owners, item.ownership, key_value, item.status_column
+                    )
+                    item.status_counts = [
+                        (_value_text(value), int(n)) for value, n in conn.execute(statement)
+                    ]
             except DBAPIError as exc:
                 # Out of time, or waiting too long for a lock (a migration holding the table).
                 if not isinstance(exc.orig, OUT_OF_TIME):
                     raise
                 if counting:
                     item.count_timed_out = True  # its rows are tried in the next transaction
+                elif item.rows:
+                    item.status_column = ""  # the rows were read: only the counts by status fail
                 else:
                     item.rows_timed_out = True
                     pending.pop(0)
@@ -254,6 +321,18 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
         result.profile = list(zip(users_item.columns, users_item.rows[0], strict=True))
     result.milliseconds = (time.perf_counter() - started) * 1000
     return result
+
+
+def _column_name(column: Column | None) -> str:
+    return "" if column is None else column.name
+
+
+def _value_text(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _fill_rows(item: TableFootprint, table: Table, rows) -> None:

@@ -9,13 +9,13 @@ from dashboard.users.gate import reason_required
 
 class FindUserForm(forms.Form):
     q = forms.CharField(
-        label="User id or email",
+        label="User id, email or name",
         max_length=320,
         required=False,
         strip=True,
         widget=forms.TextInput(
             attrs={
-                "placeholder": "user id, email, or the start of either",
+                "placeholder": "user id, email or name, or the start of one",
                 "autocomplete": "off",
                 "autofocus": True,
                 "spellcheck": "false",

@@ -1,4 +1,5 @@
-"""Finding an end-user: by id, by email (exact, case-insensitive), or by a prefix of either.
+"""Finding an end-user: by id, by email (exact, case-insensitive), by a prefix of either, or
+by name (when the users table has a name-like column).
 
 Every search is bounded (at most MAX_MATCHES rows) and designed for the indexes a users table
 usually has: the primary key and a plain unique index on `email`.
@@ -12,6 +13,9 @@ usually has: the primary key and a plain unique index on `email`.
 - A prefix is `LIKE 'abc%'`, which Postgres runs as an index range scan when the index's
   collation is "C"/POSIX or it uses a `text_pattern_ops` operator class; otherwise it scans,
   with the timeout, and the page says so.
+- A name matches, case-insensitively, when it or one of its words starts with the text
+  (`Erin` and `smith` both find "Erin Smith"). Names are rarely indexed for that, so it is a
+  scan bounded by the timeout, tried only when nothing matched by id or email.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class UserMatch:
     email: str = ""
     name: str = ""
     created_at: str = ""
-    matched: str = ""  # "id", "email", "id prefix", "email prefix"
+    matched: str = ""  # "id", "email", "id prefix", "email prefix", "name"
 
 
 @dataclass
@@ -77,7 +81,8 @@ def like_prefix(text: str) -> str:
 
 
 def find_users(owners: OwnershipMap, query: str) -> Lookup:
-    """Return the users whose id or email is `query`, else those starting with it."""
+    """Return the users whose id or email is `query`, else those whose id, email or name
+    starts with it."""
     query = query.strip()
     result = Lookup(query)
     if not query:
@@ -85,14 +90,10 @@ def find_users(owners: OwnershipMap, query: str) -> Lookup:
     users = owners.users_table
     key = owners.key_column
     email = first_column(users, EMAIL_COLUMNS)
+    name = first_column(users, NAME_COLUMNS)
     shown = [
         column
-        for column in (
-            key,
-            email,
-            first_column(users, NAME_COLUMNS),
-            first_column(users, CREATED_COLUMNS),
-        )
+        for column in (key, email, name, first_column(users, CREATED_COLUMNS))
         if column is not None
     ]
     timeout_ms = int(settings.SUPPORT_COUNT_TIMEOUT_MS)
@@ -139,12 +140,25 @@ def find_users(owners: OwnershipMap, query: str) -> Lookup:
                     continue
             for match in rows or []:
                 found.setdefault(match.key, match)
+        if name is not None and is_text(name) and len(found) <= MAX_MATCHES:
+            statement = base.where(
+                or_(name.ilike(like_prefix(query)), name.ilike("% " + like_prefix(query)))
+            ).order_by(name, key)
+            rows = bounded(conn, statement, "name")
+            if rows is None:
+                result.notes.append(f"The search by {column_label(users, name)} timed out.")
+            for match in rows or []:
+                found.setdefault(match.key, match)
         ordered = sorted(found.values(), key=lambda m: m.key)
         result.more = len(ordered) > MAX_MATCHES
         result.matches = ordered[:MAX_MATCHES]
         return result
 
     return run_read(work, timeout_ms=timeout_ms)
+
+
+def column_label(table, column: Column) -> str:
+    return f"{table.name}.{column.name}"
 
 
 def _exact_email(conn, owners, base, email, query, fetch, bounded, result) -> list[UserMatch]:

@@ -82,7 +82,12 @@ def view_user(
         owners = _only(owners, only_table)
     footprint = user_footprint(owners, subject, key_value)
     for item in footprint.tables:
-        item.browse_url = data_browser_url(item.table, subject)
+        item.browse_url = data_browser_url(item.table, subject, item.newest_by)
+        if item.browse_url:
+            item.status_links = [
+                (value, count, f"{item.browse_url}&{status_filter(item.status_column, value)}")
+                for value, count in item.status_counts
+            ]
     access.record(
         VIEW,
         tables=footprint.table_names,
@@ -118,13 +123,22 @@ def isolation(owners: OwnershipMap) -> IsolationReport:
     return isolation_report(owners)
 
 
-def data_browser_url(table: str, subject: str) -> str | None:
-    """Return the Data browser's list of `table` scoped to `subject`, or None if absent."""
+def data_browser_url(table: str, subject: str, newest_by: str = "") -> str | None:
+    """Return the Data browser's list of `table` scoped to `subject` (newest first when the
+    table has a timestamp column, as the user page shows it), or None if absent."""
     try:
         url = reverse("data:list", args=[table])
     except NoReverseMatch:
         return None
-    return f"{url}?{urlencode({SCOPE_PARAM: subject})}"
+    params = {SCOPE_PARAM: subject, **({"o": f"-{newest_by}"} if newest_by else {})}
+    return f"{url}?{urlencode(params)}"
+
+
+def status_filter(column: str, value: str) -> str:
+    """Return the Data browser's filter for rows whose `column` is `value` ("NULL": empty)."""
+    if value == "NULL":
+        return urlencode({f"f.null.{column}": "null"})
+    return urlencode({f"f.eq.{column}": value})
 
 
 def _only(owners: OwnershipMap, table: str) -> OwnershipMap:

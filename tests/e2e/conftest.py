@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.db import connections
@@ -89,3 +90,49 @@ def worker_in_background() -> threading.Thread:
     thread = threading.Thread(target=work, name="e2e-worker", daemon=True)
     thread.start()
     return thread
+
+
+@contextmanager
+def application_user(settings, subject: str, email: str, name: str, *statements: str):
+    """An end-user of the application (a `users` row, detected as the users table, reasons
+    required) with the rows `statements` make: each is run as the owner with the subject as its
+    parameters (`%(subject)s`). Deleted afterwards, which cascades to their rows."""
+    import psycopg
+
+    from dashboard.schema import reflection as refl
+    from dashboard.users.ownership import forget_ownership_map
+    from tests.dashboard.users.conftest import owner_url
+
+    settings.USERS_TABLE = ""  # detect: the application's `users`
+    settings.USER_LINKS = {}
+    settings.SUPPORT_REASON_REQUIRED = True
+    refl.invalidate()
+    forget_ownership_map()
+    with psycopg.connect(owner_url(), autocommit=True) as conn:
+        conn.execute("DELETE FROM users WHERE id = %s", (subject,))
+        conn.execute(
+            "INSERT INTO users (id, email, name) VALUES (%s, %s, %s)", (subject, email, name)
+        )
+        for statement in statements:
+            conn.execute(statement, {"subject": subject})
+    try:
+        yield subject
+    finally:
+        with psycopg.connect(owner_url(), autocommit=True) as conn:
+            conn.execute("DELETE FROM users WHERE id = %s", (subject,))
+        forget_ownership_map()
+
+
+def watch_console(page) -> list[str]:
+    """Collect CSP violations and script errors (answers with an error status are expected)."""
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems

@@ -80,14 +80,16 @@ def test_sort_filter_and_page_through_a_table(data_page):
     expect(first_cell(page)).to_have_text(expected[0])
     assert shown_ids(page) == expected[:25]
 
-    # A malformed value: the error shows next to its field, the other filters still apply.
+    # A malformed value: the error shows next to its field, and no row is shown until it is
+    # fixed (never the rows of the other filters alone, silently).
     expect(page.locator(".filter-panel")).to_have_attribute("open", "")
     page.locator('input[name="f.lte.score"]').fill("lots")
     page.get_by_role("button", name="Apply filters").click()
     error = page.locator('.fcol.invalid[data-column="score"] .field-error')
     error.wait_for()
     assert error.inner_text() == "Enter a number, like 3.14."
-    assert shown_ids(page) == expected[:25]
+    assert shown_ids(page) == []
+    assert "score to “lots”" in page.locator(".invalid-filters").inner_text()
 
     # The text filter's mode menu renames its input: title starts with "Item 01".
     page.locator('input[name="f.lte.score"]').fill("")
@@ -105,8 +107,15 @@ def test_sort_filter_and_page_through_a_table(data_page):
     # Open a row, then come back with the browser's Back button.
     first = shown_ids(page)[0]
     page.locator("#listing tbody tr td:first-child a").first.click()
-    page.wait_for_url(re.compile(rf"/row/\?pk.id={first}$"))
+    page.wait_for_url(re.compile(rf"/row/\?pk.id={first}&back="))
     assert page.locator("h1").inner_text().endswith(f"id = {first}")
+    # The breadcrumb and "Back to the list" lead to this very list: filters, order, page.
+    for link in (
+        page.locator(".crumbs a.mono"),
+        page.get_by_role("link", name="← Back to the list"),
+    ):
+        back = link.get_attribute("href")
+        assert "f.prefix.title=item" in back and "o=-score" in back
     page.go_back()
     page.wait_for_url(re.compile(r"f.prefix.title=item"))
     expect(first_cell(page)).to_have_text(first)
@@ -116,7 +125,8 @@ def test_row_count_loads_after_the_page(data_page):
     page = data_page
     page.goto(f"/data/{ITEMS}/?n=25&f.eq.done=true")
     (count,) = owner_execute(f"SELECT count(*) FROM {ITEMS} WHERE done")[0]
-    expect(page.locator("#row-count.count-result")).to_have_text(f"{count} rows")
+    expect(page.locator("#row-count.count-result")).to_have_text(f"{count:,}")
+    expect(page.locator(".list-bar .count")).to_contain_text(f"Rows 1\u201325 of {count:,}")
 
 
 def test_table_picker_narrows_as_you_type(data_page):
@@ -127,3 +137,51 @@ def test_table_picker_narrows_as_you_type(data_page):
     page.get_by_role("link", name=ITEMS).click()
     page.wait_for_url(re.compile(rf"/data/{ITEMS}/$"))
     expect(page.locator("#listing table.data-grid")).to_be_visible()
+
+
+def test_a_wide_list_keeps_its_header_key_and_scrollbar_in_view(data_page):
+    """The rows scroll inside a box: scrolled down and sideways, the header row is still at the
+    top of the box and the key column at its left; the box ends inside the window, so its
+    sideways scrollbar is there without scrolling the page to the bottom of the rows."""
+    page = data_page
+    columns = "&".join(f"c={name}" for name in ("id", "title", "body", "meta", "uid", "created_at"))
+    page.goto(f"/data/{ITEMS}/?n=200&{columns}")
+    box = page.locator("#listing .table-wrap")
+    geometry = box.evaluate(
+        """box => {
+            box.scrollTop = 600; box.scrollLeft = 400;
+            const frame = box.getBoundingClientRect();
+            const at = (selector) => box.querySelector(selector).getBoundingClientRect();
+            const header = at('thead th[data-column="title"]');
+            const key = at('tbody tr:nth-child(20) td.key');
+            return {
+                scrolled: box.scrollTop > 0 && box.scrollLeft > 0,
+                headerTop: header.top - frame.top, keyLeft: key.left - frame.left,
+                bottom: frame.bottom, window: window.innerHeight,
+                wider: box.scrollWidth > box.clientWidth,
+            };
+        }"""
+    )
+    assert geometry["scrolled"] and geometry["wider"], geometry
+    assert abs(geometry["headerTop"]) <= 2, geometry  # the header stayed on top
+    assert abs(geometry["keyLeft"]) <= 2, geometry  # the key column stayed on the left
+    assert geometry["bottom"] <= geometry["window"], geometry  # the scrollbar is in the window
+
+
+def test_a_column_is_resized_with_the_keyboard_and_keeps_its_width(data_page):
+    page = data_page
+    page.goto(f"/data/{ITEMS}/?n=25")
+    header = page.locator('#listing th[data-column="title"]')
+    before = header.bounding_box()["width"]
+    page.locator('#listing th[data-column="title"] .col-resize').focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    wider = header.bounding_box()["width"]
+    assert wider >= before + 3 * 24 - 2
+    # Sorting swaps the list in: the width was kept for this table.
+    page.get_by_role("link", name=re.compile(r"^score")).click()
+    page.wait_for_url(re.compile(r"o=score"))
+    expect(page.locator("#listing th[aria-sort]")).to_have_attribute("data-column", "score")
+    assert (
+        abs(page.locator('#listing th[data-column="title"]').bounding_box()["width"] - wider) <= 1
+    )

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tests.dashboard.queries.conftest import queryid_of, scratch_table
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, watch_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -45,25 +45,10 @@ def browser_workload():
         yield
 
 
-def _watch_console(page) -> list[str]:
-    """Collect CSP violations and script errors (answers with an error status are expected)."""
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
-
-
 def test_query_pages_render_and_explain_in_the_browser(page, operator_factory, browser_workload):
     engineer = operator_factory("qt-eng", "engineer")
     log_in(page, engineer)
-    problems = _watch_console(page)
+    problems = watch_console(page)
 
     page.goto("/queries/?q=qt_browser")
     page.locator("#statements-table").wait_for()

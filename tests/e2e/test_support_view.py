@@ -4,52 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from dashboard.audit.models import AuditEvent
-from dashboard.schema import reflection as refl
-from dashboard.users.ownership import forget_ownership_map
-from tests.dashboard.users.conftest import owner_url
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import application_user, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SUBJECT = "e2e_support_subject"
 
 
+CONVERSATION = (
+    "WITH c AS (INSERT INTO conversations (user_id) VALUES (%(subject)s) RETURNING id) "
+    "INSERT INTO messages (user_id, conversation_id, role, content) "
+    "SELECT %(subject)s, c.id, m.role, m.content FROM c, (VALUES "
+    "('user', 'Where did my tasks go?'), ('assistant', 'They are all still here.')) "
+    "AS m(role, content)"
+)
+
+
 @pytest.fixture
 def end_user(settings) -> Iterator[str]:
     """One end-user of the application with 3 tasks and a conversation of 2 messages."""
-    settings.USERS_TABLE = ""  # detect: the application's `users`
-    settings.USER_LINKS = {}
-    settings.SUPPORT_REASON_REQUIRED = True
-    refl.invalidate()
-    forget_ownership_map()
-    with psycopg.connect(owner_url(), autocommit=True) as conn:
-        conn.execute("DELETE FROM users WHERE id = %s", (SUBJECT,))
-        conn.execute(
-            "INSERT INTO users (id, email, name) VALUES (%s, 'e2e.support@example.com', 'Erin')",
-            (SUBJECT,),
-        )
-        conn.execute(
-            "INSERT INTO tasks (user_id, title) "
-            "SELECT %s, 'E2E task ' || g FROM generate_series(1, 3) AS g",
-            (SUBJECT,),
-        )
-        conversation = conn.execute(
-            "INSERT INTO conversations (user_id) VALUES (%s) RETURNING id", (SUBJECT,)
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO messages (user_id, conversation_id, role, content) "
-            "VALUES (%s, %s, 'user', 'Where did my tasks go?'), "
-            "(%s, %s, 'assistant', 'They are all still here.')",
-            (SUBJECT, conversation, SUBJECT, conversation),
-        )
-    yield SUBJECT
-    with psycopg.connect(owner_url(), autocommit=True) as conn:
-        conn.execute("DELETE FROM users WHERE id = %s", (SUBJECT,))  # cascades to the rest
-    forget_ownership_map()
+    with application_user(
+        settings,
+        SUBJECT,
+        "e2e.support@example.com",
+        "Erin",
+        "INSERT INTO tasks (user_id, title) "
+        "SELECT %(subject)s, 'E2E task ' || g FROM generate_series(1, 3) AS g",
+        CONVERSATION,
+    ) as subject:
+        yield subject
 
 
 def test_find_give_a_reason_and_see_the_tables(page, operator_factory, end_user):

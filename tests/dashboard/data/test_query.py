@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.http import QueryDict
 
+from dashboard.data.filters import OP_LABELS
 from dashboard.data.query import ListQuery, Restriction
 from dashboard.data.services import list_page
 from dashboard.schema.reflection import table_named
@@ -138,12 +139,24 @@ def test_uuid_equality_finds_the_row(tables):
     assert row_keys(page, "id") == [("33",)]
 
 
-def test_a_bad_value_is_reported_and_other_filters_still_apply(tables):
+def test_a_bad_value_shows_no_rows_and_says_why(tables):
+    """An invalid filter never widens the list silently to every row (or every other filter's
+    rows): nothing is shown until it is fixed or removed, and the page says which one."""
     page = list_page("datab_items", QueryDict("n=200&f.eq.status=open&f.gte.score=ten"))
     assert page.query.filters.errors == {"f.gte.score": "Enter a number, like 3.14."}
-    expected = ids("SELECT id FROM datab_items WHERE status = 'open' ORDER BY id")
-    assert row_keys(page, "id") == expected
-    assert "f.gte.score" not in page.next_url + page.first_url  # links keep valid filters only
+    assert page.rows == [] and not page.has_next
+    assert page.invalid_filters == ["score from “ten”: Enter a number, like 3.14."]
+    # The way out: the same list without the invalid filter, the valid ones kept.
+    kept = parse_qs(urlsplit(page.first_url).query)
+    assert kept == {"f.eq.status": ["open"], "n": ["200"]}
+
+
+def test_an_unknown_filter_operation_shows_no_rows(tables):
+    page = list_page("datab_items", QueryDict("f.zz.title=a"))
+    assert page.rows == []
+    assert page.invalid_filters == [
+        "“zz” is not a filter; use one of " + ", ".join(OP_LABELS) + "."
+    ]
 
 
 def test_filter_operations_a_column_does_not_have_are_reported(tables):
@@ -216,3 +229,70 @@ def test_page_statement_reads_limit_plus_one_and_the_estimate(tables):
     sql = str(query.page_statement().compile())
     assert "LIMIT" in sql and "pg_catalog.pg_class" in sql
     assert query.page_statement()._limit == 26
+
+
+# -- where a page is, and the way back to it -----------------------------------------------------
+def test_later_pages_say_which_rows_they_show(tables):
+    """Keyset pages carry their position in the signed cursor: "rows 26 to 50", page 2, and the
+    same numbers coming back with Previous."""
+    first = list_page("datab_items", QueryDict("n=25&o=-score"))
+    assert (first.first_row, first.last_row, first.page_number) == (1, 25, 1)
+    second = list_page("datab_items", query_of(first.next_url))
+    assert (second.first_row, second.last_row, second.page_number) == (26, 50, 2)
+    third = list_page("datab_items", query_of(second.next_url))
+    assert (third.first_row, third.page_number) == (51, 3)
+    back = list_page("datab_items", query_of(third.prev_url))
+    assert (back.first_row, back.last_row, back.page_number) == (26, 50, 2)
+    assert row_keys(back, "id") == row_keys(second, "id")
+    top = list_page("datab_items", query_of(back.prev_url))
+    assert (top.first_row, top.page_number) == (1, 1) and not top.has_prev
+
+
+def test_a_cursor_without_a_position_still_pages(tables):
+    """A link made before positions were kept still works; the page only says nothing of where."""
+    from dashboard.data.cursor import encode_cursor
+
+    token = encode_cursor("datab_items", "id", "next", [25])
+    page = list_page("datab_items", QueryDict(f"n=25&cursor={token}"))
+    assert row_keys(page, "id")[0] == ("26",)
+    assert page.first_row is None and page.page_number is None
+
+
+def test_a_row_link_leads_back_to_the_very_list_page(tables):
+    from dashboard.data.rows import back_to_list
+
+    params = "n=25&o=-score&f.eq.status=open&q=item"
+    first = list_page("datab_items", QueryDict(params))
+    second = list_page("datab_items", query_of(first.next_url))
+    row_link = query_of(second.rows[0].url)
+    back = query_of(back_to_list(second.query, row_link))
+    assert back.dict() == query_of(first.next_url).dict()  # filters, order, search and page
+
+
+def test_a_back_link_never_leaves_the_scope_of_the_row(tables):
+    from dashboard.data.rows import back_to_list
+
+    table = table_named("datab_items")
+    restriction = Restriction(
+        where=(table.c.owner_id == "owner_2",), params=(("scope", "owner_2"),)
+    )
+    query = ListQuery(table, QueryDict(), restriction=restriction)
+    forged = QueryDict("pk.id=2&back=" + "scope%3Downer_9%26f.eq.status%3Dopen")
+    back = query_of(back_to_list(query, forged))
+    assert back.getlist("scope") == ["owner_2"] and back["f.eq.status"] == "open"
+    assert urlsplit(back_to_list(query, forged)).path == "/data/datab_items/"
+
+
+def test_default_columns_are_those_that_fit(tables):
+    """By default a list shows the key and then the columns that fit a wide screen, in table
+    order; the chooser keeps every column."""
+    table = table_named("datab_items")
+    narrow = ListQuery(table, QueryDict(), width_budget=64)
+    assert narrow.shown[0] == "id"
+    assert sum(narrow.infos[name].width for name in narrow.shown) <= 64
+    assert len(narrow.shown) < len(narrow.infos)
+    # A column too wide for what is left is passed over; a narrower one after it still fits.
+    assert narrow.shown == ["id", "owner_id", "status", "mood"]
+    assert "uid" in narrow.infos  # still offered by the column chooser
+    wide = ListQuery(table, QueryDict(), width_budget=10_000)
+    assert wide.shown == list(wide.infos)[:12]

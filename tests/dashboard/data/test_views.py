@@ -24,7 +24,7 @@ def text_of(response) -> str:
 def first_column(html: str) -> list[str]:
     """Return the ids linked in the first cell of each list row."""
     return re.findall(
-        r'<td class="integer num"><a href="/data/datab_items/row/\?pk.id=(\d+)"', html
+        r'<td class="integer num key"><a href="/data/datab_items/row/\?pk.id=(\d+)&', html
     )
 
 
@@ -44,8 +44,9 @@ def test_list_full_page_and_partial(tables, admin_client):
     body = text_of(full)
     assert full.status_code == 200 and "<html" in body and 'id="listing"' in body
     assert first_column(body) == [str(n) for n in range(1, 26)]
-    assert f"<strong>{ITEMS}</strong>" not in body  # more than a page: the count loads lazily
+    assert f"<strong>{ITEMS}</strong> rows" not in body  # more than a page: counted lazily
     assert 'hx-get="/data/datab_items/count/?n=25"' in body
+    assert "Rows <strong>1\u201325</strong> of" in body  # rows 1 to 25 of
     partial = admin_client.get("/data/datab_items/?n=25&o=-id", **HTMX)
     part = text_of(partial)
     assert "<html" not in part and part.lstrip().startswith('<div id="listing"')
@@ -65,9 +66,12 @@ def test_count_partial_and_full_page(tables, admin_client):
     assert 0 < expected < ITEMS
     partial = admin_client.get("/data/datab_items/count/?f.contains.title=item", **HTMX)
     assert partial.status_code == 200 and "<html" not in text_of(partial)
-    assert f"<strong>{expected}</strong> rows" in text_of(partial)
+    assert f"<strong>{expected}</strong>" in text_of(partial)
     full = admin_client.get("/data/datab_items/count/?f.contains.title=item")
-    assert "<html" in text_of(full) and f"<strong>{expected}</strong> rows" in text_of(full)
+    assert "<html" in text_of(full)
+    assert re.search(
+        rf'of\s*<span id="row-count" class="count-result">\s*<strong>{expected}<', text_of(full)
+    )
 
 
 def test_a_small_first_page_is_counted_without_a_count_query(tables, admin_client):
@@ -111,7 +115,7 @@ def test_unknown_table_export_is_a_404(tables, operator_factory, client):
     assert response.status_code == 404 and "datab_nope" in text_of(response)
 
 
-def test_a_malformed_filter_shows_next_to_its_field_and_others_apply(tables, admin_client):
+def test_a_malformed_filter_shows_next_to_its_field_and_no_rows(tables, admin_client):
     response = admin_client.get("/data/datab_items/?n=200&f.eq.status=open&f.gte.score=ten")
     body = text_of(response)
     assert response.status_code == 200
@@ -121,8 +125,12 @@ def test_a_malformed_filter_shows_next_to_its_field_and_others_apply(tables, adm
     assert field and "Enter a number, like 3.14." in field.group(0)
     assert 'name="f.gte.score" value="ten"' in field.group(0)
     assert 'aria-invalid="true"' in field.group(0)
-    expected = owner_execute("SELECT id FROM datab_items WHERE status = 'open' ORDER BY id")
-    assert first_column(body) == [str(i) for (i,) in expected]
+    # No rows rather than the rows of the other filters: the list says why, and how out.
+    assert first_column(body) == []
+    alert = re.search(r'<div class="notice error invalid-filters".*?</div>', body, re.S)
+    assert alert and "score from “ten”: Enter a number, like 3.14." in alert.group(0)
+    assert 'href="/data/datab_items/?f.eq.status=open&amp;n=200"' in alert.group(0)
+    assert 'id="row-count"' not in body  # nothing to count
     assert '<option value="open" selected>open</option>' in body  # the good filter is kept
 
 
@@ -341,7 +349,7 @@ def test_counts_of_big_tables_are_estimates_or_timed(big_table, tables, admin_cl
     (exact,) = owner_execute("SELECT count(*) FROM datab_big WHERE note ILIKE '%note 1%'")[0]
     settings.DATA_COUNT_TIMEOUT_MS = 5000  # generous, so a busy test machine still finishes
     counted = text_of(admin_client.get("/data/datab_big/count/?f.contains.note=note 1", **HTMX))
-    assert f"<strong>{exact}</strong> rows" in counted  # finished inside DATA_COUNT_TIMEOUT_MS
+    assert f"<strong>{exact:,}</strong>" in counted  # finished inside DATA_COUNT_TIMEOUT_MS
     settings.DATA_COUNT_TIMEOUT_MS = 1
     timed_out = text_of(admin_client.get("/data/datab_big/count/?f.contains.note=note 1", **HTMX))
     assert "planner estimate; counting took over 1 ms" in timed_out

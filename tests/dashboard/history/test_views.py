@@ -49,7 +49,7 @@ def test_index_shows_state_pending_history_and_graph(
     # History newest first, with the date from the Create Date line, and the SVG graph.
     history = text[text.index('id="history"') :]
     assert history.index('data-revision="003"') < history.index('data-revision="001"')
-    assert 'title="2025-02-03 09:00:00.000000">2025-02-03 09:00</td>' in history
+    assert '<time datetime="2025-02-03T09:00:00+00:00" title="2025-02-03 09:00:00 UTC">' in history
     assert '<svg class="revgraph"' in history and "<script" not in text.split("</head>")[1]
     assert 'style="' not in text  # CSP: no inline styles
     # Applying is off by default: the exact command is shown instead.

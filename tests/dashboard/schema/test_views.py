@@ -138,7 +138,7 @@ def test_sort_by_size_follows_the_real_sizes(viewer_client, in_variety):
     assert html.index(f'href="{table_url("user")}"') < html.index(
         f'href="{table_url("event_log")}"'
     )
-    assert 'aria-sort="descending">Total size</a>' in html
+    assert 'class="num" aria-sort="descending"><a href="?sort=size">Total size</a>' in html
 
 
 def test_htmx_history_restore_gets_the_full_page(viewer_client, in_variety, htmx_headers):

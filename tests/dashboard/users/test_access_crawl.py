@@ -163,8 +163,8 @@ def expected_events() -> dict[str, tuple[str, dict]]:
             "SELECT id FROM ust_addresses WHERE account_id = 'acc_alice' ORDER BY id"
         ),
     }
-    user_rows = {
-        table: {"count": min(5, len(values)), "keys": keys(values[:5])}
+    user_rows = {  # the user page shows the newest rows: no timestamp here, so by key, last first
+        table: {"count": min(5, len(values)), "keys": keys(values[::-1][:5])}
         for table, values in alice_owned.items()
     }
     return {
@@ -260,7 +260,7 @@ def expected_events() -> dict[str, tuple[str, dict]]:
                     "filters": alice_filter,
                     "search": "",
                     "order": "id",
-                    "columns": ["id", "account_id", "total"],
+                    "columns": ["id", "account_id", "total", "placed_at", "status"],
                     "max_rows": django_settings.DATA_EXPORT_MAX_ROWS,
                 },
             },

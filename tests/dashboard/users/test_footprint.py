@@ -34,7 +34,7 @@ def test_counts_match_the_database(subject):
         assert not tables[table].count_capped
 
 
-def test_first_rows_in_key_order_and_the_profile():
+def test_newest_rows_first_and_the_profile():
     footprint = user_footprint(ownership_map(), "acc_bob", "acc_bob")
     assert footprint.exists
     profile = dict((name, value.text) for name, value in footprint.profile)
@@ -45,12 +45,47 @@ def test_first_rows_in_key_order_and_the_profile():
         row[0]
         for row in target_rows(
             "SELECT i.id FROM ust_order_items AS i JOIN ust_orders AS o ON o.id = i.order_id "
-            "WHERE o.account_id = 'acc_bob' ORDER BY i.id LIMIT %s",
+            "WHERE o.account_id = 'acc_bob' ORDER BY i.id DESC LIMIT %s",
             (FIRST_ROWS,),
         )
     ]
     id_position = items.columns.index("id")
     assert [int(row[id_position].text) for row in items.rows] == expected
+
+
+def test_rows_with_a_timestamp_come_newest_first_by_it():
+    orders = by_table(user_footprint(ownership_map(), "acc_bob", "acc_bob"))["ust_orders"]
+    assert orders.newest_by == "placed_at"
+    expected = target_rows(
+        "SELECT id FROM ust_orders WHERE account_id = 'acc_bob' "
+        "ORDER BY placed_at DESC NULLS LAST, id DESC LIMIT %s",
+        (FIRST_ROWS,),
+    )
+    id_position = orders.columns.index("id")
+    assert [int(row[id_position].text) for row in orders.rows] == [i for (i,) in expected]
+    assert expected != target_rows(  # the timestamp order is not the key order here
+        "SELECT id FROM ust_orders WHERE account_id = 'acc_bob' ORDER BY id DESC LIMIT %s",
+        (FIRST_ROWS,),
+    )
+
+
+def test_rows_are_counted_by_a_status_column():
+    footprint = by_table(user_footprint(ownership_map(), "acc_bob", "acc_bob"))
+    orders = footprint["ust_orders"]
+    assert orders.status_column == "status"
+    expected = target_rows(
+        "SELECT status, count(*) FROM ust_orders WHERE account_id = 'acc_bob' "
+        "GROUP BY status ORDER BY status"
+    )
+    assert orders.status_counts == [(status, count) for status, count in expected]
+    assert sum(count for _, count in orders.status_counts) == orders.count
+    assert footprint["ust_notes"].status_column == ""  # nothing that looks like a status
+
+
+def test_no_counts_by_status_over_a_capped_count(settings):
+    settings.SUPPORT_COUNT_LIMIT = 10
+    orders = by_table(user_footprint(ownership_map(), "acc_bob", "acc_bob"))["ust_orders"]
+    assert orders.count_capped and orders.status_counts == []  # they would not add up
 
 
 def test_secret_looking_columns_are_masked():

@@ -91,3 +91,18 @@ def test_prefix_search_is_served_by_an_index():
 def test_nothing_found_and_empty_query():
     assert find_users(ownership_map(), "zz-nobody").matches == []
     assert find_users(ownership_map(), "   ").matches == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"), [("Bob B", "acc_bob"), ("baker", "acc_bob"), ("CHEN", "acc_carol")]
+)
+def test_a_user_is_found_by_the_start_of_their_name_or_of_a_word_of_it(typed, found):
+    result = find_users(ownership_map(), typed)
+    assert keys(result) == [found]
+    assert result.matches[0].matched == "name"
+    assert not result.exact  # a list to choose from, never opened straight away
+
+
+def test_a_name_search_takes_wildcards_literally():
+    assert find_users(ownership_map(), "%a").matches == []
+    assert find_users(ownership_map(), "_ob").matches == []

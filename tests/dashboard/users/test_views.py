@@ -118,7 +118,7 @@ def test_searches_are_audited(support_client):
 
 def test_nothing_found_says_so(support_client):
     give_browsing_reason(support_client)
-    assert "No user has an id or email" in text(support_client.get("/users/?q=zz-nobody"))
+    assert "No user has an id, email or name" in text(support_client.get("/users/?q=zz-nobody"))
 
 
 # -- the reason gate ---------------------------------------------------------------------------
@@ -200,6 +200,51 @@ def test_user_page_shows_counts_paths_and_missing_indexes(support_client):
     assert "No rows of this user in" in page
 
 
+def test_user_page_links_counts_by_status_to_the_scoped_filtered_list(support_client):
+    give_reason(support_client, "acc_bob")
+    page = text(support_client.get("/users/u/acc_bob/"))
+    for status, count in target_rows(
+        "SELECT status, count(*) FROM ust_orders WHERE account_id = 'acc_bob' GROUP BY status"
+    ):
+        link = (
+            f'href="/data/ust_orders/?scope_user=acc_bob&amp;o=-placed_at&amp;f.eq.status={status}"'
+        )
+        assert f'{link}><span class="mono">{status}</span> <strong>{count}</strong>' in page
+    # The whole table in the Data browser comes newest first too, as the card shows it.
+    assert 'href="/data/ust_orders/?scope_user=acc_bob&amp;o=-placed_at">Open in' in page
+    assert 'The newest 5 by <span class="mono">placed_at</span>' in page
+
+
+def test_the_scoped_data_list_leads_back_to_the_user(support_client):
+    give_reason(support_client, "acc_bob")
+    page = text(support_client.get("/data/ust_orders/?scope_user=acc_bob&f.eq.status=open"))
+    crumbs = page.split('<nav class="crumbs" aria-label="Breadcrumb">')[1].split("</nav>")[0]
+    assert '<a class="mono" href="/users/u/acc_bob/">acc_bob</a>' in crumbs
+    assert '<a href="/users/u/acc_bob/">Back to end-user acc_bob</a>' in page
+    # A row opened from it leads back to this list: same scope, same filter.
+    row_link = page.split('<td class="integer num key"><a href="')[1].split('"')[0]
+    row = text(support_client.get(row_link.replace("&amp;", "&")))
+    back = row.split('class="button small" href="')[1].split('"')[0]
+    assert back == "/data/ust_orders/?scope_user=acc_bob&amp;f.eq.status=open"
+
+
+def test_clear_filters_shows_only_with_something_to_clear_and_keeps_the_scope(
+    support_client, htmx_headers
+):
+    give_reason(support_client, "acc_bob")
+    plain = text(support_client.get("/data/ust_orders/?scope_user=acc_bob"))
+    assert "Clear filters" not in plain  # the scope is not a filter: nothing to clear
+    filtered = support_client.get(
+        "/data/ust_orders/?scope_user=acc_bob&f.eq.status=open&q=x&o=-id", **htmx_headers
+    )
+    clear = text(filtered).split('data-focus-key="clear"')[0].rsplit('href="', 1)[1]
+    assert clear.split('"')[0] == "/data/ust_orders/?scope_user=acc_bob&amp;o=-id"
+    # The address bar gets the list's state, not the form's empty fields.
+    assert filtered["HX-Push-Url"] == (
+        "/data/ust_orders/?scope_user=acc_bob&o=-id&f.eq.status=open&q=x"
+    )
+
+
 def test_table_card_partial(support_client, htmx_headers):
     give_reason(support_client)
     response = support_client.get("/users/u/acc_alice/?table=ust_orders", **htmx_headers)
@@ -258,8 +303,10 @@ def test_query_count_depends_on_tables_not_rows(support_client, settings):
         support_client.get("/users/u/acc_bob/")  # 40 orders, 80 items
     owned_tables = 5  # ust_accounts, ust_orders, ust_order_items, ust_payments, ust_notes
     # One read-only transaction: its set-up statement, one statement counting the rows of every
-    # table, then the first rows of each table that has some (the users table: its row). Bob
-    # has no payments, so he needs one fewer.
-    bound = 1 + 1 + owned_tables
+    # table, then the newest rows of each table that has some (the users table: its row), and
+    # the counts by status of the one table with a status column (ust_orders). Bob has no
+    # payments, so he needs one fewer.
+    with_status = 1
+    bound = 1 + 1 + owned_tables + with_status
     assert len(few) == bound
     assert len(many) == bound - 1

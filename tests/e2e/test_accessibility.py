@@ -1,0 +1,258 @@
+"""Every page and its main states in a real browser: axe-core finds no violation, in the light
+and the dark colour scheme; no page is wider than a 390 px phone; no stack trace, no script or
+Content Security Policy error, one current section in the navigation.
+
+One browser, one live server and one walk: each state is reached once, then checked three ways
+(full axe rules in light; the colour rules again with the dark scheme emulated; the width and
+the scroll boxes at 390 px). axe-core comes with `axe-playwright-python` (nothing is fetched).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from axe_playwright_python.base import AXE_SCRIPT
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from dashboard.jobs.models import JobRun
+from tests.dashboard.queries.conftest import queryid_of
+from tests.e2e.conftest import application_user, log_in, watch_console
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SUBJECT = "e2e_axe_subject"
+REASON = "A11Y-1 every page passes axe"
+NARROW = {"width": 390, "height": 844}
+WIDE = {"width": 1360, "height": 900}
+# Rules whose outcome depends on colours, or on the width of the screen.
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+NARROW_RULES = ["scrollable-region-focusable", "target-size"]
+STATEMENT = "SELECT id, title FROM tasks WHERE user_id = $1"
+
+
+@dataclass
+class State:
+    name: str
+    reach: Callable[[object], None]  # brings the page to the state
+    section: bool = True  # a page of a section: exactly one current section in the navigation
+
+
+def visit(path: str) -> Callable[[object], None]:
+    def reach(page) -> None:
+        response = page.goto(path)
+        assert response is not None and response.status < 500, (path, response and response.status)
+        settle(page)
+
+    return reach
+
+
+def settle(page) -> None:
+    """Wait until htmx's lazy parts have arrived (no request in flight; pages that poll are
+    checked between two polls)."""
+    page.wait_for_load_state("load")
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function("() => !document.querySelector('.htmx-request')", timeout=3_000)
+
+
+@pytest.fixture
+def end_user(settings) -> Iterator[str]:
+    """An end-user with 30 tasks (one in three with a long description, the others without one),
+    a conversation, and a statement with a parameter for the statement page and its EXPLAIN."""
+    with application_user(
+        settings,
+        SUBJECT,
+        "axe.subject@example.com",
+        "Ada",
+        "INSERT INTO tasks (user_id, title, description, completed) "
+        "SELECT %(subject)s, 'Axe task ' || g, "
+        "CASE WHEN g %% 3 = 0 THEN repeat('long text ', 40) END, g %% 2 = 0 "
+        "FROM generate_series(1, 30) AS g",
+        "WITH c AS (INSERT INTO conversations (user_id) VALUES (%(subject)s) RETURNING id) "
+        "INSERT INTO messages (user_id, conversation_id, role, content) "
+        "SELECT %(subject)s, c.id, 'user', 'Hello' FROM c",
+        STATEMENT.replace("$1", "%(subject)s"),
+    ) as subject:
+        yield subject
+
+
+def explain_shown(queryid: int) -> Callable[[object], None]:
+    def reach(page) -> None:
+        visit(f"/queries/{queryid}/")(page)
+        page.fill("#param-1", SUBJECT)
+        page.click("button[value=plain]")
+        page.locator("#plan table.q-plan-tree").wait_for()
+
+    return reach
+
+
+def filters_open(page) -> None:
+    visit("/data/tasks/?f.eq.completed=true&o=-created_at&n=25")(page)
+    assert page.locator("details.filter-panel[open]").count() == 1
+
+
+def menus_open(page) -> None:
+    visit("/data/tasks/?n=25")(page)
+    page.click("details.columns-menu > summary")
+    assert page.locator("details.columns-menu[open]").count() == 1
+
+
+def user_gate(subject: str) -> Callable[[object], None]:
+    return visit(f"/users/u/{subject}/")
+
+
+def user_page(subject: str) -> Callable[[object], None]:
+    def reach(page) -> None:
+        visit(f"/users/u/{subject}/")(page)
+        if page.locator("input[name=reason]").count():
+            page.fill("input[name=reason]", REASON)
+            page.click("text=Show the data")
+        page.locator("#table-tasks").wait_for()
+        settle(page)
+
+    return reach
+
+
+def running_job(user) -> Callable[[object], None]:
+    run = JobRun.objects.create(
+        kind="health_check",
+        status=JobRun.Status.RUNNING,
+        progress=[{"at": "2026-01-01T10:00:00+00:00", "message": "Connecting to the target"}],
+        created_by=user,
+    )
+    return visit(f"/jobs/{run.pk}/")
+
+
+def as_viewer(viewer) -> Callable[[object], None]:
+    def reach(page) -> None:
+        log_in(page, viewer)
+        response = page.goto("/users/")
+        assert response is not None and response.status == 403
+        settle(page)
+
+    return reach
+
+
+def axe_violations(page, options: dict[str, object]) -> list[dict]:
+    """Return axe-core's violations on the page (axe is put in once per page load)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT)
+    return page.evaluate("options => axe.run(document, options).then(r => r.violations)", options)
+
+
+def check(page, state: State, problems: list[str], console: list[str]) -> None:
+    body = page.content()
+    if "Traceback" in body:
+        problems.append(f"{state.name}: a stack trace is shown")
+    if state.section and page.locator("nav.sections a.active").count() != 1:
+        problems.append(f"{state.name}: not exactly one current section in the navigation")
+    for label, scheme, viewport, rules in (
+        ("light", "light", WIDE, None),
+        ("dark", "dark", WIDE, COLOUR_RULES),
+        ("390 px", "light", NARROW, NARROW_RULES),
+    ):
+        page.emulate_media(color_scheme=scheme)
+        page.set_viewport_size(viewport)
+        # A frame for the page to see the new size (its resize handler makes boxes that now
+        # scroll sideways focusable), as a phone would have from the start.
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done)))")
+        options: dict[str, object] = {"resultTypes": ["violations"]}
+        if rules:
+            options["runOnly"] = {"type": "rule", "values": rules}
+        violations = axe_violations(page, options)
+        for violation in violations:
+            targets = [" ".join(node["target"]) for node in violation["nodes"][:3]]
+            problems.append(
+                f"{state.name} ({label}): {violation['id']} on {len(violation['nodes'])} "
+                f"node(s), e.g. {targets}"
+            )
+        if viewport is NARROW:
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > NARROW["width"]:
+                problems.append(f"{state.name}: {width} px wide on a 390 px screen")
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size(WIDE)
+    problems.extend(f"{state.name}: {message}" for message in console)
+    console.clear()
+
+
+def test_every_page_and_state_passes_axe_in_both_schemes_and_fits_a_phone(
+    page, operator_factory, end_user
+):
+    admin = operator_factory("axe-admin", "admin")
+    viewer = operator_factory("axe-viewer", "viewer")
+    console = watch_console(page)
+    problems: list[str] = []
+
+    login = State("login", visit("/login/"), section=False)
+    login.reach(page)
+    check(page, login, problems, console)
+    log_in(page, admin)
+    queryid = queryid_of(STATEMENT)
+    states = [
+        State("overview", visit("/")),
+        State("job running", running_job(admin), section=False),
+        State("schema", visit("/schema/")),
+        State("schema, nothing found", visit("/schema/?q=zz-no-such-table")),
+        State("table", visit("/schema/tasks/")),
+        State("diagram", visit("/schema/diagram")),
+        State("data", visit("/data/")),
+        State("data, nothing found", visit("/data/?q=zz-no-such-table")),
+        State("reason form", visit("/data/tasks/")),
+        State("user page", user_page(SUBJECT)),
+        State("reason form for browsing", visit("/users/reason/?next=/data/tasks/")),
+        State("data list, reason given", give_browsing_reason),
+        State("data list, filters open", filters_open),
+        State("data list, menu open", menus_open),
+        State("data list, invalid filter", visit("/data/tasks/?f.gte.id=lots")),
+        State("data list, no row matches", visit("/data/tasks/?f.contains.title=zz-none")),
+        State("data list, scoped", visit(f"/data/tasks/?scope_user={SUBJECT}&n=25")),
+        State("row", open_first_row),
+        State("users", visit("/users/")),
+        State("users, found", visit("/users/?q=axe")),
+        State("users, nothing found", visit("/users/?q=zz-nobody")),
+        State("user gate", user_gate("someone-else")),
+        State("ownership", visit("/users/ownership/")),
+        State("isolation", visit("/users/isolation/")),
+        State("migrations", visit("/migrations/")),
+        State("revision", visit("/migrations/revisions/0001/")),
+        State("trial runs", visit("/migrations/trials/")),
+        State("branches", visit("/branches/")),
+        State("new branch", visit("/branches/new/")),
+        State("queries", visit("/queries/")),
+        State("queries, nothing found", visit("/queries/?q=zz-no-such-statement")),
+        State("statement, EXPLAIN shown", explain_shown(queryid)),
+        State("indexes", visit("/queries/indexes/")),
+        State("activity", visit("/queries/activity/")),
+        State("health", visit("/queries/health/")),
+        State("snapshots", visit("/queries/snapshots/")),
+        State("reset statistics", visit("/queries/reset/")),
+        State("audit", visit("/audit/")),
+        State("audit, nothing found", visit("/audit/?action=zz.none")),
+        State("not found", visit("/data/zz_no_such_table/")),
+        State("forbidden", as_viewer(viewer), section=False),  # Users is not in a viewer's menu
+    ]
+    for state in states:
+        state.reach(page)
+        check(page, state, problems, console)
+    assert problems == [], "\n".join(problems)
+
+
+def give_browsing_reason(page) -> None:
+    visit("/data/tasks/?n=25")(page)
+    if "/users/reason/" in page.url:
+        page.fill("input[name=reason]", REASON)
+        page.click("text=Show the data")
+        page.wait_for_url(re.compile(r"/data/tasks/"))
+    page.locator("#listing table.data-grid").wait_for()
+    settle(page)
+
+
+def open_first_row(page) -> None:
+    visit(f"/data/tasks/?scope_user={SUBJECT}&n=25")(page)
+    page.locator("#listing td.key a").first.click()
+    page.wait_for_url(re.compile(r"/row/"))
+    settle(page)
