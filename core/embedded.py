@@ -53,6 +53,8 @@ class Layout:
             "APP_DATABASE_URL": self.url(APP_ROLE),
             "APP_DIRECT_URL": self.url(OWNER_ROLE),
             "TARGET_READONLY_DATABASE_URL": self.url(READONLY_ROLE),
+            # Row changes write as the application's runtime role: row-level security holds it.
+            "TARGET_WRITE_DATABASE_URL": self.url(APP_ROLE),
         }
 
 

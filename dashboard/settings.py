@@ -213,6 +213,31 @@ SUPPORT_COUNT_LIMIT = env.int("SUPPORT_COUNT_LIMIT", default=100_000)
 SUPPORT_COUNT_TIMEOUT_MS = env.int("SUPPORT_COUNT_TIMEOUT_MS", default=1000)
 SUPPORT_EXPORT_BATCH_ROWS = env.int("SUPPORT_EXPORT_BATCH_ROWS", default=2000)
 
+# Time machine: compare one end-user's data with a branch (or the data as of a time).
+COMPARE_MAX_ROWS = env.int("COMPARE_MAX_ROWS", default=20_000)  # per table and side
+COMPARE_PAGE_ROWS = env.int("COMPARE_PAGE_ROWS", default=25)
+COMPARE_TIMEOUT_MS = env.int("COMPARE_TIMEOUT_MS", default=5000)  # per statement
+# "As of <time>" on Neon makes a point-in-time branch, deleted after this long unless kept.
+TIME_MACHINE_BRANCH_TTL_SECONDS = env.int("TIME_MACHINE_BRANCH_TTL_SECONDS", default=7200)
+# Local branches cannot go back in time: scheduled snapshot branches ("" = none), kept this long.
+LOCAL_SNAPSHOT_CRON = env.str("LOCAL_SNAPSHOT_CRON", default="")
+LOCAL_SNAPSHOT_RETENTION_HOURS = env.int("LOCAL_SNAPSHOT_RETENTION_HOURS", default=48)
+
+# Row changes (restore, edit, add, delete, revert): off unless enabled, admins only, through the
+# one write door (dashboard/target_write.py) as its own role (TARGET_WRITE_DATABASE_URL).
+DATA_WRITES_ENABLED = env.bool("DATA_WRITES_ENABLED", default=False)
+TARGET_WRITE = {
+    "URL_VAR": "TARGET_WRITE_DATABASE_URL" if env.str("TARGET_WRITE_DATABASE_URL", "") else "",
+    "STATEMENT_TIMEOUT_MS": env.int("TARGET_WRITE_STATEMENT_TIMEOUT_MS", default=5000),
+    "LOCK_TIMEOUT_MS": env.int("TARGET_WRITE_LOCK_TIMEOUT_MS", default=2000),
+    # The per-transaction setting row-level security policies read the end-user from.
+    "USER_SETTING": env.str("TARGET_RLS_USER_SETTING", default="app.current_user_id"),
+    # A change (with what cascades from it) touches at most this many rows.
+    "MAX_ROWS": env.int("DATA_WRITE_MAX_ROWS", default=1000),
+}
+if TARGET_WRITE["URL_VAR"]:
+    checked_database_url(TARGET_WRITE["URL_VAR"])
+
 # Audit trail: owned by a role the console does not log in as, chained by a keyed hash.
 AUDIT_OWNER_ROLE = env.str("AUDIT_OWNER_ROLE", default="schemadesk_audit")
 AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")  # empty: derived from SECRET_KEY

@@ -62,3 +62,11 @@ def create_index_sql(
 def drop_index_sql(schema: str, index: str) -> str:
     """Return `DROP INDEX CONCURRENTLY schema.index`, without a semicolon."""
     return f"DROP INDEX CONCURRENTLY {qualified_name(schema, index)}"
+
+
+def quote_literal(value: str) -> str:
+    """Return `value` as a SQL string literal: single quotes doubled, backslashes kept as they
+    are (the statements that carry such literals run with standard_conforming_strings on)."""
+    if "\x00" in value:
+        raise ValueError("a SQL string cannot contain NUL characters")
+    return "'" + value.replace("'", "''") + "'"

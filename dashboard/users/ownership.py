@@ -16,7 +16,7 @@ import json
 import threading
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -25,7 +25,12 @@ from sqlalchemy import Column, ColumnElement, Table, Text, cast, false, select
 from dashboard.data.columns import type_label
 from dashboard.params import INT8, BadParameter, integer, numeric_range, text, uuid_value
 from dashboard.schema.reflection import Reflection, reflection
-from dashboard.suggested_sql import create_index_sql
+from dashboard.suggested_sql import (
+    create_index_sql,
+    qualified_name,
+    quote_identifier,
+    quote_literal,
+)
 from dashboard.target import run_read
 from dashboard.users.catalog import SchemaFacts, schema_facts
 from dashboard.users.detection import UsersTable, users_table
@@ -308,3 +313,35 @@ def rows_of_user(
         return cast(child_column, Text).in_(parent_values)
     parent_values = parent_column
     return child_column.in_(select(parent_values).where(rows_of_user(owners, rest, key_value)))
+
+
+def rows_of_user_sql(
+    owners: OwnershipMap, path: OwnershipPath, subject: str, ref: Callable[[str], str]
+) -> str:
+    """Return the ownership predicate of `path` as SQL text, for statements shown to people.
+
+    The same rule as rows_of_user: `ref(column)` names a column of `path.table` (a bare column
+    in an UPDATE or DELETE, or the new row's typed literal in an INSERT); each step further from
+    the users table is `column IN (SELECT ... FROM parent AS pN WHERE ...)`; a configured link
+    between columns of different types compares as text.
+    """
+    literal = quote_literal(subject)
+    if not path.links:
+        return f"{ref(owners.users.key)} = {literal}"
+    link = path.links[0]
+    child = owners.tables[link.child].c[link.child_column]
+    parent = owners.tables[link.parent].c[link.parent_column]
+    if len(path.links) == 1 and link.parent_column == owners.users.key:
+        as_text = not link.is_foreign_key and not same_type(child, owners.key_column)
+        left = f"{ref(link.child_column)}::text" if as_text else ref(link.child_column)
+        return f"{left} = {literal}"
+    alias = f"p{len(path.links)}"
+    rest = OwnershipPath(link.parent, path.links[1:])
+    inner = rows_of_user_sql(
+        owners, rest, subject, lambda name: f"{alias}.{quote_identifier(name)}"
+    )
+    as_text = not link.is_foreign_key and not same_type(child, parent)
+    left = f"{ref(link.child_column)}::text" if as_text else ref(link.child_column)
+    selected = f"{alias}.{quote_identifier(link.parent_column)}" + ("::text" if as_text else "")
+    source = qualified_name(str(owners.tables[link.parent].schema), link.parent)
+    return f"{left} IN (SELECT {selected} FROM {source} AS {alias} WHERE {inner})"
