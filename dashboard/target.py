@@ -96,7 +96,11 @@ def _settings() -> dict[str, object]:
 def _sqlalchemy_url(var: str) -> str:
     from dashboard.config import checked_database_url
 
-    url = checked_database_url(var)
+    return psycopg_url(checked_database_url(var))
+
+
+def psycopg_url(url: str) -> str:
+    """Return a PostgreSQL URL in the form SQLAlchemy's psycopg driver takes."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
@@ -302,7 +306,16 @@ def read_only(
     timeout_ms: int | None = None, lock_timeout_ms: int | None = None
 ) -> Iterator[Connection]:
     """Yield a connection inside a READ ONLY transaction with timeouts; always roll back."""
-    with engine().connect() as conn:
+    with read_only_on(engine(), timeout_ms, lock_timeout_ms) as conn:
+        yield conn
+
+
+@contextmanager
+def read_only_on(
+    on: Engine, timeout_ms: int | None = None, lock_timeout_ms: int | None = None
+) -> Iterator[Connection]:
+    """Yield a connection of `on` inside a READ ONLY transaction with timeouts; roll back."""
+    with on.connect() as conn:
         try:
             _begin_read_only(conn, timeout_ms, lock_timeout_ms)
             yield conn
@@ -386,3 +399,39 @@ def run_read(
                 logger.warning("the target database refused a statement: %s", error.detail)
             raise error from exc
     raise AssertionError("unreachable")
+
+
+class BranchUnavailable(TargetError):
+    """A branch's database cannot be reached (or refused the read)."""
+
+
+def run_branch_read(
+    url: str,
+    work: Callable[[Connection], T],
+    timeout_ms: int | None = None,
+    lock_timeout_ms: int | None = None,
+) -> T:
+    """Return work(conn) run in a read-only transaction on a branch's database, rolled back.
+
+    The same transaction as a target read (READ ONLY, transaction-local timeouts), on a
+    connection of its own that is closed afterwards. `url` holds a password: never logged.
+    """
+    branch_engine = create_engine(
+        psycopg_url(url),
+        poolclass=NullPool,
+        connect_args=_connect_args(psycopg_url(url), "schemadesk-branch-read"),
+    )
+    try:
+        with read_only_on(branch_engine, timeout_ms, lock_timeout_ms) as conn:
+            return work(conn)
+    except DBAPIError as exc:
+        translated = translate_error(exc)
+        if isinstance(translated, TargetUnavailable):
+            raise BranchUnavailable(
+                "The branch's database cannot be reached right now (a Neon compute may still be "
+                "starting). Try again in a moment.",
+                translated.detail,
+            ) from exc
+        raise translated from exc
+    finally:
+        branch_engine.dispose()

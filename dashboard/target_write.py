@@ -174,7 +174,7 @@ class RowChange:
         return {
             "table": self.table,
             "action": self.action,
-            "key": dict(self.key),
+            "key": [list(pair) for pair in self.key],
             "note": self.note,
         }
 
@@ -376,7 +376,7 @@ def _table(scope: WriteScope, name: str) -> Table:
     return table
 
 
-def _key_condition(scope: WriteScope, change: RowChange, qualifier: str = "") -> str:
+def key_condition(scope: WriteScope, change: RowChange, qualifier: str = "") -> str:
     types = scope.columns[change.table]
     return " AND ".join(
         f"{qualifier}{quote_identifier(name)} = {typed_literal(value, types[name].type_sql)}"
@@ -433,7 +433,7 @@ def _render_one(scope: WriteScope, change: RowChange, index: int) -> Statement:
                 lines = [f"UPDATE {source}", f"SET {assignments}"]
             else:
                 lines = [f"DELETE FROM {source}"]
-            lines.append(f"WHERE {_key_condition(scope, change)}")
+            lines.append(f"WHERE {key_condition(scope, change)}")
             lines.append(
                 f"  AND {fingerprint_sql(change.guard_columns)} = {quote_literal(change.guard)}"
             )
@@ -571,8 +571,10 @@ def _read_images(
         images.append(
             {
                 "table": table,
-                "key": {name: values[name] for name in key},
+                "key": [[name, values[name]] for name in key],
+                "columns": names,
                 "values": shown_values(values, masked),
+                "masked": sorted(n for n in masked if values.get(n) is not None),
                 "fingerprint": row[len(names)],
                 "role": role,
                 "change": index,
@@ -583,7 +585,7 @@ def _read_images(
 
 def _effects(scope: WriteScope, change: RowChange) -> list[Effect]:
     table = scope.owners.tables[change.table]
-    return delete_effects(scope.owners.tables, table, _key_condition(scope, change))
+    return delete_effects(scope.owners.tables, table, key_condition(scope, change))
 
 
 def _before_images(
@@ -592,7 +594,7 @@ def _before_images(
     images: list[dict[str, Any]] = []
     for index, change in enumerate(plan.changes):
         if change.key:
-            where = _key_condition(scope, change)
+            where = key_condition(scope, change)
             images += _read_images(conn, scope, change.table, where, "row", index, lock=True)
         if change.action != "delete":
             continue
@@ -634,7 +636,7 @@ def _after_image(
 ) -> list[dict[str, Any]]:
     keyed = RowChange(change.table, change.action, key=key)
     return _read_images(
-        conn, scope, change.table, _key_condition(scope, keyed), "row", index, lock=False
+        conn, scope, change.table, key_condition(scope, keyed), "row", index, lock=False
     )
 
 
@@ -643,7 +645,7 @@ def _skipped_why(conn: psycopg.Connection, scope: WriteScope, change: RowChange)
         if change.key:
             return "a row with this key exists now (it was not overwritten)"
         return "the row would not belong to this end-user"
-    where = _key_condition(scope, change)
+    where = key_condition(scope, change)
     if _read_images(conn, scope, change.table, where, "row", 0, lock=False):
         return "the row changed since it was shown (it was not overwritten)"
     return "the row is no longer there (deleted, or not this end-user's)"

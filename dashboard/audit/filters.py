@@ -147,10 +147,18 @@ def audit_page(user: AbstractBaseUser | AnonymousUser, params: QueryDict) -> Aud
     return page
 
 
+# Parts of a row change's events that hold rows' values: the list shows how many, and the
+# event's own page (behind the reason for that end-user) shows them.
+ROW_IMAGE_KEYS = ("before", "after", "statements")
+
+
 def detail_lines(detail: dict, limit: int = 120) -> list[tuple[str, str]]:
     """Return an event's detail as (key, short text) pairs for the page."""
     lines = []
     for key, value in detail.items():
+        if key in ROW_IMAGE_KEYS and isinstance(value, list) and "write_id" in detail:
+            lines.append((str(key), f"{len(value)} (on the event's page)"))
+            continue
         if isinstance(value, dict):
             text = ", ".join(f"{k} {v}" for k, v in value.items())
         elif isinstance(value, list | tuple):

@@ -85,13 +85,17 @@ class NewBranch:
     point_in_time: datetime | None = None
     schema_only: bool = False
     expires_at: datetime | None = None
+    purpose: str = ""  # e.g. "time machine": made for a comparison (see dashboard/users)
 
     def options(self) -> dict[str, object]:
-        return {
+        options: dict[str, object] = {
             "schema_only": self.schema_only,
             "point_in_time": self.point_in_time.isoformat() if self.point_in_time else None,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }
+        if self.purpose:
+            options["purpose"] = self.purpose
+        return options
 
 
 def _requested(

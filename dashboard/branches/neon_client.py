@@ -148,6 +148,17 @@ class NeonClient(RetryingSender):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # ---- the project --------------------------------------------------------------------------
+
+    def history_retention_seconds(self) -> int:
+        """Return how far back the project's history reaches (branches at a past time)."""
+        data = self._json("GET", self._project_path())
+        project = _required(data, "project", "project")
+        seconds = project.get("history_retention_seconds")
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+            raise NeonProtocolError("Neon answered without the project's history retention.")
+        return seconds
+
     # ---- branches ---------------------------------------------------------------------------
 
     def branches_list(self, search: str | None = None, *, page_size: int = 100) -> list[Branch]:

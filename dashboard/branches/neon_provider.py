@@ -189,6 +189,11 @@ class NeonProvider:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def history_retention_seconds(self) -> int:
+        """Return how far back a branch at a past time may start (the project's history)."""
+        with neon_errors("reading the project's history retention"):
+            return self.client.history_retention_seconds()
+
     def _info(self, branch: Branch, parent_name: str | None = None) -> BranchInfo:
         return BranchInfo(
             id=branch.id,

@@ -114,3 +114,29 @@ def expire_local_branches(timestamp: int) -> None:
     except (BranchError, TargetError) as exc:
         # The next run retries; the schedule is the retry.
         logging.getLogger(__name__).warning("branch expiry skipped: %s", exc.sentence)
+
+
+@app.task(name="branches.snapshot", queue="default", queueing_lock="branches_snapshot")
+def take_local_snapshot(timestamp: int) -> None:
+    """Take a local snapshot branch (scheduled by LOCAL_SNAPSHOT_CRON; the local provider's
+    way back in time, see dashboard/branches/snapshots.py)."""
+    if settings.BRANCH_PROVIDER != "local":
+        return
+    from dashboard.branches.local_provider import LocalProvider
+    from dashboard.branches.provider import BranchError
+    from dashboard.branches.snapshots import take_snapshot
+
+    try:
+        branch = take_snapshot(
+            LocalProvider.from_settings(), int(settings.LOCAL_SNAPSHOT_RETENTION_HOURS)
+        )
+    except BranchError as exc:
+        logging.getLogger(__name__).warning("local snapshot skipped: %s", exc.sentence)
+        return
+    logging.getLogger(__name__).info("took local snapshot %s", branch.name)
+
+
+if settings.LOCAL_SNAPSHOT_CRON:  # no schedule, no snapshots
+    app.periodic(cron=settings.LOCAL_SNAPSHOT_CRON, periodic_id="branches_snapshot")(
+        take_local_snapshot
+    )

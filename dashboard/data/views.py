@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import ROWS_ROLE, has_role, role_required
+from dashboard.changes.links import may_change_rows, row_change_urls
 from dashboard.data.display import display_for
 from dashboard.data.export import CsvExport, max_export_rows
 from dashboard.data.links import data_path
@@ -95,7 +96,10 @@ def row_detail(request: HttpRequest, table: str) -> HttpResponse:
     tables, detail = row_shown(row)
     access.record(DATA_ROW, tables=tables, detail=detail, subject=access.subject_of_row(row.values))
     template = "data/row.html#record" if wants_partial(request) else "data/row.html"
-    return render(request, template, {"row": row})
+    context: dict[str, object] = {"row": row}
+    if access.subject and table in access.owned and may_change_rows(request.user):
+        context.update(row_change_urls(access.subject, table, row.key.items()))  # in scope only
+    return render(request, template, context)
 
 
 @require_GET

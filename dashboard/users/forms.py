@@ -45,3 +45,23 @@ class ReasonForm(forms.Form):
                 "Give a ticket reference or a few words (3 characters or more)."
             )
         return reason
+
+
+class AsOfForm(forms.Form):
+    """Compare with the data as of a time (a Neon point in time, or a local snapshot)."""
+
+    when = forms.DateTimeField(
+        label="As of",
+        input_formats=[
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%d %H:%M:%S",
+        ],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={"invalid": "Enter a date and time, like 2025-01-31 14:30."},
+    )
+    keep = forms.BooleanField(
+        required=False,
+        label="Keep the branch (engineers: it is not deleted afterwards)",
+    )

@@ -1,3 +1,4 @@
-"""Fixtures shared by the dashboard's test packages."""
+"""Fixtures shared by the dashboard's test packages (registered here by import)."""
 
-from tests.dashboard.app_rows import app_rows  # noqa: F401 (a fixture: registered by import)
+from tests.dashboard.app_rows import app_rows  # noqa: F401
+from tests.dashboard.tm_world import tm, tm_world  # noqa: F401

@@ -81,7 +81,7 @@ def test_a_guarded_update_applies_and_is_audited_before_and_after(app_rows, admi
     assert intent.detail["statements"] == [statement]
     assert intent.detail["role"] == "todo_app"
     [before] = intent.detail["before"]
-    assert before["values"]["title"] == "Task 1" and before["key"] == {"id": str(task)}
+    assert before["values"]["title"] == "Task 1" and before["key"] == [["id", str(task)]]
     [after] = result.detail["after"]
     assert after["values"]["title"] == "It's done"
     assert result.detail["status"] == "applied" and result.detail["intent"] == intent.pk

@@ -12,6 +12,7 @@ from tests.fakes.neon_server import FakeNeon
 
 # ---- scenarios: one request each, producing one kind of answer --------------------------------
 
+PROJECT = "/projects/{project_id}"
 BRANCHES = "/projects/{project_id}/branches"
 BRANCH = "/projects/{project_id}/branches/{branch_id}"
 OPERATION = "/projects/{project_id}/operations/{operation_id}"
@@ -152,6 +153,7 @@ def _get(suffix: Callable[[FakeNeon], str]) -> Run:
 
 
 SCENARIOS = [
+    Scenario("project", "GET", PROJECT, 200, _get(lambda f: "")),
     Scenario("list", "GET", BRANCHES, 200, _get(lambda f: "/branches")),
     Scenario("list page", "GET", BRANCHES, 200, _get(lambda f: "/branches?limit=1")),
     Scenario("list search", "GET", BRANCHES, 200, _get(lambda f: "/branches?search=mai")),

@@ -11,6 +11,7 @@ from tests.fakes.neon_fake_models import DOMAIN, _ApiError, _new_id
 
 # The operations of the spec this fake serves (method, path template).
 ROUTES = [
+    ("GET", "/projects/{project_id}"),
     ("GET", "/projects/{project_id}/branches"),
     ("POST", "/projects/{project_id}/branches"),
     ("GET", "/projects/{project_id}/branches/{branch_id}"),
@@ -38,6 +39,8 @@ class _NeonRoutes:
             raise _ApiError(404, f"project {segments[1]} not found")
         rest = segments[2:]
         match (method, rest):
+            case ("GET", []):
+                return 200, {"project": self._project_json()}
             case ("GET", ["branches"]):
                 return 200, self._branches_list(query)
             case ("POST", ["branches"]):

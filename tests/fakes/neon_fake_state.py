@@ -226,8 +226,38 @@ class _NeonState:
         return roles
 
     def _uri(self, branch: _Branch, endpoint: _Endpoint, db: str, role: str, pooled: bool) -> str:
+        if self.data_url and not branch.default:
+            return self.data_url  # serve_data_from(): a real database stands in for the branch
         host = f"{endpoint.id}-pooler.{DOMAIN}" if pooled else f"{endpoint.id}.{DOMAIN}"
         return f"postgresql://{role}:{branch.roles[role]}@{host}/{db}?sslmode=require"
+
+    def _project_json(self) -> dict[str, Any]:
+        created = self._branches[self.default_branch_id].created_at
+        return {
+            "id": self.project_id,
+            "platform_id": "aws",
+            "region_id": REGION,
+            "name": self.project_id,
+            "provisioner": "k8s-neonvm",
+            "pg_version": 16,
+            "proxy_host": DOMAIN,
+            "branch_logical_size_limit": 0,
+            "branch_logical_size_limit_bytes": 0,
+            "store_passwords": True,
+            "cpu_used_sec": 0,
+            "creation_source": "console",
+            "history_retention_seconds": self.history_retention_seconds,
+            "created_at": _iso(created),
+            "updated_at": _iso(created),
+            "owner_id": "fake-owner",
+            "consumption_period_start": _iso(created),
+            "consumption_period_end": _iso(created + timedelta(days=30)),
+            "active_time_seconds": 0,
+            "compute_time_seconds": 0,
+            "written_data_bytes": 0,
+            "data_transfer_bytes": 0,
+            "data_storage_bytes_hour": 0,
+        }
 
     def _read_write_endpoint(self, branch_id: str) -> _Endpoint | None:
         return next(

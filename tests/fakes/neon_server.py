@@ -7,7 +7,8 @@ a context manager:
     with FakeNeon() as fake:
         client = NeonClient(fake.api_key, fake.project_id, base_url=fake.base_url)
 
-Test controls: fail_next() / delay_next() inject failures and slow answers, advance() moves the
+Test controls: fail_next() / delay_next() inject failures and slow answers, serve_data_from()
+points branches' connection URIs at a real database, advance() moves the
 fake's clock (operations go scheduling -> running -> finished over operation_duration seconds),
 finish_operations() / fail_operations() settle them at once, unknown_enum_mode() reports enum
 values the spec does not list, and `requests` records what the server received.
@@ -60,6 +61,7 @@ class FakeNeon(_HttpServing, _FailureInjection, _NeonRoutes, _NeonState):
         operation_duration: float = 0.0,
         unique_branch_names: bool = True,
         delete_missing_status: int = 204,
+        history_retention_seconds: int = 86400,
     ) -> None:
         self.api_key = api_key
         self.project_id = project_id
@@ -67,6 +69,9 @@ class FakeNeon(_HttpServing, _FailureInjection, _NeonRoutes, _NeonState):
         self.unique_branch_names = unique_branch_names
         # The spec answers 204 for a branch that is already gone; some Neon versions said 404.
         self.delete_missing_status = delete_missing_status
+        self.history_retention_seconds = history_retention_seconds
+        # serve_data_from(): the connection URI of every branch but the default one.
+        self.data_url: str | None = None
         self.requests: list[RecordedRequest] = []
         self.branch_state_override: str | None = None
         self.operation_status_override: str | None = None
@@ -139,6 +144,12 @@ class FakeNeon(_HttpServing, _FailureInjection, _NeonRoutes, _NeonState):
             if with_endpoint:
                 self._make_endpoint(branch.id, "read_write")
             return branch.id
+
+    def serve_data_from(self, url: str | None) -> None:
+        """Answer connection URIs of every branch but the default one with `url`, a real
+        database standing in for the branches' data (None: the fake's own unreachable hosts)."""
+        with self._lock:
+            self.data_url = url
 
     def set_schema(self, branch_id: str, schema_sql: str, db_name: str = "neondb") -> None:
         """Set the schema text compare_schema diffs for a database of a branch."""

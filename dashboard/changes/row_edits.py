@@ -1,0 +1,178 @@
+"""Guarded row changes in one end-user's scope: edit a row, add one, delete one.
+
+Django admin's change form, made safe for production: the row is read in the user's scope only
+(its ownership path), its values as text with the fingerprint they had (dashboard/row_text.py);
+the form carries what it showed, signed, so an edit sets exactly the columns the operator
+changed and applies only if the row is still as it was shown (optimistic concurrency, checked
+by the database in the statement's WHERE). A delete first counts, per table, what ON DELETE
+CASCADE (or SET NULL) would touch; the write door refuses it if the numbers changed since.
+Every change is previewed as SQL and needs a reason (dashboard/changes/views.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.http import Http404, QueryDict
+from sqlalchemy import Connection, Table
+
+from dashboard.changes.cascade import Effect, delete_effects, effect_counts
+from dashboard.data.rows import parse_key
+from dashboard.row_text import TextRow, fix_text_output, text_rows
+from dashboard.target import run_read
+from dashboard.target_write import RowChange, WritePlan, WriteScope, key_condition
+from dashboard.users.ownership import OwnershipMap, rows_of_user
+
+SHOWN_SALT = "schemadesk.changes.shown"
+
+
+class ChangeRefused(ValueError):
+    """A change that cannot be made, with the sentence saying why."""
+
+
+def owned_table(owners: OwnershipMap, name: str) -> Table:
+    """Return a user-owned table with a primary key, or Http404 with a sentence."""
+    if name not in owners.owned:
+        raise Http404(f"The table “{name}” is not linked to {owners.users.name}.")
+    table = owners.tables[name]
+    if not list(table.primary_key.columns):
+        raise Http404(f"The table “{name}” has no primary key, so its rows are not changed here.")
+    return table
+
+
+def read_row(owners: OwnershipMap, table: Table, key_value: object, params: QueryDict) -> TextRow:
+    """Return the row named by `?pk.<col>=` if it is this user's (Http404 otherwise)."""
+    key = parse_key(table, params)
+    where = [
+        rows_of_user(owners, owners.owned[table.name].path, key_value, table=table),
+        *(table.c[name] == value for name, value in key.items()),
+    ]
+
+    def work(conn: Connection) -> list[TextRow]:
+        fix_text_output(conn)
+        return text_rows(conn, table, where)
+
+    rows = run_read(work)
+    if not rows:
+        label = ", ".join(f"{name} = {value}" for name, value in key.items())
+        raise Http404(
+            f"No row of “{table.name}” with {label} belongs to this end-user (or it was deleted)."
+        )
+    return rows[0]
+
+
+def sign_shown(row: TextRow, editable: list[str]) -> str:
+    """Return the signed record of what an edit form showed: key, fingerprint, values."""
+    payload = {
+        "k": [list(pair) for pair in row.key],
+        "f": row.fingerprint,
+        "c": list(row.values),
+        "v": {name: row.values[name] for name in editable},
+    }
+    return signing.dumps(payload, salt=SHOWN_SALT, compress=True)
+
+
+@dataclass(frozen=True)
+class Shown:
+    key: tuple[tuple[str, str], ...]
+    fingerprint: str
+    columns: tuple[str, ...]
+    values: dict[str, str | None]
+
+
+def read_shown(token: str) -> Shown:
+    """Return what an edit form showed, or ChangeRefused when the token was edited."""
+    try:
+        data = signing.loads(token, salt=SHOWN_SALT)
+        return Shown(
+            tuple((str(n), str(v)) for n, v in data["k"]),
+            str(data["f"]),
+            tuple(str(c) for c in data["c"]),
+            dict(data["v"]),
+        )
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise ChangeRefused("The form was damaged or edited; open the row again.") from None
+
+
+def edit_plan(subject: str, table: Table, shown: Shown, values: dict[str, Any]) -> WritePlan:
+    """Return the update of the columns whose value differs from what the form showed."""
+    changed = tuple(
+        (name, value) for name, value in values.items() if shown.values.get(name, value) != value
+    )
+    if not changed:
+        raise ChangeRefused("Nothing was changed.")
+    change = RowChange(
+        table.name,
+        "update",
+        key=shown.key,
+        values=changed,
+        guard=shown.fingerprint,
+        guard_columns=shown.columns,
+        note="edited",
+    )
+    return WritePlan("edit", subject, (change,))
+
+
+def add_plan(subject: str, table: Table, values: dict[str, Any], unset: object) -> WritePlan:
+    """Return the insert of a new row with the given values (defaults for the others)."""
+    given = tuple((name, value) for name, value in values.items() if value is not unset)
+    known = dict(given)
+    key_names = [column.name for column in table.primary_key.columns]
+    key = ()
+    if all(known.get(name) is not None for name in key_names):
+        key = tuple((name, str(known[name])) for name in key_names)
+    change = RowChange(table.name, "insert", key=key, values=given, note="added")
+    return WritePlan("add", subject, (change,))
+
+
+@dataclass
+class DeletePreview:
+    """What deleting a row does: per table, the rows removed, changed or in the way."""
+
+    effects: list[tuple[Effect, int]] = field(default_factory=list)
+    limit: int = 0
+
+    @property
+    def blocked(self) -> list[tuple[Effect, int]]:
+        return [(e, n) for e, n in self.effects if e.action == "blocked" and n]
+
+    @property
+    def shown(self) -> list[tuple[Effect, int]]:
+        return [(e, n) for e, n in self.effects if n]
+
+
+def delete_plan(
+    subject: str, table: Table, row: TextRow, cascade: tuple[tuple[str, str, int], ...] = ()
+) -> WritePlan:
+    """Return the guarded delete of `row` (cascade: what the preview counted)."""
+    change = RowChange(
+        table.name,
+        "delete",
+        key=row.key,
+        guard=row.fingerprint,
+        guard_columns=tuple(row.values),
+        cascade=cascade,
+        note="deleted",
+    )
+    return WritePlan("delete", subject, (change,))
+
+
+def delete_preview(owners: OwnershipMap, scope: WriteScope, change: RowChange) -> DeletePreview:
+    """Return how many rows of each table deleting the row would touch (read as the owner)."""
+    table = owners.tables[change.table]
+    effects = delete_effects(owners.tables, table, key_condition(scope, change))
+    limit = int(settings.TARGET_WRITE.get("MAX_ROWS", 1000))
+    counts = run_read(lambda conn: effect_counts(conn, effects, owners.tables, limit))
+    return DeletePreview([(e, counts[(e.table, e.action)]) for e in effects], limit)
+
+
+def cascade_counts(preview: DeletePreview) -> tuple[tuple[str, str, int], ...]:
+    """Return what the write door must find again: rows deleted or changed per table."""
+    return tuple(
+        (effect.table, effect.action, count)
+        for effect, count in preview.effects
+        if effect.action != "blocked" and count
+    )

@@ -1,0 +1,130 @@
+"""The compare pages: behind the reason gate, audited, counts first then rows, as-of snapshots."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+
+from dashboard.audit.models import AuditEvent
+from dashboard.branches.provider import READY, BranchInfo
+from dashboard.branches.snapshots import snapshot_at_or_before
+from dashboard.users import gate
+from tests.dashboard.tm_world import ALICE, ALICE_CONVERSATION, ALICE_TASKS, World, target
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def with_reason(client: Client, subject: str = ALICE) -> Client:
+    session = client.session
+    session[gate.SESSION_KEY] = {
+        f"users\x1f{subject}": {
+            "reason": "SUP-77 tasks vanished",
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    }
+    session.save()
+    return client
+
+
+def page(client: Client, url: str, **extra) -> str:
+    response = client.get(url, **extra)
+    assert response.status_code == 200, response.content[:500]
+    return response.content.decode()
+
+
+def test_the_compare_page_needs_the_reason_for_this_user(support_client, tm: World):
+    response = support_client.get(f"/users/u/{ALICE}/compare/?branch={tm.branch_id}")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/users/reason/?subject=tm_alice")
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_chooser_lists_branches_and_says_how_far_back_local_snapshots_go(
+    support_client, tm: World
+):
+    html = page(with_reason(support_client), f"/users/u/{ALICE}/compare/")
+    assert f'data-branch="{tm.branch_name}"' in html and ">snapshot</span>" in html
+    assert "Local branches copy the database as it is now and cannot go back in time" in html
+    assert "1 snapshot kept" in html
+
+
+def test_counts_first_then_rows_each_view_audited(support_client, tm: World):
+    client = with_reason(support_client)
+    target("DELETE FROM tasks WHERE id = ANY(%s)", (list(ALICE_TASKS[:2]),))
+    target("DELETE FROM conversations WHERE id = %s", (ALICE_CONVERSATION,))
+    url = f"/users/u/{ALICE}/compare/?branch={tm.branch_id}"
+
+    html = page(client, url)
+    assert re.search(r'id="rows-tasks-deleted"[^>]*data-count="2"', html)
+    assert re.search(r'id="rows-messages-deleted"[^>]*data-count="3"', html)
+    assert "Putting rows back is for administrators." in html  # support sees, cannot restore
+    summary = AuditEvent.objects.get(action="user.compare")
+    assert summary.subject_user == ALICE and summary.reason == "SUP-77 tasks vanished"
+    assert summary.detail["counts"]["tasks"]["deleted"] == 2
+    assert summary.detail["branch_name"] == tm.branch_name
+
+    part = page(client, url + "&table=tasks&kind=deleted", **HTMX)
+    assert part.lstrip().startswith('<div class="diff-kind" id="rows-tasks-deleted"')
+    assert "Alice task 1" in part and "Alice task 2" in part and "Alice task 3" not in part
+    assert 'name="row"' not in part  # no restore checkboxes for support
+    rows = AuditEvent.objects.filter(action="user.compare").order_by("id").last()
+    assert rows.detail["rows"]["keys"] == [{"id": str(ALICE_TASKS[0])}, {"id": str(ALICE_TASKS[1])}]
+    assert rows.tables == ["tasks"]
+
+    whole = page(client, url + "&table=tasks&kind=deleted")  # the same part as a page
+    assert "<html" in whole and "Alice task 1" in whole
+
+
+def test_bad_requests_get_a_sentence(support_client, tm: World):
+    client = with_reason(support_client)
+    base = f"/users/u/{ALICE}/compare/?branch={tm.branch_id}"
+    assert client.get(base + "&table=tasks&kind=stolen").status_code == 400
+    assert client.get(base + "&table=tasks&kind=deleted&cursor=forged").status_code == 400
+    assert client.get(base + "&table=nope&kind=deleted").status_code == 404
+    assert client.get(f"/users/u/{ALICE}/compare/?branch=..%2Fetc").status_code == 404
+    assert client.get(f"/users/u/{ALICE}/compare/?job=99999999").status_code == 404
+
+
+def test_as_of_on_the_local_provider_picks_the_newest_snapshot_at_or_before(
+    support_client, tm: World
+):
+    client = with_reason(support_client)
+    when = datetime.now(UTC).replace(microsecond=0)  # after the snapshot was taken
+    response = client.post(
+        f"/users/u/{ALICE}/compare/as-of/", {"when": when.strftime("%Y-%m-%dT%H:%M:%S")}
+    )
+    assert response.status_code == 302
+    assert f"branch={tm.branch_id}" in response["Location"] and "as_of=" in response["Location"]
+    html = page(client, response["Location"])
+    assert f'data-snapshot="{tm.branch_name}"' in html
+    assert "Local branches cannot go back in time. This compares with snapshot" in html
+
+    earlier = datetime.now(UTC) - timedelta(days=3)
+    response = client.post(
+        f"/users/u/{ALICE}/compare/as-of/", {"when": earlier.strftime("%Y-%m-%dT%H:%M")}
+    )
+    assert response.status_code == 302 and response["Location"] == f"/users/u/{ALICE}/compare/"
+    html = page(client, response["Location"])
+    assert "There is no snapshot at or before" in html
+    assert f"the oldest kept is {tm.branch_name}" in html
+
+    response = client.post(f"/users/u/{ALICE}/compare/as-of/", {"when": "yesterday-ish"})
+    assert "Enter a date and time" in page(client, response["Location"])
+
+
+def test_the_newest_snapshot_at_or_before_the_time_is_chosen():
+    def snap(name: str, minute: int, state: str = READY) -> BranchInfo:
+        at = datetime(2025, 1, 31, 12, minute, tzinfo=UTC)
+        return BranchInfo(id=name, name=f"snapshot-{name}", state=state, created_at=at)
+
+    branches = [snap("a", 0), snap("b", 30), snap("c", 45, "creating"), snap("d", 50)]
+    when = datetime(2025, 1, 31, 12, 47, tzinfo=UTC)
+    assert snapshot_at_or_before(branches, when).id == "b"  # c is not complete, d is later
+    assert snapshot_at_or_before(branches, datetime(2025, 1, 31, 11, 0, tzinfo=UTC)) is None
+    other = BranchInfo(id="x", name="feature", state=READY, created_at=when)
+    assert snapshot_at_or_before([other], when) is None
