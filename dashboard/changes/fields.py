@@ -123,8 +123,11 @@ def _pg_text(value: Any) -> str:
     return str(value)
 
 
+KNOWN_LATER = object()  # a value only the database can check (arrays, intervals, ...)
+
+
 def parse_input(info: ColumnInfo, raw: str) -> tuple[str, Any]:
-    """Return (PostgreSQL text, Python value or None when unknown) of one input, or BadValue."""
+    """Return (PostgreSQL text, Python value, or KNOWN_LATER) of one input, or BadValue."""
     if "\x00" in raw:
         raise BadValue("The value may not contain NUL characters.")
     if info.choices or info.kind in TYPED_KINDS:
@@ -141,7 +144,7 @@ def parse_input(info: ColumnInfo, raw: str) -> tuple[str, Any]:
             raise BadValue('Enter valid JSON, like {"a": 1}.') from None
     if not raw.strip():
         raise BadValue("Enter a value.")
-    return raw.strip(), None  # arrays, intervals, other types: the database checks them
+    return raw.strip(), KNOWN_LATER  # arrays, intervals, other types: the database checks them
 
 
 @dataclass
@@ -179,7 +182,9 @@ def read_form(
         if name in original and original[name] == raw:  # untouched: keep it as it was read
             submitted.values[name] = raw
             with contextlib.suppress(BadValue):  # the database's value: it checks it again
-                submitted.python[name] = parse_input(field.info, raw)[1]
+                python = parse_input(field.info, raw)[1]
+                if python is not KNOWN_LATER:
+                    submitted.python[name] = python
             continue
         try:
             text, python = parse_input(field.info, raw)
@@ -187,7 +192,7 @@ def read_form(
             submitted.errors[name] = str(exc)
             continue
         submitted.values[name] = text
-        if python is not None:
+        if python is not KNOWN_LATER:
             submitted.python[name] = python
     for name, message in submitted.errors.items():
         next(f for f in fields if f.name == name).error = message

@@ -1,0 +1,225 @@
+"""Guarded row changes: typed fields, the model's and the database's errors on their fields,
+optimistic concurrency, and a delete whose cascade preview matches what it removes."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from django.test import Client
+
+from dashboard.audit.models import AuditEvent
+from dashboard.target_write import INTENT, OUTCOME
+from tests.dashboard.tm_world import (
+    ALICE,
+    ALICE_CONVERSATION,
+    ALICE_MESSAGES,
+    ALICE_NOTE,
+    ALICE_TASKS,
+    BOB_TASKS,
+    World,
+    target,
+)
+from tests.dashboard.users.test_compare_views import with_reason
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(html: str) -> dict[str, str]:
+    """Return the inputs of a change form as the browser would post them."""
+    data = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name is None or ('type="checkbox"' in tag and " checked" not in tag):
+            continue
+        data[name.group(1)] = unescape(value.group(1)) if value else ""
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)">(.*?)</select>', html, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', body)
+        data[name] = chosen.group(1) if chosen else re.search(r'value="([^"]*)"', body).group(1)
+    for name, value in re.findall(
+        r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S
+    ):
+        data[name] = unescape(value)
+    data.pop("csrfmiddlewaretoken", None)
+    return data
+
+
+def open_form(client: Client, url: str) -> dict[str, str]:
+    response = client.get(url)
+    assert response.status_code == 200, response.content[:600]
+    return form_data(response.content.decode())
+
+
+def post(client: Client, url: str, data: dict, step: str):
+    return client.post(url, {**data, "step": step})
+
+
+def confirm(client: Client, url: str, data: dict) -> dict:
+    response = post(client, url, data, "preview")
+    html = response.content.decode()
+    assert response.status_code == 200, html[:1200]
+    digest = re.search(r'name="digest" value="([^"]+)"', html).group(1)
+    return {**data, "digest": digest, "reason": "SUP-5 fix the title"}
+
+
+def edit_url(table: str, key: int) -> str:
+    return f"/users/u/{ALICE}/rows/{table}/edit/?pk.id={key}"
+
+
+def test_an_edit_sets_only_what_changed_after_showing_the_sql(admin_client, tm: World):
+    client = with_reason(admin_client)
+    url = edit_url("tasks", ALICE_TASKS[0])
+    data = open_form(client, url)
+    assert data["v.title"] == "Alice task 1" and data["v.priority"] == "medium"
+    data["v.title"] = "Buy oat milk"
+    ready = confirm(client, url, data)
+    html = unescape(post(client, url, data, "preview").content.decode())
+    assert (
+        "UPDATE public.tasks\nSET title = 'Buy oat milk'::character varying(200)\n"
+        "WHERE id = '910001'::bigint" in html
+    )
+
+    response = post(client, url, ready, "apply")
+    assert response.status_code == 200 and 'data-applied="1"' in response.content.decode()
+    assert target("SELECT title, priority FROM tasks WHERE id = %s", (ALICE_TASKS[0],)) == [
+        ("Buy oat milk", "medium")
+    ]
+    intent = AuditEvent.objects.get(action=INTENT)
+    assert intent.detail["kind"] == "edit" and intent.reason == "SUP-5 fix the title"
+    assert intent.detail["before"][0]["values"]["title"] == "Alice task 1"
+
+
+def test_an_edit_lost_to_a_concurrent_change_overwrites_nothing(admin_client, tm: World):
+    client = with_reason(admin_client)
+    url = edit_url("tasks", ALICE_TASKS[1])
+    data = open_form(client, url)
+    data["v.title"] = "Operator's title"
+    ready = confirm(client, url, data)
+    target(
+        "UPDATE tasks SET completed = true WHERE id = %s", (ALICE_TASKS[1],)
+    )  # the user, meanwhile
+
+    response = post(client, url, ready, "apply")
+    html = response.content.decode()
+    assert 'data-applied="0" data-skipped="1"' in html
+    assert "the row changed since it was shown" in html
+    assert target("SELECT title, completed FROM tasks WHERE id = %s", (ALICE_TASKS[1],)) == [
+        ("Alice task 2", True)
+    ]
+
+
+def test_the_model_refuses_a_title_too_long_on_its_field(admin_client, tm: World):
+    client = with_reason(admin_client)
+    url = edit_url("tasks", ALICE_TASKS[0])
+    data = open_form(client, url)
+    data["v.title"] = "x" * 201
+    response = post(client, url, data, "preview")
+    html = response.content.decode()
+    assert response.status_code == 400
+    field = re.search(r'data-field="title">.*?</div>\s*</div>', html, re.S).group(0)
+    assert "String should have at most 200 characters" in field
+    assert '<pre class="sql"' not in html  # no SQL until the values are valid
+
+
+def test_a_check_violation_is_shown_on_its_field(admin_client, tm: World):
+    client = with_reason(admin_client)
+    url = edit_url("tm_notes", ALICE_NOTE)
+    data = open_form(client, url)
+    assert "v.api_token" not in data  # masked: shown masked, not editable
+    data["v.body"] = "This body is far longer than the forty characters the CHECK allows"
+    ready = confirm(client, url, data)  # no model for tm_notes: only the database knows
+    response = post(client, url, ready, "apply")
+    html = response.content.decode()
+    assert response.status_code == 400
+    field = re.search(r'data-field="body">.*?</div>\s*</div>', html, re.S).group(0)
+    assert "This value is not allowed (CHECK constraint tm_notes_body_short)" in field
+    assert target("SELECT body FROM tm_notes WHERE id = %s", (ALICE_NOTE,)) == [("Called support",)]
+    outcome = AuditEvent.objects.get(action=OUTCOME)
+    assert outcome.detail["status"] == "failed"
+    assert outcome.detail["error"]["constraint"] == "tm_notes_body_short"
+
+
+def test_bad_input_is_refused_per_field_before_any_sql(admin_client, tm: World):
+    client = with_reason(admin_client)
+    url = edit_url("tasks", ALICE_TASKS[0])
+    data = open_form(client, url)
+    data["v.due_date"] = "next tuesday"
+    data.pop("null.due_date", None)
+    response = post(client, url, data, "preview")
+    assert response.status_code == 400
+    assert "Enter a date, or a date and time" in response.content.decode()
+    assert client.get(edit_url("tasks", BOB_TASKS[0])).status_code == 404  # not Alice's
+    assert client.get(f"/users/u/{ALICE}/rows/tasks/edit/?pk.id=abc").status_code == 404
+    assert client.post(url, {"shown": "forged", "step": "preview"}).status_code == 400
+
+
+def test_adding_a_row_in_the_users_scope(admin_client, tm: World):
+    client = with_reason(admin_client)
+    url = f"/users/u/{ALICE}/rows/tasks/add/"
+    html = client.get(url).content.decode()
+    data = form_data(html)
+    assert data["v.user_id"] == ALICE
+    data.update({"v.title": "Added by support", "default.id": "1", "default.created_at": "1"})
+    data.update({"default.updated_at": "1", "default.completed": "1", "default.priority": "1"})
+    data.update({"default.tags": "1", "null.due_date": "1", "null.description": "1"})
+    data.update({"null.recurrence": "1"})
+    ready = confirm(client, url, data)
+    response = post(client, url, ready, "apply")
+    assert response.status_code == 200, response.content[:800]
+    assert target("SELECT user_id, priority FROM tasks WHERE title = 'Added by support'") == [
+        (ALICE, "medium")
+    ]
+    after = AuditEvent.objects.get(action=OUTCOME).detail["after"]
+    assert after[0]["values"]["title"] == "Added by support"
+
+
+def test_a_delete_previews_its_cascade_and_removes_exactly_that(admin_client, tm: World):
+    client = with_reason(admin_client)
+    url = f"/users/u/{ALICE}/rows/conversations/delete/?pk.id={ALICE_CONVERSATION}"
+    response = client.get(url)
+    html = response.content.decode()
+    assert response.status_code == 200, html[:800]
+    shown = re.search(r'data-table="messages" data-action="delete" data-count="(\d+)"', html)
+    before = target(
+        "SELECT count(*) FROM messages WHERE conversation_id = %s", (ALICE_CONVERSATION,)
+    )
+    assert int(shown.group(1)) == before[0][0] == 3
+
+    data = form_data(html)
+    data.update({"step": "apply", "reason": "SUP-6 user asked to delete the chat"})
+    response = client.post(url, data)
+    assert response.status_code == 200, response.content[:800]
+    assert target(
+        "SELECT count(*) FROM messages WHERE conversation_id = %s", (ALICE_CONVERSATION,)
+    ) == [(0,)]
+    intent = AuditEvent.objects.get(action=INTENT)
+    cascaded = [i for i in intent.detail["before"] if i["role"] == "cascade:delete"]
+    assert sorted(int(dict(i["key"])["id"]) for i in cascaded) == list(ALICE_MESSAGES)
+
+
+def test_a_delete_whose_cascade_grew_since_the_preview_is_refused(admin_client, tm: World):
+    client = with_reason(admin_client)
+    url = f"/users/u/{ALICE}/rows/conversations/delete/?pk.id={ALICE_CONVERSATION}"
+    data = form_data(client.get(url).content.decode())
+    target(
+        "INSERT INTO messages (user_id, conversation_id, role, content) "
+        "VALUES (%s, %s, 'user', 'p.s.')",
+        (ALICE, ALICE_CONVERSATION),
+    )
+    response = client.post(url, {**data, "step": "apply", "reason": "SUP-6 delete the chat"})
+    assert response.status_code == 409
+    assert "would now delete 4 row(s) of “messages”, not the 3" in response.content.decode()
+    assert target("SELECT count(*) FROM conversations WHERE id = %s", (ALICE_CONVERSATION,)) == [
+        (1,)
+    ]
+    assert not AuditEvent.objects.filter(action=INTENT).exists()
+
+
+def test_deleting_the_user_counts_every_table_it_reaches(admin_client, tm: World):
+    client = with_reason(admin_client)
+    url = f"/users/u/{ALICE}/rows/users/delete/?pk.id={ALICE}"
+    html = client.get(url).content.decode()
+    counts = dict(re.findall(r'data-table="(\w+)" data-action="delete" data-count="(\d+)"', html))
+    assert counts == {"tasks": "4", "conversations": "1", "messages": "3", "tm_notes": "1"}
