@@ -53,6 +53,10 @@ def write_demo_env_file(path: Path, layout: Layout, existing: dict[str, str]) ->
     # The demo's own project, named explicitly (the console's defaults assume none).
     values.setdefault("SCHEMA_MODELS", "core.models")
     values.setdefault("ALEMBIC_URL_ENV", "APP_DIRECT_URL")
+    # The demo shows the time machine whole: row changes on (as todo_app, the runtime role)
+    # and a local snapshot every hour, kept two days.
+    values.setdefault("DATA_WRITES_ENABLED", "true")
+    values.setdefault("LOCAL_SNAPSHOT_CRON", "0 * * * *")
     header = "Written by `make demo` for the local demo cluster. Secrets: never commit."
     write_env_file(path, values, header)
 

@@ -126,6 +126,7 @@ class DiffRow:
     key: tuple[tuple[str, str], ...]
     cells: list[DiffCell]
     token: str = ""  # deleted and changed rows: what a restore needs (signed)
+    urls: dict[str, str] = field(default_factory=dict)  # rows there now: edit and delete pages
 
     @property
     def key_label(self) -> str:

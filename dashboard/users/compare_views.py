@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -22,6 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from dashboard.accounts.roles import has_role, role_required
 from dashboard.branches.provider import BranchError
 from dashboard.branches.provider_access import _logged
+from dashboard.changes.links import add_row_url, may_change_rows, row_change_urls
 from dashboard.data.cursor import BadCursor
 from dashboard.data.shown_rows import plain_key
 from dashboard.target_write import writes_problem
@@ -88,7 +90,10 @@ def compare_page(request: HttpRequest, subject: str) -> HttpResponse:
     if not branch_id:
         choices = compare_choices()
         context.update(
-            choices=choices, form=AsOfForm(), may_keep=has_role(request.user, "engineer")
+            choices=choices,
+            form=AsOfForm(),
+            may_keep=has_role(request.user, "engineer"),
+            zone=timezone.get_current_timezone_name(),
         )
         return render(request, "users/compare.html", context)
     try:
@@ -179,6 +184,9 @@ def _rows_part(
         )
     except BadCursor as exc:
         return _refused(request, str(exc), 400)
+    if may_change_rows(request.user) and kind != "deleted":
+        for row in page.rows:  # rows that are there now can be edited or deleted
+            row.urls = row_change_urls(subject, table, row.key)
     if page.rows:
         access.record(
             COMPARE,
@@ -207,7 +215,8 @@ def _rows_part(
         else "",
         first_url=compare_url(subject, branch=source.branch.id, table=table, kind=kind),
         paged=bool(request.GET.get("cursor")),
-        may_restore=has_role(request.user, "admin") and not writes_problem(),
+        may_restore=may_change_rows(request.user),
+        add_url=add_row_url(subject, table) if may_change_rows(request.user) else "",
     )
     template = "users/compare.html#rows" if request.htmx else "users/compare_rows.html"
     return render(request, template, context)

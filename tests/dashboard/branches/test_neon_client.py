@@ -206,3 +206,10 @@ def test_timeouts_are_explicit() -> None:
     with neon:
         assert neon.timeout == httpx.Timeout(connect=1, read=2, write=3, pool=4)
         assert neon.base_url == "https://console.neon.tech/api/v2"
+
+
+def test_the_projects_history_window_is_read(fake: FakeNeon, client: NeonClient) -> None:
+    fake.history_retention_seconds = 7 * 86400
+    assert client.history_retention_seconds() == 7 * 86400
+    fake.fail_next(503)  # a read: retried
+    assert client.history_retention_seconds() == 7 * 86400

@@ -223,3 +223,18 @@ def test_deleting_the_user_counts_every_table_it_reaches(admin_client, tm: World
     html = client.get(url).content.decode()
     counts = dict(re.findall(r'data-table="(\w+)" data-action="delete" data-count="(\d+)"', html))
     assert counts == {"tasks": "4", "conversations": "1", "messages": "3", "tm_notes": "1"}
+
+
+def test_rows_there_now_offer_edit_and_delete_to_admins_with_writes_on(
+    admin_client, support_client, tm: World, settings
+):
+    target("UPDATE tasks SET title = 'Renamed' WHERE id = %s", (ALICE_TASKS[0],))
+    part = f"/users/u/{ALICE}/compare/?branch={tm.branch_id}&table=tasks&kind=changed"
+    edit = f"/users/u/{ALICE}/rows/tasks/edit/?pk.id={ALICE_TASKS[0]}"
+    assert edit in with_reason(admin_client).get(part).content.decode()
+    assert edit not in with_reason(support_client).get(part).content.decode()
+    row_page = f"/data/tasks/row/?pk.id={ALICE_TASKS[0]}&scope_user={ALICE}"
+    assert edit in admin_client.get(row_page).content.decode()
+    settings.DATA_WRITES_ENABLED = False
+    assert edit not in admin_client.get(row_page).content.decode()
+    assert admin_client.get(edit).status_code == 403
