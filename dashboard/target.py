@@ -416,10 +416,9 @@ def run_branch_read(
     The same transaction as a target read (READ ONLY, transaction-local timeouts), on a
     connection of its own that is closed afterwards. `url` holds a password: never logged.
     """
+    url = psycopg_url(url)
     branch_engine = create_engine(
-        psycopg_url(url),
-        poolclass=NullPool,
-        connect_args=_connect_args(psycopg_url(url), "schemadesk-branch-read"),
+        url, poolclass=NullPool, connect_args=_connect_args(url, APPLICATION_NAME)
     )
     try:
         with read_only_on(branch_engine, timeout_ms, lock_timeout_ms) as conn:

@@ -44,6 +44,7 @@ from sqlalchemy import Table
 from dashboard.audit.models import AuditEvent
 from dashboard.audit.services import record
 from dashboard.changes.cascade import Effect, delete_effects
+from dashboard.console_work import APPLICATION_NAME
 from dashboard.row_text import (
     FINGERPRINT_LABEL,
     MASK,
@@ -133,14 +134,11 @@ def _connection() -> Iterator[psycopg.Connection]:
     if problem:
         raise WritesOff(problem)
     url = _write_url()
-    options: dict[str, Any] = {
-        "connect_timeout": int(settings.TARGET["CONNECT_TIMEOUT_S"]),
-        "application_name": "schemadesk-writes",
-    }
+    options: dict[str, Any] = {"connect_timeout": int(settings.TARGET["CONNECT_TIMEOUT_S"])}
     if uses_pooler(make_url(url)):
         options["prepare_threshold"] = None
     try:
-        conn = psycopg.connect(url, **options)
+        conn = psycopg.connect(url, application_name=APPLICATION_NAME, **options)
     except psycopg.OperationalError as exc:
         raise WriteUnavailable(
             "The target database cannot be reached for writing right now; nothing was written.",

@@ -27,6 +27,7 @@ from sqlalchemy import Table
 
 from dashboard.data.column_input import BadValue, parse_value
 from dashboard.data.columns import ColumnInfo, describe_columns
+from dashboard.params import has_nul
 from dashboard.row_text import masked_names
 from dashboard.target_write import WriteError
 
@@ -128,7 +129,7 @@ KNOWN_LATER = object()  # a value only the database can check (arrays, intervals
 
 def parse_input(info: ColumnInfo, raw: str) -> tuple[str, Any]:
     """Return (PostgreSQL text, Python value, or KNOWN_LATER) of one input, or BadValue."""
-    if "\x00" in raw:
+    if has_nul(raw):
         raise BadValue("The value may not contain NUL characters.")
     if info.choices or info.kind in TYPED_KINDS:
         parsed = parse_value(info, raw).value

@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from dashboard import params
 from dashboard.accounts.roles import has_role, role_required
 from dashboard.branches.provider import BranchError
 from dashboard.branches.provider_access import _logged
@@ -143,11 +144,9 @@ def _counts(comparison: Comparison) -> dict[str, dict[str, object]]:
 
 
 def _as_of_param(request: HttpRequest) -> datetime | None:
-    raw = request.GET.get("as_of", "")
-    try:
-        return datetime.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
+    return params.optional(
+        request.GET, "as_of", lambda raw, name: params.timestamp(raw, name)[0], None
+    )
 
 
 def _rows_part(
@@ -160,9 +159,8 @@ def _rows_part(
     table: str,
     context: dict[str, object],
 ) -> HttpResponse:
-    kind = request.GET.get("kind", "")
-    if kind not in KINDS:
-        return _refused(request, f"“{kind[:40]}” is not a kind of difference.", 400)
+    kind = params.choice(request.GET.get("kind", ""), "kind", list(KINDS))
+    table = params.identifier(table, "table")
     if table not in owners.owned:
         raise Http404(f"The table “{table}” is not linked to {owners.users.name}.")
     [item] = comparable_tables(
@@ -225,9 +223,10 @@ def _rows_part(
 def _as_of_progress(
     request: HttpRequest, subject: str, job: str, context: dict[str, object]
 ) -> HttpResponse:
-    found = as_of_job(int(job)) if job.isdigit() and len(job) < 12 else None
+    run_id = params.integer(job, "job", minimum=1, maximum=params.INT4[1])
+    found = as_of_job(run_id)
     if found is None:
-        raise Http404(f"There is no “as of” job #{job[:20]}.")
+        raise Http404(f"There is no “as of” job #{run_id}.")
     run, asked = found
     if run.status == run.Status.SUCCEEDED and run.result.get("branch_id"):
         when = asked.options.get("point_in_time") or ""

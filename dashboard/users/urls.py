@@ -12,9 +12,7 @@ urlpatterns = [
     path("isolation/", views.isolation, name="isolation"),
     # Before `u/<anything:subject>/`, which would take the rest of the path as the subject.
     path("u/<anything:subject>/compare/", compare_views.compare_page, name="compare"),
-    path(
-        "u/<anything:subject>/compare/as-of/", compare_views.compare_as_of, name="compare_as_of"
-    ),
+    path("u/<anything:subject>/compare/as-of/", compare_views.compare_as_of, name="compare_as_of"),
     path(
         "u/<anything:subject>/compare/done/",
         compare_views.compare_discard,

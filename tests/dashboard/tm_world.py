@@ -113,6 +113,7 @@ def tm(tm_world: World, settings) -> World:
     settings.SUPPORT_REASON_REQUIRED = True
     settings.BRANCH_PROVIDER = "local"
     settings.DATA_WRITES_ENABLED = True
+    settings.SCHEMA_MODELS = "core.models"  # edits are checked by the application's models
     settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": "TARGET_WRITE_DATABASE_URL"}
     refl.invalidate()
     forget_ownership_map()

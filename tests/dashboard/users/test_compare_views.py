@@ -83,11 +83,14 @@ def test_counts_first_then_rows_each_view_audited(support_client, tm: World):
 def test_bad_requests_get_a_sentence(support_client, tm: World):
     client = with_reason(support_client)
     base = f"/users/u/{ALICE}/compare/?branch={tm.branch_id}"
-    assert client.get(base + "&table=tasks&kind=stolen").status_code == 400
+    stolen = client.get(base + "&table=tasks&kind=stolen")
+    assert stolen.status_code == 400 and "“kind” must be one of" in stolen.content.decode()
     assert client.get(base + "&table=tasks&kind=deleted&cursor=forged").status_code == 400
     assert client.get(base + "&table=nope&kind=deleted").status_code == 404
     assert client.get(f"/users/u/{ALICE}/compare/?branch=..%2Fetc").status_code == 404
     assert client.get(f"/users/u/{ALICE}/compare/?job=99999999").status_code == 404
+    assert client.get(f"/users/u/{ALICE}/compare/?job=%C2%B2").status_code == 400  # "²"
+    assert client.get(base + "&as_of=soon").status_code == 400
 
 
 def test_as_of_on_the_local_provider_picks_the_newest_snapshot_at_or_before(
