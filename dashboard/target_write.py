@@ -706,14 +706,7 @@ def apply(
             "before": before,
         }
         try:
-            outcome.intent = record(
-                request,
-                INTENT,
-                subject_user=plan.subject,
-                tables=plan.tables,
-                reason=reason,
-                detail=detail,
-            )
+            outcome.intent = _record(request, INTENT, plan, reason, detail)
         except ConsoleDatabaseError as exc:
             conn.rollback()
             logger.warning(
@@ -783,14 +776,7 @@ def _record_outcome(
             "sqlstate": outcome.error.sqlstate,
         }
     try:
-        outcome.outcome = record(
-            request,
-            OUTCOME,
-            subject_user=plan.subject,
-            tables=plan.tables,
-            reason=reason,
-            detail=detail,
-        )
+        outcome.outcome = _record(request, OUTCOME, plan, reason, detail)
     except ConsoleDatabaseError as exc:
         outcome.outcome_recorded = False
         logger.error(
@@ -800,3 +786,12 @@ def _record_outcome(
             type(exc).__name__,
             outcome.intent.pk if outcome.intent else "?",
         )
+
+
+def _record(
+    request: HttpRequest, action: str, plan: WritePlan, reason: str, detail: dict[str, Any]
+) -> AuditEvent:
+    """Write one event of a write: its end-user, its tables, the change's reason."""
+    return record(
+        request, action, subject_user=plan.subject, tables=plan.tables, reason=reason, detail=detail
+    )

@@ -46,3 +46,10 @@ def record(
         client_address=client_address(request) or None,
         detail=detail or {},
     )
+
+
+def record_system(operator_name: str, action: str, *, detail: dict[str, Any]) -> AuditEvent:
+    """Write one audit event of the console's own scheduled work (no operator, no request)."""
+    return AuditEvent.objects.create(
+        operator=None, operator_name=operator_name, action=action, detail=detail
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from dashboard.audit.models import AuditEvent
+from dashboard.audit.services import record_system
 from dashboard.branches.local_provider import LocalProvider
 from dashboard.branches.provider import BranchError
 
@@ -22,10 +22,9 @@ def expired_branches_deleted(provider: LocalProvider, now: datetime | None = Non
         except BranchError as exc:
             logger.warning("expired branch %s not deleted: %s", branch.name, exc.detail)
             continue
-        AuditEvent.objects.create(
-            operator=None,
-            operator_name=SYSTEM_OPERATOR,
-            action="branch.expire",
+        record_system(
+            SYSTEM_OPERATOR,
+            "branch.expire",
             detail={
                 "branch": branch.name,
                 "branch_id": branch.id,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from dashboard.audit.models import AuditEvent
+from dashboard.audit.services import record_system
 from dashboard.branches.local_provider import LocalProvider
 from dashboard.branches.provider import READY, BranchInfo
 
@@ -50,10 +50,9 @@ def take_snapshot(
     branch = provider.create_branch(
         snapshot_name(moment), expires_at=moment + timedelta(hours=max(1, retention_hours))
     )
-    AuditEvent.objects.create(
-        operator=None,
-        operator_name=SYSTEM_OPERATOR,
-        action="branch.snapshot",
+    record_system(
+        SYSTEM_OPERATOR,
+        "branch.snapshot",
         detail={
             "branch": branch.name,
             "branch_id": branch.id,

@@ -16,8 +16,6 @@ import importlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +23,7 @@ from django.conf import settings
 from django.http import QueryDict
 from sqlalchemy import Table
 
+from dashboard.data.cells import to_text
 from dashboard.data.column_input import BadValue, parse_value
 from dashboard.data.columns import ColumnInfo, describe_columns
 from dashboard.params import has_nul
@@ -111,19 +110,6 @@ def form_fields(
     return fields
 
 
-def _pg_text(value: Any) -> str:
-    """Return a parsed Python value as PostgreSQL text input."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal | float | int):
-        return str(value)
-    return str(value)
-
-
 KNOWN_LATER = object()  # a value only the database can check (arrays, intervals, ...)
 
 
@@ -133,7 +119,7 @@ def parse_input(info: ColumnInfo, raw: str) -> tuple[str, Any]:
         raise BadValue("The value may not contain NUL characters.")
     if info.choices or info.kind in TYPED_KINDS:
         parsed = parse_value(info, raw).value
-        return _pg_text(parsed), parsed
+        return to_text(parsed), parsed
     if len(raw) > TEXT_MAX:
         raise BadValue(f"Enter at most {TEXT_MAX:,} characters.")
     if info.kind == "text":

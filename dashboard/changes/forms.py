@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from django import forms
+from dashboard.users.forms import ReasonForm
 
 
-class ChangeReasonForm(forms.Form):
-    reason = forms.CharField(
-        label="Reason for this change",
-        max_length=500,
-        strip=True,
-        help_text="A ticket reference and a few words; it is written to the audit trail with the "
-        "statements and the rows as they were.",
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
+class ChangeReasonForm(ReasonForm):
+    """The reason gate's form, required whatever SUPPORT_REASON_REQUIRED says."""
 
-    def clean_reason(self) -> str:
-        reason = self.cleaned_data["reason"]
-        if len(reason) < 3:
-            raise forms.ValidationError("Give a ticket reference or a few words.")
-        return reason
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        reason = self.fields["reason"]
+        reason.required = True
+        reason.label = "Reason for this change"
+        reason.help_text = (
+            "A ticket reference and a few words; it is written to the audit trail with the "
+            "statements and the rows as they were."
+        )
+        reason.widget.attrs.pop("autofocus", None)

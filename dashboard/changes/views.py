@@ -9,6 +9,7 @@ predicate), then, with a reason, the write through the one write door
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core import signing
@@ -16,12 +17,20 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from sqlalchemy import Table
 
 from dashboard.accounts.roles import has_role, role_required
 from dashboard.audit.filters import detail_lines
 from dashboard.branches.provider import BranchError
 from dashboard.branches.provider_access import _logged
-from dashboard.changes.fields import UNSET, database_errors, form_fields, model_errors, read_form
+from dashboard.changes.fields import (
+    UNSET,
+    Submitted,
+    database_errors,
+    form_fields,
+    model_errors,
+    read_form,
+)
 from dashboard.changes.forms import ChangeReasonForm
 from dashboard.changes.restore import Restore, RestoreRefused, restore_plan
 from dashboard.changes.revert import RevertRefused, image_pairs, revert_plan, write_events
@@ -237,17 +246,11 @@ def edit_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
     fields = form_fields(reflected, shown.values)
     submitted = read_form(fields, request.POST, original=shown.values)
     context.update(fields=fields, shown=request.POST.get("shown"), key=shown.key)
-    return _change_step(
-        request,
-        subject,
-        owners,
-        access,
-        reflected,
-        submitted,
-        fields,
-        context,
-        lambda: edit_plan(subject, reflected, shown, submitted.values),
-    )
+
+    def build() -> WritePlan:
+        return edit_plan(subject, reflected, shown, submitted.values)
+
+    return _change_step(request, owners, access, reflected, submitted, context, build)
 
 
 @role_required("admin")
@@ -272,31 +275,24 @@ def add_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
     if request.method == "GET":
         return render(request, "changes/row_form.html", context)
     submitted = read_form(fields, request.POST, original={})
-    return _change_step(
-        request,
-        subject,
-        owners,
-        access,
-        reflected,
-        submitted,
-        fields,
-        context,
-        lambda: add_plan(subject, reflected, submitted.values, UNSET),
-    )
+
+    def build() -> WritePlan:
+        return add_plan(subject, reflected, submitted.values, UNSET)
+
+    return _change_step(request, owners, access, reflected, submitted, context, build)
 
 
 def _change_step(
     request: HttpRequest,
-    subject: str,
     owners: OwnershipMap,
     access: RowsAccess,
-    reflected,
-    submitted,
-    fields,
+    reflected: Table,
+    submitted: Submitted,
     context: dict[str, Any],
-    build,
+    build: Callable[[], WritePlan],
 ) -> HttpResponse:
     """Check an edit or add, then preview it, or apply it when confirmed."""
+    subject, fields = context["subject"], context["fields"]
     errors = dict(submitted.errors)
     for name, message in model_errors(reflected.name, submitted.python).items():
         errors.setdefault(name, message)

@@ -254,6 +254,30 @@ def merged(branch: list, now: list, limit: int) -> _Diff:
     return _Diff(kinds, fingerprints, same, horizon)
 
 
+def both_sides(
+    owners: OwnershipMap,
+    item: TableComparison,
+    key_value: object,
+    read_now: Reader,
+    read_branch: Reader,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> _Diff:
+    """Return one table's rows of each kind after the key `after`, read on both sides."""
+    read: dict[str, list] = {}
+
+    def hashes(side: str) -> Callable[[Connection], None]:
+        def work(conn: Connection) -> None:
+            fix_text_output(conn)
+            read[side] = side_hashes(conn, owners, item, key_value, after, limit)
+
+        return work
+
+    read_branch(hashes("branch"))
+    read_now(hashes("now"))
+    return merged(read["branch"], read["now"], limit)
+
+
 def branch_columns(read_branch: Reader, schema: str, tables: list[str]) -> dict[str, list[str]]:
     """Return the columns of each owned table the branch has (a table it lacks is absent)."""
 
@@ -383,18 +407,7 @@ def diff_page(
     after = decode_cursor(cursor, item.table, order, len(item.key)).values if cursor else None
     page = DiffPage(item, kind)
     table = owners.tables[item.table]
-    read: dict[str, list] = {}
-
-    def hashes(side: str) -> Callable[[Connection], None]:
-        def work(conn: Connection) -> None:
-            fix_text_output(conn)
-            read[side] = side_hashes(conn, owners, item, key_value, after, limit)
-
-        return work
-
-    read_branch(hashes("branch"))
-    read_now(hashes("now"))
-    diff = merged(read["branch"], read["now"], limit)
+    diff = both_sides(owners, item, key_value, read_now, read_branch, after, limit)
     chosen = diff.kinds[kind][:size]
     if len(diff.kinds[kind]) > size:
         page.next_cursor = encode_cursor(item.table, order, "next", chosen[-1][0])
@@ -453,18 +466,7 @@ def restorable(
 ) -> list[Selected]:
     """Return every deleted and changed row of one table (a "whole table" restore), or raise
     ValueError when there are more than `limit` to compare."""
-    read: dict[str, list] = {}
-
-    def hashes(side: str) -> Callable[[Connection], None]:
-        def work(conn: Connection) -> None:
-            fix_text_output(conn)
-            read[side] = side_hashes(conn, owners, item, key_value, None, limit)
-
-        return work
-
-    read_branch(hashes("branch"))
-    read_now(hashes("now"))
-    diff = merged(read["branch"], read["now"], limit)
+    diff = both_sides(owners, item, key_value, read_now, read_branch, None, limit)
     if diff.horizon is not None:
         raise ValueError(
             f"“{item.table}” has more than {limit} rows of this user on one side: select the "

@@ -21,7 +21,7 @@ from dashboard.branches.local_provider import LocalProvider
 from dashboard.branches.snapshots import snapshot_name
 from dashboard.schema import reflection as refl
 from dashboard.users.ownership import forget_ownership_map
-from tests.dashboard.app_rows import owner_url
+from tests.dashboard.app_rows import owner_url, target  # noqa: F401 (target: for the tests)
 
 ALICE = "tm_alice"
 BOB = "tm_bob"
@@ -80,12 +80,6 @@ def reseed() -> None:
         conn.execute(NOTES_SQL)
         conn.execute("DELETE FROM users WHERE id = ANY(%s)", ([ALICE, BOB],))
         conn.execute(SEED_SQL)
-
-
-def target(sql: str, params: tuple = ()) -> list[tuple]:
-    with psycopg.connect(owner_url(), autocommit=True) as conn:
-        cursor = conn.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
 
 
 @pytest.fixture(scope="module")
