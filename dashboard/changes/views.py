@@ -32,7 +32,7 @@ from dashboard.changes.fields import (
     read_form,
 )
 from dashboard.changes.forms import ChangeReasonForm
-from dashboard.changes.restore import Restore, RestoreRefused, restore_plan
+from dashboard.changes.restore import RestoreRefused, restore_plan
 from dashboard.changes.revert import RevertRefused, image_pairs, revert_plan, write_events
 from dashboard.changes.row_edits import (
     ChangeRefused,
@@ -70,6 +70,8 @@ from dashboard.users.time_machine import open_source
 
 CASCADE_SALT = "schemadesk.changes.cascade"
 EVENT_VIEW = "audit.view_change"
+CHANGE_PREVIEW = "user.change_preview"  # a change's SQL shown: it carries rows' values
+CHANGE_FORM = "user.change_form"  # an edit form: the row's values
 
 
 def _scoped(
@@ -109,8 +111,15 @@ def _write(
         return exc.sentence
 
 
-def _confirm_context(plan: WritePlan, owners: OwnershipMap) -> dict[str, Any]:
+def _confirm_context(plan: WritePlan, owners: OwnershipMap, access: RowsAccess) -> dict[str, Any]:
+    """Return the preview of `plan` for the page, recording the look (its SQL shows rows)."""
     shown = preview(plan, owners)
+    keys = [dict(change.key) for change in plan.changes if change.key]
+    access.record(
+        CHANGE_PREVIEW,
+        tables=plan.tables,
+        detail={"kind": plan.kind, "rows": {"count": len(plan.changes), "keys": keys[:100]}},
+    )
     return {"preview": shown, "statements": shown.statements, "digest": shown.digest}
 
 
@@ -187,29 +196,13 @@ def restore(request: HttpRequest, subject: str) -> HttpResponse:
         if isinstance(result, WriteOutcome):
             return _outcome(request, subject, result, _labels(planned.plan), back)
         notice = result
-    return _restore_page(
-        request, owners, subject, source.branch.name, planned, selected, form, notice, back
-    )
-
-
-def _restore_page(
-    request: HttpRequest,
-    owners: OwnershipMap,
-    subject: str,
-    branch_name: str,
-    planned: Restore,
-    selected: list,
-    form: ChangeReasonForm,
-    notice: str,
-    back: str,
-) -> HttpResponse:
     try:
-        confirm = _confirm_context(planned.plan, owners)
+        confirm = _confirm_context(planned.plan, owners, access)
     except WriteRefused as exc:
         return _refused(request, exc.sentence, exc.status)
     context = {
         "subject": subject,
-        "branch_name": branch_name,
+        "branch_name": source.branch.name,
         "restore": planned,
         "tokens": [selection_token(s) for s in selected],
         "form": form,
@@ -232,11 +225,13 @@ def edit_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
         return scoped
     owners, access, key_value = scoped
     reflected = owned_table(owners, table)
-    context: dict[str, Any] = {"subject": subject, "table": table, "mode": "edit"}
+    back = reverse("users:detail", args=[subject])
+    context: dict[str, Any] = {"subject": subject, "table": table, "mode": "edit", "back": back}
     if request.method == "GET":
         row = read_row(owners, reflected, key_value, request.GET)
         fields = form_fields(reflected, row.values)
         shown_token = sign_shown(row, [f.name for f in fields if f.editable])
+        access.record(CHANGE_FORM, tables=[table], detail={"rows": {"keys": [dict(row.key)]}})
         context.update(fields=fields, shown=shown_token, key=row.key)
         return render(request, "changes/row_form.html", context)
     try:
@@ -271,7 +266,13 @@ def add_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
     for field in fields:  # the owner column is given, not left to a default
         if field.name in initial:
             field.use_default = False
-    context: dict[str, Any] = {"subject": subject, "table": table, "mode": "add", "fields": fields}
+    context: dict[str, Any] = {
+        "subject": subject,
+        "table": table,
+        "mode": "add",
+        "fields": fields,
+        "back": reverse("users:detail", args=[subject]),
+    }
     if request.method == "GET":
         return render(request, "changes/row_form.html", context)
     submitted = read_form(fields, request.POST, original={})
@@ -317,12 +318,12 @@ def _change_step(
                 for field in fields:
                     field.error = on_fields.get(field.name, field.error)
                 context["notice"] = rest or "The database refused the change: see the fields."
-                context.update(_confirm_context(plan, owners))
+                context.update(_confirm_context(plan, owners, access))
                 return render(request, "changes/row_form.html", context, status=400)
             return _outcome(request, subject, result, _labels(plan), back)
         context["notice"] = result
     try:
-        context.update(_confirm_context(plan, owners))
+        context.update(_confirm_context(plan, owners, access))
     except WriteRefused as exc:
         return _refused(request, exc.sentence, exc.status)
     return render(
@@ -374,7 +375,7 @@ def delete_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
             return _outcome(request, subject, result, _labels(plan), back)
         notice = result or "Give a reason for this change."
     try:
-        confirm = _confirm_context(plan, owners)
+        confirm = _confirm_context(plan, owners, access)
     except WriteRefused as exc:
         return _refused(request, exc.sentence, exc.status)
     if effects is None:
@@ -467,7 +468,7 @@ def revert(request: HttpRequest, event_id: int) -> HttpResponse:
             return _outcome(request, subject, result, _labels(plan), back)
         notice = result
     try:
-        confirm = _confirm_context(plan, owners)
+        confirm = _confirm_context(plan, owners, access)
     except WriteRefused as exc:
         return _refused(request, exc.sentence, exc.status)
     context = {

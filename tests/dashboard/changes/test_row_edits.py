@@ -89,6 +89,11 @@ def test_an_edit_sets_only_what_changed_after_showing_the_sql(admin_client, tm: 
     intent = AuditEvent.objects.get(action=INTENT)
     assert intent.detail["kind"] == "edit" and intent.reason == "SUP-5 fix the title"
     assert intent.detail["before"][0]["values"]["title"] == "Alice task 1"
+    # Showing the row in a form, and its SQL with values, are looks at the user's data too.
+    form_look = AuditEvent.objects.get(action="user.change_form")
+    assert form_look.subject_user == ALICE and form_look.tables == ["tasks"]
+    assert form_look.detail["rows"]["keys"] == [{"id": str(ALICE_TASKS[0])}]
+    assert AuditEvent.objects.filter(action="user.change_preview", subject_user=ALICE).exists()
 
 
 def test_an_edit_lost_to_a_concurrent_change_overwrites_nothing(admin_client, tm: World):
