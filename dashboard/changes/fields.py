@@ -86,9 +86,14 @@ class Field:
 
 
 def form_fields(
-    table: Table, values: dict[str, str | None] | None, *, adding: bool = False
+    table: Table,
+    values: dict[str, str | None] | None,
+    *,
+    adding: bool = False,
+    fixed: set[str] | None = None,
 ) -> list[Field]:
-    """Return the fields of a change of `table`: current values (an edit) or defaults (an add)."""
+    """Return the fields of a change of `table`: current values (an edit) or defaults (an
+    add); `fixed` columns are shown but not editable."""
     infos = describe_columns(table, masked_names(table))
     key = {column.name for column in table.primary_key.columns}
     fields = []
@@ -96,7 +101,12 @@ def form_fields(
         info = infos[column.name]
         generated = column.computed is not None
         has_default = column.server_default is not None or column.identity is not None or generated
-        editable = not generated and not info.masked and (adding or column.name not in key)
+        editable = (
+            not generated
+            and not info.masked
+            and (adding or column.name not in key)
+            and column.name not in (fixed or set())
+        )
         value = values.get(column.name) if values else None
         fields.append(
             Field(

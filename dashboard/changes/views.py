@@ -135,9 +135,21 @@ def _outcome(
         "outcome": outcome,
         "skipped": skipped,
         "applied_labels": [labels[i] for i in outcome.applied if i < len(labels)],
+        "cascaded": _cascaded(outcome) if outcome.ok else [],
         "back": back,
     }
     return render(request, "changes/outcome.html", context, status=409 if outcome.error else 200)
+
+
+def _cascaded(outcome: WriteOutcome) -> list[tuple[str, str, int]]:
+    """Return what the applied deletes' cascades touched: (table, action, rows)."""
+    counts: dict[tuple[str, str], int] = {}
+    for image in outcome.before:
+        role = str(image.get("role", ""))
+        if role.startswith("cascade:") and image.get("change") in outcome.applied:
+            slot = (str(image["table"]), role.removeprefix("cascade:"))
+            counts[slot] = counts.get(slot, 0) + 1
+    return [(table, action, n) for (table, action), n in counts.items()]
 
 
 def _labels(plan: WritePlan) -> list[str]:
@@ -217,6 +229,12 @@ def restore(request: HttpRequest, subject: str) -> HttpResponse:
 # -- edit, add, delete ----------------------------------------------------------------------------
 
 
+def _owner_columns(owners: OwnershipMap, table: str) -> set[str]:
+    """Return the column that ties a row to its end-user: an edit does not move rows."""
+    path = owners.owned[table].path
+    return {path.owner_column or owners.users.key}
+
+
 @role_required("admin")
 @require_http_methods(["GET", "POST"])
 def edit_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
@@ -229,8 +247,8 @@ def edit_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
     context: dict[str, Any] = {"subject": subject, "table": table, "mode": "edit", "back": back}
     if request.method == "GET":
         row = read_row(owners, reflected, key_value, request.GET)
-        fields = form_fields(reflected, row.values)
-        shown_token = sign_shown(row, [f.name for f in fields if f.editable])
+        fields = form_fields(reflected, row.values, fixed=_owner_columns(owners, table))
+        shown_token = sign_shown(row, [f.name for f in fields if not f.info.masked])
         access.record(CHANGE_FORM, tables=[table], detail={"rows": {"keys": [dict(row.key)]}})
         context.update(fields=fields, shown=shown_token, key=row.key)
         return render(request, "changes/row_form.html", context)
@@ -238,7 +256,7 @@ def edit_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
         shown = read_shown(request.POST.get("shown", ""))
     except ChangeRefused as exc:
         return _refused(request, str(exc), 400)
-    fields = form_fields(reflected, shown.values)
+    fields = form_fields(reflected, shown.values, fixed=_owner_columns(owners, table))
     submitted = read_form(fields, request.POST, original=shown.values)
     context.update(fields=fields, shown=request.POST.get("shown"), key=shown.key)
 

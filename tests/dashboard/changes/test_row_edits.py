@@ -196,6 +196,9 @@ def test_a_delete_previews_its_cascade_and_removes_exactly_that(admin_client, tm
     data.update({"step": "apply", "reason": "SUP-6 user asked to delete the chat"})
     response = client.post(url, data)
     assert response.status_code == 200, response.content[:800]
+    assert 'and 3 rows of <span class="mono">messages</span> deleted with it' in (
+        response.content.decode()
+    )
     assert target(
         "SELECT count(*) FROM messages WHERE conversation_id = %s", (ALICE_CONVERSATION,)
     ) == [(0,)]
@@ -243,3 +246,28 @@ def test_rows_there_now_offer_edit_and_delete_to_admins_with_writes_on(
     settings.DATA_WRITES_ENABLED = False
     assert edit not in admin_client.get(row_page).content.decode()
     assert admin_client.get(edit).status_code == 403
+
+
+def test_a_unique_violation_is_shown_on_its_field_and_an_edit_cannot_move_a_row(
+    admin_client, tm: World
+):
+    client = with_reason(admin_client)
+    url = f"/users/u/{ALICE}/rows/users/edit/?pk.id={ALICE}"
+    data = open_form(client, url)
+    assert "v.id" not in data  # the key (and the owner column elsewhere) is not editable
+    data["v.email"] = "tm_bob@example.com"  # Bob's
+    response = post(client, url, confirm(client, url, data), "apply")
+    html = response.content.decode()
+    assert response.status_code == 400
+    field = re.search(r'data-field="email">.*?</div>\s*</div>', html, re.S).group(0)
+    assert "Another row has this value already (unique constraint" in field
+
+    task_url = edit_url("tasks", ALICE_TASKS[0])
+    data = open_form(client, task_url)
+    assert "v.user_id" not in data
+    data.update({"v.user_id": "tm_bob", "v.title": "Still Alice's"})  # a forged field
+    response = post(client, task_url, confirm(client, task_url, data), "apply")
+    assert response.status_code == 200
+    assert target("SELECT user_id, title FROM tasks WHERE id = %s", (ALICE_TASKS[0],)) == [
+        (ALICE, "Still Alice's")
+    ]
