@@ -468,6 +468,20 @@ PARAMETERS: dict[str, Params] = {
     "users:detail": fixed(("table", lambda w: either(*w.columns))),
     "users:export": no_params,
     "users:forget": no_params,
+    "users:compare": fixed(
+        ("branch", lambda w: either("main", "schemadesk_test__br__none")),
+        ("table", lambda w: either(*w.columns)),
+        ("kind", lambda w: either("deleted", "added", "changed")),
+        ("cursor", lambda w: either("x")),
+        ("job", lambda w: either(1, 2)),
+        ("as_of", lambda w: either("2025-01-01T00:00")),
+    ),
+    "users:compare_as_of": no_params,
+    "users:compare_discard": no_params,
+    "users:restore": fixed(("branch", lambda w: either("main"))),
+    "users:row_edit": data_row_params,
+    "users:row_add": no_params,
+    "users:row_delete": data_row_params,
     "audit:events": fixed(
         ("operator", _text),
         ("subject", _subjects),
@@ -477,6 +491,8 @@ PARAMETERS: dict[str, Params] = {
         ("after", lambda w: either(1, 2)),
         ("before", lambda w: either(1, 2)),
     ),
+    "audit:event": no_params,
+    "audit:revert": no_params,
     "audit:export": fixed(
         ("operator", _text),
         ("subject", _subjects),
@@ -507,7 +523,24 @@ def reason_form(world: World, path: dict[str, str]) -> st.SearchStrategy[Pairs]:
     )
 
 
+def as_of_form(world: World, path: dict[str, str]) -> st.SearchStrategy[Pairs]:
+    return pairs(("when", either("2025-01-01T00:00", "2999-01-01T00:00")), ("keep", either("on")))
+
+
+def restore_form(world: World, path: dict[str, str]) -> st.SearchStrategy[Pairs]:
+    return pairs(
+        ("row", either("x")),
+        ("table", either(*world.columns)),
+        ("step", either("preview", "apply")),
+        ("digest", either("0" * 32)),
+        ("reason", either("SUP-1 fuzzing")),
+    )
+
+
 POST_FORMS: dict[str, Params] = {
+    "users:compare_as_of": as_of_form,
+    "users:compare_discard": lambda world, path: pairs(("branch", either("main"))),
+    "users:restore": restore_form,
     "queries:explain": explain_form,
     "queries:hypothetical": explain_form,
     "users:detail": reason_form,

@@ -31,11 +31,20 @@ def write_events(event: AuditEvent) -> tuple[AuditEvent, AuditEvent | None]:
     write_id = detail.get("write_id")
     if event.action not in (INTENT, OUTCOME) or not isinstance(write_id, str):
         raise RevertRefused(f"Event #{event.pk} is not a change of end-users' rows.")
-    events = AuditEvent.objects.filter(action__in=(INTENT, OUTCOME), detail__write_id=write_id)
-    intent = next((e for e in events if e.action == INTENT), None)
-    outcome = next((e for e in events if e.action == OUTCOME), None)
-    if intent is None:
+    # By primary key and the indexed action, never a scan of every event's detail.
+    if event.action == INTENT:
+        intent: AuditEvent | None = event
+    else:
+        intent = AuditEvent.objects.filter(pk=detail.get("intent") or 0, action=INTENT).first()
+    if intent is None or intent.detail.get("write_id") != write_id:
         raise RevertRefused(f"The intent of write {write_id} is not in the audit trail.")
+    outcome = (
+        event
+        if event.action == OUTCOME
+        else AuditEvent.objects.filter(action=OUTCOME, pk__gt=intent.pk, detail__write_id=write_id)
+        .order_by("pk")
+        .first()
+    )
     return intent, outcome
 
 

@@ -53,6 +53,8 @@ def fuzz_schema():
 def world(fuzz_schema, settings, admin_client) -> World:
     settings.USERS_TABLE = "fz_users"
     settings.USER_LINKS = {}
+    settings.DATA_WRITES_ENABLED = True  # the row change pages too (no forged digest applies)
+    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": "TARGET_WRITE_DATABASE_URL"}
     reflection.invalidate()
     forget_ownership_map()
     for subject in SUBJECTS:  # the reason gate lets the administrator through

@@ -1,27 +1,41 @@
-"""The time machine's test world: two end-users with fixed row ids in the target, and a local
-snapshot branch of the target taken while their rows were all there.
+"""The time machine's test world: a target database of its own with the application's schema,
+two end-users with fixed row ids in it, and a local snapshot branch of it taken while their
+rows were all there.
 
-The branch is made once per test module (a pg_dump | pg_restore clone of the test database,
-named like a scheduled snapshot); before each test the target's rows are put back exactly as
-they were in the branch, so every test starts from "nothing changed since".
-`tm_notes` is a user-owned table without row-level security and with a secret-looking column.
+The database (`schemadesk_tm`) is laid out like the demo's (core.embedded.prepare: the owner,
+the runtime role `todo_app`, row-level security from the migrations) and made once per session:
+the local provider clones a whole database, and the main test database holds other packages'
+schemas (one forces row-level security on its owner, which pg_dump cannot copy). The branch is
+made once per test module; before each test the target's rows are put back exactly as they
+were in the branch, so every test starts from "nothing changed since". `tm_notes` is a
+user-owned table without row-level security and with a secret-looking column.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from core.embedded import APP_ROLE, OWNER_ROLE, Layout, prepare
 from dashboard.branches.local_provider import LocalProvider
 from dashboard.branches.snapshots import snapshot_name
+from dashboard.row_text import OUTPUT_SETTINGS_SQL, output_setting_values
 from dashboard.schema import reflection as refl
+from dashboard.target import reset_engine
 from dashboard.users.ownership import forget_ownership_map
-from tests.dashboard.app_rows import owner_url, target  # noqa: F401 (target: for the tests)
+from tests.pgplugin import running_cluster, running_layout
+
+TM_DATABASE = "schemadesk_tm"
+TARGET_ENV = "TM_TARGET_DATABASE_URL"
+WRITE_ENV = "TM_WRITE_DATABASE_URL"
+ROOT = Path(__file__).resolve().parents[2]
 
 ALICE = "tm_alice"
 BOB = "tm_bob"
@@ -74,6 +88,57 @@ class World:
     provider: LocalProvider
 
 
+def owner_url() -> str:
+    """Return the time machine's target database as its owner (a secret: never logged)."""
+    return running_layout().url(OWNER_ROLE, TM_DATABASE)
+
+
+def target(sql: str, params: tuple = ()) -> list[tuple]:
+    """Return the rows of `sql` run on the time machine's target as its owner."""
+    with psycopg.connect(owner_url(), autocommit=True) as conn, conn.transaction():
+        conn.execute(OUTPUT_SETTINGS_SQL, output_setting_values())
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture(scope="session")
+def tm_database() -> Layout:
+    """Make `schemadesk_tm` like the demo's database, migrated to the head (once)."""
+    from alembic import command
+    from alembic.config import Config
+
+    layout = prepare(running_cluster(), TM_DATABASE, running_layout().passwords)
+    config = Config(
+        str(ROOT / "alembic.ini"),
+        cmd_opts=argparse.Namespace(x=[f"url={layout.url(OWNER_ROLE)}"]),
+    )
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    command.upgrade(config, "head")
+    return layout
+
+
+@pytest.fixture
+def on_tm_database(tm_database: Layout, settings, monkeypatch) -> Iterator[Layout]:
+    """Point the console's target, its write door and the application at `schemadesk_tm`."""
+    from core.engine import reset_engines
+
+    monkeypatch.setenv(TARGET_ENV, tm_database.url(OWNER_ROLE))
+    monkeypatch.setenv(WRITE_ENV, tm_database.url(APP_ROLE))
+    monkeypatch.setenv("APP_DATABASE_URL", tm_database.url(APP_ROLE))  # core.access
+    settings.TARGET = {**settings.TARGET, "URL_VAR": TARGET_ENV}
+    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": WRITE_ENV}
+    settings.BRANCH_PROVIDER = "local"
+    reset_engine()
+    reset_engines()
+    refl.invalidate()
+    forget_ownership_map()
+    yield tm_database
+    reset_engine()
+    reset_engines()
+    refl.invalidate()
+    forget_ownership_map()
+
+
 def reseed() -> None:
     """Put the two end-users' rows back in the target exactly as the branch has them."""
     with psycopg.connect(owner_url(), autocommit=True) as conn:
@@ -83,7 +148,7 @@ def reseed() -> None:
 
 
 @pytest.fixture(scope="module")
-def tm_world() -> Iterator[World]:
+def tm_world(tm_database: Layout) -> Iterator[World]:
     """Seed the target, and clone it into a snapshot branch (once per module)."""
     reseed()
     provider = LocalProvider(owner_url(), secret=os.environ["SECRET_KEY"])
@@ -98,17 +163,15 @@ def tm_world() -> Iterator[World]:
 
 
 @pytest.fixture
-def tm(tm_world: World, settings) -> World:
+def tm(tm_world: World, on_tm_database: Layout, settings) -> World:
     """The world as the branch has it, the console pointed at it, row changes on."""
     reseed()
     settings.USERS_TABLE = ""
     settings.USER_LINKS = {}
     settings.REFLECTION_CHECK_SECONDS = 0
     settings.SUPPORT_REASON_REQUIRED = True
-    settings.BRANCH_PROVIDER = "local"
     settings.DATA_WRITES_ENABLED = True
     settings.SCHEMA_MODELS = "core.models"  # edits are checked by the application's models
-    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": "TARGET_WRITE_DATABASE_URL"}
     refl.invalidate()
     forget_ownership_map()
     return tm_world

@@ -25,13 +25,12 @@ from core.access import (
     delete_task,
     user_session,
 )
-from core.engine import reset_engines
 from dashboard.audit.models import AuditEvent
 from dashboard.branches.local_provider import LocalProvider
 from dashboard.branches.provider import BranchError
 from dashboard.schema import reflection as refl
 from dashboard.users.ownership import forget_ownership_map
-from tests.dashboard.app_rows import owner_url
+from tests.dashboard.tm_world import on_tm_database, owner_url, tm_database  # noqa: F401
 from tests.e2e.conftest import log_in, worker_in_background
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -48,17 +47,15 @@ def shot(page, name: str) -> None:
 
 
 @pytest.fixture
-def ticket(settings) -> Iterator[dict]:
-    """An end-user with 4 tasks and a conversation of 3 messages; row changes on."""
+def ticket(settings, on_tm_database) -> Iterator[dict]:  # noqa: F811
+    """An end-user with 4 tasks and a conversation of 3 messages in the time machine's own
+    target database (tests/dashboard/tm_world.py); row changes on."""
     settings.USERS_TABLE = ""
     settings.USER_LINKS = {}
     settings.SUPPORT_REASON_REQUIRED = True
-    settings.BRANCH_PROVIDER = "local"
     settings.DATA_WRITES_ENABLED = True
-    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": "TARGET_WRITE_DATABASE_URL"}
     refl.invalidate()
     forget_ownership_map()
-    reset_engines()
     with psycopg.connect(owner_url(), autocommit=True) as conn:
         conn.execute("DELETE FROM users WHERE id = %s", (SUBJECT,))
         conn.execute(
@@ -78,8 +75,6 @@ def ticket(settings) -> Iterator[dict]:
         if branch.name == BRANCH:
             with contextlib.suppress(BranchError):  # gone already
                 provider.delete_branch(branch.id)
-    reset_engines()
-    forget_ownership_map()
 
 
 def test_a_ticket_from_vanished_rows_to_rows_back(page, admin_user, ticket):

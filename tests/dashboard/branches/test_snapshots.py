@@ -18,8 +18,9 @@ def test_a_snapshot_is_named_after_its_time_in_a_valid_branch_name():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_scheduled_task_takes_a_snapshot_that_expires_after_the_retention(settings):
-    settings.BRANCH_PROVIDER = "local"
+def test_the_scheduled_task_takes_a_snapshot_that_expires_after_the_retention(
+    settings, on_tm_database
+):
     settings.LOCAL_SNAPSHOT_RETENTION_HOURS = 6
     provider = LocalProvider.from_settings()
     before = {b.id for b in provider.list_branches()}

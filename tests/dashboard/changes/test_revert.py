@@ -53,6 +53,9 @@ def test_an_event_shows_before_and_after_and_reverts_an_edit(admin_client, tm: W
     changed = re.search(r'<tr class="changed"><td class="mono">title</td>(.*?)</tr>', page, re.S)
     assert changed and "Alice task 1" in changed.group(1) and "Wrong title" in changed.group(1)
     assert "Revert this change…" in page
+    outcome = AuditEvent.objects.get(action=OUTCOME)
+    from_outcome = client.get(f"/audit/{outcome.pk}/").content.decode()
+    assert changed.group(0) in from_outcome and "Revert this change…" in from_outcome
     assert AuditEvent.objects.filter(action="audit.view_change", subject_user=ALICE).exists()
     listed = client.get("/audit/").content.decode()
     assert "Wrong title" not in listed and "1 (on the event&#x27;s page)" in listed

@@ -9,7 +9,6 @@ from dashboard.data.cursor import BadCursor
 from dashboard.target import run_branch_read, run_read
 from dashboard.users.compare import compare, diff_page, read_token
 from dashboard.users.ownership import ownership_map
-from tests.dashboard.app_rows import owner_url
 from tests.dashboard.tm_world import (
     ALICE,
     ALICE_CONVERSATION,
@@ -17,6 +16,7 @@ from tests.dashboard.tm_world import (
     ALICE_TASKS,
     BOB_TASKS,
     World,
+    owner_url,
     target,
 )
 
