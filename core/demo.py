@@ -16,30 +16,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.audit_owner import AuditOwnerError, audit_owner_lent
-from core.embedded import APP_ROLE, CONSOLE_ROLE, OWNER_ROLE, READONLY_ROLE, Layout, prepare
+from core.embedded import CONSOLE_ROLE, ROLE_VARIABLES, Layout, known_passwords, prepare
 from core.envfile import read_env_file, write_env_file
 from core.pgcluster import Cluster, ClusterError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATABASE = "schemadesk"
 ENV_FILE = ROOT / ".env"
-ROLE_VARIABLES = {
-    CONSOLE_ROLE: "DATABASE_URL",
-    OWNER_ROLE: "TARGET_DATABASE_URL",
-    APP_ROLE: "APP_DATABASE_URL",
-    READONLY_ROLE: "TARGET_READONLY_DATABASE_URL",
-}
-
-
-def known_passwords(values: dict[str, str]) -> dict[str, str]:
-    """Return role passwords found in the URLs of an existing .env (so re-runs keep them)."""
-    passwords = {}
-    for role, variable in ROLE_VARIABLES.items():
-        url = values.get(variable, "")
-        parts = urlsplit(url) if url else None
-        if parts and parts.username == role and parts.password:
-            passwords[role] = parts.password
-    return passwords
 
 
 def write_demo_env_file(path: Path, layout: Layout, existing: dict[str, str]) -> None:
@@ -133,8 +116,9 @@ def start(cluster_dir: Path, port: int, env_file: Path = ENV_FILE) -> None:
         cluster.stop()
         raise ClusterError(
             f"{env_file.name} names port {named}, which is busy, and was not written by "
-            f"`make demo`, so it was left alone and the cluster was stopped again: free port "
-            f"{named}, or change the URLs in {env_file.name}."
+            f"`make demo` (or by an older one, without every role of today's layout), so it was "
+            f"left alone and the cluster was stopped again: free port {named} and run `make "
+            f"demo` again, or change the URLs in {env_file.name}."
         )
     write_demo_env_file(env_file, Layout(DEMO_DATABASE, cluster.port or 0, passwords), existing)
     print(f"{env_file.name} now names port {cluster.port} (port {named} was busy).")

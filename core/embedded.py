@@ -1,20 +1,37 @@
-"""Prepare a database on a private cluster the way production is laid out.
+"""Prepare a database the way production is laid out: roles, schemas, grants.
 
-One database holds two schemas: `public` for the application (owned by `todo_owner`, used by
-migrations and read by the console as its target) and `django` for the console's own tables
-(the console's role `schemadesk` creates its tables there; its role default
-`search_path = django` keeps Django out of `public` even behind a transaction-mode pooler).
-`todo_app` is the application's runtime role: it owns nothing, so row-level security applies to
-it. `schemadesk_readonly` is the role the console's EXPLAIN ANALYZE runs statements as: it may
-SELECT the application's tables and nothing else. `schemadesk_audit` cannot log in: it owns
-schema `django` and the audit trail, so the console can add events but never change, delete or
-unprotect them (see core/audit_owner.py).
+One database holds two schemas: `public` for the application (owned by `todo_owner`, which
+runs its migrations) and `django` for the console's own tables (the console's role `schemadesk`
+creates its tables there; its role default `search_path = django` keeps Django out of `public`
+even behind a transaction-mode pooler). `todo_app` is the application's runtime role: it owns
+nothing, so row-level security applies to it. The console reaches the application's schema
+only through roles of its own, each with the least it needs:
+
+- `schemadesk_reader` (TARGET_DATABASE_URL) reads the application's tables and the server's
+  statistics (pg_read_all_stats), in read-only transactions, bypassing row-level security so
+  that support sees every end-user's rows; it may write nothing and cannot enter `django`;
+- `schemadesk_readonly` (TARGET_READONLY_DATABASE_URL) is the role EXPLAIN ANALYZE runs
+  statements as: it may SELECT the application's tables and nothing else;
+- `schemadesk_maintenance` (TARGET_MAINTENANCE_DATABASE_URL) does what is more than reading:
+  local branch clones (CREATEDB, CREATEROLE, reading every row for pg_dump) and the admin's
+  cancel, terminate and reset statistics (pg_signal_backend, EXECUTE on
+  pg_stat_statements_reset); it may not write the application's tables either.
+
+Applying migrations from the console (off by default) runs as the owner
+(MIGRATIONS_APPLY_DATABASE_URL). `schemadesk_audit` cannot log in: it owns schema `django` and
+the audit trail, so the console can add events but never change, delete or unprotect them (see
+core/audit_owner.py). Every statement comes from a builder below, shared by the demo, the tests,
+compose (`python -m core.embedded`) and `manage.py connect`.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import secrets
+import sys
 from dataclasses import dataclass, field
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -24,11 +41,24 @@ from core.pgcluster import Cluster
 CONSOLE_ROLE = "schemadesk"
 OWNER_ROLE = "todo_owner"
 APP_ROLE = "todo_app"
+READER_ROLE = "schemadesk_reader"
 READONLY_ROLE = "schemadesk_readonly"
+MAINTENANCE_ROLE = "schemadesk_maintenance"
 # Functions PostgreSQL lets every role run whose effect a read-only role should not have.
 PUBLIC_SIDE_EFFECT_FUNCTIONS = ("lo_creat", "lo_create", "lo_from_bytea", "pg_logical_emit_message")
 AUDIT_OWNER_ROLE = "schemadesk_audit"
 DJANGO_SCHEMA = "django"
+# The variable each login role's URL is given in (the demo's .env, the tests, compose).
+ROLE_VARIABLES = {
+    CONSOLE_ROLE: "DATABASE_URL",
+    READER_ROLE: "TARGET_DATABASE_URL",
+    READONLY_ROLE: "TARGET_READONLY_DATABASE_URL",
+    MAINTENANCE_ROLE: "TARGET_MAINTENANCE_DATABASE_URL",
+    OWNER_ROLE: "APP_DIRECT_URL",
+    APP_ROLE: "APP_DATABASE_URL",
+}
+# Applying migrations from the console runs as the owner, like the application's own migrations.
+APPLY_VARIABLE = "MIGRATIONS_APPLY_DATABASE_URL"
 
 
 @dataclass
@@ -47,27 +77,29 @@ class Layout:
 
     def environment(self) -> dict[str, str]:
         """Return the environment variables the console and the application read."""
-        return {
-            "DATABASE_URL": self.url(CONSOLE_ROLE),
-            "TARGET_DATABASE_URL": self.url(OWNER_ROLE),
-            "APP_DATABASE_URL": self.url(APP_ROLE),
-            "APP_DIRECT_URL": self.url(OWNER_ROLE),
-            "TARGET_READONLY_DATABASE_URL": self.url(READONLY_ROLE),
-            # Row changes write as the application's runtime role: row-level security holds it.
-            "TARGET_WRITE_DATABASE_URL": self.url(APP_ROLE),
-        }
+        values = {variable: self.url(role) for role, variable in ROLE_VARIABLES.items()}
+        values[APPLY_VARIABLE] = self.url(OWNER_ROLE)
+        # Row changes write as the application's runtime role: row-level security holds it.
+        values["TARGET_WRITE_DATABASE_URL"] = self.url(APP_ROLE)
+        return values
 
 
-def login_role_sql(cur: psycopg.Cursor, role: str, password: str, extra: str = "") -> sql.Composed:
-    """Return CREATE ROLE (or ALTER ROLE when it exists) giving `role` a login and password."""
+def login_role_sql(
+    cur: psycopg.Cursor, role: str, password: str | None, extra: str = ""
+) -> sql.Composed:
+    """Return CREATE ROLE (or ALTER ROLE when it exists) giving `role` a login and password.
+
+    With no password, the role's password is left as it is (none for a new role).
+    """
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
     verb = "ALTER" if cur.fetchone() else "CREATE"
-    return sql.SQL("{} ROLE {} LOGIN PASSWORD {}" + (f" {extra}" if extra else "")).format(
-        sql.SQL(verb), sql.Identifier(role), sql.Literal(password)
-    )
+    statement = sql.SQL("{} ROLE {} LOGIN").format(sql.SQL(verb), sql.Identifier(role))
+    if password is not None:
+        statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
+    return sql.SQL("{} {}").format(statement, sql.SQL(extra)) if extra else statement
 
 
-def _ensure_role(cur: psycopg.Cursor, role: str, password: str, extra: str = "") -> None:
+def _ensure_role(cur: psycopg.Cursor, role: str, password: str | None, extra: str = "") -> None:
     cur.execute(login_role_sql(cur, role, password, extra))
 
 
@@ -165,30 +197,193 @@ def statements_reset_grant_sql(
     return [reset_grant_sql(signature, role) for signature in signatures]
 
 
+def read_all_stats_sql(role: str) -> sql.Composed:
+    """Return the grant letting `role` see every role's statements and sessions."""
+    return sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(role))
+
+
+def clone_rights_sql(role: str) -> sql.Composed:
+    """Return the statement letting `role` create databases and roles (a local branch is a
+    cloned database with a login role of its own)."""
+    return sql.SQL("ALTER ROLE {} CREATEDB CREATEROLE").format(sql.Identifier(role))
+
+
+def signal_backends_sql(role: str) -> sql.Composed:
+    """Return the grant letting `role` cancel and terminate other roles' backends it can see."""
+    return sql.SQL("GRANT pg_signal_backend, pg_read_all_stats TO {}").format(sql.Identifier(role))
+
+
+def schema_reader_sql(
+    role: str, dbname: str, *, owner: str, schema: str, sequences: bool = False
+) -> list[sql.Composed]:
+    """Return the GRANTs letting `role` connect and SELECT `schema`'s tables (and, with
+    `sequences`, read its sequences), those `owner` creates later by migrations too."""
+    names = {
+        "role": sql.Identifier(role),
+        "owner": sql.Identifier(owner),
+        "db": sql.Identifier(dbname),
+        "schema": sql.Identifier(schema),
+    }
+    kinds = ["TABLES", "SEQUENCES"] if sequences else ["TABLES"]
+    grants = [
+        "GRANT CONNECT ON DATABASE {db} TO {role}",
+        "GRANT USAGE ON SCHEMA {schema} TO {role}",
+        *(f"GRANT SELECT ON ALL {kind} IN SCHEMA {{schema}} TO {{role}}" for kind in kinds),
+        *(
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {{owner}} IN SCHEMA {{schema}} "
+            f"GRANT SELECT ON {kind} TO {{role}}"
+            for kind in kinds
+        ),
+    ]
+    return [sql.SQL(statement).format(**names) for statement in grants]
+
+
+def read_only_default_sql(role: str) -> sql.Composed:
+    """Return the role default making every transaction of `role` read-only unless it asks."""
+    return sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(
+        sql.Identifier(role)
+    )
+
+
+def target_reader_sql(
+    cur: psycopg.Cursor,
+    password: str | None,
+    dbname: str,
+    *,
+    role: str = READER_ROLE,
+    owner: str = OWNER_ROLE,
+    schema: str = "public",
+) -> list[sql.Composed]:
+    """Return the statements making the console's target reader (TARGET_DATABASE_URL).
+
+    It reads the application's tables (those the owner creates later too) and every role's
+    statistics (pg_read_all_stats), and nothing more: no write, no signal, no reset, no object
+    of its own, no way into the console's schema. BYPASSRLS: support must see every end-user's
+    rows, which row-level security would hide from a role that owns no table (with FORCE ROW
+    LEVEL SECURITY, even from the owner). Its transactions are read-only by default too.
+    """
+    login = login_role_sql(cur, role, password, "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS")
+    return [
+        login,
+        read_only_default_sql(role),
+        *schema_reader_sql(role, dbname, owner=owner, schema=schema),
+        read_all_stats_sql(role),
+    ]
+
+
+def readonly_role_sql(
+    cur: psycopg.Cursor,
+    password: str | None,
+    dbname: str,
+    *,
+    role: str = READONLY_ROLE,
+    owner: str = OWNER_ROLE,
+    schema: str = "public",
+    set_role_from: str | None = READER_ROLE,
+) -> list[sql.Composed]:
+    """Return the statements making the read-only role EXPLAIN ANALYZE runs as (idempotent).
+
+    It may log in, SELECT the application's tables (those the owner creates later too) and
+    nothing else: no pg_signal_backend, no pg_read_all_stats, no write, no object of its own.
+    BYPASSRLS lets its plans count the rows the application's users see, not the none a
+    policy keyed on `app.current_user_id` leaves it. `set_role_from`, the console's reader,
+    may SET ROLE to it (TARGET_READONLY_ROLE, the fallback when the console has no login for
+    it); None for no such way in.
+    """
+    login = login_role_sql(cur, role, password, "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS")
+    statements = [
+        login,
+        read_only_default_sql(role),
+        *schema_reader_sql(role, dbname, owner=owner, schema=schema),
+    ]
+    if set_role_from:
+        statements.append(
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(set_role_from))
+        )
+    return statements
+
+
+def maintenance_role_sql(
+    cur: psycopg.Cursor,
+    password: str | None,
+    dbname: str,
+    *,
+    role: str = MAINTENANCE_ROLE,
+    owner: str = OWNER_ROLE,
+    schema: str = "public",
+    local_branches: bool = True,
+) -> list[sql.Composed]:
+    """Return the statements making the console's maintenance role
+    (TARGET_MAINTENANCE_DATABASE_URL): what is more than reading, and only that.
+
+    The admin's actions: cancel and terminate backends (pg_signal_backend; pg_read_all_stats to
+    find the backend it was shown) and reset statement statistics (EXECUTE on
+    pg_stat_statements_reset, granted only once the extension exists). With local_branches,
+    cloning the target: CREATEDB and CREATEROLE (each branch has a role of its own), and
+    reading every table and sequence for pg_dump, past row-level security (BYPASSRLS). It may
+    not write the application's tables. Run where pg_stat_statements is created.
+    """
+    attributes = (
+        "NOSUPERUSER CREATEDB CREATEROLE BYPASSRLS"
+        if local_branches
+        else "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
+    )
+    reads = (
+        schema_reader_sql(role, dbname, owner=owner, schema=schema, sequences=True)
+        if local_branches
+        else [
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(dbname), sql.Identifier(role)
+            )
+        ]
+    )
+    return [
+        login_role_sql(cur, role, password, attributes),
+        *reads,
+        signal_backends_sql(role),
+        *statements_reset_grant_sql(cur, role),
+    ]
+
+
+def database_url(url: str, dbname: str) -> str:
+    """Return `url` naming database `dbname` instead (same server, role and options)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(dbname), parts.query, ""))
+
+
 def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = None) -> Layout:
-    """Create roles, database and schemas (idempotent) and return the layout."""
+    """Create roles, database and schemas on a private cluster (idempotent); return the layout."""
     passwords = dict(passwords or {})
-    for role in (CONSOLE_ROLE, OWNER_ROLE, APP_ROLE, READONLY_ROLE):
+    for role in ROLE_VARIABLES:
         passwords.setdefault(role, secrets.token_urlsafe(18))
-    with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
+    prepare_database(cluster.superuser_url(), dbname, dict(passwords))
+    return Layout(dbname=dbname, port=cluster.port or 0, passwords=passwords)
+
+
+def prepare_database(
+    admin_url: str, dbname: str, passwords: dict[str, str | None] | None = None
+) -> None:
+    """Create the layout's roles, database, schemas and grants on a server (idempotent).
+
+    `admin_url` is a superuser's URL (any database of the server). A role without a password
+    here keeps the one it has (a new one gets none, so it cannot log in with one).
+    """
+    passwords = dict(passwords or {})
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         cur = conn.cursor()
         # The owner reads statistics and signals backends like Neon's neondb_owner does, and
-        # may create databases and roles (a local branch is a clone with a login role of its own).
-        _ensure_role(cur, OWNER_ROLE, passwords[OWNER_ROLE], "CREATEDB CREATEROLE")
-        _ensure_role(cur, APP_ROLE, passwords[APP_ROLE], "NOBYPASSRLS")
-        _ensure_role(cur, CONSOLE_ROLE, passwords[CONSOLE_ROLE], "CREATEDB")
+        # may create databases and roles; the console uses none of that (its roles above do).
+        _ensure_role(cur, OWNER_ROLE, passwords.get(OWNER_ROLE), "CREATEDB CREATEROLE")
+        _ensure_role(cur, APP_ROLE, passwords.get(APP_ROLE), "NOBYPASSRLS")
+        _ensure_role(cur, CONSOLE_ROLE, passwords.get(CONSOLE_ROLE), "CREATEDB")
         cur.execute(
             sql.SQL("GRANT pg_read_all_stats, pg_signal_backend TO {}").format(
                 sql.Identifier(OWNER_ROLE)
             )
         )
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-        if not cur.fetchone():
-            cur.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(dbname), sql.Identifier(OWNER_ROLE)
-                )
-            )
+        verb = "ALTER DATABASE {} OWNER TO {}" if cur.fetchone() else "CREATE DATABASE {} OWNER {}"
+        cur.execute(sql.SQL(verb).format(sql.Identifier(dbname), sql.Identifier(OWNER_ROLE)))
         # Only the roles of this layout may connect: a branch's own role must not open it.
         cur.execute(
             sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
@@ -201,12 +396,9 @@ def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = No
                 sql.SQL(", ").join(sql.Identifier(r) for r in (OWNER_ROLE, APP_ROLE, CONSOLE_ROLE)),
             )
         )
-    with psycopg.connect(cluster.superuser_url(dbname), autocommit=True) as conn:
+    with psycopg.connect(database_url(admin_url, dbname), autocommit=True) as conn:
         cur = conn.cursor()
         cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        # The owner (the console's target role) may reset the statistics from the Queries page.
-        for statement in statements_reset_grant_sql(cur, OWNER_ROLE):
-            cur.execute(statement)
         cur.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER_ROLE)))
         # The console never writes to public, and the app role never sees `django`.
         for statement in console_schema_sql(CONSOLE_ROLE):
@@ -230,47 +422,16 @@ def prepare(cluster: Cluster, dbname: str, passwords: dict[str, str] | None = No
                 "GRANT USAGE, SELECT ON SEQUENCES TO {}"
             ).format(sql.Identifier(OWNER_ROLE), sql.Identifier(APP_ROLE))
         )
-    _prepare_readonly_role(cluster, dbname, passwords[READONLY_ROLE])
-    _prepare_audit_owner(cluster, dbname)
-    return Layout(dbname=dbname, port=cluster.port or 0, passwords=passwords)
-
-
-def readonly_role_sql(
-    cur: psycopg.Cursor,
-    password: str,
-    dbname: str,
-    *,
-    role: str = READONLY_ROLE,
-    owner: str = OWNER_ROLE,
-    schema: str = "public",
-    owner_may_set_role: bool = True,
-) -> list[sql.Composed]:
-    """Return the statements making the read-only role EXPLAIN ANALYZE runs as (idempotent).
-
-    It may log in, SELECT the application's tables (those the owner creates later too) and
-    nothing else: no pg_signal_backend, no pg_read_all_stats, no write, no object of its own.
-    BYPASSRLS lets its plans count the rows the application's users see, not the none a
-    policy keyed on `app.current_user_id` leaves it. With owner_may_set_role, the owner may
-    SET ROLE to it (the fallback when the console has no login for it).
-    """
-    names = {
-        "role": sql.Identifier(role),
-        "owner": sql.Identifier(owner),
-        "db": sql.Identifier(dbname),
-        "schema": sql.Identifier(schema),
-    }
-    grants = [
-        "ALTER ROLE {role} SET default_transaction_read_only = on",
-        "GRANT CONNECT ON DATABASE {db} TO {role}",
-        "GRANT USAGE ON SCHEMA {schema} TO {role}",
-        "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}",
-        "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema} "
-        "GRANT SELECT ON TABLES TO {role}",
-    ]
-    if owner_may_set_role:
-        grants.append("GRANT {role} TO {owner}")
-    login = login_role_sql(cur, role, password, "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS")
-    return [login, *(sql.SQL(statement).format(**names) for statement in grants)]
+        statements = [
+            *target_reader_sql(cur, passwords.get(READER_ROLE), dbname),
+            *readonly_role_sql(cur, passwords.get(READONLY_ROLE), dbname),
+            *maintenance_role_sql(cur, passwords.get(MAINTENANCE_ROLE), dbname),
+            # Large objects and WAL messages are the application's alone.
+            *public_side_effects_sql(cur, [OWNER_ROLE, APP_ROLE]),
+            *audit_owner_sql(cur),
+        ]
+        for statement in statements:
+            cur.execute(statement)
 
 
 def public_side_effects_sql(
@@ -296,19 +457,48 @@ def public_side_effects_sql(
     return statements
 
 
-def _prepare_readonly_role(cluster: Cluster, dbname: str, password: str) -> None:
-    """Create the read-only role EXPLAIN ANALYZE runs as, and fence this database for it."""
-    with psycopg.connect(cluster.superuser_url(dbname), autocommit=True) as conn:
-        cur = conn.cursor()
-        for statement in readonly_role_sql(cur, password, dbname):
-            cur.execute(statement)
-        for statement in public_side_effects_sql(cur, [OWNER_ROLE, APP_ROLE]):
-            cur.execute(statement)
+def known_passwords(values: dict[str, str]) -> dict[str, str]:
+    """Return the passwords of the layout's roles found in their URLs (.env or environment)."""
+    passwords = {}
+    for role, variable in ROLE_VARIABLES.items():
+        url = values.get(variable, "")
+        parts = urlsplit(url) if url else None
+        if parts and unquote(parts.username or "") == role and parts.password:
+            passwords[role] = unquote(parts.password)
+    return passwords
 
 
-def _prepare_audit_owner(cluster: Cluster, dbname: str) -> None:
-    """Create the audit trail's owner (no login) and give it schema `django` (idempotent)."""
-    with psycopg.connect(cluster.superuser_url(dbname), autocommit=True) as conn:
-        cur = conn.cursor()
-        for statement in audit_owner_sql(cur):
-            cur.execute(statement)
+def main(argv: list[str] | None = None) -> int:
+    """Prepare the database of TARGET_DATABASE_URL as an administrator (compose's first step).
+
+    The roles' passwords are those of their URLs in the environment (ROLE_VARIABLES); a role
+    whose URL is not there keeps its password (a new one gets none).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m core.embedded",
+        description="Create the console's and the application's roles, schemas and grants.",
+    )
+    parser.add_argument(
+        "--admin-url-env",
+        default="ADMIN_DATABASE_URL",
+        help="environment variable holding a superuser's URL (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    admin_url = os.environ.get(args.admin_url_env, "")
+    target = os.environ.get(ROLE_VARIABLES[READER_ROLE], "")
+    if not admin_url or not target:
+        print(f"error: set {args.admin_url_env} and TARGET_DATABASE_URL", file=sys.stderr)
+        return 2
+    dbname = unquote(urlsplit(target).path.lstrip("/"))
+    passwords = known_passwords(dict(os.environ))
+    try:
+        prepare_database(admin_url, dbname, dict(passwords))
+    except psycopg.Error as exc:
+        print(f"error: {type(exc).__name__}: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    print(f"Roles, schemas and grants of database {dbname} are ready.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

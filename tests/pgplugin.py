@@ -74,3 +74,56 @@ def running_layout() -> Layout:
     layout = _state.get("layout")
     assert isinstance(layout, Layout), "the test cluster was not started by this process"
     return layout
+
+
+def console_roles_on(dbname: str) -> dict[str, str]:
+    """Give the console's roles (reader, read-only, maintenance) their rights in another
+    database of the test cluster, as core.embedded does for the test database; return the
+    console's target URLs for it (the passwords stay the test run's)."""
+    import psycopg
+
+    from core.embedded import (
+        APPLY_VARIABLE,
+        MAINTENANCE_ROLE,
+        OWNER_ROLE,
+        READER_ROLE,
+        READONLY_ROLE,
+        ROLE_VARIABLES,
+        database_url,
+        maintenance_role_sql,
+        readonly_role_sql,
+        target_reader_sql,
+    )
+
+    with psycopg.connect(database_url(os.environ["PG_SUPERUSER_URL"], dbname)) as conn:
+        conn.autocommit = True
+        cur = conn.cursor()
+        for statement in [
+            *target_reader_sql(cur, None, dbname),
+            *readonly_role_sql(cur, None, dbname),
+            *maintenance_role_sql(cur, None, dbname),
+        ]:
+            cur.execute(statement)
+    layout = running_layout()
+    urls = {
+        ROLE_VARIABLES[role]: layout.url(role, dbname)
+        for role in (READER_ROLE, READONLY_ROLE, MAINTENANCE_ROLE)
+    }
+    urls[APPLY_VARIABLE] = layout.url(OWNER_ROLE, dbname)
+    return urls
+
+
+def point_console_at(dbname: str, settings, monkeypatch) -> dict[str, str]:
+    """Make another database of the test cluster the console's target, read and maintained
+    as in production (its own roles: console_roles_on); return its URLs."""
+    urls = console_roles_on(dbname)
+    for variable, url in urls.items():
+        monkeypatch.setenv(f"QT_{variable}", url)
+    settings.TARGET = {
+        **settings.TARGET,
+        "URL_VAR": "QT_TARGET_DATABASE_URL",
+        "READONLY_URL_VAR": "QT_TARGET_READONLY_DATABASE_URL",
+        "MAINTENANCE_URL_VAR": "QT_TARGET_MAINTENANCE_DATABASE_URL",
+        "APPLY_URL_VAR": "QT_MIGRATIONS_APPLY_DATABASE_URL",
+    }
+    return urls
