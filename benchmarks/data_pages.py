@@ -73,7 +73,7 @@ def prepare_database(rows: int) -> dict[str, str]:
     environment = layout.environment()
     os.environ.update(environment)
     _migrate()
-    owner = environment["TARGET_DATABASE_URL"]
+    owner = environment["APP_DIRECT_URL"]
     with psycopg.connect(owner, autocommit=True) as conn:
         have = conn.execute(
             "SELECT reltuples::bigint FROM pg_class WHERE oid = 'public.tasks'::regclass"

@@ -89,7 +89,7 @@ def run(layout: Layout, cluster: Cluster, examples: int, seed_value: int) -> int
     from dashboard.schema import reflection
     from tests import request_fuzz as fuzz
 
-    owner = layout.environment()["TARGET_DATABASE_URL"]
+    owner = layout.environment()["APP_DIRECT_URL"]
 
     def owner_execute(sql: str, params: tuple | None = None) -> None:
         with psycopg.connect(owner, autocommit=True) as conn:

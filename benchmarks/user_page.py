@@ -52,7 +52,7 @@ def prepare_database() -> dict[str, str]:
     environment = prepare(cluster, DATABASE).environment()
     os.environ.update(environment)
     _migrate_target()
-    owner = environment["TARGET_DATABASE_URL"]
+    owner = environment["APP_DIRECT_URL"]
     with psycopg.connect(owner, autocommit=True) as conn:
         tasks = conn.execute(
             "SELECT reltuples::bigint FROM pg_class WHERE oid = 'public.tasks'::regclass"
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     client = Client()
     client.force_login(operator)
 
-    owner = environment["TARGET_DATABASE_URL"]
+    owner = environment["APP_DIRECT_URL"]
     typical, typical_tasks = ordinary_user(owner)
     email = heavy_email(owner)
     for subject in (HEAVY_USER, typical):

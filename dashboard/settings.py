@@ -165,12 +165,24 @@ TARGET = {
         "TARGET_READONLY_DATABASE_URL" if env.str("TARGET_READONLY_DATABASE_URL", "") else ""
     ),
     "READONLY_ROLE": env.str("TARGET_READONLY_ROLE", default=""),
+    # What is more than reading (local branch clones; the admin's cancel, terminate and reset
+    # statistics) runs as a maintenance role; unset, as the target's role (the old layout).
+    "MAINTENANCE_URL_VAR": (
+        "TARGET_MAINTENANCE_DATABASE_URL" if env.str("TARGET_MAINTENANCE_DATABASE_URL", "") else ""
+    ),
+    # Applying migrations from the console (MIGRATIONS_APPLY_ENABLED) runs as the owner of the
+    # application's tables; unset, as the target's role (the old layout).
+    "APPLY_URL_VAR": (
+        "MIGRATIONS_APPLY_DATABASE_URL" if env.str("MIGRATIONS_APPLY_DATABASE_URL", "") else ""
+    ),
 }
-if TARGET["READONLY_URL_VAR"]:
-    checked_database_url(TARGET["READONLY_URL_VAR"])
+for _url_var in ("READONLY_URL_VAR", "MAINTENANCE_URL_VAR", "APPLY_URL_VAR"):
+    if TARGET[_url_var]:
+        checked_database_url(TARGET[_url_var])
 REFLECTION_CHECK_SECONDS = env.float("REFLECTION_CHECK_SECONDS", default=10)
 # Roles whose statements and sessions are the console's own (hidden by default in Queries,
-# Activity and Health), besides the roles of DATABASE_URL and TARGET_READONLY_DATABASE_URL.
+# Activity and Health), besides the roles of the console's URLs that cannot write the
+# application's tables (dashboard/console_work.py).
 CONSOLE_ROLES = env.list("CONSOLE_ROLES", default=[])
 checked_database_url(TARGET["URL_VAR"])  # stop start-up now if it is missing or malformed
 

@@ -11,6 +11,11 @@ connection opened for that read and closed after it), or else `SET LOCAL ROLE` t
 state (advisory locks, settings) outlives the read. Before any statement runs, the role is
 checked to be harmless: not a superuser, no `pg_signal_backend`, no server files, owning and
 able to write no table of the target schema.
+
+Everything here reads as the console's reader (TARGET_DATABASE_URL). What is more than reading
+has URLs of its own, given out here and opened by the maintenance paths themselves: the
+maintenance role's (`maintenance_url`, local branches and the admin's actions) and the owner's
+that applying migrations runs as (`migrations_apply_url`); both default to the target's URL.
 """
 
 from __future__ import annotations
@@ -129,6 +134,18 @@ def read_only_setup() -> ReadOnlySetup | None:
     return ReadOnlySetup(False, role) if role else None
 
 
+def maintenance_url() -> str:
+    """Return the maintenance role's URL for SQLAlchemy (TARGET_MAINTENANCE_DATABASE_URL, else
+    the target's): local branch clones and the admin's actions. A secret: never log it."""
+    return _sqlalchemy_url(str(_settings().get("MAINTENANCE_URL_VAR") or _settings()["URL_VAR"]))
+
+
+def migrations_apply_url() -> str:
+    """Return the URL applying migrations runs as (MIGRATIONS_APPLY_DATABASE_URL, else the
+    target's). A secret: never log it."""
+    return _sqlalchemy_url(str(_settings().get("APPLY_URL_VAR") or _settings()["URL_VAR"]))
+
+
 def target_location() -> str:
     """Return host:port/dbname of the target, safe to show (no user, no password)."""
     parts = urlsplit(target_url())
@@ -170,12 +187,21 @@ def _read_only_engine(url: str) -> Engine:
     return create_engine(url, poolclass=NullPool, connect_args=_connect_args(url, APPLICATION_NAME))
 
 
+@functools.cache
+def maintenance_engine() -> Engine:
+    """Return the maintenance role's engine: no pool (its actions are rare), each connection
+    closed after its action."""
+    url = maintenance_url()
+    return create_engine(url, poolclass=NullPool, connect_args=_connect_args(url, APPLICATION_NAME))
+
+
 def reset_engine() -> None:
     """Drop the pooled engine (tests, or after the target's URL changed)."""
     if engine.cache_info().currsize:
         engine().dispose()
     engine.cache_clear()
     _read_only_engine.cache_clear()
+    maintenance_engine.cache_clear()
 
 
 def translate_error(exc: DBAPIError, restricted: bool = False) -> TargetError:
@@ -202,8 +228,10 @@ def translate_error(exc: DBAPIError, restricted: bool = False) -> TargetError:
         )
     if isinstance(original, psycopg.errors.InsufficientPrivilege):
         return TargetPermissionDenied(
-            "The console's database role is not allowed to read this. "
-            "Grant it the privilege or use a role with access.",
+            "The console's reader (the role of TARGET_DATABASE_URL) is not allowed to do this: "
+            "it may only read the application's tables and statistics. If a table is missing, "
+            "grant it SELECT; a statement that writes (even in a plain EXPLAIN of an INSERT, "
+            "UPDATE or DELETE) needs rights it does not have.",
             detail,
         )
     sqlstate = getattr(original, "sqlstate", None) or ""

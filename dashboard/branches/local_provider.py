@@ -8,9 +8,13 @@ Everything the console knows about a branch lives on the server: the database na
 the list is stateless and survives restarts.
 
 Each branch has a login role of its own (local_roles.py) that owns the branch database and
-everything in it, and is the only one besides the target role allowed to connect to it; that
-role is what connection strings reveal. It is dropped with the branch. The target role needs
-CREATEDB and CREATEROLE.
+everything in it, and is the only one besides the maintenance role allowed to connect to it;
+that role is what connection strings reveal. It is dropped with the branch.
+
+Everything here runs as the console's maintenance role (TARGET_MAINTENANCE_DATABASE_URL, else
+the target's URL), never as its reader: it needs CREATEDB and CREATEROLE, and must read every
+row of the target for pg_dump (SELECT on the tables and sequences, BYPASSRLS or ownership where
+row-level security is on).
 
 This module writes through maintenance connections of its own (autocommit, never the read-only
 gateway). Their timeouts are transaction-local (`set_config(..., true)` inside a transaction),
@@ -97,7 +101,7 @@ class LocalProvider:
 
     def __init__(
         self,
-        target_url: str,
+        maintenance_url: str,
         *,
         secret: str,
         clone_timeout_s: float = 900,
@@ -105,7 +109,7 @@ class LocalProvider:
         statement_timeout_ms: int = 60_000,
         lock_timeout_ms: int = 10_000,
     ) -> None:
-        self._server = ServerAddress(_libpq_url(target_url))
+        self._server = ServerAddress(_libpq_url(maintenance_url))
         self._secret = secret  # derives the branch roles' passwords (local_roles.py)
         self.clone_timeout_s = clone_timeout_s
         self.connect_timeout_s = connect_timeout_s
@@ -117,10 +121,10 @@ class LocalProvider:
         """Return a provider for the target database of the console's settings."""
         from django.conf import settings
 
-        from dashboard.target import target_url
+        from dashboard.target import maintenance_url
 
         return cls(
-            target_url(),
+            maintenance_url(),
             secret=settings.SECRET_KEY,
             clone_timeout_s=float(getattr(settings, "LOCAL_BRANCH_CLONE_TIMEOUT_S", 900)),
             connect_timeout_s=int(settings.TARGET["CONNECT_TIMEOUT_S"]),
@@ -141,7 +145,7 @@ class LocalProvider:
 
     @contextmanager
     def maintenance_connection(self) -> Iterator[psycopg.Connection]:
-        """Yield an autocommit connection to the target database as the target role.
+        """Yield an autocommit connection to the target database as the maintenance role.
 
         Not the console's read-only gateway: CREATE/DROP DATABASE and COMMENT ON DATABASE are
         writes that cannot all run inside a transaction. It carries no session settings: run
@@ -164,8 +168,10 @@ class LocalProvider:
             yield conn
         except psycopg.errors.InsufficientPrivilege as exc:
             raise BranchError(
-                "The target role may not create databases or roles. Give it CREATEDB and "
-                "CREATEROLE (ALTER ROLE ... CREATEDB CREATEROLE) or use BRANCH_PROVIDER=neon.",
+                "The console's maintenance role (TARGET_MAINTENANCE_DATABASE_URL) may not do "
+                "this: local branches need CREATEDB and CREATEROLE (ALTER ROLE ... CREATEDB "
+                "CREATEROLE) and SELECT on every table and sequence of the target, or use "
+                "BRANCH_PROVIDER=neon.",
                 f"{type(exc).__name__}: {exc}",
             ) from None
         finally:
@@ -374,7 +380,7 @@ class LocalProvider:
         pg_restore sets session-wide settings on its connection (search_path '', SET ROLE,
         check_function_bodies, ...). Behind a transaction-mode pooler they would stay on the
         server connection it used, the only one of its pool (nothing else connects to a new
-        branch as the target role), so the next client of that pool clears them with DISCARD
+        branch as the maintenance role), so the next client of that pool clears them with DISCARD
         ALL; on a direct connection that is a fresh session and a no-op. (pg_dump's session
         ends inside its transaction, so a pooler closes that server connection instead.)
         """

@@ -1,10 +1,10 @@
 """The login role of a local branch: its name, its password, and making and dropping it.
 
 Each local branch database gets a role of its own, named like the database, that owns the
-database and everything restored into it, and is the only role (besides the target role, which
-is made a member of it to manage the branch) allowed to connect: CONNECT is revoked from PUBLIC
-on the branch. Revealed connection strings name this role, so they open the branch and nothing
-else; the target role's password, which opens production, is never shown.
+database and everything restored into it, and is the only role (besides the console's
+maintenance role, which is made a member of it to manage the branch) allowed to connect: CONNECT
+is revoked from PUBLIC on the branch. Revealed connection strings name this role, so they open
+the branch and nothing else; the console's roles' passwords are never shown.
 
 Where the password lives: nowhere. It is derived when needed as an HMAC-SHA256, keyed with the
 console's SECRET_KEY, of the role's name and OID, so it is neither stored in the `django` schema
@@ -67,9 +67,9 @@ def role_state(conn: psycopg.Connection, role: str) -> tuple[str, int | None]:
 def ensure_branch_role(conn: psycopg.Connection, role: str, secret: str) -> None:
     """Create the branch's login role (or set its derived password again) and join it.
 
-    Runs inside the caller's transaction. The target role needs CREATEROLE; it becomes a member
-    of the branch role so that it may create the database owned by it, restore into it as it,
-    read its schema and drop it.
+    Runs inside the caller's transaction. The maintenance role needs CREATEROLE; it becomes a
+    member of the branch role so that it may create the database owned by it, restore into it
+    as it, read its schema and drop it.
     """
     state, _ = role_state(conn, role)
     if state == "foreign":

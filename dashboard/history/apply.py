@@ -2,7 +2,9 @@
 
 Where it is off (the default), the page shows the exact command to run instead. Where it is on,
 only admins may, after typing the target revision; it runs as a background job, revision by
-revision through the project's env.py with the target's URL and a lock timeout, and is audited.
+revision through the project's env.py with a lock timeout, and is audited. It runs as the owner
+of the application's tables (MIGRATIONS_APPLY_DATABASE_URL), never as the console's reader: a
+maintenance path that writes, with a connection of its own (the subprocess's).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dashboard.history.revisions import (
 )
 from dashboard.jobs.models import JobRun
 from dashboard.jobs.services import enqueue
-from dashboard.target import target_location, target_url
+from dashboard.target import migrations_apply_url, target_location
 
 Operator = AbstractBaseUser | AnonymousUser | None
 
@@ -118,7 +120,7 @@ def run_apply(run: JobRun, destination: str) -> dict:
             str(project.script_location),
             "upgrade",
             revision.id,
-            url=target_url(),
+            url=migrations_apply_url(),
         )
         run.note(result.log or "(no output)")
         if not result.ok:

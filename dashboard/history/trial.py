@@ -5,7 +5,9 @@ table, runs `upgrade` of each pending revision on its own (subprocess, the proje
 branch's URL, a lock timeout and a timeout), optionally undoes them and runs them again (the
 round trip), and records the output and time of every step and the schema difference the
 migrations made. The branch is deleted afterwards unless the operator asked to keep it.
-Production is never touched: the subprocess only ever gets the branch's URL.
+Production is never touched: the subprocess only ever gets the branch's URL. The branch is made
+and dropped by the provider (local clones as the console's maintenance role,
+TARGET_MAINTENANCE_DATABASE_URL); the target's version table is read as the reader.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The console's only actions on the target server: signal a backend, reset statement statistics.
 
 These are not reads, so they do not go through `run_read` (a READ ONLY transaction that is
-rolled back would misdescribe them). Each opens its own connection from the gateway's engine,
-sets a statement and lock timeout for its one transaction, and commits. Views call them only for
+rolled back would misdescribe them), nor run as the target reader, whose every read could then
+end sessions: they run as the console's maintenance role (TARGET_MAINTENANCE_DATABASE_URL, with
+pg_signal_backend and EXECUTE on pg_stat_statements_reset). Each opens its own connection, sets
+a statement and lock timeout for its one transaction, and commits. Views call them only for
 admins, after a confirmation step, and audit them.
 """
 
@@ -19,7 +21,12 @@ from sqlalchemy.exc import DBAPIError
 
 from dashboard.queries.activity import query_hash
 from dashboard.queries.extension import qualified
-from dashboard.target import TargetError, TargetPermissionDenied, engine, translate_error
+from dashboard.target import (
+    TargetError,
+    TargetPermissionDenied,
+    maintenance_engine,
+    translate_error,
+)
 
 T = TypeVar("T")
 ACTION_TIMEOUT_MS = 5000
@@ -67,7 +74,7 @@ EXTENSION_SCHEMA_SQL = text(
 def _target_action(work: Callable[[Connection], T]) -> T:
     """Return work(conn) run in one committed transaction with statement and lock timeouts."""
     try:
-        with engine().connect() as conn:
+        with maintenance_engine().connect() as conn:
             conn.execute(
                 text(
                     "SELECT set_config('statement_timeout', :timeout, true), "
@@ -109,9 +116,10 @@ def signal_backend(pid: int, backend_start: datetime, how: str) -> SignalOutcome
         row = _target_action(work)
     except TargetPermissionDenied as exc:
         raise TargetPermissionDenied(
-            f"The console's database role may not {how} backend {pid}: it can signal only "
-            "backends of roles it belongs to (or, with pg_signal_backend, of any non-superuser "
-            "role). Superuser sessions must be signalled by a superuser.",
+            f"The console's maintenance role (TARGET_MAINTENANCE_DATABASE_URL) may not {how} "
+            f"backend {pid}: it can signal only backends of roles it belongs to (or, with "
+            "pg_signal_backend, of any non-superuser role). Superuser sessions must be "
+            "signalled by a superuser.",
             exc.detail,
         ) from exc
     if row is None:
@@ -154,8 +162,9 @@ def reset_statement_statistics() -> str:
         return _target_action(work)
     except TargetPermissionDenied as exc:
         raise TargetPermissionDenied(
-            "The console's database role may not reset pg_stat_statements. As a superuser, "
-            "allow it: GRANT EXECUTE ON FUNCTION pg_stat_statements_reset TO <console role>;",
+            "The console's maintenance role (TARGET_MAINTENANCE_DATABASE_URL) may not reset "
+            "pg_stat_statements. As a superuser, allow it: GRANT EXECUTE ON FUNCTION "
+            "pg_stat_statements_reset TO <maintenance role>;",
             exc.detail,
         ) from exc
     except TargetError as exc:

@@ -31,7 +31,7 @@ def quoted(name: str) -> str:
 
 
 def owner(sql: str) -> None:
-    with psycopg.connect(running_layout().environment()["TARGET_DATABASE_URL"]) as conn:
+    with psycopg.connect(running_layout().environment()["APP_DIRECT_URL"]) as conn:
         conn.execute(sql)
 
 

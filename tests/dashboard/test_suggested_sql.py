@@ -75,9 +75,9 @@ def _url(base: str, dbname: str) -> str:
 def shop_database(settings, monkeypatch) -> Iterator[str]:
     """A throwaway database as described above, made the console's target; yield its URL."""
     dbname = f"qt_quoting_{secrets.token_hex(3)}"
-    owner = urlsplit(os.environ["TARGET_DATABASE_URL"]).username
+    owner = urlsplit(os.environ["APP_DIRECT_URL"]).username
     as_superuser(f"CREATE DATABASE {dbname} OWNER {owner}")
-    url = _url(os.environ["TARGET_DATABASE_URL"], dbname)
+    url = _url(os.environ["APP_DIRECT_URL"], dbname)
     try:
         as_superuser("CREATE EXTENSION pg_stat_statements", dbname=dbname)
         if as_superuser("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'"):

@@ -117,7 +117,7 @@ def test_page_with_target_down_shows_a_sentence(viewer_client, monkeypatch, sett
 
 
 def test_lock_timeout_is_not_retried_as_a_lost_connection():
-    owner = os.environ["TARGET_DATABASE_URL"]
+    owner = os.environ["APP_DIRECT_URL"]
     with psycopg.connect(owner) as holder:
         holder.execute("CREATE TABLE IF NOT EXISTS target_lock_probe (id int)")
         holder.commit()
@@ -143,7 +143,7 @@ READONLY = "schemadesk_readonly"
 
 @pytest.fixture(params=["login", "set role"])
 def read_only_mode(request, settings) -> str:
-    """Run the test with the read-only role's own login, then with SET ROLE from the owner."""
+    """Run the test with the read-only role's own login, then with SET ROLE from the reader."""
     if request.param == "set role":
         settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "", "READONLY_ROLE": READONLY}
     else:
@@ -167,7 +167,7 @@ def test_restricted_reads_run_as_the_read_only_role(read_only_mode):
         "SELECT current_user, session_user, current_setting('transaction_read_only')"
     )
     assert (user, read_only) == (READONLY, "on")
-    assert session_user == (READONLY if read_only_mode == "login" else "todo_owner")
+    assert session_user == (READONLY if read_only_mode == "login" else "schemadesk_reader")
 
 
 def test_even_without_the_allow_list_the_role_cannot_signal_or_create_large_objects(
@@ -211,7 +211,7 @@ def test_session_state_does_not_outlive_a_restricted_read(read_only_mode):
 
 def test_a_role_that_could_do_harm_is_refused(settings):
     """TARGET_READONLY_DATABASE_URL pointing at the owner (pg_signal_backend, owns tables)."""
-    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "TARGET_DATABASE_URL"}
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "APP_DIRECT_URL"}
     with pytest.raises(target.ReadOnlyRoleProblem) as caught:
         _restricted("SELECT 1")
     assert "pg_signal_backend" in caught.value.sentence

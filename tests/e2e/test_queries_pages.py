@@ -37,7 +37,7 @@ def browser_workload():
         "SELECT g % 40, 'row ' || g FROM generate_series(1, 4000) g",
         "ANALYZE qt_browser",
     ):
-        with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+        with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
             for group in range(3):
                 conn.execute(
                     "SELECT * FROM qt_browser WHERE grp = %s ORDER BY id DESC LIMIT %s", (group, 5)

@@ -32,7 +32,7 @@ def local_target(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     from psycopg import sql
 
     from core.embedded import OWNER_ROLE
-    from tests.pgplugin import running_layout
+    from tests.pgplugin import point_console_at, running_layout
 
     name = f"bv_{secrets.token_hex(4)}"
     with _superuser() as conn:
@@ -50,8 +50,8 @@ def local_target(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bv_notes (id bigint PRIMARY KEY, body text NOT NULL)")
         conn.execute("INSERT INTO bv_notes SELECT g, 'note ' || g FROM generate_series(1, 50) g")
-    monkeypatch.setenv("BV_TARGET_URL", url)
-    settings.TARGET = {**settings.TARGET, "URL_VAR": "BV_TARGET_URL"}
+    # Read as the console's reader, branched as its maintenance role: not as the owner.
+    point_console_at(name, settings, monkeypatch)
     settings.BRANCH_PROVIDER = "local"
     yield name
     with _superuser() as conn:
@@ -81,8 +81,12 @@ def test_local_branch_create_reveal_diff_and_delete_through_the_pages(
     from dashboard.branches.server_address import ServerAddress
     from dashboard.jobs.worker import run_until_idle
 
-    password = urlsplit(os.environ["BV_TARGET_URL"]).password or ""
-    assert password
+    # The console's roles in the target: the reader and the maintenance role (which branches).
+    passwords = [
+        urlsplit(os.environ[f"QT_{variable}"]).password or ""
+        for variable in ("TARGET_DATABASE_URL", "TARGET_MAINTENANCE_DATABASE_URL")
+    ]
+    assert all(passwords)
     empty = text(engineer_client.get("/branches/"))
     assert "Local clones" in empty and f"/{local_target}" in empty
     assert "No branches yet." in empty and f">{local_target}<" in empty  # cloned from
@@ -113,11 +117,12 @@ def test_local_branch_create_reveal_diff_and_delete_through_the_pages(
 
     page = text(engineer_client.get(f"/branches/{branch_id}/"))
     assert "<h1>local-one</h1>" in page and "(the target database)" in page
-    assert ":********@" in page and f"/{branch_id}" in page and password not in page
+    assert ":********@" in page and f"/{branch_id}" in page
+    assert not any(password in page for password in passwords)
     assert "Connection string" in page  # no pooler locally: one string
 
     revealed = engineer_client.post(f"/branches/{branch_id}/reveal/", **HTMX)
-    assert password not in text(revealed)  # never the target role's password
+    assert not any(password in text(revealed) for password in passwords)  # never the console's
     found = re.search(r'id="conn-direct">(postgresql://[^<]+)</code>', text(revealed))
     assert found is not None
     revealed_url = html.unescape(found.group(1))
@@ -149,7 +154,7 @@ def test_local_branch_create_reveal_diff_and_delete_through_the_pages(
         "branch.reveal",
         "branch.delete",
     ]
-    assert password not in caplog.text
+    assert not any(password in caplog.text for password in passwords)
     assert (urlsplit(revealed_url).password or "-") not in caplog.text
     with _superuser() as conn:  # the branch's role went with it
         assert not conn.execute(

@@ -141,7 +141,7 @@ DROP TYPE IF EXISTS {prefix}mood;
 
 def owner_url() -> str:
     """Return the URL of the schema owner (creates and drops the test tables)."""
-    return running_layout().environment()["TARGET_DATABASE_URL"]
+    return running_layout().environment()["APP_DIRECT_URL"]
 
 
 def owner_execute(sql: str, params: tuple[object, ...] | None = None) -> list[tuple]:

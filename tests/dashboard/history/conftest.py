@@ -20,10 +20,9 @@ from psycopg import sql
 from core.embedded import OWNER_ROLE
 from dashboard.history.project import forget_projects
 from dashboard.target import reset_engine
-from tests.pgplugin import running_layout
+from tests.pgplugin import point_console_at, running_layout
 
 URL_ENV = "HISTORY_PROJECT_URL"
-TARGET_ENV = "HISTORY_TEST_TARGET_URL"
 
 ENV_PY = '''
 """env.py of a test project: URL from HISTORY_PROJECT_URL, lock timeout from -x."""
@@ -339,8 +338,8 @@ def console_on(settings, monkeypatch):
     state: dict[str, object] = {}
 
     def point(project: AlembicProject, dbname: str) -> None:
-        monkeypatch.setenv(TARGET_ENV, owner_url(dbname))
-        settings.TARGET = {**settings.TARGET, "URL_VAR": TARGET_ENV}
+        # Read as the console's reader, branched as its maintenance role, applied as the owner.
+        point_console_at(dbname, settings, monkeypatch)
         settings.ALEMBIC_CONFIG = str(project.ini)
         settings.ALEMBIC_WORKDIR = ""
         settings.ALEMBIC_URL_ENV = URL_ENV

@@ -36,7 +36,7 @@ def as_superuser(sql: str, params: Any = None, dbname: str = TEST_DATABASE) -> l
 
 def as_owner(sql: str, params: Any = None) -> list[tuple]:
     """Run one statement as the target's owner role (autocommit) and return its rows."""
-    with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+    with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
         cursor = conn.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
 

@@ -221,7 +221,7 @@ def test_the_consoles_own_sessions_are_hidden_unless_asked(viewer_client, htmx_h
 
 
 def test_a_console_session_that_blocks_the_application_stays_visible(lock_table):
-    blocker = psycopg.connect(os.environ["TARGET_DATABASE_URL"], application_name="schemadesk")
+    blocker = psycopg.connect(os.environ["APP_DIRECT_URL"], application_name="schemadesk")
     blocker.execute("UPDATE qt_lock SET v = v + 1 WHERE id = 1")
     waiter = Background("SET lock_timeout = '15s'; UPDATE qt_lock SET v = 2 WHERE id = 1", "qt-w")
     try:

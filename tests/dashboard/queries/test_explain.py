@@ -41,7 +41,7 @@ def explain_table():
         "SELECT g % 100, 'note ' || g FROM generate_series(1, 5000) AS g",
         "ANALYZE qt_explain",
     ):
-        with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+        with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
             conn.execute("SELECT * FROM qt_explain WHERE owner = %s AND note <> %s", (3, "x"))
             conn.execute("UPDATE qt_explain SET note = %s WHERE id = %s", ("same", -1))
             conn.execute(
@@ -109,10 +109,14 @@ def test_generic_plan_needs_postgresql_16(viewer_client, explain_table):
         assert "needs PostgreSQL 16" in response.content.decode()
 
 
-def test_plain_explain_of_an_update_does_not_change_anything(viewer_client, explain_table):
+def test_plain_explain_of_an_update_needs_a_right_the_reader_does_not_have(
+    viewer_client, explain_table
+):
+    """Even a plain EXPLAIN checks the statement's privileges, and the console's reader may
+    only SELECT: the page says so, and nothing changes."""
     response = _explain(viewer_client, UPDATE, "plain", p1="changed", p2="1")
-    assert response.status_code == 200
-    assert "ModifyTable" in response.content.decode() or "Update" in response.content.decode()
+    assert response.status_code == 403
+    assert "a statement that writes (even in a plain EXPLAIN" in response.content.decode()
     assert as_owner("SELECT count(*) FROM qt_explain WHERE note = 'changed'")[0][0] == 0
 
 
@@ -283,7 +287,7 @@ def hostile_statements(dblink) -> dict[str, int]:
     as_owner(f"CREATE SEQUENCE {SEQUENCE}")
     superuser = os.environ["PG_SUPERUSER_URL"].rsplit("/", 1)[0] + f"/{TEST_DATABASE}"
     for statement, values, privileged, _ in HOSTILE.values():
-        with psycopg.connect(superuser if privileged else os.environ["TARGET_DATABASE_URL"]) as c:
+        with psycopg.connect(superuser if privileged else os.environ["APP_DIRECT_URL"]) as c:
             if "dblink" in statement:  # a connection string that works
                 parts = urlsplit(superuser)
                 values = (
@@ -314,7 +318,7 @@ def test_explain_analyze_refuses_every_side_effect_and_nothing_changes(
 ):
     with (
         psycopg.connect(os.environ["APP_DATABASE_URL"], autocommit=True) as victim,
-        psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as listener,
+        psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as listener,
     ):
         listener.execute("LISTEN qt_victim")
         before = _state()
@@ -351,7 +355,7 @@ def token_table():
         "CREATE TABLE qt_tokens (id serial PRIMARY KEY, api_token text NOT NULL)",
         "INSERT INTO qt_tokens (api_token) SELECT md5(g::text) FROM generate_series(1, 200) AS g",
     ):
-        with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+        with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
             conn.execute(TOKENS.replace("$1", "%s"), ("zz%",))
         yield
 
@@ -409,7 +413,7 @@ COUNT = "SELECT count(*) FROM qt_explain WHERE note LIKE $1"
 def test_the_console_explains_stay_out_of_the_application_statement(engineer_client, explain_table):
     """Seen: after one EXPLAIN ANALYZE, the page showed the console's EXPLAIN text under the
     same queryid, and refused to explain it again."""
-    with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as app:
+    with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as app:
         # A literal, as client-side binding sends it: pg_stat_statements then gives the
         # application's run and the console's EXPLAIN of it one queryid. Cheap: nothing matches.
         app.execute(COUNT.replace("$1", "'nothing matches%'"))

@@ -42,14 +42,11 @@ def test_health_lists_dead_rows_of_a_table():
 
 @pytest.fixture
 def reset_not_granted():
-    """Take away the grant the setup gives the target role, and give it back afterwards."""
-    as_superuser(
-        "REVOKE EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) FROM todo_owner"
-    )
+    """Take away the grant the setup gives the maintenance role, and give it back afterwards."""
+    reset = "pg_stat_statements_reset(oid, oid, bigint)"
+    as_superuser(f"REVOKE EXECUTE ON FUNCTION {reset} FROM schemadesk_maintenance")
     yield
-    as_superuser(
-        "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO todo_owner"
-    )
+    as_superuser(f"GRANT EXECUTE ON FUNCTION {reset} TO schemadesk_maintenance")
 
 
 def _recorded(text: str) -> bool:
@@ -63,8 +60,8 @@ def _recorded(text: str) -> bool:
 
 
 def test_reset_needs_admin_and_confirmation_and_is_audited(admin_client, engineer_client):
-    # No grant made here: the setup (core.embedded.prepare, as `make demo`) gives the target
-    # role EXECUTE on pg_stat_statements_reset, so the admin's reset works out of the box.
+    # No grant made here: the setup (core.embedded.prepare, as `make demo`) gives the
+    # maintenance role EXECUTE on pg_stat_statements_reset: the admin's reset works as it is.
     as_owner("SELECT 'qt_reset_marker' AS marker")
     marker = "SELECT $1 AS marker"
     assert _recorded(marker)

@@ -46,7 +46,7 @@ def test_unused_indexes_leave_out_primary_and_unique_keys(index_table):
 
 
 def test_an_index_that_was_scanned_is_not_unused(index_table):
-    with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+    with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
         conn.execute("SET enable_seqscan = off")
         conn.execute("SET enable_bitmapscan = off")
         conn.execute("SELECT * FROM qt_idx WHERE d = 2").fetchall()
@@ -81,7 +81,7 @@ def test_invalid_index_left_by_a_failed_concurrent_build(index_table):
 
 def test_large_tables_read_by_sequential_scans(index_table, settings):
     settings.QUERIES_SEQ_SCAN_MIN_ROWS = 1000
-    with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+    with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
         for _ in range(3):
             conn.execute("SELECT count(*) FROM qt_idx WHERE c + 0 > 10").fetchall()
 

@@ -29,7 +29,7 @@ def snap_table():
 
 
 def run_marked(times: int) -> None:
-    with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+    with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
         for value in range(times):
             conn.execute("SELECT count(*) FROM qt_snap WHERE v = %s", (value,))
 

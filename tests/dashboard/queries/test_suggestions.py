@@ -48,7 +48,7 @@ def hypo_tables():
             "ANALYZE qt_hypo_line",
         ),
     ):
-        with psycopg.connect(os.environ["TARGET_DATABASE_URL"], autocommit=True) as conn:
+        with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
             conn.execute(
                 "SELECT * FROM qt_hypo WHERE customer = %s ORDER BY placed_at DESC LIMIT %s",
                 (7, 5),

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
+from core.embedded import OWNER_ROLE, READER_ROLE, schema_reader_sql
+
 SCRIPT_TABLE = "<script>alert('x')</script>"
 SCRIPT_COLUMN = '"><img src=x onerror=alert(1)>'
 MANY_TABLES = 300
@@ -94,7 +96,7 @@ ANALYZE "user";
 
 def owner_url() -> str:
     """Return the URL of the target database as its owner (who may create schemas)."""
-    return os.environ["TARGET_DATABASE_URL"]
+    return os.environ["APP_DIRECT_URL"]
 
 
 def unique_schema_name(purpose: str) -> str:
@@ -110,8 +112,14 @@ def run_in_schema(schema: str, statements: str) -> None:
 
 
 def create_schema(schema: str) -> None:
+    """Create `schema` as the owner, readable by the console's reader (as migrations would
+    find it set up: the reader's grants on the application's schema)."""
     with psycopg.connect(owner_url(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        for statement in schema_reader_sql(
+            READER_ROLE, conn.info.dbname, owner=OWNER_ROLE, schema=schema
+        ):
+            conn.execute(statement)
 
 
 def drop_schema(schema: str) -> None:

@@ -32,7 +32,7 @@ def test_unknown_table_is_a_404_with_a_sentence():
 def test_schema_change_is_picked_up_and_unchanged_schema_reuses_cache():
     first = refl.reflection()
     assert refl.reflection() is first  # same fingerprint: same object
-    owner_url = running_layout().environment()["TARGET_DATABASE_URL"]
+    owner_url = running_layout().environment()["APP_DIRECT_URL"]
     with psycopg.connect(owner_url, autocommit=True) as conn:
         conn.execute('CREATE TABLE "user" ("Mixed Case" int, id uuid PRIMARY KEY)')
     try:
@@ -57,7 +57,7 @@ def test_hundreds_of_tables_reflect_with_their_keys(use_schema, many_schema):
 
 
 def test_mixed_case_schema_fingerprint_sees_changes(settings):
-    owner_url = running_layout().environment()["TARGET_DATABASE_URL"]
+    owner_url = running_layout().environment()["APP_DIRECT_URL"]
     with psycopg.connect(owner_url, autocommit=True) as conn:
         conn.execute('CREATE SCHEMA "MixedCase_Refl"')
         conn.execute('CREATE TABLE "MixedCase_Refl".a (id int)')

@@ -105,7 +105,7 @@ USER_LINKS = {"ust_notes": "author"}
 
 
 def owner_url() -> str:
-    return running_layout().environment()["TARGET_DATABASE_URL"]
+    return running_layout().environment()["APP_DIRECT_URL"]
 
 
 def drop_tables() -> None:
