@@ -227,9 +227,9 @@ def activity(reveal_values: bool, show_idle: bool = False, show_console: bool = 
     The console's own sessions are left out unless `show_console`, except those that block
     or wait on another session (they are part of the story then).
     """
-    roles = console_roles()
 
     def work(conn: Connection) -> Activity:
+        roles = console_roles(conn)
         every = _sessions(conn, reveal_values)
         limits = conn.execute(CONNECTION_LIMIT_SQL).mappings().one()
         tree = _blocking_tree(every)

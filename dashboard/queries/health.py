@@ -170,7 +170,7 @@ def _health(conn: Connection, show_console: bool) -> Health:
     schema = target_schema()
     console = {
         "application": APPLICATION_NAME,
-        "console_roles": list(console_roles()),
+        "console_roles": list(console_roles(conn)),
         "show_console": show_console,
     }
     cache = conn.execute(CACHE_HIT_SQL).mappings().one()

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from django.http import QueryDict
 from django.utils.http import urlencode
+from sqlalchemy import Connection
 
 from dashboard.console_work import console_roles
 from dashboard.params import INT8, BadParameter, floating, integer, optional, text
@@ -114,11 +115,14 @@ class StatementFilters:
     def all_databases(self) -> bool:
         return self.database == ALL_DATABASES
 
-    def hidden_roles(self) -> list[str]:
-        """Return the roles whose statements the list leaves out (the console's, unless asked)."""
+    def hidden_roles(self, conn: Connection | None = None) -> list[str]:
+        """Return the roles whose statements the list leaves out (the console's, unless asked).
+
+        `conn`, a read-only connection to the target, is used if the console's roles must be
+        looked up."""
         if self.include_console or self.username:
             return []  # a role asked for by name is shown, even the console's own
-        return list(console_roles())
+        return list(console_roles(conn))
 
     def params(self, **changes: Any) -> dict[str, str]:
         """Return the non-default query parameters, with `changes` applied."""

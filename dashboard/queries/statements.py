@@ -162,7 +162,7 @@ def live_statement_rows(
         "min_calls": filters.min_calls,
         "min_mean_ms": filters.min_mean_ms,
         "queryids": queryids,
-        "hidden_roles": filters.hidden_roles(),
+        "hidden_roles": filters.hidden_roles(conn),
         "limit": PAGE_SIZE,
         "offset": filters.offset,
     }
@@ -212,7 +212,7 @@ def _cached_scopes(conn: Connection, function: str) -> tuple[list[str], list[str
 def _live_page(conn: Connection, filters: StatementFilters) -> tuple[StatementsStatus, Any]:
     status = ready_statements_status(conn)
     page = StatementPage(
-        filters=filters, this_database=status.database, console_roles=console_roles()
+        filters=filters, this_database=status.database, console_roles=console_roles(conn)
     )
     if not status.ready:
         return status, page
