@@ -28,7 +28,7 @@ demo: install
 	$(BIN)/python manage.py serve_console
 
 ## Point the console at your own database and Alembic project (see README.md):
-##   TARGET_DATABASE_URL=... [ADMIN_DATABASE_URL=...] make connect ALEMBIC=path/to/alembic.ini
+##   OWNER_DATABASE_URL=... [ADMIN_DATABASE_URL=...] make connect ALEMBIC=path/to/alembic.ini
 connect: install
 	@test -n "$(ALEMBIC)" || { echo "Say where the Alembic project is: make connect ALEMBIC=path/to/alembic.ini"; exit 2; }
 	$(BIN)/python manage.py connect --alembic "$(ALEMBIC)" $(CONNECT_ARGS)

@@ -3,8 +3,9 @@
 Shown by `manage.py connect` after it has set things up, by `manage.py doctor` at any time and
 to admins on the Overview. Each check is one function returning a `Check`: a status (ok, warn,
 bad), what was found and, when not ok, the fix (a statement to run or a setting to change).
-The target is read through the console's own gateway, as its role: what is checked is what
-the console will really be allowed to do.
+The target is read through the console's own gateway, as its reader: what is checked is what
+the console will really be allowed to do; the maintenance role (branches, the admin's actions)
+is looked up by name.
 """
 
 from __future__ import annotations
@@ -13,23 +14,31 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, make_url, text
 
 from core.embedded import (
     DJANGO_SCHEMA,
     STATEMENTS_RESET_FUNCTIONS_SQL,
+    clone_rights_sql,
+    read_all_stats_sql,
     reset_grant_sql,
     search_path_sql,
+    signal_backends_sql,
 )
 from dashboard.audit.ownership import audit_protection
 from dashboard.history.project import Project, ProjectError, load_project
 from dashboard.history.url_variable import detect_url_variable
 from dashboard.onboarding.checklist import BAD, OK, WARN, Check
 from dashboard.onboarding.cookies import cookies_over_http
-from dashboard.onboarding.provision import createdb_sql, read_all_stats_sql
 from dashboard.queries.extension import StatementsStatus, statements_status
 from dashboard.schema.drift import models_metadata, models_module_name
-from dashboard.target import TargetError, read_only_setup, run_read
+from dashboard.target import (
+    TargetError,
+    maintenance_url,
+    read_only_role_problems,
+    read_only_setup,
+    run_read,
+)
 
 TARGET_FACTS_SQL = text(
     """
@@ -37,7 +46,6 @@ TARGET_FACTS_SQL = text(
         current_user AS role,
         current_database() AS database,
         r.rolsuper AS superuser,
-        r.rolcreatedb AS createdb,
         pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS reads_all_stats,
         (SELECT e.extnamespace::regnamespace::text
          FROM pg_catalog.pg_extension AS e
@@ -51,14 +59,41 @@ TARGET_FACTS_SQL = text(
     """
 )
 
+# The maintenance role, by name: local branches, and the admin's cancel, terminate and reset.
+MAINTENANCE_FACTS_SQL = text(
+    """
+    SELECT
+        r.rolsuper AS superuser,
+        r.rolcreatedb AS createdb,
+        r.rolcreaterole AS createrole,
+        pg_has_role(r.oid, 'pg_signal_backend', 'USAGE') AS signals,
+        pg_has_role(r.oid, 'pg_read_all_stats', 'USAGE') AS reads_all_stats
+    FROM pg_catalog.pg_roles AS r
+    WHERE r.rolname = :role
+    """
+)
+
 RESET_PRIVILEGES_SQL = text(
     f"""
     SELECT
         f.signature,
-        has_function_privilege(f.signature::regprocedure, 'EXECUTE') AS granted
+        has_function_privilege(:role, f.signature::regprocedure, 'EXECUTE') AS granted
     FROM ({STATEMENTS_RESET_FUNCTIONS_SQL}) AS f
     """
 )
+
+
+@dataclass(frozen=True)
+class MaintenanceFacts:
+    """What the maintenance role may do (exists is False: no such role on the server)."""
+
+    role: str
+    exists: bool = False
+    superuser: bool = False
+    createdb: bool = False
+    createrole: bool = False
+    signals: bool = False
+    reads_all_stats: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,21 +104,37 @@ class TargetFacts:
     database: str
     statements: StatementsStatus
     superuser: bool
-    createdb: bool
     reads_all_stats: bool
     hypopg_schema: str | None
     hypopg_available: bool
-    reset_functions: dict[str, bool]
+    reset_functions: dict[str, bool]  # the maintenance role's
+    maintenance: MaintenanceFacts
+    reader_problems: list[str]  # what the reader could do beyond reading
 
 
 def target_facts() -> TargetFacts:
     """Return the target's extension, privilege and role facts (one read-only transaction)."""
+    maintenance = make_url(maintenance_url()).username or ""
 
     def work(conn: Connection) -> TargetFacts:
         row = conn.execute(TARGET_FACTS_SQL).mappings().one()
         statements = statements_status(conn)
-        reset = {r.signature: bool(r.granted) for r in conn.execute(RESET_PRIVILEGES_SQL)}
-        return TargetFacts(**dict(row), statements=statements, reset_functions=reset)
+        found = conn.execute(MAINTENANCE_FACTS_SQL, {"role": maintenance}).mappings().first()
+        reset = {}
+        if found:  # has_function_privilege refuses a role that does not exist
+            privileges = conn.execute(RESET_PRIVILEGES_SQL, {"role": maintenance})
+            reset = {r.signature: bool(r.granted) for r in privileges}
+        return TargetFacts(
+            **dict(row),
+            statements=statements,
+            reset_functions=reset,
+            maintenance=(
+                MaintenanceFacts(maintenance, True, **dict(found))
+                if found
+                else MaintenanceFacts(maintenance)
+            ),
+            reader_problems=read_only_role_problems(conn),
+        )
 
     return run_read(work)
 
@@ -113,19 +164,58 @@ def statements_created(facts: TargetFacts) -> Check:
 
 def statements_reset_granted(facts: TargetFacts) -> Check:
     title = "pg_stat_statements_reset is granted"
+    role = facts.maintenance.role
+    if not facts.maintenance.exists:
+        return Check(title, WARN, f"there is no role {role} (TARGET_MAINTENANCE_DATABASE_URL)")
     if not facts.reset_functions:
         return Check(title, WARN, "pg_stat_statements is not created yet")
     missing = [signature for signature, granted in facts.reset_functions.items() if not granted]
     if not missing:
-        return Check(title, OK, f"{facts.role} may reset the statistics (admins, Queries page)")
+        return Check(title, OK, f"{role} may reset the statistics (admins, Queries page)")
     grants = " ".join(
-        reset_grant_sql(signature, facts.role).as_string(None) + ";" for signature in missing
+        reset_grant_sql(signature, role).as_string(None) + ";" for signature in missing
     )
     return Check(
         title,
         BAD,
-        f"{facts.role} may not reset the statistics: an admin's reset fails",
+        f"{role} may not reset the statistics: an admin's reset fails",
         f"as a superuser: {grants}",
+    )
+
+
+def reader_harmless(facts: TargetFacts) -> Check:
+    """Return whether the pages read the target as a role that can only read."""
+    title = "the console reads as a reader"
+    if not facts.reader_problems:
+        return Check(title, OK, f"{facts.role} (TARGET_DATABASE_URL) can only read")
+    return Check(
+        title,
+        WARN,
+        f"{facts.role} (TARGET_DATABASE_URL) {'; '.join(facts.reader_problems)}: every page "
+        "reads as it, and its statements count as the application's in Queries",
+        "give the console a reader of its own: run manage.py connect, or create it as the "
+        "README's setup by hand shows, and set TARGET_DATABASE_URL to it",
+    )
+
+
+def backends_signalable(facts: TargetFacts) -> Check:
+    """Return whether the admin's cancel and terminate can work."""
+    title = "cancel and terminate (admins, Activity page)"
+    maintenance = facts.maintenance
+    if not maintenance.exists:
+        return Check(
+            title,
+            BAD,
+            f"there is no role {maintenance.role} (TARGET_MAINTENANCE_DATABASE_URL)",
+            "run manage.py connect, or create it as the README's setup by hand shows",
+        )
+    if maintenance.superuser or (maintenance.signals and maintenance.reads_all_stats):
+        return Check(title, OK, f"{maintenance.role} has pg_signal_backend and pg_read_all_stats")
+    return Check(
+        title,
+        WARN,
+        f"{maintenance.role} may signal only its own sessions",
+        f"as a superuser: {signal_backends_sql(maintenance.role).as_string(None)};",
     )
 
 
@@ -184,15 +274,21 @@ def branches_possible(facts: TargetFacts) -> Check:
                 f"set {' and '.join(missing)} (Neon console → API keys, project settings)",
             )
         return Check(title, OK, "Neon branches through the API (BRANCH_PROVIDER=neon)")
-    if facts.superuser or facts.createdb:
-        return Check(title, OK, f"local clones on the target's server ({facts.role} has CREATEDB)")
+    maintenance = facts.maintenance
+    if maintenance.superuser or (maintenance.createdb and maintenance.createrole):
+        return Check(
+            title,
+            OK,
+            f"local clones on the target's server ({maintenance.role} has CREATEDB and CREATEROLE)",
+        )
+    missing = clone_rights_sql(maintenance.role).as_string(None) + ";"
     return Check(
         title,
         BAD,
-        f"BRANCH_PROVIDER=local but {facts.role} may not create databases: branches and "
-        "migration trial runs fail",
-        f"as a superuser: {createdb_sql(facts.role).as_string(None)}; "
-        "or on Neon set BRANCH_PROVIDER=neon with NEON_API_KEY and NEON_PROJECT_ID",
+        f"BRANCH_PROVIDER=local but {maintenance.role or 'the maintenance role'} may not "
+        "create databases and roles: branches and migration trial runs fail",
+        f"as a superuser: {missing} or on Neon set BRANCH_PROVIDER=neon with NEON_API_KEY "
+        "and NEON_PROJECT_ID",
     )
 
 
@@ -334,8 +430,10 @@ def setup_checks(request_secure: bool | None = None) -> list[Check]:
         target = [
             statements_loaded(facts),
             statements_created(facts),
-            statements_reset_granted(facts),
+            reader_harmless(facts),
             all_statistics_readable(facts),
+            statements_reset_granted(facts),
+            backends_signalable(facts),
             hypopg_ready(facts),
             branches_possible(facts),
             read_only_role(),

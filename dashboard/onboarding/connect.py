@@ -4,11 +4,13 @@ It runs before the console is configured (it writes the configuration), so manag
 it the command line before Django starts. In order:
 
 1. the console's role and its `django` schema, in a database of its own on the target's
-   server (or, with --console-in-target, in the target's database), the read-only role
-   EXPLAIN ANALYZE runs as, and what the target's role needs (pg_stat_statements, the reset
-   grant, pg_read_all_stats, CREATEDB for local branches): done with the privileged URL, or
-   printed as the exact SQL to run where that role may not (the same statements as
-   core.embedded's, which `make demo` and the tests run);
+   server (or, with --console-in-target, in the target's database), pg_stat_statements, and
+   the console's roles in the target: the reader its pages read as (TARGET_DATABASE_URL), the
+   read-only role EXPLAIN ANALYZE runs as, the maintenance role of branches and the admin's
+   actions: done with the privileged URL, or printed as the exact SQL to run where that role
+   may not (the same statements as core.embedded's, which `make demo` and the tests run).
+   The URL given is the owner's (the role that runs the application's migrations): the
+   console's roles are set up from it, and it is written nowhere;
 2. the Alembic project: the ini, the folders its code imports from, the variable its env.py
    reads the URL from and the module of its models (by a sentinel run of env.py);
 3. the settings it derived, written to .env (mode 600; other values there are kept) or printed;
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 CONSOLE_ROLE = "schemadesk"
 CONSOLE_DATABASE = "schemadesk"
 READONLY_URL = "TARGET_READONLY_DATABASE_URL"
+MAINTENANCE_URL = "TARGET_MAINTENANCE_DATABASE_URL"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,9 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "target_url",
         nargs="?",
-        default=os.environ.get("TARGET_DATABASE_URL", ""),
-        help="the application's database (default: $TARGET_DATABASE_URL; prefer the "
-        "variable, it keeps the password out of the shell history)",
+        default=os.environ.get("OWNER_DATABASE_URL") or os.environ.get("TARGET_DATABASE_URL", ""),
+        help="the application's database, as the role that owns its tables (default: "
+        "$OWNER_DATABASE_URL, else $TARGET_DATABASE_URL; prefer a variable, it keeps the "
+        "password out of the shell history). The console never uses it: it reads as a role "
+        "of its own",
     )
     parser.add_argument(
         "--alembic",
@@ -131,9 +136,14 @@ def derived_settings(
     values.update(
         {
             "DATABASE_URL": target.with_login(plan.role, plan.password, plan.database),
-            "TARGET_DATABASE_URL": target.url,
+            "TARGET_DATABASE_URL": target.with_login(
+                plan.reader_role, plan.reader_password, target.dbname
+            ),
             READONLY_URL: target.with_login(
                 plan.readonly_role, plan.readonly_password, target.dbname
+            ),
+            MAINTENANCE_URL: target.with_login(
+                plan.maintenance_role, plan.maintenance_password, target.dbname
             ),
             "TARGET_SCHEMA": args.schema,
             "ALEMBIC_CONFIG": str(project.config_path),
@@ -236,28 +246,35 @@ def run_checks() -> int:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if not args.target_url:
-        say("error: give the target's URL (or set TARGET_DATABASE_URL).")
+        say(
+            "error: give the URL of the application's database as its owner (or set "
+            "OWNER_DATABASE_URL)."
+        )
         return 2
     target = Server(args.target_url)
     admin = Server(args.admin_url or args.target_url)
     env_file = Path(args.env_file).expanduser().resolve()
     existing = read_env_file(env_file)
     database = target.dbname if args.console_in_target else args.console_database
-    readonly = f"{args.console_role}_readonly"
+    role = args.console_role
+
+    def password(variable: str, login: str) -> str:
+        return _existing_password(existing, variable, login) or secrets.token_urlsafe(24)
+
     plan = ConsolePlan(
-        role=args.console_role,
-        password=_existing_password(existing, "DATABASE_URL", args.console_role)
-        or secrets.token_urlsafe(24),
+        role=role,
+        password=password("DATABASE_URL", role),
         database=database,
         in_target=args.console_in_target,
-        readonly_password=_existing_password(existing, READONLY_URL, readonly)
-        or secrets.token_urlsafe(24),
+        readonly_password=password(READONLY_URL, f"{role}_readonly"),
+        reader_password=password("TARGET_DATABASE_URL", f"{role}_reader"),
+        maintenance_password=password(MAINTENANCE_URL, f"{role}_maintenance"),
         schema=args.schema,
     )
-    say(f"Target: {target.location} as {target.user}, schema {args.schema}")
+    say(f"Target: {target.location}, schema {args.schema}, owned by {target.user}")
     say(f"Privileged role: {admin.user}" + ("" if args.admin_url else " (the target's)"))
     outcome = Outcome()
-    say("1. The console's role and schema, the target's grants")
+    say("1. The console's role and schema, its roles in the target")
     try:
         prepare_console(admin, target, plan, outcome)
         provider = os.environ.get("BRANCH_PROVIDER") or existing.get("BRANCH_PROVIDER", "")
@@ -289,7 +306,8 @@ def main(argv: list[str]) -> int:
         header = "Written by `manage.py connect` (re-running keeps other values). Secrets."
         write_env_file(env_file, values, header)
         say(f"3. Settings written to {env_file} (mode 600):")
-        keys = ["DATABASE_URL", "TARGET_DATABASE_URL", READONLY_URL, "ALEMBIC_CONFIG"]
+        keys = ["DATABASE_URL", "TARGET_DATABASE_URL", READONLY_URL, MAINTENANCE_URL]
+        keys += ["ALEMBIC_CONFIG"]
         keys += ["ALEMBIC_URL_ENV"]
         keys += ["SCHEMA_MODELS", "SECURE_COOKIES"]
         say(_describe(values, [key for key in keys if key in values]))
@@ -302,6 +320,15 @@ def main(argv: list[str]) -> int:
         if outcome.blocking:
             say("Then run this command again: nothing more was done.")
             return 2
+    shadowed = [
+        key
+        for key in ("TARGET_DATABASE_URL", READONLY_URL, MAINTENANCE_URL)
+        if os.environ.get(key, values[key]) != values[key]
+    ]
+    if shadowed and not args.print_env:
+        say()
+        say(f"! {', '.join(shadowed)} set in this shell win over {env_file.name}: the console")
+        say("  would not use the roles made for it. Before serving: unset " + " ".join(shadowed))
     os.environ.update(values)  # the configuration just derived, over any older environment
     os.environ["DOTENV_FILE"] = "" if args.print_env else str(env_file)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")

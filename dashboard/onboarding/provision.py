@@ -1,4 +1,4 @@
-"""`connect`'s database work: the console's role, database and schema, and the target's grants.
+"""`connect`'s database work: the console's role, database and schema, and its target roles.
 
 This module writes to the operator's database server (roles, a database, grants), so it uses
 its own short-lived autocommit connections, never the console's read-only gateway. Each step
@@ -21,9 +21,10 @@ from core.embedded import (
     audit_owner_sql,
     console_schema_sql,
     login_role_sql,
+    maintenance_role_sql,
     readonly_role_sql,
     reset_grant_sql,
-    statements_reset_grant_sql,
+    target_reader_sql,
 )
 from dashboard.console_work import APPLICATION_NAME
 
@@ -130,12 +131,24 @@ class ConsolePlan:
     database: str  # its own database, or the target's (with in_target)
     in_target: bool
     readonly_password: str
+    reader_password: str = ""
+    maintenance_password: str = ""
     schema: str = "public"  # the application's
 
     @property
     def readonly_role(self) -> str:
         """Return the role EXPLAIN ANALYZE runs as (schemadesk_readonly by default)."""
         return f"{self.role}_readonly"
+
+    @property
+    def reader_role(self) -> str:
+        """Return the role the console reads the target as (schemadesk_reader by default)."""
+        return f"{self.role}_reader"
+
+    @property
+    def maintenance_role(self) -> str:
+        """Return the role of branches and the admin's actions (schemadesk_maintenance)."""
+        return f"{self.role}_maintenance"
 
 
 def logs_in(target: Server, role: str, password: str, database: str) -> bool:
@@ -216,66 +229,94 @@ STATEMENTS_AVAILABLE_SQL = """
 """
 
 
-def read_all_stats_sql(role: str) -> sql.Composed:
-    """Return the grant letting `role` see every role's statements and sessions."""
-    return sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(role))
-
-
-def createdb_sql(role: str) -> sql.Composed:
-    """Return the statement letting `role` create databases (local branches are clones)."""
-    return sql.SQL("ALTER ROLE {} CREATEDB").format(sql.Identifier(role))
+def _target_role(
+    conn: psycopg.Connection,
+    target: Server,
+    role: str,
+    password: str,
+    statements: list[sql.Composed],
+    outcome: Outcome,
+    done: str,
+) -> None:
+    """Make one of the console's target roles, unless it logs in already with the password
+    of .env (an earlier run, or a superuser running its script, made it)."""
+    if logs_in(target, role, password, target.dbname):
+        outcome.done.append(f"role {role} logs in (password from the .env file)")
+    elif _run(conn, target.dbname, statements, outcome, blocking=False):
+        outcome.done.append(done)
 
 
 def prepare_target(
     admin: Server, target: Server, plan: ConsolePlan, outcome: Outcome, *, local_branches: bool
 ) -> None:
-    """Create pg_stat_statements in the target, give the target role what the console uses,
-    and make the read-only role EXPLAIN ANALYZE runs as.
+    """Create pg_stat_statements in the target and the console's roles there: the reader its
+    pages read as, the read-only role EXPLAIN ANALYZE runs as, and the maintenance role of
+    branches and the admin's actions (core.embedded's builders, as for the demo).
 
-    Nothing here stops the console from starting: what cannot be done is listed for a
-    superuser, and the checklist says what is missing meanwhile.
+    The target's role (the URL given, the owner of the application's tables) is only the
+    owner their default privileges follow: the console never uses it. Nothing here stops the
+    console from starting: what cannot be done is listed for a superuser, and the checklist
+    says what is missing meanwhile.
     """
-    role = target.user
+    owner = target.user
+    maintenance = plan.maintenance_role
     with admin.connect(target.dbname) as conn:
         cur = conn.cursor()
-        readonly = plan.readonly_role
-        if logs_in(target, readonly, plan.readonly_password, target.dbname):
-            outcome.done.append(f"role {readonly} logs in (password from the .env file)")
-        else:
-            # A login of its own (TARGET_READONLY_DATABASE_URL): no SET ROLE way back.
-            statements = readonly_role_sql(
+        names = {"owner": owner, "schema": plan.schema}
+        _target_role(
+            conn,
+            target,
+            plan.reader_role,
+            plan.reader_password,
+            target_reader_sql(
+                cur, plan.reader_password, target.dbname, role=plan.reader_role, **names
+            ),
+            outcome,
+            f"role {plan.reader_role} reads {plan.schema} and the statistics, and writes nothing",
+        )
+        # A login of its own (TARGET_READONLY_DATABASE_URL): no SET ROLE way back.
+        _target_role(
+            conn,
+            target,
+            plan.readonly_role,
+            plan.readonly_password,
+            readonly_role_sql(
                 cur,
                 plan.readonly_password,
                 target.dbname,
-                role=readonly,
-                owner=role,
-                schema=plan.schema,
-                owner_may_set_role=False,
-            )
-            if _run(conn, target.dbname, statements, outcome, blocking=False):
-                outcome.done.append(f"role {readonly} may only read {plan.schema}'s tables")
+                role=plan.readonly_role,
+                set_role_from=None,
+                **names,
+            ),
+            outcome,
+            f"role {plan.readonly_role} may only read {plan.schema}'s tables",
+        )
+        what = (
+            "branches, cancel, terminate, reset" if local_branches else "cancel, terminate, reset"
+        )
+        _target_role(
+            conn,
+            target,
+            maintenance,
+            plan.maintenance_password,
+            maintenance_role_sql(
+                cur,
+                plan.maintenance_password,
+                target.dbname,
+                role=maintenance,
+                local_branches=local_branches,
+                **names,
+            ),
+            outcome,
+            f"role {maintenance} for {what}",
+        )
         available, created = conn.execute(STATEMENTS_AVAILABLE_SQL).fetchone()  # type: ignore[misc]
-        # Created by someone else, the extension's reset function is granted right after:
-        # by its name alone, the one overload there is (pg_stat_statements 1.9 and newer).
+        # After the roles: the maintenance role (made above, or in the same printed script) is
+        # granted the reset function by its name alone, the one overload there is
+        # (pg_stat_statements 1.9 and newer); where the extension exists, its builder did.
         create = [
             sql.SQL("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"),
-            reset_grant_sql("pg_stat_statements_reset", role),
+            reset_grant_sql("pg_stat_statements_reset", maintenance),
         ]
         if available and not created and _run(conn, target.dbname, create, outcome, blocking=False):
             outcome.done.append(f"pg_stat_statements created in {target.dbname}")
-        grants = statements_reset_grant_sql(cur, role, only_missing=True)
-        if grants and _run(conn, target.dbname, list(grants), outcome, blocking=False):
-            outcome.done.append(f"{role} may reset pg_stat_statements")
-        reads_all = _scalar(conn, "SELECT pg_has_role(%s, 'pg_read_all_stats', 'USAGE')", (role,))
-        grant = [read_all_stats_sql(role)]
-        if not reads_all and _run(conn, target.dbname, grant, outcome, blocking=False):
-            outcome.done.append(f"{role} reads every role's statistics")
-        creates = _scalar(
-            conn, "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = %s", (role,)
-        )
-        if (
-            local_branches
-            and not creates
-            and _run(conn, target.dbname, [createdb_sql(role)], outcome, blocking=False)
-        ):
-            outcome.done.append(f"{role} may create databases (local branches are clones)")

@@ -54,8 +54,10 @@ def test_the_prepared_database_passes_what_the_setup_does(settings):
         "the console cannot erase the audit trail",
         "pg_stat_statements is loaded",
         "pg_stat_statements is created",
-        "pg_stat_statements_reset is granted",
+        "the console reads as a reader",
         "every role's statements and sessions are visible",
+        "pg_stat_statements_reset is granted",
+        "cancel and terminate (admins, Activity page)",
         "branches can be made",
         "the read-only role for EXPLAIN ANALYZE",
         "the Alembic project loads",
@@ -70,7 +72,10 @@ def test_the_prepared_database_passes_what_the_setup_does(settings):
 
 
 def test_a_missing_reset_grant_gives_the_exact_statement_that_fixes_it():
-    revoke = "REVOKE EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) FROM todo_owner"
+    revoke = (
+        "REVOKE EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) "
+        "FROM schemadesk_maintenance"
+    )
     as_superuser(revoke)
     try:
         broken = checks.statements_reset_granted(checks.target_facts())
@@ -111,9 +116,14 @@ def test_a_server_that_did_not_preload_the_library_says_how():
 
 
 def test_branches_need_createdb_locally_and_credentials_on_neon(settings, monkeypatch):
-    facts = dataclasses.replace(checks.target_facts(), createdb=False, superuser=False)
+    found = checks.target_facts()
+    assert checks.branches_possible(found).status == OK
+    facts = dataclasses.replace(
+        found, maintenance=dataclasses.replace(found.maintenance, createdb=False)
+    )
     local = checks.branches_possible(facts)
-    assert local.status == BAD and 'ALTER ROLE "todo_owner" CREATEDB;' in local.fix
+    fix = 'ALTER ROLE "schemadesk_maintenance" CREATEDB CREATEROLE;'
+    assert local.status == BAD and fix in local.fix
     settings.BRANCH_PROVIDER = "neon"
     settings.NEON_PROJECT_ID = ""
     monkeypatch.delenv("NEON_API_KEY", raising=False)
@@ -122,6 +132,47 @@ def test_branches_need_createdb_locally_and_credentials_on_neon(settings, monkey
     settings.NEON_PROJECT_ID = "p-1"
     monkeypatch.setenv("NEON_API_KEY", "k")
     assert checks.branches_possible(facts).status == OK
+
+
+def test_a_console_reading_as_the_owner_is_told_to_use_a_reader(settings):
+    from dashboard import target
+
+    assert checks.reader_harmless(checks.target_facts()).status == OK
+    # The layout before the reader: every page read as the owner of the tables.
+    settings.TARGET = {**settings.TARGET, "URL_VAR": "APP_DIRECT_URL"}
+    target.reset_engine()
+    try:
+        warned = checks.reader_harmless(checks.target_facts())
+    finally:
+        target.reset_engine()
+    assert warned.status == WARN
+    assert "todo_owner (TARGET_DATABASE_URL) may end or cancel other sessions" in warned.found
+    assert "owns or may write tables of schema public" in warned.found
+    assert "set TARGET_DATABASE_URL" in warned.fix
+
+
+def test_a_maintenance_role_without_the_rights_is_told_what_to_grant(settings, monkeypatch):
+    """TARGET_MAINTENANCE_DATABASE_URL naming the application's runtime role: it may neither
+    signal, reset, nor clone; and a role that does not exist is said so."""
+    settings.TARGET = {**settings.TARGET, "MAINTENANCE_URL_VAR": "APP_DATABASE_URL"}
+    facts = checks.target_facts()
+    signals = checks.backends_signalable(facts)
+    assert signals.status == WARN
+    grant = 'GRANT pg_signal_backend, pg_read_all_stats TO "todo_app";'
+    assert signals.fix == f"as a superuser: {grant}"
+    as_superuser(signals.fix.removeprefix("as a superuser: "))  # the fix, run as printed
+    try:
+        assert checks.backends_signalable(checks.target_facts()).status == OK
+    finally:
+        as_superuser("REVOKE pg_signal_backend, pg_read_all_stats FROM todo_app")
+    assert checks.statements_reset_granted(facts).status == BAD
+    assert checks.branches_possible(facts).status == BAD
+    monkeypatch.setenv("QT_GONE_URL", "postgresql://qt_gone:pw@127.0.0.1:5432/x")
+    settings.TARGET = {**settings.TARGET, "MAINTENANCE_URL_VAR": "QT_GONE_URL"}
+    gone = checks.target_facts()
+    assert checks.backends_signalable(gone).status == BAD
+    assert "there is no role qt_gone" in checks.backends_signalable(gone).found
+    assert checks.statements_reset_granted(gone).status == WARN
 
 
 def test_a_wrong_alembic_url_env_is_named_with_the_variable_env_py_reads(settings):
@@ -188,7 +239,7 @@ def test_the_read_only_role_is_checked_for_harm(settings):
     settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "", "READONLY_ROLE": ""}
     assert checks.read_only_role().status == WARN
     # The target's own role, as "read-only" role: it owns the tables, so it is refused.
-    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "TARGET_DATABASE_URL"}
+    settings.TARGET = {**settings.TARGET, "READONLY_URL_VAR": "APP_DIRECT_URL"}
     harmful = checks.read_only_role()
     assert harmful.status == BAD and "owns or may write tables" in harmful.found
 

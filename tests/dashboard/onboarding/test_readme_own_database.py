@@ -218,7 +218,12 @@ def test_without_a_privileged_role_connect_prints_what_to_run_then_finishes(clus
     assert 'CREATE ROLE "corner_desk" LOGIN PASSWORD' in script
     assert 'CREATE DATABASE "corner_desk"' in script
     assert "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in script
-    assert 'ALTER ROLE "corner_shop_owner" CREATEDB' in script
+    # The console's own roles in the target; the owner's rights are left as they are.
+    assert 'CREATE ROLE "corner_desk_reader" LOGIN PASSWORD' in script
+    assert 'GRANT pg_read_all_stats TO "corner_desk_reader"' in script
+    assert 'CREATE ROLE "corner_desk_maintenance" LOGIN PASSWORD' in script
+    assert 'TO "corner_desk_maintenance"' in script.split("CREATE EXTENSION")[1]  # the reset
+    assert 'ALTER ROLE "corner_shop_owner"' not in script
     assert '\\connect corner_desk\nCREATE SCHEMA IF NOT EXISTS "django"' in script
 
     # A superuser runs it exactly as printed; the same command then does the rest.
@@ -247,3 +252,10 @@ def test_without_a_privileged_role_connect_prints_what_to_run_then_finishes(clus
     third = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True)
     assert third.returncode == 0, third.stdout + third.stderr
     assert "✓ migrate" in third.stdout and "✗" not in third.stdout
+    # The console reads as its reader; the owner's URL (and password) is written nowhere.
+    written = Path(shop["env_file"]).read_text()
+    assert "TARGET_DATABASE_URL=postgresql://corner_desk_reader:" in written
+    assert "TARGET_MAINTENANCE_DATABASE_URL=postgresql://corner_desk_maintenance:" in written
+    owner_password = shop["target"].split(":")[2].split("@")[0]
+    assert "corner_shop_owner" not in written and owner_password not in written
+    assert "✓ the console reads as a reader" in third.stdout
