@@ -260,15 +260,13 @@ def target_reader_sql(
     statistics (pg_read_all_stats), and nothing more: no write, no signal, no reset, no object
     of its own, no way into the console's schema. BYPASSRLS: support must see every end-user's
     rows, which row-level security would hide from a role that owns no table (with FORCE ROW
-    LEVEL SECURITY, even from the owner). Its transactions are read-only by default too.
+    LEVEL SECURITY, even from the owner). Its transactions are read-only by default too: it is
+    EXPLAIN ANALYZE's kind of role, with the statistics.
     """
-    login = login_role_sql(cur, role, password, "NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS")
-    return [
-        login,
-        read_only_default_sql(role),
-        *schema_reader_sql(role, dbname, owner=owner, schema=schema),
-        read_all_stats_sql(role),
-    ]
+    reads = readonly_role_sql(
+        cur, password, dbname, role=role, owner=owner, schema=schema, set_role_from=None
+    )
+    return [*reads, read_all_stats_sql(role)]
 
 
 def readonly_role_sql(
