@@ -160,6 +160,11 @@ def test_the_readme_own_database_section_works_as_written(shop):
         assert f"✓ URL variable: {URL_VARIABLE}" in output.text
         assert "✓ models: shop.models" in output.text
         assert "✗" not in output.text, output.text  # nothing left broken
+        # The console reads as a reader of its own; the owner's URL is written nowhere.
+        assert "✓ the console reads as a reader" in output.text
+        written = Path(shop["env_file"]).read_text()
+        assert "TARGET_DATABASE_URL=postgresql://schemadesk_reader:" in written
+        assert "shop_owner" not in written
         assert (Path(shop["env_file"]).stat().st_mode & 0o777) == 0o600
 
         password = PASSWORD.search(output.text)
