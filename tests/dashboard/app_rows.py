@@ -30,7 +30,7 @@ CREATE INDEX IF NOT EXISTS tw_notes_user_id ON tw_notes (user_id);
 
 
 def owner_url() -> str:
-    return running_layout().environment()["TARGET_DATABASE_URL"]
+    return running_layout().environment()["APP_DIRECT_URL"]
 
 
 def target(sql: str, params: tuple = ()) -> list[tuple]:

@@ -176,7 +176,7 @@ def test_values_round_trip_exactly_whatever_their_quotes_and_backslashes(app_row
 
 
 def test_a_role_that_bypasses_rls_or_owns_tables_is_refused(app_rows, admin_user, settings):
-    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": "TARGET_DATABASE_URL"}
+    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": "APP_DIRECT_URL"}
     task = app_rows.alice_tasks[0]
     with pytest.raises(WriteRefused, match="owns tables of schema public"):
         preview(title_change(task, "x", "f"), ownership_map())

@@ -30,10 +30,9 @@ from dashboard.row_text import OUTPUT_SETTINGS_SQL, output_setting_values
 from dashboard.schema import reflection as refl
 from dashboard.target import reset_engine
 from dashboard.users.ownership import forget_ownership_map
-from tests.pgplugin import running_cluster, running_layout
+from tests.pgplugin import point_console_at, running_cluster, running_layout
 
 TM_DATABASE = "schemadesk_tm"
-TARGET_ENV = "TM_TARGET_DATABASE_URL"
 WRITE_ENV = "TM_WRITE_DATABASE_URL"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,10 +121,10 @@ def on_tm_database(tm_database: Layout, settings, monkeypatch) -> Iterator[Layou
     """Point the console's target, its write door and the application at `schemadesk_tm`."""
     from core.engine import reset_engines
 
-    monkeypatch.setenv(TARGET_ENV, tm_database.url(OWNER_ROLE))
+    # Read as the console's reader, branched as its maintenance role (prepare made both there).
+    point_console_at(TM_DATABASE, settings, monkeypatch)
     monkeypatch.setenv(WRITE_ENV, tm_database.url(APP_ROLE))
     monkeypatch.setenv("APP_DATABASE_URL", tm_database.url(APP_ROLE))  # core.access
-    settings.TARGET = {**settings.TARGET, "URL_VAR": TARGET_ENV}
     settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": WRITE_ENV}
     settings.BRANCH_PROVIDER = "local"
     reset_engine()
