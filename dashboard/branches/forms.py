@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from dashboard.branches.provider import BranchError
@@ -50,7 +51,7 @@ class CreateBranchForm(forms.Form):
         choices=EXPIRY_CHOICES,
         required=False,
         label="Delete automatically",
-        help_text="Neon deletes an expired branch by itself.",
+        help_text="Neon deletes the branch by itself once it expires.",
     )
 
     def __init__(self, *args: object, choices: CreateChoices, **kwargs: object) -> None:
@@ -75,7 +76,9 @@ class CreateBranchForm(forms.Form):
         if not choices.provider.is_neon:
             expiry = self.fields["expires_in"]
             expiry.help_text = (
-                "Recorded with the branch; local branches are not deleted by themselves."
+                "Once it expires, the worker's scheduled job deletes the branch (it looks on "
+                f"the schedule BRANCH_EXPIRY_CRON, {settings.BRANCH_EXPIRY_CRON}); the deletion "
+                "is in the audit trail."
             )
 
     def clean_name(self) -> str:

@@ -39,6 +39,9 @@ def test_create_form_offers_the_parents_and_point_in_time(
     point_in_time = re.search(r'<input type="datetime-local"[^>]*>', html)
     assert point_in_time is not None and "disabled" not in point_in_time.group(0)
     assert 'name="schema_only"' in html and 'name="expires_in"' in html
+    assert "Neon deletes the branch by itself once it expires." in html
+    assert '<a href="/branches/">Branches</a>' in html
+    assert '<span aria-current="page">New branch</span>' in html
 
     part = engineer_client.get("/branches/new/", **HTMX)
     assert text(part).lstrip().startswith('<div id="create-panel"')
@@ -121,6 +124,8 @@ def test_create_without_htmx_redirects_to_the_job_page(
     html = text(page)
     assert "Create branch plain-form" in html and 'data-status="queued"' in html
     assert "Waiting for the worker" in html
+    assert '<a href="/branches/">Branches</a>' in html
+    assert '<span aria-current="page">Create branch plain-form</span>' in html
 
 
 @pytest.mark.django_db

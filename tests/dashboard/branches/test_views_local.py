@@ -96,6 +96,11 @@ def test_local_branch_create_reveal_diff_and_delete_through_the_pages(
     point_in_time = re.search(r'<input type="datetime-local"[^>]*>', form)
     assert point_in_time is not None and "disabled" in point_in_time.group(0)
     assert "Not supported by Local clones" in form
+    # What happens when a local branch expires: the scheduled job deletes it (not "nothing").
+    assert "the worker&#x27;s scheduled job deletes the branch" in form
+    assert "BRANCH_EXPIRY_CRON, */15 * * * *" in form
+    assert "not deleted by themselves" not in form
+    assert '<span aria-current="page">New branch</span>' in form
 
     response = engineer_client.post(
         "/branches/new/",
@@ -117,6 +122,8 @@ def test_local_branch_create_reveal_diff_and_delete_through_the_pages(
 
     page = text(engineer_client.get(f"/branches/{branch_id}/"))
     assert "<h1>local-one</h1>" in page and "(the target database)" in page
+    assert '<a href="/branches/">Branches</a>' in page
+    assert '<span aria-current="page">local-one</span>' in page
     assert ":********@" in page and f"/{branch_id}" in page
     assert not any(password in page for password in passwords)
     assert "Connection string" in page  # no pooler locally: one string

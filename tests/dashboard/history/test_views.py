@@ -144,6 +144,8 @@ def test_applied_revision_page(console_on, numbered_project, project_database, v
     text = viewer_client.get("/migrations/revisions/001/").content.decode()
     assert 'id="revision-status">applied' in text
     assert "nothing (a base revision)" in text
+    assert '<a href="/migrations/">Migrations</a>' in text
+    assert '<span aria-current="page">Revision 001</span>' in text  # the crumb names the page
 
 
 def test_unknown_revision_is_a_404_with_a_sentence(
@@ -326,7 +328,9 @@ def test_trial_links_only_for_those_who_may_open_them(
         assert 'data-status="column_order_differs">column order differs<' in seen
         assert link in engineer_client.get(url).content.decode()
     assert viewer_client.get(f"/migrations/trials/{trial.pk}/").status_code == 403
-    assert engineer_client.get(f"/migrations/trials/{trial.pk}/").status_code == 200
+    page = engineer_client.get(f"/migrations/trials/{trial.pk}/").content.decode()
+    assert '<a href="/migrations/trials/">Trial runs</a>' in page
+    assert f'<span aria-current="page">Trial run #{trial.pk}</span>' in page
 
 
 def test_revision_review_without_the_database_says_sizes_are_unknown(
