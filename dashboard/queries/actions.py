@@ -19,7 +19,7 @@ import psycopg.errors
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from dashboard.queries.activity import query_hash
+from dashboard.queries.activity import cancellable, query_hash
 from dashboard.queries.extension import qualified
 from dashboard.target import (
     TargetError,
@@ -34,10 +34,17 @@ ACTION_TIMEOUT_MS = 5000
 # One statement per signal, chosen from this fixed pair: the pid must still be the same backend
 # (same start time) that the operator confirmed, never a new one that reused the pid.
 SIGNAL_SQL = {
+    # Only a running query can be cancelled: an idle session (in a transaction or not) ignores
+    # the signal, and Terminate is what ends its transaction.
     "cancel": text(
         """
         SELECT
-            pg_cancel_backend(a.pid) AS sent,
+            CASE
+                WHEN a.state IN ('active', 'fastpath function call')
+                    THEN pg_cancel_backend(a.pid)
+                ELSE false
+            END AS sent,
+            coalesce(a.state, '') AS state,
             coalesce(a.query, '') AS query,
             a.usename AS username,
             a.application_name AS application
@@ -50,6 +57,7 @@ SIGNAL_SQL = {
         """
         SELECT
             pg_terminate_backend(a.pid) AS sent,
+            coalesce(a.state, '') AS state,
             coalesce(a.query, '') AS query,
             a.usename AS username,
             a.application_name AS application
@@ -100,6 +108,16 @@ class SignalOutcome:
     application: str = ""
 
 
+def nothing_to_cancel(pid: int, state: str) -> str:
+    """Return why cancelling backend `pid` in `state` does nothing, and what does."""
+    where = f"is {state}" if state else "runs no query"
+    ends = "its open transaction" if state.startswith("idle in transaction") else "the session"
+    return (
+        f"Backend {pid} {where}: no query is running, so there is nothing to cancel. "
+        f"Terminate it to end {ends} and release what it holds."
+    )
+
+
 def signal_backend(pid: int, backend_start: datetime, how: str) -> SignalOutcome:
     """Cancel the running query of, or terminate, backend `pid` if it is still that backend."""
     if how not in SIGNAL_SQL:
@@ -131,6 +149,8 @@ def signal_backend(pid: int, backend_start: datetime, how: str) -> SignalOutcome
     verb = "Cancelled the running query of" if how == "cancel" else "Terminated"
     if row["sent"]:
         sentence = f"{verb} backend {pid}."
+    elif how == "cancel" and not cancellable(row["state"]):
+        sentence = nothing_to_cancel(pid, row["state"])
     else:
         sentence = f"Backend {pid} did not accept the signal (it may have just finished)."
     return SignalOutcome(

@@ -6,7 +6,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from sqlalchemy import Connection, text
 
 from dashboard.console_work import console_roles, is_console_session
@@ -65,6 +64,15 @@ CONNECTION_LIMIT_SQL = text(
 )
 
 
+CANCELLABLE_STATES = ("active", "fastpath function call")
+
+
+def cancellable(state: str) -> bool:
+    """Return True when a session in `state` runs a query that a cancel would stop (an idle
+    session ignores the signal: Terminate is what ends its transaction)."""
+    return state in CANCELLABLE_STATES
+
+
 @dataclass
 class Session:
     """One backend as pg_stat_activity shows it, with what the page highlights."""
@@ -103,6 +111,10 @@ class Session:
     @property
     def query_line(self) -> str:
         return one_line(self.query, 400)
+
+    @property
+    def cancellable(self) -> bool:
+        return cancellable(self.state)
 
     @property
     def waiting(self) -> bool:
@@ -179,9 +191,9 @@ def _blocking_tree(sessions: list[Session]) -> list[BlockingNode]:
     return [grow(root, frozenset({root.pid})) for root in roots]
 
 
-def _sessions(conn: Connection, reveal_values: bool) -> list[Session]:
-    long_running = int(settings.QUERIES_LONG_RUNNING_SECONDS)
-    idle_limit = int(settings.QUERIES_IDLE_IN_TRANSACTION_SECONDS)
+def _sessions(
+    conn: Connection, reveal_values: bool, long_running: float, idle_limit: float
+) -> list[Session]:
     sessions = []
     for row in conn.execute(SESSIONS_SQL).mappings():
         session = Session(
@@ -221,16 +233,25 @@ def _seconds(value: object) -> float | None:
     return float(value) if value is not None else None  # type: ignore[arg-type]
 
 
-def activity(reveal_values: bool, show_idle: bool = False, show_console: bool = False) -> Activity:
+def activity(
+    reveal_values: bool,
+    show_idle: bool = False,
+    show_console: bool = False,
+    *,
+    long_running_seconds: int = 60,
+    idle_in_transaction_seconds: int = 30,
+    timeout_ms: int = 3000,
+) -> Activity:
     """Return the server's sessions (constants masked unless `reveal_values`) and blocking tree.
 
     The console's own sessions are left out unless `show_console`, except those that block
-    or wait on another session (they are part of the story then).
+    or wait on another session (they are part of the story then). A query running for
+    `long_running_seconds`, or a transaction idle for `idle_in_transaction_seconds`, is marked.
     """
 
     def work(conn: Connection) -> Activity:
         roles = console_roles(conn)
-        every = _sessions(conn, reveal_values)
+        every = _sessions(conn, reveal_values, long_running_seconds, idle_in_transaction_seconds)
         limits = conn.execute(CONNECTION_LIMIT_SQL).mappings().one()
         tree = _blocking_tree(every)
         sessions = every
@@ -257,8 +278,8 @@ def activity(reveal_values: bool, show_idle: bool = False, show_console: bool = 
             max_connections=limits["max_connections"],
             reserved_connections=limits["reserved"],
             client_connections=limits["client_connections"],
-            long_running_seconds=int(settings.QUERIES_LONG_RUNNING_SECONDS),
-            idle_in_transaction_seconds=int(settings.QUERIES_IDLE_IN_TRANSACTION_SECONDS),
+            long_running_seconds=long_running_seconds,
+            idle_in_transaction_seconds=idle_in_transaction_seconds,
             show_idle=show_idle,
             hidden_idle=len(sessions) - len(shown),
             show_console=show_console,
@@ -266,10 +287,13 @@ def activity(reveal_values: bool, show_idle: bool = False, show_console: bool = 
             console_roles=roles,
         )
 
-    return run_read(work, timeout_ms=3000)
+    return run_read(work, timeout_ms=timeout_ms)
 
 
 def session_for(pid: int, reveal_values: bool) -> Session | None:
     """Return one session by pid, or None when it is gone."""
-    sessions = run_read(lambda conn: _sessions(conn, reveal_values), timeout_ms=3000)
+    sessions = run_read(
+        lambda conn: _sessions(conn, reveal_values, long_running=0, idle_limit=0),
+        timeout_ms=3000,
+    )
     return next((session for session in sessions if session.pid == pid), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +14,11 @@ from dashboard.accounts.roles import role_required
 from dashboard.audit.services import record
 from dashboard.console_work import APPLICATION_NAME
 from dashboard.params import BadParameter, timestamp
-from dashboard.queries.actions import reset_statement_statistics, signal_backend
+from dashboard.queries.actions import (
+    nothing_to_cancel,
+    reset_statement_statistics,
+    signal_backend,
+)
 from dashboard.queries.activity import activity as read_activity
 from dashboard.queries.activity import session_for
 from dashboard.queries.view_helpers import roles_held
@@ -34,7 +39,11 @@ def activity(request: HttpRequest) -> HttpResponse:
     target_error = ""
     try:
         data = read_activity(
-            reveal_values="engineer" in roles, show_idle=show_idle, show_console=show_console
+            reveal_values="engineer" in roles,
+            show_idle=show_idle,
+            show_console=show_console,
+            long_running_seconds=settings.QUERIES_LONG_RUNNING_SECONDS,
+            idle_in_transaction_seconds=settings.QUERIES_IDLE_IN_TRANSACTION_SECONDS,
         )
     except TargetError as exc:
         if not request.htmx:
@@ -75,8 +84,11 @@ def signal(request: HttpRequest, pid: int, how: str) -> HttpResponse:
         session = session_for(pid, reveal_values=True)
         if session is None and not request.htmx:
             raise Http404(f"Backend {pid} is not running any more.")
+        context = {"tab": "activity", "session": session, "how": how, "pid": pid}
+        if how == "cancel" and session is not None and not session.cancellable:
+            context["nothing_to_cancel"] = nothing_to_cancel(pid, session.state)
         template = "queries/signal.html#confirm" if request.htmx else "queries/signal.html"
-        return render(request, template, {"tab": "activity", "session": session, "how": how})
+        return render(request, template, context)
     try:
         backend_start, _ = timestamp(request.POST.get("backend_start", ""), "backend_start")
     except BadParameter:
@@ -87,6 +99,7 @@ def signal(request: HttpRequest, pid: int, how: str) -> HttpResponse:
             "tab": "activity",
             "session": session,
             "how": how,
+            "pid": pid,
             "error": "Confirm by pressing the button on this form (it names the session).",
         }
         template = "queries/signal.html#confirm" if request.htmx else "queries/signal.html"

@@ -232,3 +232,47 @@ def test_a_console_session_that_blocks_the_application_stays_visible(lock_table)
         blocker.close()
         waiter.thread.join(timeout=10)
         waiter.conn.close()
+
+
+def test_cancel_is_offered_only_for_a_running_query(admin_client, htmx_headers):
+    runner = Background("SELECT pg_sleep(20) AS qt_running", "qt-running")
+    idle = _app_connection(application_name="qt-idle-in-tx")
+    idle.execute("SELECT 1 AS qt_idle")  # idle in transaction from now on
+    idle_pid = idle.info.backend_pid
+    try:
+        assert wait_until(lambda: (s := _session(runner.pid)) and s.state == "active")
+        assert wait_until(lambda: (s := _session(idle_pid)) and s.state == "idle in transaction")
+        for body in (
+            admin_client.get("/queries/activity/").content.decode(),
+            admin_client.get("/queries/activity/", **htmx_headers).content.decode(),
+        ):
+            rows = {
+                pid: body.split(f'data-pid="{pid}"', 1)[1].split("</tr>", 1)[0]
+                for pid in (runner.pid, idle_pid)
+            }
+            assert f"/queries/activity/{runner.pid}/cancel/" in rows[runner.pid]
+            assert f"/queries/activity/{runner.pid}/terminate/" in rows[runner.pid]
+            assert f"/queries/activity/{idle_pid}/cancel/" not in rows[idle_pid]
+            assert f"/queries/activity/{idle_pid}/terminate/" in rows[idle_pid]
+            assert "its open transaction is rolled back" in rows[idle_pid]
+
+        # Asked anyway (an old link, a session that just went idle): the page says why not.
+        confirm = admin_client.get(f"/queries/activity/{idle_pid}/cancel/").content.decode()
+        assert f"Nothing to cancel on backend {idle_pid}" in confirm
+        assert "is idle in transaction: no query is running" in confirm
+        assert f"/queries/activity/{idle_pid}/terminate/" in confirm
+        assert 'name="confirm"' not in confirm
+
+        session = _session(idle_pid)
+        done = admin_client.post(
+            f"/queries/activity/{idle_pid}/cancel/",
+            {"backend_start": session.backend_start.isoformat(), "confirm": "yes"},
+            **htmx_headers,
+        ).content.decode()
+        assert "nothing to cancel" in done and "Terminate it to end its open transaction" in done
+        event = AuditEvent.objects.get(action="queries.cancel_backend")
+        assert event.detail["sent"] is False
+        idle.execute("SELECT 1")  # the session and its transaction are untouched
+    finally:
+        runner.stop()
+        idle.close()
