@@ -3,10 +3,12 @@
 pg_stat_statements stores statements with their constants replaced by `$1, $2, …`. The plan
 needs values, so the operator types one per parameter; each is turned into a SQL literal by
 psycopg's quoting (`sql.Literal`) and cast to the parameter's type, and the literal replaces the
-`$n` token found by pglast's scanner (never inside a string or a comment). No PREPARE/EXECUTE
-is used: the parameter types come from a protocol-level Describe of the unnamed statement, which
-also works behind a transaction-mode pooler. On PostgreSQL 16+ `EXPLAIN (GENERIC_PLAN)` shows
-the plan without any value.
+`$n` token found by pglast's scanner (never inside a string or a comment). The parameter types
+come from the statement PREPAREd (`pg_prepared_statements.parameter_types`) and deallocated in
+the same transaction, so nothing outlives it behind a transaction-mode pooler. A recorded text
+the server cannot parse (`interval $3`) is offered again as pglast writes it back. The generic
+plan, for any values, is `EXPLAIN (GENERIC_PLAN)` on PostgreSQL 16+ and, before, the prepared
+statement planned with `plan_cache_mode = force_generic_plan` and `EXPLAIN EXECUTE … (NULL, …)`.
 
 Everything runs through `run_read`: a READ ONLY transaction that is rolled back, under a
 statement timeout. EXPLAIN ANALYZE executes the statement, so it passes four fences (the view
@@ -23,13 +25,16 @@ also requires the engineer role and writes an audit event):
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from django.conf import settings
-from psycopg import pq, sql
+from psycopg import sql
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
@@ -37,24 +42,24 @@ from dashboard.queries.allow_list import allow_list_refusal
 from dashboard.queries.analysis import statement_count, statement_shape
 from dashboard.queries.plan_masking import masked_column_refusal
 from dashboard.queries.plans import Plan, plan_from_json
-from dashboard.queries.sqlformat import bind_literals, parameter_numbers
+from dashboard.queries.sqlformat import bind_literals, format_sql, parameter_numbers
 from dashboard.schema.reflection import reflection
 from dashboard.target import read_only_setup, run_read, target_schema
 
-UNKNOWN_TYPES = {0, 705}  # no type / `unknown`: leave the literal uncast
 NO_READ_ONLY_ROLE = (
     "EXPLAIN ANALYZE runs the statement, so it runs only as a read-only database role, and "
     "none is set up. Set TARGET_READONLY_DATABASE_URL to a login role that may only SELECT the "
     "application's tables (or TARGET_READONLY_ROLE to such a role the console's role may SET "
     "ROLE to); the README's security section has the SQL. Plain EXPLAIN works without it."
 )
+GENERIC_PLAN_OPTION_VERSION = 160000  # EXPLAIN (GENERIC_PLAN) exists from PostgreSQL 16
+UNKNOWN_TYPE_NAMES = {"unknown", "-", ""}
 
-TYPE_NAMES_SQL = text(
+PARAMETER_TYPES_SQL = text(
     """
-    SELECT
-        t.oid,
-        format_type(t.oid, NULL) AS type_name
-    FROM unnest(CAST(:oids AS oid[])) AS t(oid)
+    SELECT parameter_types::text[] AS types
+    FROM pg_catalog.pg_prepared_statements
+    WHERE name = :name
     """
 )
 
@@ -87,37 +92,96 @@ class ExplainOutcome:
     elapsed_ms: float
 
 
-def _parameter_type_oids(conn: Connection, query: str) -> list[int] | None:
-    """Return the type oid of each parameter as the server infers it, or None if it cannot."""
+def _run_text(conn: Connection, sql_text: str) -> Any:
+    """Run `sql_text` as it is (no placeholder parsing) and return its first row, if any."""
     raw = conn.connection.driver_connection
-    savepoint = conn.begin_nested()  # a failed Parse aborts the transaction: keep it contained
     try:
-        parsed = raw.pgconn.prepare(b"", query.encode(raw.info.encoding))
-        if parsed.status != pq.ExecStatus.COMMAND_OK:
-            return None
-        described = raw.pgconn.describe_prepared(b"")
-        if described.status != pq.ExecStatus.COMMAND_OK:
-            return None
-        return [described.param_type(index) for index in range(described.nparams)]
-    finally:
+        with raw.cursor() as cursor:
+            cursor.execute(sql_text)
+            return cursor.fetchone() if cursor.description else None
+    except psycopg.Error as exc:
+        raise DBAPIError(sql_text, None, exc) from exc  # run_read translates it
+
+
+@contextmanager
+def prepared_statement(conn: Connection, statement: str) -> Iterator[str]:
+    """Yield the name of `statement` prepared (SQL PREPARE) inside a savepoint.
+
+    A prepared statement outlives a rollback, so it is always deallocated in the same
+    transaction (nothing is left behind a transaction-mode pooler); a session where that fails
+    is thrown away.
+    """
+    if statement_count(statement) != 1:
+        raise ExplainRefused("Only a single statement can be explained.")
+    name = f"schemadesk_{secrets.token_hex(8)}"  # a fixed alphabet: safe as an identifier
+    savepoint = conn.begin_nested()
+    made = False
+    try:
+        _run_text(conn, f"PREPARE {name} AS {statement}")
+        made = True
+        yield name
+    except BaseException:
         savepoint.rollback()
+        raise
+    else:
+        savepoint.commit()
+    finally:
+        if made:
+            try:
+                _run_text(conn, f"DEALLOCATE {name}")
+            except DBAPIError:
+                conn.invalidate()
 
 
-def parameter_slots(conn: Connection, query: str) -> list[ParameterSlot]:
+@dataclass(frozen=True)
+class PreparedShape:
+    """How the server reads a statement: the text it accepted and each parameter's type."""
+
+    text: str
+    types: tuple[str | None, ...]
+
+
+def _candidate_texts(query: str) -> list[str]:
+    """Return the texts to offer the server: the recorded one, then pglast's rendering.
+
+    pg_stat_statements replaces constants with `$n` even where the grammar wants a literal
+    (`interval '3 days'` is recorded as `interval $3`, which does not parse); pglast reads such
+    texts and writes them back in a form PostgreSQL accepts (`CAST($3 AS interval)`).
+    """
+    formatted = format_sql(query)
+    if formatted.pretty and formatted.text != query:
+        return [query, formatted.text]
+    return [query]
+
+
+def prepared_shape(conn: Connection, query: str) -> PreparedShape | None:
+    """Return the text the server PREPAREs and its parameter types, or None if it refuses all."""
+    for candidate in _candidate_texts(query):
+        try:
+            with prepared_statement(conn, candidate) as name:
+                types = conn.execute(PARAMETER_TYPES_SQL, {"name": name}).scalar_one()
+        except (DBAPIError, ExplainRefused):
+            continue
+        return PreparedShape(
+            candidate,
+            tuple(None if name in UNKNOWN_TYPE_NAMES else name for name in types or []),
+        )
+    return None
+
+
+def parameter_slots(
+    conn: Connection, query: str, shape: PreparedShape | None = None
+) -> list[ParameterSlot]:
     """Return one slot per `$n` of `query`, typed when the server can infer the type."""
     numbers = parameter_numbers(query)
     if not numbers:
         return []
-    oids = _parameter_type_oids(conn, query) or []
-    known = sorted({oid for oid in oids if oid not in UNKNOWN_TYPES})
-    names: dict[int, str] = {}
-    if known:
-        names = {row.oid: row.type_name for row in conn.execute(TYPE_NAMES_SQL, {"oids": known})}
-    slots = []
-    for number in numbers:
-        oid = oids[number - 1] if number - 1 < len(oids) else 0
-        slots.append(ParameterSlot(number, names.get(oid)))
-    return slots
+    shape = shape or prepared_shape(conn, query)
+    types = shape.types if shape else ()
+    return [
+        ParameterSlot(number, types[number - 1] if number - 1 < len(types) else None)
+        for number in numbers
+    ]
 
 
 def _literal(raw: Any, slot: ParameterSlot) -> str:
@@ -130,14 +194,18 @@ def _literal(raw: Any, slot: ParameterSlot) -> str:
     return f"{literal}::{slot.type_name}" if slot.type_name else literal
 
 
-def bound_statement(conn: Connection, query: str, values: dict[int, str]) -> str:
-    """Return `query` with every `$n` replaced by the literal of `values[n]`."""
+def bound_statement(
+    conn: Connection, query: str, values: dict[int, str], shape: PreparedShape | None = None
+) -> str:
+    """Return `query` with every `$n` replaced by the literal of `values[n]` (in the text the
+    server accepted, when `query` itself does not parse)."""
     raw = conn.connection.driver_connection
-    slots = parameter_slots(conn, query)
+    shape = shape or prepared_shape(conn, query)
+    slots = parameter_slots(conn, query, shape)
     for slot in slots:
         slot.value = values[slot.number]
     literals = {slot.number: _literal(raw, slot) for slot in slots}
-    return bind_literals(query, literals)
+    return bind_literals(shape.text if shape else query, literals)
 
 
 def missing_values(query: str, values: dict[int, str]) -> list[int]:
@@ -145,13 +213,11 @@ def missing_values(query: str, values: dict[int, str]) -> list[int]:
     return [number for number in parameter_numbers(query) if not values.get(number, "").strip()]
 
 
-def explain_options(*, analyze: bool, generic: bool) -> str:
+def explain_options(*, analyze: bool) -> str:
     """Return the EXPLAIN option list (a fixed vocabulary, never user text)."""
     options = ["FORMAT JSON", "SETTINGS"]
     if analyze:
         options = ["ANALYZE", "BUFFERS", *options]
-    if generic:
-        options.insert(0, "GENERIC_PLAN")
     return ", ".join(options)
 
 
@@ -159,19 +225,28 @@ def explain_json(conn: Connection, statement: str, options: str) -> list[dict[st
     """Return the JSON plan of `statement` (already bound, a single statement)."""
     if statement_count(statement) != 1:
         # Literals are quoted by psycopg, so this cannot happen; checked anyway because the
-        # text is sent without parameters (the simple protocol accepts several statements).
+        # text is sent without parameters.
         raise ExplainRefused("Only a single statement can be explained.")
-    sql_text = f"EXPLAIN ({options}) {statement}"
+    # The driver's cursor, without parameters: the text reaches the server as it is, with no
+    # client-side placeholder parsing (a `%` or `:name` inside a literal stays intact).
+    return _run_text(conn, f"EXPLAIN ({options}) {statement}")[0]
+
+
+def generic_plan_json(conn: Connection, statement: str, options: str) -> list[dict[str, Any]]:
+    """Return the plan of `statement` for any parameter values.
+
+    PostgreSQL 16+ has EXPLAIN (GENERIC_PLAN). Before, the same plan comes from the statement
+    prepared and planned with `plan_cache_mode = force_generic_plan`: the NULLs passed to
+    EXECUTE are not used for planning. The setting is local to the read's transaction.
+    """
     raw = conn.connection.driver_connection
-    try:
-        # The driver's cursor, without parameters: the text reaches the server as it is, with
-        # no client-side placeholder parsing (a `%` or `:name` inside a literal stays intact).
-        with raw.cursor() as cursor:
-            cursor.execute(sql_text)
-            row = cursor.fetchone()
-    except psycopg.Error as exc:
-        raise DBAPIError(sql_text, None, exc) from exc  # run_read translates it
-    return row[0]
+    if raw.info.server_version >= GENERIC_PLAN_OPTION_VERSION:
+        return explain_json(conn, statement, f"GENERIC_PLAN, {options}")
+    count = max(parameter_numbers(statement), default=0)
+    arguments = f"({', '.join(['NULL'] * count)})" if count else ""
+    with prepared_statement(conn, statement) as name:
+        conn.execute(text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"))
+        return _run_text(conn, f"EXPLAIN ({options}) EXECUTE {name}{arguments}")[0]
 
 
 def analyze_refusal_without_catalog(query: str) -> str | None:
@@ -210,8 +285,13 @@ def check_explainable(query: str, *, analyze: bool, generic: bool, values: dict[
 def checked_statement(
     conn: Connection, query: str, values: dict[int, str], *, analyze: bool, generic: bool
 ) -> str:
-    """Return `query` with `values` bound, once the allow-list accepts what would run."""
-    statement = query if generic else bound_statement(conn, query, values)
+    """Return `query` with `values` bound, once the allow-list accepts what would run (for a
+    generic plan, the text the server accepts, its `$n` left in place)."""
+    shape = prepared_shape(conn, query)
+    if generic:
+        statement = shape.text if shape else query
+    else:
+        statement = bound_statement(conn, query, values, shape)
     refusal = allow_list_refusal(conn, statement, analyze=analyze)
     if refusal:
         raise ExplainRefused(refusal)
@@ -221,14 +301,18 @@ def checked_statement(
 def explain_statement(
     query: str, values: dict[int, str], *, analyze: bool = False, generic: bool = False
 ) -> ExplainOutcome:
-    """Return the plan of `query` with `values` bound (ANALYZE runs it, read-only, rolled back)."""
+    """Return the plan of `query` with `values` bound (ANALYZE runs it, read-only, rolled back);
+    with `generic`, the plan for any values."""
     check_explainable(query, analyze=analyze, generic=generic, values=values)
-    options = explain_options(analyze=analyze, generic=generic)
+    options = explain_options(analyze=analyze)
 
     def work(conn: Connection) -> ExplainOutcome:
         statement = checked_statement(conn, query, values, analyze=analyze, generic=generic)
         started = time.perf_counter()
-        document = explain_json(conn, statement, options)
+        if generic:
+            document = generic_plan_json(conn, statement, options)
+        else:
+            document = explain_json(conn, statement, options)
         elapsed = (time.perf_counter() - started) * 1000
         return ExplainOutcome(plan_from_json(document), statement, analyze, generic, elapsed)
 

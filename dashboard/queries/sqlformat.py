@@ -52,6 +52,12 @@ def one_line(query: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def statement_label(query: str, limit: int = 90) -> str:
+    """Return how lists and titles name a statement: its SQL on one line, cut short (people
+    read SQL; nobody recognises a 19-digit query id)."""
+    return one_line(query, limit) or "(text not available)"
+
+
 def _param_tokens(query: str) -> list[tuple[int, int, int]]:
     """Return (start, end exclusive, number) of each `$n` token, ignoring ones inside strings."""
     try:

@@ -12,12 +12,18 @@ from dashboard.queries import snapshots
 from dashboard.queries.allow_list import allow_list_refusal
 from dashboard.queries.analysis import StatementShape, explained_statement, statement_shape
 from dashboard.queries.explain import (
+    GENERIC_PLAN_OPTION_VERSION,
     ParameterSlot,
     analyze_refusal_without_catalog,
     parameter_slots,
 )
 from dashboard.queries.extension import StatementsStatus, ready_statements_status
-from dashboard.queries.sqlformat import FormattedSQL, format_sql, without_passwords
+from dashboard.queries.sqlformat import (
+    FormattedSQL,
+    format_sql,
+    statement_label,
+    without_passwords,
+)
 from dashboard.target import read_only_setup, run_read
 
 STATEMENT_DETAIL_SQL = """
@@ -76,8 +82,15 @@ class StatementDetail:
     analyze_refusal: str | None = None  # why EXPLAIN ANALYZE is not offered, as a sentence
 
     @property
-    def supports_generic_plan(self) -> bool:
-        return self.server_version_num >= 160000
+    def label(self) -> str:
+        return statement_label(self.query)
+
+    @property
+    def generic_plan_method(self) -> str:
+        """Return how this server gives the plan for any parameter values."""
+        if self.server_version_num >= GENERIC_PLAN_OPTION_VERSION:
+            return "EXPLAIN (GENERIC_PLAN)"
+        return "PREPARE, then EXPLAIN EXECUTE with plan_cache_mode = force_generic_plan"
 
 
 def _totals(keys: list[dict[str, Any]]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from dashboard.queries.explain import (
 from dashboard.queries.extension import qualified
 from dashboard.queries.indexes import IndexInfo, index_catalog, table_row_estimates
 from dashboard.queries.plans import Plan, plan_from_json
+from dashboard.queries.sqlformat import statement_label
 from dashboard.schema.reflection import reflection
 from dashboard.suggested_sql import create_index_sql
 from dashboard.target import run_read, target_schema
@@ -268,7 +269,7 @@ def _with_hypothetical_indexes(
             ).scalar_one()
             for suggestion in suggestions
         ]
-        plan = explain_json(conn, statement, explain_options(analyze=False, generic=False))
+        plan = explain_json(conn, statement, explain_options(analyze=False))
         savepoint.commit()
         return names, plan
     except Exception:
@@ -295,7 +296,7 @@ def compare_with_hypothetical_indexes(
         if not status.installed:
             raise ExplainRefused(f"{status.sentence} Run: {status.fix}")
         statement = checked_statement(conn, query, values, analyze=False, generic=False)
-        before = explain_json(conn, statement, explain_options(analyze=False, generic=False))
+        before = explain_json(conn, statement, explain_options(analyze=False))
         names, after = _with_hypothetical_indexes(
             conn, status.schema or "public", suggestions, statement
         )
@@ -306,13 +307,25 @@ def compare_with_hypothetical_indexes(
     return run_read(work)
 
 
+@dataclass(frozen=True)
+class StatementRef:
+    """A statement named the way people read it: its SQL on one line, cut short."""
+
+    queryid: int
+    label: str
+
+
 @dataclass
 class SuggestionForStatements:
     """One suggested index and the top statements it may help."""
 
     suggestion: IndexSuggestion
-    queryids: list[int] = field(default_factory=list)
+    statements: list[StatementRef] = field(default_factory=list)
     total_ms: float = 0.0
+
+    @property
+    def queryids(self) -> list[int]:
+        return [statement.queryid for statement in self.statements]
 
 
 def suggestions_for_statements(
@@ -331,6 +344,6 @@ def suggestions_for_statements(
             entry = merged.setdefault(
                 (suggestion.table, suggestion.columns), SuggestionForStatements(suggestion)
             )
-            entry.queryids.append(queryid)
+            entry.statements.append(StatementRef(queryid, statement_label(query)))
             entry.total_ms += total_ms
     return sorted(merged.values(), key=lambda entry: -entry.total_ms)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -27,10 +26,8 @@ from dashboard.queries.suggestions import (
     suggestions_for,
 )
 from dashboard.queries.templatetags.queries_format import ms, thousands
-from dashboard.queries.view_helpers import part_error, roles_held
+from dashboard.queries.view_helpers import HISTORY_SPANS, part_error, roles_held
 from dashboard.target import TargetError, target_schema
-
-HISTORY_SPANS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "1h": timedelta(hours=1)}
 
 
 @role_required("viewer")
@@ -162,8 +159,6 @@ def _explain(request: HttpRequest, number: int, mode: str) -> HttpResponse:
                 "This statement ran in another database than the console's target, "
                 "so it cannot be explained here."
             )
-        if mode == "generic" and not detail.supports_generic_plan:
-            raise ExplainRefused("A generic plan needs PostgreSQL 16 or newer.")
         outcome = explain_statement(
             detail.query, values, analyze=mode == "analyze", generic=mode == "generic"
         )

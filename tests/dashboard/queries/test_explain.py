@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from dashboard.audit.models import AuditEvent
 from dashboard.queries.analysis import statement_shape
@@ -98,15 +99,91 @@ def test_missing_values_are_a_form_error(viewer_client, explain_table):
     assert "Fill a value for $2" in response.content.decode()
 
 
-def test_generic_plan_needs_postgresql_16(viewer_client, explain_table):
-    version = int(as_owner("SHOW server_version_num")[0][0])
+def test_generic_plan_works_on_every_supported_version(viewer_client, explain_table):
+    # PostgreSQL 16+ has EXPLAIN (GENERIC_PLAN); before, PREPARE + force_generic_plan +
+    # EXPLAIN EXECUTE (NULL, …). Either way, no value is typed and the plan comes back.
     response = _explain(viewer_client, SELECT, "generic")
-    if version >= 160000:
-        assert response.status_code == 200
-        assert "GENERIC_PLAN" in response.content.decode()
-    else:
-        assert response.status_code == 400
-        assert "needs PostgreSQL 16" in response.content.decode()
+    assert response.status_code == 200, response.content.decode()[:2000]
+    body = response.content.decode()
+    assert "generic plan" in body and "for any parameter values" in body
+    assert "qt_explain" in body and "$1" in body  # the statement as explained keeps its $n
+
+
+def test_a_generic_plan_leaves_no_prepared_statement_or_setting_behind(explain_table):
+    from dashboard.queries.explain import explain_options, generic_plan_json
+
+    def work(conn):
+        document = generic_plan_json(conn, SELECT, explain_options(analyze=False))
+        left = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+        return document, left
+
+    document, left = run_read(work)
+    assert document[0]["Plan"]["Relation Name"] == "qt_explain"
+    assert left == 0
+    # The plan really is the generic one: the filter keeps its parameter symbols.
+    assert "$1" in document[0]["Plan"]["Filter"]
+
+
+def test_a_failing_generic_plan_still_deallocates(explain_table):
+    from dashboard.queries.explain import generic_plan_json
+    from dashboard.target import TargetError
+
+    def work(conn):
+        # PREPARE succeeds; the EXPLAIN after it fails (an option EXPLAIN does not know).
+        with pytest.raises(DBAPIError) as failure:
+            generic_plan_json(conn, SELECT, "NO_SUCH_OPTION")
+        left = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar()
+        return str(failure.value.orig), left
+
+    message, left = run_read(work)
+    assert "no_such_option" in message.lower() and left == 0
+    with pytest.raises(TargetError):
+        run_read(lambda conn: generic_plan_json(conn, SELECT, "NO_SUCH_OPTION"))
+
+
+INTERVAL_TEXT = (
+    "SELECT id FROM qt_explain WHERE owner = $1 AND now() - interval $2 < now() LIMIT $3"
+)
+
+
+@pytest.fixture
+def interval_statement(explain_table):
+    """A statement whose recorded text does not parse as it is: `interval '1 day'` became
+    `interval $2`."""
+    as_owner(
+        "SELECT id FROM qt_explain WHERE owner = 7 AND now() - interval '1 day' < now() LIMIT 5"
+    )
+    return INTERVAL_TEXT
+
+
+def test_parameter_boxes_show_the_expected_type(viewer_client, explain_table):
+    page = viewer_client.get(f"/queries/{queryid_of(SELECT)}/").content.decode()
+    assert '<code>$1</code> <span class="muted">integer</span>' in page
+    assert 'placeholder="integer"' in page and 'placeholder="text"' in page
+
+
+def test_types_of_a_text_that_only_parses_once_rewritten(viewer_client, interval_statement):
+    from dashboard.queries.explain import parameter_slots
+
+    slots = run_read(lambda conn: parameter_slots(conn, interval_statement))
+    assert [slot.type_name for slot in slots] == ["integer", "interval", "bigint"]
+    page = viewer_client.get(f"/queries/{queryid_of(interval_statement)}/").content.decode()
+    assert 'placeholder="interval"' in page
+    response = _explain(viewer_client, interval_statement, "plain", p1="7", p2="1 day", p3="5")
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert "qt_explain" in response.content.decode()
+    outcome = explain_statement(interval_statement, {1: "7", 2: "1 day", 3: "5"})
+    assert "CAST('1 day'::interval AS interval)" in outcome.statement
+    generic = _explain(viewer_client, interval_statement, "generic")
+    assert generic.status_code == 200, generic.content.decode()[:2000]
+
+
+def test_an_explain_error_shows_the_database_sentence(viewer_client, explain_table):
+    response = _explain(viewer_client, SELECT, "plain", p1="three", p2="x")
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert 'invalid input syntax for type integer: "three"' in body.replace("&quot;", '"')
+    assert "The database refused the statement" in body
 
 
 def test_plain_explain_of_an_update_needs_a_right_the_reader_does_not_have(
@@ -435,3 +512,13 @@ def test_the_console_explains_stay_out_of_the_application_statement(engineer_cli
     assert "EXPLAIN" not in page.split('id="statement-sql"')[1].split("</pre>")[0]
     assert 'id="analyze-refusal"' not in page
     assert _explain(engineer_client, COUNT, "analyze", p1="%").status_code == 200
+
+
+def test_the_statement_page_is_named_by_its_sql(viewer_client, explain_table):
+    queryid = queryid_of(SELECT)
+    page = viewer_client.get(f"/queries/{queryid}/").content.decode()
+    named = SELECT.replace("<>", "&lt;&gt;")
+    assert f"<title>{named} · Schemadesk</title>" in page
+    assert '<a href="/queries/">Slow queries</a>' in page
+    assert f'<span aria-current="page">{named}</span>' in page
+    assert f"<title>Statement {queryid}" not in page

@@ -140,3 +140,33 @@ def test_hypothetical_view_full_and_partial(
     missing = viewer_client.post(url, {"p1": "42"}, **htmx_headers)
     assert missing.status_code == 400
     assert "Fill a value for $2" in missing.content.decode()
+
+
+def test_suggestions_name_their_statements_by_sql_not_by_query_id(hypo_tables):
+    from django.template.loader import render_to_string
+
+    from dashboard.queries.indexes import index_report
+    from dashboard.queries.suggestions import suggestions_for_statements
+
+    queryid = queryid_of(BY_CUSTOMER)
+    report = index_report()
+    report.suggestions = suggestions_for_statements(
+        [(queryid, 12.0, BY_CUSTOMER)], report.catalog, report.table_rows, report.schema
+    )
+    entry = next(e for e in report.suggestions if e.suggestion.table == "qt_hypo")
+    assert [(s.queryid, s.label) for s in entry.statements] == [(queryid, BY_CUSTOMER)]
+    html = render_to_string(
+        "queries/indexes.html#report", {"report": report, "top_count": 1, "tab": "indexes"}
+    )
+    link = f'href="/queries/{queryid}/#suggestions" title="query id {queryid}">'
+    assert f"{link}{BY_CUSTOMER}</a>" in html
+    assert f">{queryid}</a>" not in html  # the 19-digit id is no link's text any more
+
+
+def test_a_long_statement_is_named_by_its_first_line_of_sql():
+    from dashboard.queries.sqlformat import statement_label
+
+    long = "SELECT " + ", ".join(f"column_{n}" for n in range(40)) + "\n  FROM t"
+    label = statement_label(long)
+    assert len(label) == 90 and label.endswith("…") and "\n" not in label
+    assert statement_label("") == "(text not available)"
