@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from dashboard.console_work import APPLICATION_NAME, console_roles
+from dashboard.queries.activity import CONNECTION_LIMIT_SQL
 from dashboard.target import run_read, target_schema
 
 WRAPAROUND_LIMIT = 2_000_000_000  # PostgreSQL stops assigning XIDs a little past 2^31 - 3M
@@ -121,33 +123,13 @@ TABLE_AGE_SQL = text(
 )
 
 
-@dataclass
-class Health:
-    """The health numbers of the target database."""
+@dataclass(frozen=True)
+class ConnectionUsage:
+    """Every client connection (the console's own included) against max_connections."""
 
-    table_hit_ratio: float | None
-    index_hit_ratio: float | None
-    connections_by_state: list[dict[str, Any]]
-    connections_by_role: list[dict[str, Any]]
+    client_connections: int
     max_connections: int
     reserved_connections: int
-    vacuum: list[dict[str, Any]]
-    autovacuum_on: bool
-    freeze_max_age: int
-    databases: list[dict[str, Any]]
-    oldest_tables: list[dict[str, Any]]
-    schema: str
-    show_console: bool = False
-    console_roles: tuple[str, ...] = ()
-
-    @property
-    def client_connections(self) -> int:
-        """Return every client connection, the console's own included (they count too)."""
-        return sum(row["with_console"] for row in self.connections_by_state)
-
-    @property
-    def console_connections(self) -> int:
-        return sum(row["with_console"] - row["connections"] for row in self.connections_by_state)
 
     @property
     def usable_connections(self) -> int:
@@ -157,6 +139,14 @@ class Health:
     def connection_percent(self) -> float:
         return 100.0 * self.client_connections / max(self.usable_connections, 1)
 
+
+@dataclass(frozen=True)
+class Wraparound:
+    """The transaction ID age of every database, against the wraparound limit."""
+
+    databases: list[dict[str, Any]]
+    freeze_max_age: int
+
     @property
     def oldest_xid_age(self) -> int:
         return max((row["xid_age"] for row in self.databases), default=0)
@@ -164,6 +154,28 @@ class Health:
     @property
     def wraparound_percent(self) -> float:
         return 100.0 * self.oldest_xid_age / WRAPAROUND_LIMIT
+
+
+@dataclass
+class Health:
+    """The health numbers of the target database."""
+
+    table_hit_ratio: float | None
+    index_hit_ratio: float | None
+    connections_by_state: list[dict[str, Any]]
+    connections_by_role: list[dict[str, Any]]
+    usage: ConnectionUsage  # every client connection, the console's own included
+    vacuum: list[dict[str, Any]]
+    autovacuum_on: bool
+    ages: Wraparound
+    oldest_tables: list[dict[str, Any]]
+    schema: str
+    show_console: bool = False
+    console_roles: tuple[str, ...] = ()
+
+    @property
+    def console_connections(self) -> int:
+        return sum(row["with_console"] - row["connections"] for row in self.connections_by_state)
 
 
 def _health(conn: Connection, show_console: bool) -> Health:
@@ -175,6 +187,34 @@ def _health(conn: Connection, show_console: bool) -> Health:
     }
     cache = conn.execute(CACHE_HIT_SQL).mappings().one()
     limits = conn.execute(SETTINGS_SQL).mappings().one()
+    vacuum = _vacuum(conn, schema, limits)
+    by_state = _by_state(conn, console)
+    return Health(
+        table_hit_ratio=cache["table_hit_ratio"],
+        index_hit_ratio=cache["index_hit_ratio"],
+        connections_by_state=by_state,
+        connections_by_role=[
+            dict(row) for row in conn.execute(CONNECTIONS_BY_ROLE_SQL, console).mappings()
+        ],
+        usage=ConnectionUsage(
+            sum(row["with_console"] for row in by_state),
+            limits["max_connections"],
+            limits["reserved_connections"],
+        ),
+        vacuum=vacuum,
+        autovacuum_on=limits["autovacuum_on"],
+        ages=Wraparound(_databases(conn, limits), limits["freeze_max_age"]),
+        oldest_tables=[
+            dict(row) for row in conn.execute(TABLE_AGE_SQL, {"schema": schema}).mappings()
+        ],
+        schema=schema,
+        show_console=show_console,
+        console_roles=tuple(console["console_roles"]),
+    )
+
+
+def _vacuum(conn: Connection, schema: str, limits: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return the tables of `schema` with the most dead rows, each marked when vacuum is due."""
     vacuum = [
         dict(row)
         for row in conn.execute(
@@ -188,30 +228,16 @@ def _health(conn: Connection, show_console: bool) -> Health:
     ]
     for row in vacuum:
         row["vacuum_due"] = row["dead_rows"] > row["autovacuum_at"]
+    return vacuum
+
+
+def _databases(conn: Connection, limits: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return each database's transaction ID ages, marked when past autovacuum_freeze_max_age."""
     databases = [dict(row) for row in conn.execute(DATABASE_AGE_SQL).mappings()]
     for row in databases:
         row["percent"] = 100.0 * row["xid_age"] / WRAPAROUND_LIMIT
         row["past_freeze_max_age"] = row["xid_age"] > limits["freeze_max_age"]
-    return Health(
-        table_hit_ratio=cache["table_hit_ratio"],
-        index_hit_ratio=cache["index_hit_ratio"],
-        connections_by_state=_by_state(conn, console),
-        connections_by_role=[
-            dict(row) for row in conn.execute(CONNECTIONS_BY_ROLE_SQL, console).mappings()
-        ],
-        max_connections=limits["max_connections"],
-        reserved_connections=limits["reserved_connections"],
-        vacuum=vacuum,
-        autovacuum_on=limits["autovacuum_on"],
-        freeze_max_age=limits["freeze_max_age"],
-        databases=databases,
-        oldest_tables=[
-            dict(row) for row in conn.execute(TABLE_AGE_SQL, {"schema": schema}).mappings()
-        ],
-        schema=schema,
-        show_console=show_console,
-        console_roles=tuple(console["console_roles"]),
-    )
+    return databases
 
 
 def _by_state(conn: Connection, console: dict[str, Any]) -> list[dict[str, Any]]:
@@ -230,3 +256,44 @@ def database_health(show_console: bool = False) -> Health:
     total against max_connections always counts them.
     """
     return run_read(lambda conn: _health(conn, show_console))
+
+
+# ---- one figure at a time (the Overview's lines: a locked table must not hide the others) ----
+
+
+def connection_usage(*, timeout_ms: int | None = None) -> ConnectionUsage:
+    """Return the client connections against max_connections less the reserved ones."""
+    row = run_read(
+        lambda conn: conn.execute(CONNECTION_LIMIT_SQL).mappings().one(), timeout_ms=timeout_ms
+    )
+    return ConnectionUsage(row["client_connections"], row["max_connections"], row["reserved"])
+
+
+def wraparound(*, timeout_ms: int | None = None) -> Wraparound:
+    """Return every database's transaction ID age and autovacuum_freeze_max_age."""
+
+    def work(conn: Connection) -> Wraparound:
+        limits = conn.execute(SETTINGS_SQL).mappings().one()
+        return Wraparound(_databases(conn, limits), limits["freeze_max_age"])
+
+    return run_read(work, timeout_ms=timeout_ms)
+
+
+@dataclass(frozen=True)
+class VacuumState:
+    """The dead rows of the target schema's tables, and whether autovacuum runs at all."""
+
+    schema: str
+    tables: list[dict[str, Any]]
+    autovacuum_on: bool
+
+
+def vacuum_state(*, timeout_ms: int | None = None) -> VacuumState:
+    """Return the tables of the target schema with the most dead rows (vacuum due marked)."""
+    schema = target_schema()
+
+    def work(conn: Connection) -> VacuumState:
+        limits = conn.execute(SETTINGS_SQL).mappings().one()
+        return VacuumState(schema, _vacuum(conn, schema, limits), limits["autovacuum_on"])
+
+    return run_read(work, timeout_ms=timeout_ms)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from sqlalchemy import Connection, text
 
 from dashboard.suggested_sql import drop_index_sql
@@ -213,7 +212,7 @@ def table_row_estimates(conn: Connection, schema: str) -> dict[str, float | None
     return {row.table_name: (row.table_rows if row.table_rows >= 0 else None) for row in rows}
 
 
-def unused_indexes(catalog: list[IndexInfo]) -> list[IndexInfo]:
+def never_scanned(catalog: list[IndexInfo]) -> list[IndexInfo]:
     """Return indexes never scanned, leaving out primary keys and unique/constraint indexes."""
     unused = [
         index
@@ -224,6 +223,34 @@ def unused_indexes(catalog: list[IndexInfo]) -> list[IndexInfo]:
         and not index.backs_constraint
     ]
     return sorted(unused, key=lambda index: (-index.size_bytes, index.table, index.name))
+
+
+def leads_with_owner_column(index: IndexInfo, owner_columns: frozenset[tuple[str, str]]) -> bool:
+    """Return True when the index's first key is a column that leads a row to its owner."""
+    first = index.key_columns[0] if index.key_columns else None
+    return first is not None and (index.table, first) in owner_columns
+
+
+def unused_indexes(
+    catalog: list[IndexInfo], owner_columns: frozenset[tuple[str, str]] = frozenset()
+) -> list[IndexInfo]:
+    """Return never-scanned indexes worth dropping: not those on an owner column, which the
+    isolation report asks for (a user's rows, and the cascade of a user's deletion, need them
+    however rarely they are read)."""
+    return [
+        index
+        for index in never_scanned(catalog)
+        if not leads_with_owner_column(index, owner_columns)
+    ]
+
+
+def unused_owner_indexes(
+    catalog: list[IndexInfo], owner_columns: frozenset[tuple[str, str]]
+) -> list[IndexInfo]:
+    """Return the never-scanned indexes on an owner column: kept, never advised to drop."""
+    return [
+        index for index in never_scanned(catalog) if leads_with_owner_column(index, owner_columns)
+    ]
 
 
 def _is_covered(index: IndexInfo, other: IndexInfo) -> str | None:
@@ -290,6 +317,7 @@ class IndexReport:
     schema: str
     catalog: list[IndexInfo]
     unused: list[IndexInfo]
+    owner_unused: list[IndexInfo]  # never scanned, but on an owner column: kept
     redundant: list[Redundancy]
     invalid: list[IndexInfo]
     sequential: list[dict[str, Any]]
@@ -305,17 +333,27 @@ class IndexReport:
         return sum(index.size_bytes for index in self.catalog if index.name in names)
 
 
-def index_report() -> IndexReport:
-    """Return unused, redundant and invalid indexes and sequential-scan-heavy tables."""
+def index_report(
+    *,
+    min_rows: int = 10_000,
+    owner_columns: frozenset[tuple[str, str]] = frozenset(),
+    timeout_ms: int | None = None,
+) -> IndexReport:
+    """Return unused, redundant and invalid indexes and sequential-scan-heavy tables.
+
+    `owner_columns` are the (table, column) pairs that lead rows to their owner (the users
+    table): an index on one is never listed as unused. Tables with fewer than `min_rows` rows
+    are not listed for their sequential scans.
+    """
     schema = target_schema()
-    min_rows = int(settings.QUERIES_SEQ_SCAN_MIN_ROWS)
 
     def work(conn: Connection) -> IndexReport:
         catalog = index_catalog(conn, schema)
         return IndexReport(
             schema=schema,
             catalog=catalog,
-            unused=unused_indexes(catalog),
+            unused=unused_indexes(catalog, owner_columns),
+            owner_unused=unused_owner_indexes(catalog, owner_columns),
             redundant=redundant_indexes(catalog),
             invalid=invalid_indexes(catalog),
             sequential=sequential_scan_tables(conn, schema, min_rows),
@@ -324,4 +362,4 @@ def index_report() -> IndexReport:
             min_rows=min_rows,
         )
 
-    return run_read(work)
+    return run_read(work, timeout_ms=timeout_ms)

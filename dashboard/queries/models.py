@@ -113,3 +113,29 @@ class StatementText(models.Model):
 
     def __str__(self) -> str:
         return f"text of query {self.queryid}"
+
+
+class HealthSample(models.Model):
+    """The target's health figures read at one snapshot run: levels, and counters to diff.
+
+    Connections, dead rows and the oldest transaction ID age are levels; the block counters
+    are cumulative (pg_statio), so a cache hit ratio is the growth between two samples.
+    """
+
+    source = models.CharField(max_length=300)  # host:port/dbname, as for the snapshots
+    captured_at = models.DateTimeField()
+    connections = models.IntegerField()  # client backends, the console's own included
+    max_connections = models.IntegerField()
+    heap_blks_hit = models.BigIntegerField()
+    heap_blks_read = models.BigIntegerField()
+    idx_blks_hit = models.BigIntegerField()
+    idx_blks_read = models.BigIntegerField()
+    dead_rows = models.BigIntegerField()  # in the target schema's tables
+    xid_age = models.BigIntegerField()  # the oldest database's age(datfrozenxid)
+
+    class Meta:
+        ordering = ["captured_at", "id"]
+        indexes = [models.Index(fields=["source", "captured_at"], name="queries_health_time")]
+
+    def __str__(self) -> str:
+        return f"health sample {self.captured_at:%Y-%m-%d %H:%M}"

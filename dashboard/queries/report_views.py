@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -9,19 +12,31 @@ from django.views.decorators.http import require_http_methods
 from dashboard.accounts.roles import forbidden, has_role, role_required
 from dashboard.audit.services import record
 from dashboard.jobs.services import enqueue
+from dashboard.queries import charts
 from dashboard.queries.health import database_health
+from dashboard.queries.health_history import health_trends
 from dashboard.queries.indexes import index_report
 from dashboard.queries.snapshots import recent_snapshots
 from dashboard.queries.statement_texts import top_statements
 from dashboard.queries.suggestions import suggestions_for_statements
-from dashboard.queries.view_helpers import part_error
-from dashboard.target import TargetError
+from dashboard.queries.templatetags.queries_format import pct, thousands
+from dashboard.queries.view_helpers import HISTORY_SPANS, part_error
+from dashboard.target import TargetError, target_schema
+from dashboard.users.services import overview as users_overview
+
+
+def owner_columns() -> frozenset[tuple[str, str]]:
+    """Return the columns leading rows to their owner (none when no users table is found)."""
+    found = users_overview()
+    return found.owners.owner_columns() if found.owners is not None else frozenset()
 
 
 @role_required("viewer")
 def indexes(request: HttpRequest) -> HttpResponse:
     try:
-        report = index_report()
+        report = index_report(
+            min_rows=settings.QUERIES_SEQ_SCAN_MIN_ROWS, owner_columns=owner_columns()
+        )
         status, top = top_statements()
     except TargetError as exc:
         return part_error(request, "queries/indexes.html#report", exc)
@@ -39,15 +54,47 @@ def indexes(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+def trends_context(span_key: str) -> dict[str, Any]:
+    """Return the Health page's trend charts of the samples taken in one span."""
+    span_key = span_key if span_key in HISTORY_SPANS else "24h"
+    trends = health_trends(HISTORY_SPANS[span_key])
+    return {
+        "trends": trends,
+        "trends_span": span_key,
+        "trends_spans": list(HISTORY_SPANS),
+        "trends_schema": target_schema(),
+        "chart_connections": charts.bar_chart(
+            trends.connections, title="Connections", value_label=thousands
+        ),
+        "chart_cache_hit": charts.bar_chart(
+            trends.cache_hit_percent,
+            title="Cache hit ratio per interval",
+            value_label=lambda value: pct(value, 2),
+            css_class="bars calls",
+        ),
+        "chart_dead_rows": charts.bar_chart(
+            trends.dead_rows, title="Dead rows", value_label=thousands, css_class="bars mean"
+        ),
+        "chart_xid_age": charts.bar_chart(
+            trends.xid_age, title="Oldest transaction ID age", value_label=thousands
+        ),
+    }
+
+
 @role_required("viewer")
 def health(request: HttpRequest) -> HttpResponse:
+    span_key = request.GET.get("span", "24h")
+    if request.htmx and request.htmx.target == "trends":
+        return render(request, "queries/health.html#trends", trends_context(span_key))
     try:
         show_console = request.GET.get("console") == "1"
         context = {"tab": "health", "health": database_health(show_console=show_console)}
     except TargetError as exc:
         return part_error(request, "queries/health.html#numbers", exc)
-    template = "queries/health.html#numbers" if request.htmx else "queries/health.html"
-    return render(request, template, context)
+    if request.htmx:
+        return render(request, "queries/health.html#numbers", context)
+    context.update(trends_context(span_key))
+    return render(request, "queries/health.html", context)
 
 
 @role_required("viewer")

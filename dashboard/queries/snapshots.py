@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,8 @@ from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
 from sqlalchemy import Connection, text
 
-from dashboard.queries.extension import statements_info, statements_status
+from dashboard.queries.extension import StatementsStatus, statements_info, statements_status
+from dashboard.queries.health_history import prune_health_samples
 from dashboard.queries.listing import PAGE_SIZE, StatementPage, StatementRow
 from dashboard.queries.models import (
     StatementBaseline,
@@ -33,6 +34,7 @@ from dashboard.queries.models import (
     StatementText,
 )
 from dashboard.queries.sqlformat import one_line, without_passwords
+from dashboard.queries.statement_texts import statement_texts
 from dashboard.target import run_read, target_location
 
 logger = logging.getLogger(__name__)
@@ -231,6 +233,7 @@ def prune_snapshots(now: datetime | None = None, days: int | None = None) -> int
             queryid__in=StatementBaseline.objects.values("queryid")
         )
         StatementText.objects.filter(seen_at__lt=cutoff).exclude(referenced).delete()
+        prune_health_samples(cutoff)
     return removed
 
 
@@ -371,3 +374,99 @@ def statement_history(queryid: int, span: timedelta) -> list[HistoryPoint]:
         else HistoryPoint(at, 0, 0.0)
         for at in times
     ]
+
+
+# ---- what changed since the last snapshot -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecentStatement:
+    """A statement's calls and time since the last snapshot, with its text."""
+
+    queryid: int
+    calls: int
+    total_ms: float
+    text: str
+
+    @property
+    def mean_ms(self) -> float:
+        return self.total_ms / self.calls if self.calls else 0.0
+
+
+@dataclass
+class SinceSnapshot:
+    """The statements of the target's database that ran since the last snapshot."""
+
+    status: StatementsStatus
+    snapshot_at: datetime | None = None  # None: no snapshot of this target yet
+    statements: list[RecentStatement] = field(default_factory=list)  # slowest mean first
+
+
+def _grown_since(
+    rows: list[dict[str, Any]], baselines: dict[tuple, StatementBaseline], restarted: bool
+) -> dict[int, list[float]]:
+    """Return [calls, total ms] per queryid: how much each grew since its baseline."""
+    grown: dict[int, list[float]] = {}
+    for row in rows:
+        key = tuple(row[name] for name in KEY)
+        growth, _ = _delta(row, baselines.get(key), restarted)
+        if growth["calls"]:
+            entry = grown.setdefault(row["queryid"], [0, 0.0])
+            entry[0] += growth["calls"]
+            entry[1] += growth["total_exec_ms"] + growth["total_plan_ms"]
+    return grown
+
+
+def slowest_since_last_snapshot(
+    *,
+    limit: int = 3,
+    min_calls: int = 1,
+    hidden_roles: tuple[str, ...] = (),
+    timeout_ms: int | None = None,
+) -> SinceSnapshot:
+    """Return the statements of this database with the highest mean time since the last
+    snapshot (live counters minus the snapshot's baselines; top-level statements run by roles
+    other than `hidden_roles`, at least `min_calls` calls)."""
+    source = target_location()
+    last = StatementSnapshot.objects.filter(source=source).order_by("-captured_at").first()
+
+    def work(conn: Connection) -> SinceSnapshot:
+        status = statements_status(conn)
+        if not status.ready or last is None:
+            return SinceSnapshot(status)
+        function = status.function(conn)
+        rows = [
+            dict(row)
+            for row in conn.execute(text(COUNTERS_SQL.format(function=function))).mappings()
+            if row["toplevel"]
+            and row["database"] == status.database
+            and row["username"] not in hidden_roles
+        ]
+        stats_reset = statements_info(conn, status)["stats_reset"]
+        restarted = bool(last.stats_reset and stats_reset and stats_reset != last.stats_reset)
+        baselines = {
+            tuple(getattr(b, name) for name in KEY): b
+            for b in StatementBaseline.objects.filter(
+                source=source, queryid__in={row["queryid"] for row in rows}
+            )
+        }
+        grown = _grown_since(rows, baselines, restarted)
+        slowest = sorted(
+            (
+                (queryid, int(calls), total)
+                for queryid, (calls, total) in grown.items()
+                if calls >= min_calls
+            ),
+            key=lambda item: (-item[2] / item[1], item[0]),
+        )[:limit]
+        texts = statement_texts(conn, function, [queryid for queryid, _, _ in slowest])
+        return SinceSnapshot(
+            status,
+            last.captured_at,
+            [
+                RecentStatement(queryid, calls, total, texts.get(queryid, ""))
+                for queryid, calls, total in slowest
+            ],
+        )
+
+    return run_read(work, timeout_ms=timeout_ms)

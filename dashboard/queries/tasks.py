@@ -9,6 +9,7 @@ from procrastinate.contrib.django import app
 
 from dashboard.jobs.models import JobRun
 from dashboard.jobs.services import tracked
+from dashboard.queries.health_history import capture_health_sample
 from dashboard.queries.snapshots import SnapshotUnavailable, capture_snapshot
 from dashboard.target import TargetError
 
@@ -18,7 +19,12 @@ logger = logging.getLogger(__name__)
 @app.periodic(cron=settings.QUERIES_SNAPSHOT_CRON, periodic_id="queries_snapshot")
 @app.task(name="queries_snapshot", queue="default", queueing_lock="queries_snapshot")
 def snapshot_statements(timestamp: int) -> None:
-    """Store the pg_stat_statements deltas since the previous snapshot (scheduled)."""
+    """Store the pg_stat_statements deltas since the previous snapshot, and a sample of the
+    health figures (scheduled)."""
+    try:
+        capture_health_sample()
+    except TargetError as exc:
+        logger.warning("health sample skipped: %s", exc.sentence)
     try:
         snapshot = capture_snapshot()
     except (SnapshotUnavailable, TargetError) as exc:
@@ -36,6 +42,8 @@ def snapshot_statements(timestamp: int) -> None:
 
 @tracked
 def _snapshot_now(run: JobRun) -> dict:
+    run.note("Reading the health figures")
+    capture_health_sample()
     run.note("Reading pg_stat_statements")
     snapshot = capture_snapshot()
     if snapshot.baseline_only:

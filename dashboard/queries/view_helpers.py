@@ -1,12 +1,17 @@
-"""Helpers shared by the query performance views: the roles an operator holds, part errors."""
+"""Helpers shared by the query performance views: roles held, part errors, history spans."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dashboard.accounts.roles import ROLES, operator_role
 from dashboard.target import TargetError
+
+# The spans a history chart offers (a statement's calls and time, the Health page's trends).
+HISTORY_SPANS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "1h": timedelta(hours=1)}
 
 
 def roles_held(request: HttpRequest) -> set[str]:

@@ -120,6 +120,15 @@ class OwnershipMap:
     def ownership_of(self, table: str) -> TableOwnership | None:
         return self.owned.get(table)
 
+    def owner_columns(self) -> frozenset[tuple[str, str]]:
+        """Return the (table, column) pairs the ownership paths follow: the columns whose
+        index the isolation report asks for."""
+        return frozenset(
+            (link.child, link.child_column)
+            for ownership in self.owned.values()
+            for link in ownership.path.links
+        )
+
     def unindexed_links(self, path: OwnershipPath) -> list[Link]:
         """Return the links of `path` whose owner column is not the first key of an index."""
         return [

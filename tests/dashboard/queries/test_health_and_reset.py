@@ -108,9 +108,9 @@ def test_health_leaves_the_consoles_connections_out_unless_asked(viewer_client, 
         assert "schemadesk" not in {row["username"] for row in hidden.connections_by_role}
         assert "schemadesk" in {row["username"] for row in shown.connections_by_role}
         # Against max_connections every connection counts, hidden or not.
-        assert hidden.client_connections == shown.client_connections
+        assert hidden.usage.client_connections == shown.usage.client_connections
         assert sum(r["connections"] for r in hidden.connections_by_state) == (
-            hidden.client_connections - hidden.console_connections
+            hidden.usage.client_connections - hidden.console_connections
         )
 
         page = viewer_client.get("/queries/health/").content.decode()

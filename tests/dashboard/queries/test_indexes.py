@@ -79,14 +79,13 @@ def test_invalid_index_left_by_a_failed_concurrent_build(index_table):
     assert "qt_idx_a_invalid" in _names(index_report().invalid)
 
 
-def test_large_tables_read_by_sequential_scans(index_table, settings):
-    settings.QUERIES_SEQ_SCAN_MIN_ROWS = 1000
+def test_large_tables_read_by_sequential_scans(index_table):
     with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
         for _ in range(3):
             conn.execute("SELECT count(*) FROM qt_idx WHERE c + 0 > 10").fetchall()
 
     def listed():
-        return [t for t in index_report().sequential if t["table_name"] == "qt_idx"]
+        return [t for t in index_report(min_rows=1000).sequential if t["table_name"] == "qt_idx"]
 
     rows = wait_until(listed)
     assert rows and rows[0]["seq_scan"] >= 3 and rows[0]["live_rows"] >= 1000

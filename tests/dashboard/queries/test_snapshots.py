@@ -158,6 +158,9 @@ def test_snapshot_now_runs_in_the_worker(engineer_client, viewer_client, snap_ta
     assert run.status == "succeeded", run.error
     assert run.result["statements read"] > 0
     assert StatementSnapshot.objects.filter(pk=run.result["snapshot"]).exists()
+    from dashboard.queries.models import HealthSample
+
+    assert HealthSample.objects.count() == 1  # the health figures are sampled by the same job
     assert AuditEvent.objects.filter(action="queries.snapshot_now").count() == 1
 
     page = viewer_client.get("/queries/snapshots/").content.decode()
