@@ -19,6 +19,7 @@ urlpatterns = [
     path("logout/", public(LogoutView.as_view()), name="logout"),
     path("healthz", home.healthz, name="healthz"),
     path("", home.home, name="home"),
+    path("overview/<slug:key>/", home.overview_line, name="overview_line"),
     path("jobs/health-check/", home.health_check_start, name="health_check_start"),
     path("setup-checks/", onboarding.checklist, name="setup_checks"),
     path("jobs/<int:run_id>/", jobs.job_detail, name="job_detail"),

@@ -1,4 +1,4 @@
-"""The setup checklist on the Overview (admins): loaded after the page, it runs every check."""
+"""The setup checklist (admins): its own page, and the part it was on the Overview."""
 
 from __future__ import annotations
 
@@ -16,4 +16,5 @@ from dashboard.onboarding.checks import setup_checks
 def checklist(request: HttpRequest) -> HttpResponse:
     checks = setup_checks(request_secure=request.is_secure())
     context = {"checks": checks, "problems": sum(1 for c in checks if c.status != OK)}
-    return render(request, "onboarding/checklist.html", context)
+    template = "onboarding/checklist.html" if request.htmx else "onboarding/page.html"
+    return render(request, template, context)

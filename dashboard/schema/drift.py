@@ -392,11 +392,14 @@ def compare(conn: Connection, metadata: MetaData, schema: str) -> list[Differenc
     return sorted(differences, key=lambda d: (d.table, d.kind, d.column, d.sentence))
 
 
-def drift_report(lock_timeout_ms: int | None = None) -> DriftReport:
+def drift_report(
+    lock_timeout_ms: int | None = None, *, timeout_ms: int = DRIFT_TIMEOUT_MS
+) -> DriftReport:
     """Return how the target schema differs from the models named by SCHEMA_MODELS.
 
-    Raises TargetError when the database cannot be read; reflecting a table waits behind an
-    exclusive lock on it for `lock_timeout_ms` (default: the TARGET setting).
+    Raises TargetError when the database cannot be read or the comparison takes longer than
+    `timeout_ms`; reflecting a table waits behind an exclusive lock on it for `lock_timeout_ms`
+    (default: the TARGET setting).
     """
     module_name = models_module_name()
     schema = target_schema()
@@ -426,7 +429,7 @@ def drift_report(lock_timeout_ms: int | None = None) -> DriftReport:
         )
     differences = run_read(
         lambda conn: compare(conn, metadata, schema),
-        timeout_ms=DRIFT_TIMEOUT_MS,
+        timeout_ms=timeout_ms,
         lock_timeout_ms=lock_timeout_ms,
     )
     return DriftReport(module_name, schema, differences)

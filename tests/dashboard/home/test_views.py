@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 
+import psycopg
 import pytest
 from django.test import Client
 
@@ -24,14 +26,110 @@ def test_anonymous_htmx_request_gets_a_full_page_redirect(htmx_headers):
     assert response["HX-Redirect"].startswith("/login/?next=")
 
 
-def test_overview_shows_both_databases_facts(viewer_client):
+def test_overview_is_a_checklist_whose_lines_load_on_their_own(viewer_client, admin_client):
+    from dashboard.home.views import LINES
+
     response = viewer_client.get("/")
     assert response.status_code == 200
-    content = response.content.decode()
-    assert "Overview" in content
-    assert "PostgreSQL" in content
-    # The Alembic head the test database was migrated to is shown.
-    assert "0003" in content or "not managed by Alembic" in content
+    body = response.content.decode()
+    assert '<h2 id="checks-title">Is anything wrong?</h2>' in body
+    viewer_lines = [key for key, kind in LINES.items() if kind.role == "viewer"]
+    for key in viewer_lines:
+        assert f'id="check-{key}" hx-get="/overview/{key}/" hx-trigger="load"' in body
+    assert 'id="check-setup"' not in body  # admins only
+    assert 'hx-get="/?part=facts"' in body
+    # The health-check job is still there, folded away.
+    assert '<details class="card background-jobs"' in body and "/jobs/health-check/" in body
+    assert 'id="check-setup" hx-get="/overview/setup/"' in admin_client.get("/").content.decode()
+
+
+def test_overview_page_reads_nothing_from_the_target(viewer_client, monkeypatch, settings):
+    """The page itself renders with the target down: every line says so on its own."""
+    from dashboard import target
+
+    monkeypatch.setenv("BROKEN_TARGET_URL", "postgresql://u:pw@127.0.0.1:1/nowhere")
+    settings.TARGET = {**settings.TARGET, "URL_VAR": "BROKEN_TARGET_URL", "CONNECT_TIMEOUT_S": 1}
+    target.reset_engine()
+    try:
+        page = viewer_client.get("/")
+        line = viewer_client.get("/overview/sessions/", HTTP_HX_REQUEST="true")
+        facts = viewer_client.get("/", {"part": "facts"}, HTTP_HX_REQUEST="true")
+    finally:
+        target.reset_engine()
+    assert page.status_code == 200 and 'id="check-sessions"' in page.content.decode()
+    assert line.status_code == 200  # htmx swaps it in: the notice replaces "Checking…"
+    body = line.content.decode()
+    assert body.lstrip().startswith('<li class="check-line check-error" id="check-sessions">')
+    assert "is not reachable right now" in body and "Could not check" in body
+    assert "pw@" not in body
+    assert "is not reachable right now" in facts.content.decode()
+
+
+def test_facts_part_names_the_target(viewer_client, htmx_headers):
+    body = viewer_client.get("/", {"part": "facts"}, **htmx_headers).content.decode()
+    assert body.lstrip().startswith('<p class="overview-facts" id="overview-facts">')
+    assert "PostgreSQL" in body and 'Alembic revision <span class="mono">0003</span>' in body
+
+
+def test_a_line_as_htmx_part_and_as_a_page(viewer_client, htmx_headers):
+    part = viewer_client.get("/overview/sessions/", **htmx_headers)
+    assert part.status_code == 200
+    fragment = part.content.decode()
+    assert fragment.lstrip().startswith('<li class="check-line check-ok" id="check-sessions">')
+    assert "<html" not in fragment
+    assert '<span aria-hidden="true">✓</span> Fine' in fragment  # a word, not only a colour
+    assert '<a class="check-action" href="/queries/activity/">Open Activity</a>' in fragment
+
+    page = viewer_client.get("/overview/sessions/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "<html" in body
+    assert '<span aria-current="page">Blocking and long transactions</span>' in body
+    assert '<a href="/">Overview</a>' in body and 'id="check-sessions"' in body
+
+
+def test_line_links_go_where_to_act(viewer_client, support_client, htmx_headers):
+    expected = {
+        "migrations": "/migrations/",
+        "indexes": "/queries/indexes/",
+        "connections": "/queries/health/#connections",
+        "wraparound": "/queries/health/#wraparound",
+        "dead-rows": "/queries/health/#vacuum",
+    }
+    for key, url in expected.items():
+        body = viewer_client.get(f"/overview/{key}/", **htmx_headers).content.decode()
+        assert f'<a class="check-action" href="{url}' in body, (key, body)
+    viewer = viewer_client.get("/overview/isolation/", **htmx_headers).content.decode()
+    support = support_client.get("/overview/isolation/", **htmx_headers).content.decode()
+    assert 'href="/schema/">Open Schema</a>' in viewer  # viewers cannot open the report
+    assert 'href="/users/isolation/">Open the isolation report</a>' in support
+
+
+def test_unknown_and_forbidden_lines(viewer_client, admin_client, htmx_headers, settings):
+    assert viewer_client.get("/overview/nothing-here/").status_code == 404
+    assert viewer_client.get("/overview/setup/").status_code == 403
+    settings.SECURE_COOKIES = False
+    part = admin_client.get("/overview/setup/", **htmx_headers)
+    assert part.status_code == 200 and 'id="check-setup"' in part.content.decode()
+
+
+def test_a_slow_line_gives_up_at_its_timeout_and_says_so(viewer_client, htmx_headers, settings):
+    """A table locked by another session: the drift check waits at most the lock timeout."""
+    settings.TARGET = {**settings.TARGET, "LOCK_TIMEOUT_MS": 200}
+    holder = psycopg.connect(os.environ["TARGET_DATABASE_URL"])
+    holder.execute("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+    try:
+        from dashboard.schema import reflection
+
+        reflection.invalidate()
+        line = viewer_client.get("/overview/migrations/", **htmx_headers).content.decode()
+        other = viewer_client.get("/overview/connections/", **htmx_headers).content.decode()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert 'class="check-line check-error"' in line
+    assert "A table was locked by another session" in line
+    assert 'class="check-line check-ok" id="check-connections"' in other
 
 
 def test_security_headers_are_set(viewer_client):
