@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 
 from dashboard.accounts.roles import forbidden, has_role, role_required
 from dashboard.jobs.abandoned import checked_run
+from dashboard.jobs.display import job_page
 from dashboard.jobs.kinds import job_kind_role
 from dashboard.jobs.models import JobRun
 
@@ -18,5 +19,6 @@ def job_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     needed = job_kind_role(run.kind)
     if not has_role(request.user, needed):
         return forbidden(request, needed)
-    template = "jobs/run.html#progress" if request.htmx else "jobs/run.html"
-    return render(request, template, {"run": run})
+    if request.htmx:
+        return render(request, "jobs/run.html#progress", {"run": run})
+    return render(request, "jobs/run.html", {"run": run, "page": job_page(run)})
