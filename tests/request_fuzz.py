@@ -403,7 +403,8 @@ PARAMETERS: dict[str, Params] = {
     "login": fixed(("next", lambda w: either("/", "/data/", "//evil.example/", "javascript:x"))),
     "logout": no_params,
     "healthz": no_params,
-    "home": no_params,
+    "home": fixed(("part", lambda w: either("facts"))),
+    "overview_line": no_params,
     "health_check_start": no_params,
     "setup_checks": no_params,
     "job_detail": no_params,
@@ -580,6 +581,8 @@ def routes() -> list[Route]:
 
 def path_values(route: Route, world: World) -> st.SearchStrategy[dict[str, str]]:
     """Real and hostile values for each path parameter of `route`."""
+    from dashboard.home.views import LINES
+
     real: dict[str, list[Any]] = {
         "table": list(world.columns),
         "name": list(world.columns),
@@ -591,6 +594,7 @@ def path_values(route: Route, world: World) -> st.SearchStrategy[dict[str, str]]
         "branch_id": world.branch_ids or ["main"],
         "pid": world.pids,
         "how": ["cancel", "terminate"],
+        "key": list(LINES),  # the Overview's lines
     }
     parts = {
         name: mostly(
