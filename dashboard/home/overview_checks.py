@@ -156,43 +156,39 @@ def sessions_line(
         timeout_ms=timeout_ms or 3000,
     )
     title = "Blocking and long transactions"
+    sentences = []
+    findings = [
+        Finding(f"{_session_text(node.session)} blocks {_plural(len(node.waiters), 'session')}")
+        for node in now.tree
+    ]
     if now.tree:
-        findings = tuple(
-            Finding(f"{_session_text(node.session)} blocks {_plural(len(node.waiters), 'session')}")
-            for node in now.tree[:MAX_FINDINGS]
-        )
-        return CheckLine(
-            "sessions",
-            title,
-            BAD,
+        sentences.append(
             f"{_plural(now.waiting, 'session')} {'waits' if now.waiting == 1 else 'wait'} on a "
-            "lock another session holds. End the blocker, or wait for it.",
-            url,
-            "Open Activity",
-            findings,
+            "lock another session holds: end the blocker, or wait for it."
         )
-    long = [s for s in now.sessions if s.long_running]
-    idle = [s for s in now.sessions if s.idle_in_transaction]
-    if long or idle:
-        parts = []
-        if idle:
-            parts.append(
-                f"{_plural(len(idle), 'session')} idle in a transaction for more than "
-                f"{idle_in_transaction_seconds} s (holding locks, holding back vacuum)"
-            )
-        if long:
-            parts.append(
-                f"{_plural(len(long), 'query', 'queries')} running for more than "
-                f"{long_running_seconds} s"
-            )
+    blockers = {node.session.pid for node in now.tree}
+    idle = [s for s in now.sessions if s.idle_in_transaction and s.pid not in blockers]
+    long = [s for s in now.sessions if s.long_running and s.pid not in blockers]
+    if idle:
+        sentences.append(
+            f"{_plural(len(idle), 'session')} idle in a transaction for more than "
+            f"{idle_in_transaction_seconds} s (holding locks, holding back vacuum)."
+        )
+    if long:
+        sentences.append(
+            f"{_plural(len(long), 'query', 'queries')} running for more than "
+            f"{long_running_seconds} s."
+        )
+    findings += [Finding(_session_text(s)) for s in idle + long]
+    if sentences:
         return CheckLine(
             "sessions",
             title,
-            WARN,
-            "; ".join(parts).capitalize() + ".",
+            BAD if now.tree else WARN,
+            " ".join(sentences),
             url,
             "Open Activity",
-            tuple(Finding(_session_text(s)) for s in (idle + long)[:MAX_FINDINGS]),
+            tuple(findings[:MAX_FINDINGS]),
         )
     return CheckLine(
         "sessions",
@@ -269,12 +265,12 @@ def statements_line(
     elif slowest >= slow_ms:
         status, verdict = WARN, f"a mean of {ms(slow_ms)} or more"
     else:
-        status, verdict = OK, f"no mean reaches {ms(slow_ms)} (the slowest: {ms(slowest)})"
+        status, verdict = OK, f"no mean reaches {ms(slow_ms)}; the slowest: {ms(slowest)}"
     return CheckLine(
         "statements",
         title,
         status,
-        f"Since {when}, {verdict} (statements run at least {_plural(min_calls, 'time')}).",
+        f"Since {when}, among statements run at least {_plural(min_calls, 'time')}: {verdict}.",
         list_url,
         "Open Slow queries",
         findings,
@@ -291,43 +287,46 @@ def indexes_line(
     url = reverse("queries:indexes")
     report = index_report(owner_columns=owner_columns, timeout_ms=timeout_ms)
     title = "Indexes"
+    sentences = []
     if report.invalid:
-        return CheckLine(
-            "indexes",
-            title,
-            BAD,
+        sentences.append(
             f"{_plural(len(report.invalid), 'invalid index', 'invalid indexes')} (a failed "
-            "CREATE INDEX CONCURRENTLY): writes pay for them, no read uses them. Drop and "
-            "build again.",
-            url + "#invalid-indexes",
-            "Open Indexes",
-            tuple(Finding(f"{i.name} on {i.table}") for i in report.invalid[:MAX_FINDINGS]),
+            "CREATE INDEX CONCURRENTLY): writes pay for them and no read uses them; drop and "
+            "build again."
         )
-    if report.unused or report.redundant:
-        parts = []
-        if report.unused:
-            parts.append(_plural(len(report.unused), "unused index", "unused indexes"))
-        if report.redundant:
-            parts.append(
-                _plural(
-                    len(report.redundant),
-                    "duplicate or redundant index",
-                    "duplicate or redundant indexes",
-                )
+    wasted = []
+    if report.unused:
+        wasted.append(_plural(len(report.unused), "unused index", "unused indexes"))
+    if report.redundant:
+        wasted.append(
+            _plural(
+                len(report.redundant),
+                "duplicate or redundant index",
+                "duplicate or redundant indexes",
             )
-        names = [f"{i.name} on {i.table} (never scanned)" for i in report.unused] + [
+        )
+    if wasted:
+        sentences.append(
+            f"{' and '.join(wasted).capitalize()}: they slow every write (an index on a column "
+            "that ties rows to their user is kept, never counted here)."
+        )
+    findings = (
+        [f"{i.name} on {i.table} (invalid)" for i in report.invalid]
+        + [f"{i.name} on {i.table} (never scanned)" for i in report.unused]
+        + [
             f"{r.index.name} on {r.index.table} (covered by {r.covered_by.name})"
             for r in report.redundant
         ]
+    )
+    if sentences:
         return CheckLine(
             "indexes",
             title,
-            WARN,
-            f"{' and '.join(parts).capitalize()}: they slow every write. Indexes on a column "
-            "that ties rows to their user are kept, never counted here.",
-            url + "#unused-indexes",
+            BAD if report.invalid else WARN,
+            " ".join(sentences),
+            url + ("#invalid-indexes" if report.invalid else "#unused-indexes"),
             "Open Indexes",
-            tuple(Finding(name) for name in names[:MAX_FINDINGS]),
+            tuple(Finding(text) for text in findings[:MAX_FINDINGS]),
         )
     return CheckLine(
         "indexes",

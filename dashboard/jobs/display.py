@@ -69,8 +69,11 @@ def formatted(key: str, value: Any) -> str:
 
 
 def result_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
-    """Return the result as (label, value) pairs, formatted."""
-    return [(label(key), formatted(key, value)) for key, value in result.items()]
+    """Return the result as (label, value) pairs, formatted, known keys in LABELS' order (a
+    JSON column gives its keys back sorted, not in the order the job wrote them)."""
+    order = list(LABELS)
+    keys = sorted(result, key=lambda key: order.index(key) if key in order else len(order))
+    return [(label(key), formatted(key, result[key])) for key in keys]
 
 
 def _health_check(run: JobRun) -> JobPage:

@@ -203,7 +203,8 @@ def test_indexes_green_amber_red(clean_schema):
         as_owner("CREATE UNIQUE INDEX CONCURRENTLY qt_items_v_unique ON qt_overview.qt_items (v)")
     red = checks.indexes_line()
     assert red.status == BAD and red.url == "/queries/indexes/#invalid-indexes"
-    assert "qt_items_v_unique on qt_items" in [f.text for f in red.findings]
+    assert "qt_items_v_unique on qt_items (invalid)" in [f.text for f in red.findings]
+    assert "qt_items_v on qt_items (never scanned)" in [f.text for f in red.findings]
 
 
 @pytest.fixture

@@ -73,3 +73,15 @@ def test_each_kind_says_what_it_does_to_what_and_links_back(admin_client):
         body = admin_client.get(f"/jobs/{run.pk}/").content.decode()
         assert f"<h1>{title}</h1>" in body and f'<a href="{url}">' in body
         assert f"<title>{title} · Schemadesk</title>" in body
+
+
+def test_result_lines_keep_a_readable_order():
+    from dashboard.jobs.display import result_lines
+
+    # As the JSON column returns them: keys sorted alphabetically.
+    stored = {"alembic_versions": ["0003"], "database_bytes": 2048, "location": "h:5432/db"}
+    assert result_lines(stored) == [
+        ("Target", "h:5432/db"),
+        ("Database size", "2.0 kB"),
+        ("Alembic revision", "0003"),
+    ]
