@@ -19,6 +19,8 @@ SECTIONS = [
     ("Activity", "queries:activity", "viewer"),
     ("Audit", "audit:events", "support"),
 ]
+# Pages of a section whose URL does not start with the section's own (the Overview is "/").
+SECTION_PAGES = {"home": ("/overview/", "/setup-checks/")}
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -32,7 +34,14 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        items.append({"label": label, "url": url, "active": False})
+        items.append(
+            {
+                "label": label,
+                "url": url,
+                "active": False,
+                "pages": SECTION_PAGES.get(url_name, ()),
+            }
+        )
     # The section whose URL is the longest prefix of the path is the current one
     # (/queries/activity/ is Activity, not Queries).
     matches = [
@@ -40,6 +49,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         for item in items
         if request.path == item["url"]
         or (item["url"] != "/" and request.path.startswith(item["url"]))
+        or request.path.startswith(item["pages"])
     ]
     if matches:
         max(matches, key=lambda item: len(item["url"]))["active"] = True

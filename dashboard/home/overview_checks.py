@@ -10,7 +10,6 @@ TargetError with its sentence): the view shows that line's notice and the others
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +18,7 @@ from django.utils.http import urlencode
 from dashboard.console_work import console_roles
 from dashboard.history.project import ProjectError, load_project
 from dashboard.history.revisions import BEHIND, UNKNOWN_VERSION, UP_TO_DATE, database_state
+from dashboard.home.templatetags.relative_time import relative_text
 from dashboard.onboarding.checklist import BAD, OK, WARN
 from dashboard.onboarding.checks import setup_checks
 from dashboard.queries.activity import Session, activity
@@ -204,13 +204,6 @@ def sessions_line(
 # ---- statements ----------------------------------------------------------------------------------
 
 
-def _ago(when: datetime) -> str:
-    minutes = int((timezone.now() - when).total_seconds() // 60)
-    if minutes < 1:
-        return "under a minute ago"
-    return f"{_plural(minutes, 'minute')} ago" if minutes < 120 else f"{minutes // 60} hours ago"
-
-
 def statements_line(
     *,
     slow_ms: float = 100.0,
@@ -247,9 +240,8 @@ def statements_line(
         for s in since.statements
         if s.mean_ms >= slow_ms
     )
-    when = (
-        f"the snapshot of {timezone.localtime(since.snapshot_at):%H:%M} ({_ago(since.snapshot_at)})"
-    )
+    taken = timezone.localtime(since.snapshot_at)
+    when = f"the snapshot taken {relative_text(since.snapshot_at, timezone.now())} ({taken:%H:%M})"
     if not since.statements:
         return CheckLine(
             "statements",

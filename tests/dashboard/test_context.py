@@ -27,3 +27,12 @@ def test_exactly_one_section_is_current_on_a_nested_path(viewer_client):
     assert active == ["Activity"]
     active = [item["label"] for item in _nav(viewer_client, "/") if item["active"]]
     assert active == ["Overview"]
+
+
+def test_the_overviews_own_pages_are_in_the_overview_section(viewer_client, admin_client):
+    for client, path in (
+        (viewer_client, "/overview/connections/"),
+        (admin_client, "/setup-checks/"),
+    ):
+        active = [item["label"] for item in _nav(client, path) if item["active"]]
+        assert active == ["Overview"], path

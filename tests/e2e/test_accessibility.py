@@ -126,6 +126,37 @@ def running_job(user) -> Callable[[object], None]:
     return visit(f"/jobs/{run.pk}/")
 
 
+def finished_job(user) -> Callable[[object], None]:
+    from dashboard.home.services import target_probe
+
+    run = JobRun.objects.create(
+        kind="health_check",
+        status=JobRun.Status.SUCCEEDED,
+        progress=[{"at": "2026-01-01T10:00:00+00:00", "message": "Connecting to the target"}],
+        result=target_probe(),
+        created_by=user,
+    )
+    return visit(f"/jobs/{run.pk}/")
+
+
+def generic_plan_shown(queryid: int) -> Callable[[object], None]:
+    def reach(page) -> None:
+        visit(f"/queries/{queryid}/")(page)
+        page.click("button[value=generic]")
+        page.locator("#plan table.q-plan-tree").wait_for()
+
+    return reach
+
+
+def health_with_trends(page) -> None:
+    from dashboard.queries.health_history import capture_health_sample
+
+    for _ in range(3):
+        capture_health_sample()
+    visit("/queries/health/")(page)
+    assert page.locator("#trends svg.chart").count() >= 3
+
+
 def as_viewer(viewer) -> Callable[[object], None]:
     def reach(page) -> None:
         log_in(page, viewer)
@@ -194,7 +225,10 @@ def test_every_page_and_state_passes_axe_in_both_schemes_and_fits_a_phone(
     queryid = queryid_of(STATEMENT)
     states = [
         State("overview", visit("/")),
+        State("overview line page", visit("/overview/indexes/")),
+        State("setup checks", visit("/setup-checks/")),
         State("job running", running_job(admin), section=False),
+        State("job finished", finished_job(admin), section=False),
         State("schema", visit("/schema/")),
         State("schema, nothing found", visit("/schema/?q=zz-no-such-table")),
         State("table", visit("/schema/tasks/")),
@@ -225,9 +259,11 @@ def test_every_page_and_state_passes_axe_in_both_schemes_and_fits_a_phone(
         State("queries", visit("/queries/")),
         State("queries, nothing found", visit("/queries/?q=zz-no-such-statement")),
         State("statement, EXPLAIN shown", explain_shown(queryid)),
+        State("statement, generic plan", generic_plan_shown(queryid)),
         State("indexes", visit("/queries/indexes/")),
         State("activity", visit("/queries/activity/")),
         State("health", visit("/queries/health/")),
+        State("health, trends", health_with_trends),
         State("snapshots", visit("/queries/snapshots/")),
         State("reset statistics", visit("/queries/reset/")),
         State("audit", visit("/audit/")),
