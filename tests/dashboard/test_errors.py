@@ -86,7 +86,7 @@ def test_other_errors_are_still_a_500_without_a_traceback(logged_in, monkeypatch
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(views, "target_overview", broken)
-    response = logged_in.get("/")
+    response = logged_in.get("/", {"part": "facts"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 500
     assert "Something went wrong" in response.content.decode()
     assert "a bug" not in response.content.decode()

@@ -96,24 +96,29 @@ def test_unreachable_target_is_a_sentence_without_secrets(monkeypatch, settings)
 
 
 @pytest.mark.django_db
-def test_page_after_terminated_backend_renders_without_stack_trace(viewer_client):
-    assert viewer_client.get("/").status_code == 200
+def test_page_after_terminated_backend_renders_without_stack_trace(viewer_client, htmx_headers):
+    facts = {"path": "/", "data": {"part": "facts"}, **htmx_headers}  # the Overview's target part
+    assert viewer_client.get(**facts).status_code == 200
     _terminate(_backend_pid())
-    response = viewer_client.get("/")
+    response = viewer_client.get(**facts)
     assert response.status_code == 200
     assert b"Traceback" not in response.content
-    assert b"Tables" in response.content
+    assert b"PostgreSQL" in response.content and b"tables" in response.content
 
 
 @pytest.mark.django_db
 def test_page_with_target_down_shows_a_sentence(viewer_client, monkeypatch, settings, htmx_headers):
     monkeypatch.setenv("BROKEN_TARGET_URL", "postgresql://u:hunter2@127.0.0.1:1/nowhere")
     settings.TARGET = {**settings.TARGET, "URL_VAR": "BROKEN_TARGET_URL", "CONNECT_TIMEOUT_S": 1}
-    response = viewer_client.get("/")
-    assert response.status_code == 200  # the overview still renders its other parts
-    assert b"not reachable right now" in response.content
-    assert b"hunter2" not in response.content
-    assert b"Traceback" not in response.content
+    assert viewer_client.get("/").status_code == 200  # the Overview reads the target in parts
+    for part in (
+        viewer_client.get("/", {"part": "facts"}, **htmx_headers),
+        viewer_client.get("/overview/connections/", **htmx_headers),
+    ):
+        assert part.status_code == 200  # each part says so in its place
+        assert b"not reachable right now" in part.content
+        assert b"hunter2" not in part.content
+        assert b"Traceback" not in part.content
 
 
 def test_lock_timeout_is_not_retried_as_a_lost_connection():

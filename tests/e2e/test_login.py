@@ -33,6 +33,7 @@ def test_health_check_job_progress_is_polled_by_htmx(logged_in_page):
     """The button enqueues a job; the progress partial appears (htmx + CSRF header work)."""
     page = logged_in_page
     page.goto("/")
+    page.click("#background-jobs > summary")  # folded away below the checklist
     page.click("text=Run a health check in the background")
     status = page.locator("#job-slot [data-status]")
     status.wait_for()

@@ -71,21 +71,26 @@ def test_facts_part_names_the_target(viewer_client, htmx_headers):
     assert "PostgreSQL" in body and 'Alembic revision <span class="mono">0003</span>' in body
 
 
-def test_a_line_as_htmx_part_and_as_a_page(viewer_client, htmx_headers):
-    part = viewer_client.get("/overview/sessions/", **htmx_headers)
+def test_a_line_as_htmx_part_and_as_a_page(viewer_client, htmx_headers, settings):
+    # Thresholds come from the settings, read at the edge: at 100 % nothing is amber or red.
+    settings.OVERVIEW_CONNECTIONS_WARN_PERCENT = settings.OVERVIEW_CONNECTIONS_BAD_PERCENT = 100
+    part = viewer_client.get("/overview/connections/", **htmx_headers)
     assert part.status_code == 200
     fragment = part.content.decode()
-    assert fragment.lstrip().startswith('<li class="check-line check-ok" id="check-sessions">')
+    assert fragment.lstrip().startswith('<li class="check-line check-ok" id="check-connections">')
     assert "<html" not in fragment
     assert '<span aria-hidden="true">✓</span> Fine' in fragment  # a word, not only a colour
-    assert '<a class="check-action" href="/queries/activity/">Open Activity</a>' in fragment
+    assert '<a class="check-action" href="/queries/health/#connections">Open Health</a>' in fragment
+    settings.OVERVIEW_CONNECTIONS_WARN_PERCENT = 0
+    amber = viewer_client.get("/overview/connections/", **htmx_headers).content.decode()
+    assert 'class="check-line check-warn"' in amber
+    assert '<span aria-hidden="true">!</span> Look at it' in amber
 
-    page = viewer_client.get("/overview/sessions/")
+    page = viewer_client.get("/overview/connections/")
     assert page.status_code == 200
     body = page.content.decode()
-    assert "<html" in body
-    assert '<span aria-current="page">Blocking and long transactions</span>' in body
-    assert '<a href="/">Overview</a>' in body and 'id="check-sessions"' in body
+    assert "<html" in body and '<span aria-current="page">Connections</span>' in body
+    assert '<a href="/">Overview</a>' in body and 'id="check-connections"' in body
 
 
 def test_line_links_go_where_to_act(viewer_client, support_client, htmx_headers):
@@ -115,6 +120,7 @@ def test_unknown_and_forbidden_lines(viewer_client, admin_client, htmx_headers, 
 
 def test_a_slow_line_gives_up_at_its_timeout_and_says_so(viewer_client, htmx_headers, settings):
     """A table locked by another session: the drift check waits at most the lock timeout."""
+    settings.OVERVIEW_CONNECTIONS_WARN_PERCENT = settings.OVERVIEW_CONNECTIONS_BAD_PERCENT = 100
     settings.TARGET = {**settings.TARGET, "LOCK_TIMEOUT_MS": 200}
     holder = psycopg.connect(os.environ["TARGET_DATABASE_URL"])
     holder.execute("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
