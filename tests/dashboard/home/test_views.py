@@ -122,7 +122,7 @@ def test_a_slow_line_gives_up_at_its_timeout_and_says_so(viewer_client, htmx_hea
     """A table locked by another session: the drift check waits at most the lock timeout."""
     settings.OVERVIEW_CONNECTIONS_WARN_PERCENT = settings.OVERVIEW_CONNECTIONS_BAD_PERCENT = 100
     settings.TARGET = {**settings.TARGET, "LOCK_TIMEOUT_MS": 200}
-    holder = psycopg.connect(os.environ["TARGET_DATABASE_URL"])
+    holder = psycopg.connect(os.environ["APP_DIRECT_URL"])  # the owner
     holder.execute("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
     try:
         from dashboard.schema import reflection
