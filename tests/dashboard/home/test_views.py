@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 
+import psycopg
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from django.test import Client
 
 from dashboard.jobs.models import JobRun
+from tests.pgplugin import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -24,14 +30,34 @@ def test_anonymous_htmx_request_gets_a_full_page_redirect(htmx_headers):
     assert response["HX-Redirect"].startswith("/login/?next=")
 
 
+def card_value(page: str, label: str) -> str:
+    """Return the text of the overview card labelled `label`."""
+    found = re.search(
+        rf'<span class="label">{re.escape(label)}</span>\s*<span class="value[^"]*">([^<]*)</span>',
+        page,
+    )
+    assert found, f"no card {label!r}"
+    return found.group(1)
+
+
 def test_overview_shows_both_databases_facts(viewer_client):
     response = viewer_client.get("/")
     assert response.status_code == 200
     content = response.content.decode()
-    assert "Overview" in content
-    assert "PostgreSQL" in content
-    # The Alembic head the test database was migrated to is shown.
-    assert "0003" in content or "not managed by Alembic" in content
+    assert "<h1>Overview</h1>" in content
+    with psycopg.connect(os.environ["TARGET_DATABASE_URL"]) as conn:
+        (version,) = conn.execute("SHOW server_version").fetchone()
+    assert card_value(content, "PostgreSQL") == version.split(" ")[0]
+    # The test database was migrated to the head of the repository's own Alembic chain.
+    head = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_current_head()
+    assert head and card_value(content, "Alembic revision") == head
+
+
+def test_overview_says_when_the_target_has_no_alembic_history(viewer_client, settings):
+    # A schema without an alembic_version table: the card says so instead of a revision.
+    settings.TARGET = {**settings.TARGET, "SCHEMA": "pg_catalog"}
+    content = viewer_client.get("/").content.decode()
+    assert card_value(content, "Alembic revision") == "not managed by Alembic yet"
 
 
 def test_security_headers_are_set(viewer_client):

@@ -4,14 +4,22 @@ engineer, audited; the plan tree's exclusive figures and costliest node."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 from dashboard.audit.models import AuditEvent
+from dashboard.queries import statement_detail
 from dashboard.queries.analysis import statement_shape
-from dashboard.queries.explain import ExplainRefused, explain_json, explain_statement
+from dashboard.queries.explain import (
+    ExplainRefused,
+    explain_json,
+    explain_options,
+    explain_statement,
+)
+from dashboard.queries.extension import ready_statements_status
 from dashboard.queries.plans import plan_from_json
 from dashboard.target import run_read
 from tests.conftest import HTMX
@@ -98,15 +106,49 @@ def test_missing_values_are_a_form_error(viewer_client, explain_table):
     assert "Fill a value for $2" in response.content.decode()
 
 
-def test_generic_plan_needs_postgresql_16(viewer_client, explain_table):
-    version = int(as_owner("SHOW server_version_num")[0][0])
+def server_version_num() -> int:
+    return int(as_owner("SHOW server_version_num")[0][0])
+
+
+@pytest.fixture
+def reported_version(monkeypatch):
+    """Make the statement page believe the server has another version (from 160000 on)."""
+
+    def report(version_num: int) -> None:
+        def status(conn):
+            return replace(ready_statements_status(conn), server_version_num=version_num)
+
+        monkeypatch.setattr(statement_detail, "ready_statements_status", status)
+
+    return report
+
+
+def test_generic_plan_is_refused_before_postgresql_16(
+    viewer_client, explain_table, reported_version
+):
+    reported_version(150000)
+    page = viewer_client.get(f"/queries/{queryid_of(SELECT)}/").content.decode()
+    assert 'value="generic"' not in page  # no button for it
     response = _explain(viewer_client, SELECT, "generic")
-    if version >= 160000:
-        assert response.status_code == 200
-        assert "GENERIC_PLAN" in response.content.decode()
-    else:
-        assert response.status_code == 400
-        assert "needs PostgreSQL 16" in response.content.decode()
+    assert response.status_code == 400
+    assert "A generic plan needs PostgreSQL 16 or newer." in response.content.decode()
+
+
+def test_generic_plan_is_offered_from_postgresql_16_and_binds_nothing(
+    viewer_client, explain_table, reported_version
+):
+    reported_version(max(160000, server_version_num()))
+    page = viewer_client.get(f"/queries/{queryid_of(SELECT)}/").content.decode()
+    assert 'name="mode" value="generic"' in page
+    if server_version_num() >= 160000:
+        response = _explain(viewer_client, SELECT, "generic")
+        assert response.status_code == 200, response.content.decode()[:2000]
+        assert '<span class="badge">GENERIC_PLAN</span>' in response.content.decode()
+        assert "$1" in response.content.decode()  # the plan is for any value
+    # Whatever the server: the statement goes out with its parameters, under GENERIC_PLAN.
+    assert explain_options(analyze=False, generic=True).startswith("GENERIC_PLAN, ")
+    with pytest.raises(ExplainRefused, match="cannot be analyzed"):
+        explain_statement(SELECT, {}, analyze=True, generic=True)
 
 
 def test_plain_explain_of_an_update_needs_a_right_the_reader_does_not_have(
