@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from django.utils.html import escape
-from sqlalchemy import event
 
 from dashboard.audit.models import AuditEvent
-from dashboard.target import engine
+from tests.dashboard.target_statements import target_statements
 from tests.dashboard.users.conftest import target_rows
 
 pytestmark = pytest.mark.usefixtures("shop")
@@ -292,21 +290,6 @@ def test_user_without_a_row_shows_left_over_rows(support_client):
     page = text(support_client.get("/users/u/ghost/"))
     assert "There is no row in" in page
     assert "Left behind by a deleted account" in page
-
-
-@contextmanager
-def target_statements() -> Iterator[list[str]]:
-    """Collect the statements the console sends to the target while the block runs."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    event.listen(engine(), "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine(), "before_cursor_execute", count)
 
 
 def test_query_count_depends_on_tables_not_rows(support_client, settings):
