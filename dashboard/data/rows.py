@@ -31,8 +31,7 @@ from dashboard.data.links import (
     referred,
     row_url,
 )
-from dashboard.data.query import ListQuery, Restriction
-from dashboard.data.query_links import BACK_MAX, PARAM_BACK
+from dashboard.data.query import BACK_MAX, PARAM_BACK, ListQuery, Restriction
 from dashboard.data.services import ListRow, browsable_table
 from dashboard.target import run_read
 
