@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.accounts.roles import has_role, public, role_required
 from dashboard.home.services import health, target_overview
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.jobs.models import JobRun
 from dashboard.jobs.services import enqueue
 from dashboard.target import TargetError
 
 
 @role_required("viewer")
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, object] = {
         "recent_jobs": JobRun.objects.filter(kind="health_check")[:5],
         "is_admin": has_role(request.user, "admin"),  # the setup checklist is loaded for admins
@@ -28,14 +29,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @public
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(request: HtmxHttpRequest) -> JsonResponse:
     report = health()
     return JsonResponse(report, status=200 if report["ok"] else 503)
 
 
 @role_required("viewer")
 @require_POST
-def health_check_start(request: HttpRequest) -> HttpResponse:
+def health_check_start(request: HtmxHttpRequest) -> HttpResponse:
     from dashboard.jobs.tasks import health_check
 
     run = enqueue(health_check, kind="health_check", user=request.user)

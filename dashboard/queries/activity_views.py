@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from dashboard.accounts.roles import role_required
 from dashboard.audit.services import record
 from dashboard.console_work import APPLICATION_NAME
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.params import BadParameter, timestamp
 from dashboard.queries.actions import reset_statement_statistics, signal_backend
 from dashboard.queries.activity import activity as read_activity
@@ -26,7 +27,7 @@ def _activity_url(**params: str) -> str:
 
 
 @role_required("viewer")
-def activity(request: HttpRequest) -> HttpResponse:
+def activity(request: HtmxHttpRequest) -> HttpResponse:
     show_idle = request.GET.get("idle") == "1"
     show_console = request.GET.get("console") == "1"
     paused = request.GET.get("refresh") == "off"
@@ -68,7 +69,7 @@ def activity(request: HttpRequest) -> HttpResponse:
 
 @role_required("admin")
 @require_http_methods(["GET", "POST"])
-def signal(request: HttpRequest, pid: int, how: str) -> HttpResponse:
+def signal(request: HtmxHttpRequest, pid: int, how: str) -> HttpResponse:
     if how not in ("cancel", "terminate"):
         raise Http404(f"“{how}” is not an action on a backend: use cancel or terminate.")
     if request.method == "GET":
@@ -110,7 +111,7 @@ def signal(request: HttpRequest, pid: int, how: str) -> HttpResponse:
 
 @role_required("admin")
 @require_http_methods(["GET", "POST"])
-def reset(request: HttpRequest) -> HttpResponse:
+def reset(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         database = reset_statement_statistics()
         record(request, "queries.reset_statistics", detail={"database": database})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from dashboard.accounts.roles import forbidden, has_role, role_required
 from dashboard.audit.services import record
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.jobs.services import enqueue
 from dashboard.queries.health import database_health
 from dashboard.queries.indexes import index_report
@@ -19,7 +20,7 @@ from dashboard.target import TargetError
 
 
 @role_required("viewer")
-def indexes(request: HttpRequest) -> HttpResponse:
+def indexes(request: HtmxHttpRequest) -> HttpResponse:
     try:
         report = index_report()
         status, top = top_statements()
@@ -40,7 +41,7 @@ def indexes(request: HttpRequest) -> HttpResponse:
 
 
 @role_required("viewer")
-def health(request: HttpRequest) -> HttpResponse:
+def health(request: HtmxHttpRequest) -> HttpResponse:
     try:
         show_console = request.GET.get("console") == "1"
         context = {"tab": "health", "health": database_health(show_console=show_console)}
@@ -52,7 +53,7 @@ def health(request: HttpRequest) -> HttpResponse:
 
 @role_required("viewer")
 @require_http_methods(["GET", "POST"])
-def snapshots(request: HttpRequest) -> HttpResponse:
+def snapshots(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not has_role(request.user, "engineer"):
             return forbidden(request, "engineer")
