@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -75,7 +76,7 @@ def _csv_lines(rows) -> Iterator[str]:
 
 @role_required("support")
 @require_GET
-def export_csv(request: HtmxHttpRequest) -> HttpResponse:
+def export_csv(request: HtmxHttpRequest) -> HttpResponseBase:
     everyone = sees_everyone(request.user)
     form = AuditFilterForm(request.GET or None, actions=known_actions(), everyone=everyone)
     data = form.cleaned_data if form.is_valid() else {}

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.http import QueryDict
@@ -344,10 +344,12 @@ class ListQuery:
             token, self.table.name, self.order.token, len(self.key_names), kinds=kinds
         )
 
-    def cursor_for(self, keys: Sequence[Any], direction: str, start: int | None = None) -> str:
+    def cursor_for(
+        self, keys: Sequence[Any], direction: Literal["next", "prev"], start: int | None = None
+    ) -> str:
         """Return the signed cursor for the page after/before the row with these key values;
         `start` is where that page starts (0-based), when known."""
-        return encode_cursor(self.table.name, self.order.token, direction, keys, start)  # type: ignore[arg-type]
+        return encode_cursor(self.table.name, self.order.token, direction, keys, start)
 
     # -- SQL -------------------------------------------------------------------------------
     def where_clauses(self) -> list[ColumnElement[bool]]:

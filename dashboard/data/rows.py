@@ -238,7 +238,7 @@ def _children(
     conn: Connection,
     fk: ForeignKeyConstraint,
     referenced: dict[str, Any],
-    tables: dict[str, Table],
+    tables: Mapping[str, Table],
 ) -> ChildList:
     child = fk.table
     found = referred(fk)

@@ -22,6 +22,7 @@ import os
 import sys
 import sysconfig
 from collections.abc import Iterator, MutableMapping
+from types import FrameType
 from typing import Any
 
 SENTINEL = "postgresql+psycopg://probe:probe@sentinel.invalid:5432/"
@@ -47,9 +48,9 @@ LIBRARY_FOLDERS = _library_folders()
 
 def _read_by_a_library() -> bool:
     """Return True when the code reading the environment is installed, not the project's."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None and frame.f_code.co_filename in (__file__, os.__file__, "<frozen os>"):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     filename = frame.f_code.co_filename if frame is not None else ""
     return filename.startswith(LIBRARY_FOLDERS)
 
@@ -129,7 +130,7 @@ def _intercept() -> None:
     def engine_from_config(configuration: dict[str, Any], prefix: str = "sqlalchemy.", **_: Any):
         raise Captured(str(configuration.get(f"{prefix}url", "")))
 
-    EnvironmentContext.configure = configure  # type: ignore[method-assign]
+    EnvironmentContext.configure = configure  # type: ignore[method-assign]  # patched for this run
     for module in (sqlalchemy, sqlalchemy.engine):
         setattr(module, "create_engine", create_engine)  # noqa: B010 - patched for this run
         setattr(module, "engine_from_config", engine_from_config)  # noqa: B010

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from sqlalchemy import Connection, text
@@ -217,8 +218,8 @@ def _sessions(conn: Connection, reveal_values: bool) -> list[Session]:
     return sessions
 
 
-def _seconds(value: object) -> float | None:
-    return float(value) if value is not None else None  # type: ignore[arg-type]
+def _seconds(value: Any) -> float | None:
+    return float(value) if value is not None else None
 
 
 def activity(reveal_values: bool, show_idle: bool = False, show_console: bool = False) -> Activity:

@@ -120,7 +120,7 @@ def reset(request: HtmxHttpRequest) -> HttpResponse:
             f"The statement statistics of database “{database}” were reset. "
             "Snapshots taken before remain in the history.",
         )
-        response = redirect("queries:statements")
+        response: HttpResponse = redirect("queries:statements")
         if request.htmx:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = reverse("queries:statements")

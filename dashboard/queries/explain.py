@@ -39,7 +39,7 @@ from dashboard.queries.plan_masking import masked_column_refusal
 from dashboard.queries.plans import Plan, plan_from_json
 from dashboard.queries.sqlformat import bind_literals, parameter_numbers
 from dashboard.schema.reflection import reflection
-from dashboard.target import read_only_setup, run_read, target_schema
+from dashboard.target import driver_connection, read_only_setup, run_read, target_schema
 
 UNKNOWN_TYPES = {0, 705}  # no type / `unknown`: leave the literal uncast
 NO_READ_ONLY_ROLE = (
@@ -89,7 +89,7 @@ class ExplainOutcome:
 
 def _parameter_type_oids(conn: Connection, query: str) -> list[int] | None:
     """Return the type oid of each parameter as the server infers it, or None if it cannot."""
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     savepoint = conn.begin_nested()  # a failed Parse aborts the transaction: keep it contained
     try:
         parsed = raw.pgconn.prepare(b"", query.encode(raw.info.encoding))
@@ -132,7 +132,7 @@ def _literal(raw: Any, slot: ParameterSlot) -> str:
 
 def bound_statement(conn: Connection, query: str, values: dict[int, str]) -> str:
     """Return `query` with every `$n` replaced by the literal of `values[n]`."""
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     slots = parameter_slots(conn, query)
     for slot in slots:
         slot.value = values[slot.number]
@@ -162,7 +162,7 @@ def explain_json(conn: Connection, statement: str, options: str) -> list[dict[st
         # text is sent without parameters (the simple protocol accepts several statements).
         raise ExplainRefused("Only a single statement can be explained.")
     sql_text = f"EXPLAIN ({options}) {statement}"
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     try:
         # The driver's cursor, without parameters: the text reaches the server as it is, with
         # no client-side placeholder parsing (a `%` or `:name` inside a literal stays intact).
@@ -171,7 +171,7 @@ def explain_json(conn: Connection, statement: str, options: str) -> list[dict[st
             row = cursor.fetchone()
     except psycopg.Error as exc:
         raise DBAPIError(sql_text, None, exc) from exc  # run_read translates it
-    return row[0]
+    return row[0]  # type: ignore[index]  # EXPLAIN always answers one row
 
 
 def analyze_refusal_without_catalog(query: str) -> str | None:

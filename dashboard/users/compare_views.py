@@ -248,7 +248,7 @@ def compare_as_of(request: HtmxHttpRequest, subject: str) -> HttpResponse:
         return found
     form = AsOfForm(request.POST)
     if not form.is_valid():
-        errors = " ".join(" ".join(e) for e in form.errors.values())
+        errors = " ".join(" ".join(map(str, e)) for e in form.errors.values())
         messages.error(request, errors)
         return redirect(compare_url(subject))
     keep = bool(form.cleaned_data["keep"]) and has_role(request.user, "engineer")

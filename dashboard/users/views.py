@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -96,7 +97,7 @@ def forget(request: HtmxHttpRequest, subject: str) -> HttpResponse:
 
 @role_required("support")
 @require_GET
-def export(request: HtmxHttpRequest, subject: str) -> HttpResponse:
+def export(request: HtmxHttpRequest, subject: str) -> HttpResponseBase:
     found = services.overview()
     if found.owners is None:
         return _no_users_table(request, found.problem)
