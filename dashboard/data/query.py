@@ -370,10 +370,8 @@ class ListQuery:
         """Return what a list cell needs of a column: never a secret, never a huge value."""
         col = self.table.c[name]
         info = self.infos[name]
-        if info.masked:
-            return col.is_(None)
-        if info.kind == "bytes":
-            return func.octet_length(col)
+        if info.masked or info.kind == "bytes":
+            return self.export_value(name)
         if info.primary_key or info.foreign_table:
             return col  # links need the whole value
         if info.kind == "text":

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg.errors
 from django.http import Http404, QueryDict
-from sqlalchemy import Connection, ForeignKeyConstraint, Table, func, select, text
+from sqlalchemy import Connection, ForeignKeyConstraint, Table, select, text
 from sqlalchemy.exc import DBAPIError
 
 from dashboard.data.cells import Cell, full_cell, list_cell
@@ -135,7 +135,7 @@ def row_page(
     child_fks = children_of(table, tables)
 
     def work(conn: Connection) -> tuple[Any, list[ChildList]]:
-        statement = select(*(_full_value(query, n).label(f"v{i}") for i, n in enumerate(shown)))
+        statement = select(*(query.export_value(n).label(f"v{i}") for i, n in enumerate(shown)))
         statement = statement.where(*(table.c[n] == v for n, v in key.items()))
         statement = statement.where(*restriction.where)
         row = conn.execute(statement).first()
@@ -189,16 +189,6 @@ def back_to_list(query: ListQuery, params: QueryDict) -> str:
         for value in values
     ]
     return query.url([*query.restriction.params, *items])
-
-
-def _full_value(query: ListQuery, name: str) -> Any:
-    col = query.table.c[name]
-    info = query.infos[name]
-    if info.masked:
-        return col.is_(None)
-    if info.kind == "bytes":
-        return func.octet_length(col)
-    return col
 
 
 def _referenced_values(
