@@ -68,7 +68,7 @@ def fill_statements(layout: Layout, count: int) -> int:
         return conn.execute(
             "SELECT count(*) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
             "WHERE d.datname = current_database()"
-        ).fetchone()[0]
+        ).fetchone()[0]  # type: ignore[index]  # count(*) answers one row
 
 
 def configure_django(layout: Layout) -> None:

@@ -192,7 +192,7 @@ def statements_reset_grant_sql(
             if not cur.execute(
                 "SELECT has_function_privilege(%s, %s::regprocedure, 'EXECUTE')",
                 (role, signature),
-            ).fetchone()[0]  # type: ignore[index]
+            ).fetchone()[0]  # type: ignore[index]  # a function call answers one row
         ]
     return [reset_grant_sql(signature, role) for signature in signatures]
 

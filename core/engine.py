@@ -85,6 +85,7 @@ def _set_local_statement_timeout(engine: Engine, timeout_ms: int) -> None:
         # Straight on the driver connection: psycopg opens the transaction with this statement,
         # and going through `conn` here would re-enter SQLAlchemy's own begin.
         driver = conn.connection.driver_connection
+        assert driver is not None  # an open connection has its driver's
         driver.execute("SELECT set_config('statement_timeout', %s, true)", (str(timeout_ms),))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
@@ -23,10 +25,10 @@ SECTIONS = [
 SECTION_PAGES = {"home": ("/overview/", "/setup-checks/")}
 
 
-def navigation(request: HttpRequest) -> dict[str, object]:
+def navigation(request: HttpRequest) -> dict[str, Any]:
     if not request.user.is_authenticated:
         return {"nav": [], "operator_role": None, "can_read_rows": False}
-    items = []
+    items: list[dict[str, Any]] = []
     for label, url_name, role in SECTIONS:
         if not has_role(request.user, role):
             continue

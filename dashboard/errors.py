@@ -48,13 +48,14 @@ def console_database_down_response(request: HttpRequest, exc: BaseException) -> 
     response = HttpResponse(body, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
-    response._has_been_logged = True  # Django would log it again, with the traceback
+    # Django would log it again, with the traceback (its private flag: django.utils.log).
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: 503 with a sentence when the console's database is down, else the 500 page."""
     exc = sys.exc_info()[1]
-    if console_database_unreachable(exc):
+    if exc is not None and console_database_unreachable(exc):
         return console_database_down_response(request, exc)
     return HttpResponseServerError(render_to_string("500.html"))

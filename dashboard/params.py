@@ -171,7 +171,8 @@ def decimal(
         raise BadParameter(name, expected) from None
     if number and number.adjusted() >= NUMERIC_MAX_EXPONENT:
         raise BadParameter(name, "a number with fewer digits")
-    if -number.as_tuple().exponent > NUMERIC_MAX_SCALE:  # type: ignore[operator]
+    exponent = number.as_tuple().exponent  # an int: NaN and infinities were refused above
+    if isinstance(exponent, int) and -exponent > NUMERIC_MAX_SCALE:
         raise BadParameter(name, f"a number with at most {NUMERIC_MAX_SCALE:,} decimals")
     if below is not None and abs(number) >= below:
         raise BadParameter(name, f"a number between -{below:,} and {below:,} (exclusive)")
@@ -216,15 +217,23 @@ def numeric_range(type_label: str) -> tuple[str, object]:
     return "decimal", None
 
 
+def integer_range(type_label: str) -> tuple[int, int]:
+    """Return the (low, high) bounds of integer SQL type `type_label` (bigint's for others)."""
+    kind, bound = numeric_range(type_label)
+    if kind == "int" and isinstance(bound, tuple):
+        return bound
+    return INT8
+
+
 def typed_number(raw: str, name: str, type_label: str) -> int | float | Decimal:
     """Return `raw` as a value within the range of the numeric SQL type `type_label`."""
     kind, bound = numeric_range(type_label)
     if kind == "int":
-        low, high = bound  # type: ignore[misc]
+        low, high = integer_range(type_label)
         return integer(raw, name, minimum=low, maximum=high)
-    if kind == "float":
-        return floating(raw, name, limit=bound)  # type: ignore[arg-type]
-    return decimal(raw, name, below=bound)  # type: ignore[arg-type]
+    if kind == "float" and isinstance(bound, float):
+        return floating(raw, name, limit=bound)
+    return decimal(raw, name, below=bound if isinstance(bound, Decimal) else None)
 
 
 # -- dates and times -------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def shown_values(values: Mapping[str, str | None], masked: set[str]) -> dict[str
     }
 
 
-def key_text(values: Mapping[str, Any], key: Sequence[str]) -> tuple[tuple[str, str], ...]:
+def key_text(values: Mapping[Any, Any], key: Sequence[str]) -> tuple[tuple[str, str], ...]:
     """Return the primary key of a row read as text, as (column, text) pairs."""
     return tuple((name, str(values[name])) for name in key)
 

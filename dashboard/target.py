@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg.errors
@@ -92,7 +92,7 @@ class TargetRejected(TargetError):
 REJECTED_CLASSES = ("22", "42", "0A")
 
 
-def _settings() -> dict[str, object]:
+def _settings() -> dict[str, Any]:
     from django.conf import settings
 
     return settings.TARGET
@@ -158,7 +158,7 @@ def target_schema() -> str:
 
 def _connect_args(url: str, application_name: str) -> dict[str, object]:
     connect_args: dict[str, object] = {
-        "connect_timeout": int(_settings()["CONNECT_TIMEOUT_S"]),  # type: ignore[call-overload]
+        "connect_timeout": int(_settings()["CONNECT_TIMEOUT_S"]),
         "application_name": application_name,
     }
     if uses_pooler(make_url(url)):  # PgBouncer in transaction mode: no prepared statements
@@ -206,7 +206,7 @@ def reset_engine() -> None:
 
 def translate_error(exc: DBAPIError, restricted: bool = False) -> TargetError:
     """Return the operator-facing TargetError for a database error (detail for the log)."""
-    original = exc.orig
+    original: BaseException = exc.orig if exc.orig is not None else exc
     detail = f"{type(original).__name__}: {str(original).strip()}"
     if isinstance(original, psycopg.errors.QueryCanceled):
         return TargetTimeout(
@@ -297,8 +297,8 @@ def read_only_role_problems(conn: Connection) -> list[str]:
 
 
 def _begin_read_only(conn: Connection, timeout_ms: int | None, lock_timeout_ms: int | None) -> None:
-    statement_timeout = timeout_ms or int(_settings()["STATEMENT_TIMEOUT_MS"])  # type: ignore[call-overload]
-    lock_timeout = lock_timeout_ms or int(_settings()["LOCK_TIMEOUT_MS"])  # type: ignore[call-overload]
+    statement_timeout = timeout_ms or int(_settings()["STATEMENT_TIMEOUT_MS"])
+    lock_timeout = lock_timeout_ms or int(_settings()["LOCK_TIMEOUT_MS"])
     # One round trip: read-only and both timeouts, all for this transaction only.
     conn.execute(
         text(
@@ -395,6 +395,14 @@ def restricted_read_only(
                 conn.rollback()
             if not setup.login:
                 conn.invalidate()  # a session that ran as the role never goes back to the pool
+
+
+def driver_connection(conn: Connection) -> psycopg.Connection[Any]:
+    """Return the psycopg connection under `conn`, for what SQLAlchemy does not expose."""
+    raw = conn.connection.driver_connection
+    if raw is None:  # only a closed connection has none
+        raise RuntimeError("the connection is closed")
+    return raw
 
 
 def run_read(

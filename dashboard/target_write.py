@@ -744,6 +744,7 @@ def _execute(
             if not key:
                 returned = cursor.fetchone()
                 names = [c.name for c in scope.owners.tables[change.table].primary_key.columns]
+                # The INSERT ... RETURNING of one row answers that row.
                 key = tuple(zip(names, returned, strict=True))  # type: ignore[arg-type]
             outcome.after += _after_image(conn, scope, change, key, index)
         index = None

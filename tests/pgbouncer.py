@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from core.netports import free_port
+from tests.unavailable import unavailable
 
 PGBOUNCER_PATHS = ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
 # What PgBouncer itself sets on a server connection to match each client.
@@ -55,10 +55,7 @@ def pgbouncer_binary() -> str:
     found = next((p for p in PGBOUNCER_PATHS if os.access(p, os.X_OK)), None)
     found = found or shutil.which("pgbouncer")
     if found is None:
-        message = "pgbouncer is not installed (apt-get install pgbouncer)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("pgbouncer is not installed (apt-get install pgbouncer).")
     return found
 
 

@@ -16,11 +16,17 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
+
+if TYPE_CHECKING:  # imported where used: this module is read before Django is set up
+    import re
+
+    from sqlalchemy import Connection
 
 # -- the fuzzed schema: ordinary and hostile tables, a users table -------------------------------
 ODD_TABLE = "fz/odd 50% ?#'\"ünï"
@@ -151,6 +157,10 @@ def reflected_columns() -> tuple[dict[str, list[tuple[str, str]]], dict[str, lis
     return columns, keys
 
 
+def _mappings(statement: Any, conn: Connection) -> list[Any]:
+    return list(conn.execute(statement).mappings().all())
+
+
 def key_samples(keys: dict[str, list[str]], limit: int = 5) -> dict[str, list[dict[str, object]]]:
     """Return the primary keys of a few rows of each table (read through the gateway)."""
     from sqlalchemy import select
@@ -164,7 +174,7 @@ def key_samples(keys: dict[str, list[str]], limit: int = 5) -> dict[str, list[di
         if not columns:
             continue
         statement = select(*(tables[name].c[c] for c in columns)).limit(limit)
-        rows = run_read(lambda conn, s=statement: conn.execute(s).mappings().all())
+        rows = run_read(partial(_mappings, statement))
         samples[name] = [dict(row) for row in rows]
     return samples
 
@@ -607,6 +617,11 @@ def path_values(route: Route, world: World) -> st.SearchStrategy[dict[str, str]]
     return st.fixed_dictionaries(parts)
 
 
+def _literally(replacement: str) -> Callable[[re.Match[str]], str]:
+    """Return a re.sub replacement that inserts `replacement` as it is (no escapes)."""
+    return lambda _match: replacement
+
+
 def build_path(route: Route, values: dict[str, str]) -> str:
     """Return the path of `route` with `values`: reversed where the converters accept them,
     else the values percent-encoded into the route text (the resolver then answers 404)."""
@@ -621,8 +636,8 @@ def build_path(route: Route, values: dict[str, str]) -> str:
     text = route.pattern.replace("^", "").replace("$", "")
     for name, value in values.items():
         encoded = quote(value, safe="")
-        text = re.sub(rf"<(?:\w+:)?{name}>", lambda _m, e=encoded: e, text)
-        text = re.sub(rf"\(\?P<{name}>[^)]*\)", lambda _m, e=encoded: e, text)
+        text = re.sub(rf"<(?:\w+:)?{name}>", _literally(encoded), text)
+        text = re.sub(rf"\(\?P<{name}>[^)]*\)", _literally(encoded), text)
     return "/" + text
 
 

@@ -7,9 +7,17 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-T = TypeVar("T")
+
+class HasId(Protocol):
+    """A row with an id: the cursor's tie-breaker."""
+
+    @property
+    def id(self) -> Any: ...
+
+
+T = TypeVar("T", bound=HasId)
 MAX_LIMIT = 200
 
 

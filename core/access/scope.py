@@ -24,7 +24,8 @@ def set_current_user(session: Session, user_id: str) -> None:
     """Set the acting user for the current transaction only (SET LOCAL semantics)."""
     # is_local=true: the setting ends with the transaction, so a pooled server connection
     # handed to another client next never carries this user (see docs/rls.md).
-    session.exec(_SET_CURRENT_USER, params={"user_id": checked_user_id(user_id)})
+    # SQLModel types exec() for SELECTs only; a TextClause runs the same way.
+    session.exec(_SET_CURRENT_USER, params={"user_id": checked_user_id(user_id)})  # type: ignore[call-overload]
 
 
 @contextmanager

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 ROLES = ("viewer", "support", "engineer", "admin")
@@ -30,16 +31,18 @@ def operator_role(user: AbstractBaseUser | AnonymousUser) -> str | None:
     """Return the highest role of a logged-in operator, or None."""
     if not user.is_authenticated or not user.is_active:
         return None
+    if not isinstance(user, PermissionsMixin):  # roles are groups, held by a user model's mixin
+        return None
     if user.is_superuser:
         return "admin"
     # Cached on the user object, which lives for one request: the navigation asks per section.
     cached = getattr(user, "_operator_role", False)
-    if cached is not False:
+    if cached is None or isinstance(cached, str):
         return cached
-    names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+    names = set(user.groups.values_list("name", flat=True))
     held = [role for role in ROLES if role in names]
     role = held[-1] if held else None
-    user._operator_role = role  # type: ignore[union-attr]
+    setattr(user, "_operator_role", role)  # noqa: B010 - a cache on the request's user object
     return role
 
 
@@ -66,27 +69,28 @@ def forbidden(request: HttpRequest, role: str | None) -> HttpResponse:
     return render(request, "errors/forbidden.html", context, status=403)
 
 
-def public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+View = Callable[..., HttpResponseBase]
+
+
+def public(view: View) -> View:
     """Mark a view as open to anyone, logged in or not (login, logout, the health check)."""
-    view.public = True  # type: ignore[attr-defined]
+    view.public = True  # type: ignore[attr-defined]  # a mark LoginRequiredMiddleware reads
     return view
 
 
-def role_required(
-    role: str,
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def role_required(role: str) -> Callable[[View], View]:
     """Decorate a view so that only operators with `role` or above reach it (else 403)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if has_role(request.user, role):
                 return view(request, *args, **kwargs)
             return forbidden(request, role)
 
-        wrapped.required_role = role  # type: ignore[attr-defined]
+        wrapped.required_role = role  # type: ignore[attr-defined]  # read by the middleware
         return wrapped
 
     return decorate

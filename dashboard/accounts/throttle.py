@@ -90,7 +90,8 @@ def attempt_allowed(username: str, address: str) -> bool:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             for key in throttle_keys(username, address):
-                cursor.execute(RESERVE_SQL, {"key": key, "window": window})
+                # psycopg adapts a timedelta to an interval; django-stubs' parameter type omits it.
+                cursor.execute(RESERVE_SQL, {"key": key, "window": window})  # type: ignore[dict-item]
                 failures, locked = cursor.fetchone()
                 if locked or failures > limit:
                     raise _Refused  # rolls the counts back: a refused attempt changes nothing

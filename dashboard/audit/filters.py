@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -42,13 +43,15 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, actions: list[str], everyone: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "any action")] + [(a, a) for a in actions]
+        action = self.fields["action"]
+        assert isinstance(action, forms.ChoiceField)
+        action.choices = [("", "any action")] + [(a, a) for a in actions]
         if not everyone:
             del self.fields["operator"]
         self.fields["operator" if everyone else "subject"].widget.attrs["autofocus"] = True
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         for name in ("since", "until"):
             value = data.get(name)
             if value is not None and not within_days(value):
@@ -118,7 +121,9 @@ def audit_page(user: AbstractBaseUser | AnonymousUser, params: QueryDict) -> Aud
     form = AuditFilterForm(params or None, actions=known_actions(), everyone=everyone)
     data = form.cleaned_data if form.is_valid() else {}
     events = filtered_events(user, data)
-    kept = {name: params[name] for name in FILTER_NAMES if params.get(name) and name in form.fields}
+    kept: dict[str, Any] = {
+        name: params[name] for name in FILTER_NAMES if params.get(name) and name in form.fields
+    }
     filter_query = urlencode(kept)
 
     older_than = _cursor_event(events, params, "after")

@@ -97,6 +97,8 @@ def walk_chain(
 
 def checkpoint_break(check: ChainCheck) -> ChainBreak | None:
     """Return the break when the checkpoint's event is gone or changed since it was verified."""
+    if check.through_id is None:  # a check that verified nothing is no checkpoint
+        return None
     row = (
         AuditEvent.objects.filter(id=check.through_id)
         .values_list("prev_hash", "hash", *CHAIN_FIELDS)

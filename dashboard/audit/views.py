@@ -7,7 +7,8 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -23,6 +24,7 @@ from dashboard.audit.filters import (
 )
 from dashboard.audit.services import record
 from dashboard.audit.verification import chain_status
+from dashboard.htmx_request import HtmxHttpRequest
 
 CSV_COLUMNS = (
     "at",
@@ -39,7 +41,7 @@ EXPORT = "audit.export"
 
 @role_required("support")
 @require_GET
-def events(request: HttpRequest) -> HttpResponse:
+def events(request: HtmxHttpRequest) -> HttpResponse:
     page = audit_page(request.user, request.GET)
     if request.htmx:
         return render(request, "audit/events.html#events", {"page": page})
@@ -74,7 +76,7 @@ def _csv_lines(rows) -> Iterator[str]:
 
 @role_required("support")
 @require_GET
-def export_csv(request: HttpRequest) -> HttpResponse:
+def export_csv(request: HtmxHttpRequest) -> HttpResponseBase:
     everyone = sees_everyone(request.user)
     form = AuditFilterForm(request.GET or None, actions=known_actions(), everyone=everyone)
     data = form.cleaned_data if form.is_valid() else {}

@@ -187,7 +187,9 @@ _TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name"})
 
 class _TextCastsStripped(Visitor):
     def visit_TypeCast(self, ancestors: Any, node: ast.TypeCast) -> Any:
-        names = [getattr(n, "sval", "") for n in node.typeName.names or ()]
+        names = [
+            getattr(n, "sval", "") for n in (node.typeName.names or () if node.typeName else ())
+        ]
         return node.arg if names and names[-1] in _TEXT_TYPES else None
 
 
@@ -199,6 +201,8 @@ def normalised_check(expression: str) -> str:
     try:
         statement = parse_sql(f"SELECT {expression}")[0].stmt
     except ParseError:
+        return expression
+    if not isinstance(statement, ast.SelectStmt) or not statement.targetList:
         return expression
     previous = ""
     for _ in range(8):  # a replaced cast may hide another inside it: repeat until stable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -54,11 +55,12 @@ class CreateBranchForm(forms.Form):
         help_text="Neon deletes the branch by itself once it expires.",
     )
 
-    def __init__(self, *args: object, choices: CreateChoices, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, choices: CreateChoices, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.choices = choices
         parent = self.fields["parent"]
-        parent.choices = choices.parents  # type: ignore[attr-defined]
+        assert isinstance(parent, forms.ChoiceField)
+        parent.choices = choices.parents
         parent.initial = choices.default_parent
         when = self.fields["point_in_time"]
         zone = timezone.get_current_timezone_name()
@@ -99,7 +101,7 @@ class CreateBranchForm(forms.Form):
                 raise forms.ValidationError(exc.sentence) from None
         return name
 
-    def clean_point_in_time(self):  # type: ignore[no-untyped-def]
+    def clean_point_in_time(self):
         when = self.cleaned_data.get("point_in_time")
         if when is not None and when >= timezone.now():
             raise forms.ValidationError("The point in time must be in the past.")
@@ -126,8 +128,8 @@ class ConfirmNameForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
-    def __init__(self, *args: object, expected: str, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, expected: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.expected = expected
 
     def clean_confirm(self) -> str:
@@ -153,12 +155,12 @@ class ConfirmResetForm(forms.Form):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,
         branch_name: str = "",
         children: list[str] | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         if children:
             self.fields["preserve_under_name"] = forms.CharField(
                 label=(

@@ -188,7 +188,7 @@ class LocalProvider:
             )
             yield conn
 
-    def outside(self, conn: psycopg.Connection, statement: sql.Composable) -> None:
+    def outside(self, conn: psycopg.Connection, statement: sql.SQL | sql.Composed) -> None:
         """Run a statement that cannot be in a transaction, cancelled after statement_timeout.
 
         The cancel comes from the client, so no setting is left on the server connection.
@@ -337,7 +337,7 @@ class LocalProvider:
                         )
                     )
                     self._write_note(conn, dbname, note)
-                    major = conn.execute(SERVER_MAJOR_SQL).fetchone()[0]  # type: ignore[index]
+                    major = conn.execute(SERVER_MAJOR_SQL).fetchone()[0]  # type: ignore[index]  # one row
                     extensions = conn.execute(COPYABLE_EXTENSIONS_SQL).fetchall()
             bindir = client_bindir(int(major))
             skipped = [ext for ext, copyable in extensions if not copyable]
@@ -553,7 +553,7 @@ class LocalProvider:
     def schema_text(self, dbname: str) -> str:
         """Return the normalised schema-only dump of one database on the target's server."""
         with self.maintenance_connection() as conn, self.bounded(conn):
-            major = conn.execute(SERVER_MAJOR_SQL).fetchone()[0]  # type: ignore[index]
+            major = conn.execute(SERVER_MAJOR_SQL).fetchone()[0]  # type: ignore[index]  # one row
         return schema_only_dump(
             self._server.with_database(dbname), client_bindir(int(major)), self.clone_timeout_s
         )

@@ -15,7 +15,7 @@ class ServerAddress:
     url: str  # postgresql://user:password@host:port/dbname?params
 
     @property
-    def _parts(self):  # type: ignore[no-untyped-def]
+    def _parts(self):
         return urlsplit(self.url)
 
     @property

@@ -31,8 +31,12 @@ def is_snapshot(branch: BranchInfo) -> bool:
 
 def ready_snapshots(branches: Iterable[BranchInfo]) -> list[BranchInfo]:
     """Return the complete snapshots among `branches`, newest first."""
-    found = [b for b in branches if is_snapshot(b) and b.state == READY]
-    return sorted(found, key=lambda b: b.created_at, reverse=True)  # type: ignore[arg-type,return-value]
+    found = [
+        (b.created_at, b)
+        for b in branches
+        if is_snapshot(b) and b.state == READY and b.created_at is not None
+    ]
+    return [b for _, b in sorted(found, key=lambda pair: pair[0], reverse=True)]
 
 
 def snapshot_at_or_before(branches: Iterable[BranchInfo], when: datetime) -> BranchInfo | None:

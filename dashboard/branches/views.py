@@ -7,7 +7,7 @@ that htmx swaps the notice in.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,21 +16,22 @@ from dashboard.accounts.roles import has_role, role_required
 from dashboard.branches import services
 from dashboard.branches.forms import ConfirmNameForm, ConfirmResetForm, CreateBranchForm
 from dashboard.branches.provider import CREATING, BranchError
+from dashboard.htmx_request import HtmxHttpRequest
 
 
-def _status(request: HttpRequest, failed: bool) -> int:
+def _status(request: HtmxHttpRequest, failed: bool) -> int:
     return 503 if failed and not request.htmx else 200
 
 
-def _template(request: HttpRequest, page: str, part: str) -> str:
+def _template(request: HtmxHttpRequest, page: str, part: str) -> str:
     return f"branches/{page}.html#{part}" if request.htmx else f"branches/{page}.html"
 
 
-def _can_change(request: HttpRequest) -> bool:
+def _can_change(request: HtmxHttpRequest) -> bool:
     return has_role(request.user, "engineer")
 
 
-def _job_response(request: HttpRequest, run_id: int) -> HttpResponse:
+def _job_response(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """Answer a started job: its progress part for htmx, else a redirect to its page."""
     if request.htmx:
         return render(request, "branches/job.html#progress", {"job": services.branch_job(run_id)})
@@ -39,7 +40,7 @@ def _job_response(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @role_required("viewer")
 @require_GET
-def branch_list(request: HttpRequest) -> HttpResponse:
+def branch_list(request: HtmxHttpRequest) -> HttpResponse:
     page = services.branch_list()
     return render(
         request,
@@ -51,7 +52,7 @@ def branch_list(request: HttpRequest) -> HttpResponse:
 
 @role_required("engineer")
 @require_http_methods(["GET", "POST"])
-def branch_create(request: HttpRequest) -> HttpResponse:
+def branch_create(request: HtmxHttpRequest) -> HttpResponse:
     choices = services.create_choices()
     form = None
     if not choices.error:
@@ -69,7 +70,7 @@ def branch_create(request: HttpRequest) -> HttpResponse:
 
 @role_required("viewer")
 @require_GET
-def branch_detail(request: HttpRequest, branch_id: str) -> HttpResponse:
+def branch_detail(request: HtmxHttpRequest, branch_id: str) -> HttpResponse:
     part = request.GET.get("part") if request.htmx else None
     if part == "connection":
         connection = services.connection_part(branch_id)
@@ -96,7 +97,7 @@ def branch_detail(request: HttpRequest, branch_id: str) -> HttpResponse:
 @role_required("engineer")
 @require_POST
 @never_cache  # the answer holds passwords: no browser or proxy may keep it
-def branch_reveal(request: HttpRequest, branch_id: str) -> HttpResponse:
+def branch_reveal(request: HtmxHttpRequest, branch_id: str) -> HttpResponse:
     part = services.reveal_connection(request, branch_id)
     if request.htmx:
         return render(
@@ -113,12 +114,12 @@ def branch_reveal(request: HttpRequest, branch_id: str) -> HttpResponse:
 
 @role_required("viewer")
 @require_GET
-def branch_schema_diff(request: HttpRequest, branch_id: str) -> HttpResponse:
+def branch_schema_diff(request: HtmxHttpRequest, branch_id: str) -> HttpResponse:
     diff = services.schema_difference(branch_id)
     return render(request, _template(request, "diff", "diff"), {"diff": diff})
 
 
-def _confirmed_action(request: HttpRequest, branch_id: str, action: str) -> HttpResponse:
+def _confirmed_action(request: HtmxHttpRequest, branch_id: str, action: str) -> HttpResponse:
     target = services.action_target(branch_id, action)
     form: ConfirmNameForm | ConfirmResetForm | None = None
     if target.branch is not None and not target.refusal:
@@ -145,18 +146,18 @@ def _confirmed_action(request: HttpRequest, branch_id: str, action: str) -> Http
 
 @role_required("engineer")
 @require_http_methods(["GET", "POST"])
-def branch_delete(request: HttpRequest, branch_id: str) -> HttpResponse:
+def branch_delete(request: HtmxHttpRequest, branch_id: str) -> HttpResponse:
     return _confirmed_action(request, branch_id, "delete")
 
 
 @role_required("engineer")
 @require_http_methods(["GET", "POST"])
-def branch_reset(request: HttpRequest, branch_id: str) -> HttpResponse:
+def branch_reset(request: HtmxHttpRequest, branch_id: str) -> HttpResponse:
     return _confirmed_action(request, branch_id, "reset")
 
 
 @role_required("viewer")
 @require_GET
-def branch_job(request: HttpRequest, run_id: int) -> HttpResponse:
+def branch_job(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     job = services.branch_job(run_id)
     return render(request, _template(request, "job", "progress"), {"job": job})

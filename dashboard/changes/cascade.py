@@ -83,11 +83,11 @@ def delete_effects(tables: Mapping[str, Table], root: Table, root_predicate: str
             if action == "delete":
                 pending.append((child, child_predicate, depth + 1))
     effects = []
-    for (table, action), (predicates, via, columns) in found.items():
+    for (table, action), (predicates, vias, columns) in found.items():
         joined = (
             predicates[0] if len(predicates) == 1 else " OR ".join(f"({p})" for p in predicates)
         )
-        effects.append(Effect(table, action, joined, tuple(dict.fromkeys(via)), columns))
+        effects.append(Effect(table, action, joined, tuple(dict.fromkeys(vias)), columns))
     order = {"delete": 0, "set null": 1, "set default": 1, "blocked": 2}
     return sorted(effects, key=lambda effect: order[effect.action])
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from django.conf import settings
 from django.http import QueryDict
 from sqlalchemy import Table
+from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
 from dashboard.data.cells import to_text
 from dashboard.data.column_input import BadValue, parse_value
@@ -214,13 +215,13 @@ def model_for(table_name: str) -> type | None:
 
 def model_errors(table_name: str, python: dict[str, Any]) -> dict[str, str]:
     """Return the model's validation errors on the given columns ({} without a model)."""
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
     model = model_for(table_name)
-    if model is None:
+    if model is None or not issubclass(model, BaseModel):  # a plain SQLAlchemy class: no rules
         return {}
     try:
-        model.model_validate(python)  # type: ignore[attr-defined]
+        model.model_validate(python)
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for error in exc.errors():
@@ -250,7 +251,8 @@ def constraint_columns(table: Table, constraint: str) -> list[str]:
         if isinstance(item, sa.CheckConstraint):
             sql = str(item.sqltext)
             return [c.name for c in table.columns if re.search(rf"\b{re.escape(c.name)}\b", sql)]
-        return [column.name for column in item.columns]  # type: ignore[attr-defined]
+        if isinstance(item, ColumnCollectionConstraint):
+            return [column.name for column in item.columns]
     for index in table.indexes:
         if index.name == constraint:
             return [column.name for column in index.columns]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Table, tuple_
 
 from dashboard.data.links import referred
-from dashboard.row_text import as_text, fix_text_output, text_rows
+from dashboard.row_text import TextRow, as_text, fix_text_output, text_rows
 from dashboard.target_write import RowChange, WritePlan
 from dashboard.users.compare import (
     Reader,
@@ -142,9 +142,9 @@ def _branch_rows(
     read_branch: Reader,
     items: list[TableComparison],
     selected: list[Selected],
-) -> dict[tuple[str, tuple[tuple[str, str], ...]], object]:
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], TextRow]:
     """Return the branch's rows of the selection (the user's only), as text, by (table, key)."""
-    found: dict[tuple[str, tuple[tuple[str, str], ...]], object] = {}
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], TextRow] = {}
 
     def work(conn: Connection) -> None:
         fix_text_output(conn)

@@ -121,7 +121,7 @@ def add_plan(subject: str, table: Table, values: dict[str, Any], unset: object) 
     given = tuple((name, value) for name, value in values.items() if value is not unset)
     known = dict(given)
     key_names = [column.name for column in table.primary_key.columns]
-    key = ()
+    key: tuple[tuple[str, str], ...] = ()
     if all(known.get(name) is not None for name in key_names):
         key = tuple((name, str(known[name])) for name in key_names)
     change = RowChange(table.name, "insert", key=key, values=given, note="added")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -47,6 +47,7 @@ from dashboard.changes.row_edits import (
     sign_shown,
 )
 from dashboard.data.cursor import BadCursor
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.target_write import (
     WriteOutcome,
     WritePlan,
@@ -75,7 +76,7 @@ CHANGE_FORM = "user.change_form"  # an edit form: the row's values
 
 
 def _scoped(
-    request: HttpRequest, subject: str
+    request: HtmxHttpRequest, subject: str
 ) -> tuple[OwnershipMap, RowsAccess, object] | HttpResponse:
     """Return the map, the access and the user's key, or the response that refuses."""
     problem = writes_problem()
@@ -88,14 +89,14 @@ def _scoped(
     return owners, access, services.subject_key(owners, subject)
 
 
-def _reason_form(request: HttpRequest, access: RowsAccess) -> ChangeReasonForm:
+def _reason_form(request: HtmxHttpRequest, access: RowsAccess) -> ChangeReasonForm:
     if request.POST.get("step") == "apply":
         return ChangeReasonForm(request.POST)
     return ChangeReasonForm(initial={"reason": access.reason})
 
 
 def _write(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     plan: WritePlan,
     owners: OwnershipMap,
     form: ChangeReasonForm,
@@ -124,7 +125,7 @@ def _confirm_context(plan: WritePlan, owners: OwnershipMap, access: RowsAccess) 
 
 
 def _outcome(
-    request: HttpRequest, subject: str, outcome: WriteOutcome, labels: list[str], back: str
+    request: HtmxHttpRequest, subject: str, outcome: WriteOutcome, labels: list[str], back: str
 ) -> HttpResponse:
     skipped = [
         (labels[index] if index < len(labels) else f"#{index}", why)
@@ -166,7 +167,7 @@ def _labels(plan: WritePlan) -> list[str]:
 
 @role_required("admin")
 @require_POST
-def restore(request: HttpRequest, subject: str) -> HttpResponse:
+def restore(request: HtmxHttpRequest, subject: str) -> HttpResponse:
     scoped = _scoped(request, subject)
     if isinstance(scoped, HttpResponse):
         return scoped
@@ -194,8 +195,8 @@ def restore(request: HttpRequest, subject: str) -> HttpResponse:
                 selected += restorable(
                     owners, item, key_value, _now_reader(), source.read, max_rows()
                 )
-        context = {"branch_id": source.branch.id, "branch_name": source.branch.name}
-        planned = restore_plan(owners, subject, key_value, source.read, selected, context)
+        branch = {"branch_id": source.branch.id, "branch_name": source.branch.name}
+        planned = restore_plan(owners, subject, key_value, source.read, selected, branch)
     except BadCursor as exc:
         return _refused(request, str(exc), 400)
     except (RestoreRefused, ValueError) as exc:
@@ -212,7 +213,7 @@ def restore(request: HttpRequest, subject: str) -> HttpResponse:
         confirm = _confirm_context(planned.plan, owners, access)
     except WriteRefused as exc:
         return _refused(request, exc.sentence, exc.status)
-    context = {
+    context: dict[str, object] = {
         "subject": subject,
         "branch_name": source.branch.name,
         "restore": planned,
@@ -237,7 +238,7 @@ def _owner_columns(owners: OwnershipMap, table: str) -> set[str]:
 
 @role_required("admin")
 @require_http_methods(["GET", "POST"])
-def edit_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
+def edit_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpResponse:
     scoped = _scoped(request, subject)
     if isinstance(scoped, HttpResponse):
         return scoped
@@ -268,7 +269,7 @@ def edit_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
 
 @role_required("admin")
 @require_http_methods(["GET", "POST"])
-def add_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
+def add_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpResponse:
     scoped = _scoped(request, subject)
     if isinstance(scoped, HttpResponse):
         return scoped
@@ -302,7 +303,7 @@ def add_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
 
 
 def _change_step(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     owners: OwnershipMap,
     access: RowsAccess,
     reflected: Table,
@@ -351,7 +352,7 @@ def _change_step(
 
 @role_required("admin")
 @require_http_methods(["GET", "POST"])
-def delete_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
+def delete_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpResponse:
     scoped = _scoped(request, subject)
     if isinstance(scoped, HttpResponse):
         return scoped
@@ -417,7 +418,7 @@ def delete_row(request: HttpRequest, subject: str, table: str) -> HttpResponse:
 # -- the audit trail's write events: before and after, and revert ---------------------------------
 
 
-def _write_event(request: HttpRequest, event_id: int):
+def _write_event(request: HtmxHttpRequest, event_id: int):
     from dashboard.audit.filters import visible_events
 
     event = visible_events(request.user).filter(pk=event_id).first()
@@ -428,7 +429,7 @@ def _write_event(request: HttpRequest, event_id: int):
 
 @role_required("support")
 @require_GET
-def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
+def event_detail(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
     """One audit event; for a row change, the rows before and after, and the revert."""
     event = _write_event(request, event_id)
     context: dict[str, Any] = {"event": event, "lines": detail_lines(event.detail, limit=400)}
@@ -458,7 +459,7 @@ def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
 
 @role_required("admin")
 @require_http_methods(["GET", "POST"])
-def revert(request: HttpRequest, event_id: int) -> HttpResponse:
+def revert(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
     """Undo an audited write: its inverse, previewed, then applied through the write door."""
     problem = writes_problem()
     if problem:

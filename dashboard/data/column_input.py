@@ -16,13 +16,12 @@ from django.utils import timezone
 
 from dashboard.data.columns import ColumnInfo
 from dashboard.params import (
-    INT8,
     BadParameter,
     boolean,
     day,
     has_nul,
     integer,
-    numeric_range,
+    integer_range,
     time_of_day,
     timestamp,
     typed_number,
@@ -70,8 +69,7 @@ def _checked(parse: Callable[[], Any]) -> Any:
 
 
 def _integer(info: ColumnInfo, text: str) -> Parsed:
-    kind, bound = numeric_range(info.type_label)
-    low, high = bound if kind == "int" else INT8  # type: ignore[misc]
+    low, high = integer_range(info.type_label)
     return Parsed(_checked(lambda: integer(text, info.name, minimum=low, maximum=high)))
 
 

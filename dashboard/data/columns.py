@@ -156,7 +156,9 @@ def choices_from_check(sqltext: str) -> tuple[str, tuple[str, ...]] | None:
         statement = pglast.parse_sql(f"SELECT 1 WHERE {sqltext}")[0].stmt
     except pglast.parser.ParseError:
         return None
-    expr = statement.whereClause  # type: ignore[attr-defined]
+    if not isinstance(statement, ast.SelectStmt):
+        return None
+    expr = statement.whereClause
     if not isinstance(expr, ast.A_Expr) or expr.kind not in (
         A_Expr_Kind.AEXPR_IN,
         A_Expr_Kind.AEXPR_OP_ANY,
@@ -168,7 +170,7 @@ def choices_from_check(sqltext: str) -> tuple[str, tuple[str, ...]] | None:
     if not isinstance(column, ast.ColumnRef) or not column.fields:
         return None
     last = column.fields[-1]
-    if not isinstance(last, ast.String):
+    if not isinstance(last, ast.String) or not last.sval:
         return None
     items = _unwrap(expr.rexpr)
     if isinstance(items, ast.A_ArrayExpr):

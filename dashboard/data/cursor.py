@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -62,7 +62,7 @@ def _encode_value(value: Any) -> Any:
     raise TypeError(f"cannot put a {type(value).__name__} in a cursor")
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "f": float,
     "n": Decimal,
     "ts": datetime.fromisoformat,

@@ -125,6 +125,7 @@ def all_displays() -> dict[str, TableDisplay]:
     path = display_file()
     if path is None:
         return {}
+    key: tuple[str, int | None]
     try:
         key = (str(path), path.stat().st_mtime_ns)
     except OSError:

@@ -54,7 +54,7 @@ def export_cell(info: ColumnInfo, value: Any) -> str:
 class Batch:
     """Rows of one batch, how many were asked for, and the key to continue after."""
 
-    rows: list[Any]
+    rows: Sequence[Any]
     requested: int
     after: tuple[Any, ...] | None
 

@@ -96,7 +96,9 @@ def children_of(table: Table, tables: Mapping[str, Table]) -> list[ForeignKeyCon
     """Return the foreign keys of other tables (or this one) that point at `table`."""
     found = []
     for other_name in sorted(tables):
-        for fk in sorted(tables[other_name].foreign_key_constraints, key=lambda c: c.name or ""):
+        for fk in sorted(
+            tables[other_name].foreign_key_constraints, key=lambda c: str(c.name or "")
+        ):
             target = referred(fk)
             if target is not None and target[0] is table:
                 found.append(fk)

@@ -42,31 +42,34 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.http import QueryDict
-from sqlalchemy import Table
+from django.utils.http import urlencode
+from sqlalchemy import (
+    TEXT,
+    Select,
+    Table,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
+from dashboard.data.cells import PREVIEW_CHARS
 from dashboard.data.columns import ColumnInfo, column_kind, describe_columns
 from dashboard.data.cursor import BadCursor, Cursor, encode_cursor
 from dashboard.data.cursor import decode_cursor as _decode_cursor
 from dashboard.data.display import DEFAULT, TableDisplay
 from dashboard.data.filters import FilterSet, parse_filters
+from dashboard.data.links import data_path
 from dashboard.data.masking import masked_columns
-from dashboard.data.query_links import (
-    PARAM_COLUMNS,
-    PARAM_CURSOR,
-    PARAM_ORDER,
-    PARAM_PAGE,
-    PARAM_SEARCH,
-    PARAM_SEARCH_IN,
-    PARAM_SIZE,
-    ListLinks,
-)
 from dashboard.data.query_statements import (
-    ListStatements,
     SortOrder,
     estimate_expression,
     quoted_name,
@@ -85,6 +88,15 @@ __all__ = [
     "quoted_name",  # re-exported
 ]
 
+PARAM_COLUMNS = "c"
+PARAM_ORDER = "o"
+PARAM_SEARCH = "q"
+PARAM_SEARCH_IN = "in"
+PARAM_SIZE = "n"
+PARAM_CURSOR = "cursor"
+PARAM_PAGE = "page"
+PARAM_BACK = "back"  # on a row page: the list it was opened from (its query string)
+BACK_MAX = 2000
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_COLUMN_LIMIT = 12  # columns shown by default when the display settings name none
 DEFAULT_WIDTH_BUDGET = 190  # characters of a wide screen's list: default columns fit in it
@@ -121,7 +133,7 @@ class Position:
 
 
 @dataclass
-class ListQuery(ListStatements, ListLinks):
+class ListQuery:
     """The parsed state of one list page and everything built from it (see the module doc)."""
 
     table: Table
@@ -332,7 +344,227 @@ class ListQuery(ListStatements, ListLinks):
             token, self.table.name, self.order.token, len(self.key_names), kinds=kinds
         )
 
-    def cursor_for(self, keys: Sequence[Any], direction: str, start: int | None = None) -> str:
+    def cursor_for(
+        self, keys: Sequence[Any], direction: Literal["next", "prev"], start: int | None = None
+    ) -> str:
         """Return the signed cursor for the page after/before the row with these key values;
         `start` is where that page starts (0-based), when known."""
-        return encode_cursor(self.table.name, self.order.token, direction, keys, start)  # type: ignore[arg-type]
+        return encode_cursor(self.table.name, self.order.token, direction, keys, start)
+
+    # -- SQL -------------------------------------------------------------------------------
+    def where_clauses(self) -> list[ColumnElement[bool]]:
+        """Return the restriction, filter and search clauses (ANDed by the caller)."""
+        clauses = [*self.restriction.where, *self.filters.clauses(self.table)]
+        if self.search and self.search_in:
+            clauses.append(
+                or_(
+                    *(
+                        self.table.c[n].icontains(self.search, autoescape=True)
+                        for n in self.search_in
+                    )
+                )
+            )
+        return clauses
+
+    def preview(self, name: str) -> ColumnElement[Any]:
+        """Return what a list cell needs of a column: never a secret, never a huge value."""
+        col = self.table.c[name]
+        info = self.infos[name]
+        if info.masked or info.kind == "bytes":
+            return self.export_value(name)
+        if info.primary_key or info.foreign_table:
+            return col  # links need the whole value
+        if info.kind == "text":
+            return func.left(col, PREVIEW_CHARS + 1)
+        if info.kind in ("json", "array", "other"):
+            return func.left(cast(col, TEXT), PREVIEW_CHARS + 1)
+        return col
+
+    def export_value(self, name: str) -> ColumnElement[Any]:
+        """Return what an export cell needs of a column: the value, never a secret."""
+        col = self.table.c[name]
+        info = self.infos[name]
+        if info.masked:
+            return col.is_(None)
+        if info.kind == "bytes":
+            return func.octet_length(col)
+        return col
+
+    def _sort_nullable(self) -> bool:
+        return bool(self.key_names) and self.infos[self.key_names[0]].nullable
+
+    def order_by(self, reverse: bool = False) -> list[ColumnElement[Any]]:
+        """Return ORDER BY for the keyset (NULLs last; `reverse` reads the order backwards)."""
+        if not self.key_names:
+            if self.order.column is None:
+                return []
+            col = self.table.c[self.order.column]
+            return [col.desc().nulls_last() if self.order.descending else col.asc().nulls_last()]
+        descending = self.order.descending != reverse
+        clauses: list[ColumnElement[Any]] = []
+        for index, name in enumerate(self.key_names):
+            col = self.table.c[name]
+            clause = col.desc() if descending else col.asc()
+            # Only a nullable sort column needs NULLS LAST; leaving it off otherwise keeps a
+            # plain index usable in both directions.
+            if index == 0 and self._sort_nullable():
+                clause = clause.nulls_first() if reverse else clause.nulls_last()
+            clauses.append(clause)
+        return clauses
+
+    def beyond(self, keys: Sequence[Any], reverse: bool = False) -> ColumnElement[bool]:
+        """Return the clause selecting rows after `keys` in the read direction (NULL-safe)."""
+        descending = self.order.descending != reverse
+        cols = [self.table.c[n] for n in self.key_names]
+        binds = [literal(value, type_=col.type) for value, col in zip(keys, cols, strict=True)]
+
+        def past(cs: list[Any], bs: list[Any]) -> ColumnElement[bool]:
+            left = cs[0] if len(cs) == 1 else tuple_(*cs)
+            right = bs[0] if len(bs) == 1 else tuple_(*bs)
+            return left < right if descending else left > right
+
+        if not self._sort_nullable():
+            return past(cols, binds)
+        sort = cols[0]
+        if not reverse:  # NULLs come after every value
+            if keys[0] is None:
+                return and_(sort.is_(None), past(cols[1:], binds[1:]))
+            return or_(past(cols, binds), sort.is_(None))
+        if keys[0] is None:  # reading backwards from a NULL: all values, then earlier NULLs
+            return or_(sort.is_not(None), and_(sort.is_(None), past(cols[1:], binds[1:])))
+        return and_(sort.is_not(None), past(cols, binds))
+
+    def key_columns(self) -> list[ColumnElement[Any]]:
+        return [self.table.c[n].label(f"k{i}") for i, n in enumerate(self.key_names)]
+
+    def page_statement(self) -> Select[Any]:
+        """Return the one statement of a list page: n + 1 rows, their keys, the estimate."""
+        values = [self.preview(n).label(f"v{i}") for i, n in enumerate(self.shown)]
+        statement = select(
+            *values, *self.key_columns(), estimate_expression(self.table).label("estimate")
+        )
+        statement = statement.where(*self.where_clauses())
+        cursor = self.position.cursor
+        reverse = cursor is not None and cursor.direction == "prev"
+        if cursor is not None:
+            statement = statement.where(self.beyond(cursor.values, reverse))
+        statement = statement.order_by(*self.order_by(reverse))
+        if self.position.page > 1:
+            statement = statement.offset((self.position.page - 1) * self.page_size)
+        return statement.limit(self.page_size + 1)
+
+    def count_statement(self) -> Select[Any]:
+        """Return SELECT count(*) of the filtered list."""
+        return select(func.count()).select_from(self.table).where(*self.where_clauses())
+
+    def export_statement(
+        self, after: Sequence[Any] | None, limit: int, offset: int = 0
+    ) -> Select[Any]:
+        """Return one batch of the export: shown columns in full, keyset after `after`."""
+        values = [self.export_value(n).label(f"v{i}") for i, n in enumerate(self.shown)]
+        statement = select(*values, *self.key_columns()).where(*self.where_clauses())
+        if after is not None:
+            statement = statement.where(self.beyond(after))
+        statement = statement.order_by(*self.order_by())
+        if offset:
+            statement = statement.offset(offset)
+        return statement.limit(limit)
+
+    # -- links -----------------------------------------------------------------------------
+
+    @property
+    def list_path(self) -> str:
+        return data_path("data:list", self.table.name)
+
+    def state(
+        self,
+        *,
+        order: SortOrder | None = None,
+        drop: Sequence[str] = (),
+        filters: bool = True,
+        search: bool = True,
+        position: tuple[str, str] | None = None,
+        size: int | None = None,
+    ) -> list[tuple[str, str]]:
+        """Return the query parameters of this list with some changes (for a link)."""
+        items: list[tuple[str, str]] = list(self.restriction.params)
+        if self.columns_given and self.shown != self.default_columns:
+            items += [(PARAM_COLUMNS, name) for name in self.shown]
+        order = order or self.order
+        if order != self.default_order:
+            items.append((PARAM_ORDER, order.token))
+        if filters:
+            items += [(k, v) for k, v in self.filters.params() if k not in drop]
+        if search and self.search:
+            items.append((PARAM_SEARCH, self.search))
+            if self.search_in != self.default_search_in:
+                items += [(PARAM_SEARCH_IN, name) for name in self.search_in]
+        size = size or self.page_size
+        if size != int(getattr(settings, "DATA_PAGE_SIZE", 50)):
+            items.append((PARAM_SIZE, str(size)))
+        if position is not None:
+            items.append(position)
+        return items
+
+    def url(self, items: list[tuple[str, str]], path: str | None = None) -> str:
+        query = urlencode(items)
+        return (path or self.list_path) + (f"?{query}" if query else "")
+
+    def current_url(self) -> str:
+        """Return this page's own link (first page of the current state)."""
+        return self.url(self.state())
+
+    def sort_url(self, name: str) -> str:
+        """Return the link that sorts by `name` (ascending, or flipped if already sorted by it)."""
+        descending = not self.order.descending if self.order.column == name else False
+        return self.url(self.state(order=SortOrder(name, descending)))
+
+    def next_url(self, last_keys: Sequence[Any], start: int | None = None) -> str:
+        """Return the page after the row with `last_keys`; `start` is where it starts."""
+        token = self.cursor_for(last_keys, "next", start)
+        return self.url(self.state(position=(PARAM_CURSOR, token)))
+
+    def prev_url(self, first_keys: Sequence[Any], start: int | None = None) -> str:
+        """Return the page before the row with `first_keys`; `start` is where it starts."""
+        token = self.cursor_for(first_keys, "prev", start)
+        return self.url(self.state(position=(PARAM_CURSOR, token)))
+
+    def page_url(self, page: int) -> str:
+        position = (PARAM_PAGE, str(page)) if page > 1 else None
+        return self.url(self.state(position=position))
+
+    def without_filter_url(self, param: str) -> str:
+        return self.url(self.state(drop=[param]))
+
+    def clear_url(self) -> str:
+        """Return the list with no filters and no search (columns and order kept)."""
+        return self.url(self.state(filters=False, search=False))
+
+    def size_url(self, size: int) -> str:
+        return self.url(self.state(size=size))
+
+    def export_url(self) -> str:
+        return self.url(self.state(), data_path("data:export", self.table.name))
+
+    def count_url(self) -> str:
+        return self.url(self.state(), data_path("data:count", self.table.name))
+
+    def here_url(self) -> str:
+        """Return this very page: its state and its position (cursor or page number)."""
+        return self.url(self.state(position=self.position_param()))
+
+    def back_pair(self) -> tuple[str, str]:
+        """Return the parameter a row link carries so the row page leads back to this very
+        list page: its filters, order, columns, scope and position."""
+        items = self.state(position=self.position_param())
+        return (PARAM_BACK, urlencode(items)[:BACK_MAX])
+
+    def hidden_inputs(self) -> list[tuple[str, str]]:
+        """Return what the filter form must carry besides its own fields (restriction, order,
+        page size)."""
+        items = list(self.restriction.params)
+        if self.order != self.default_order:
+            items.append((PARAM_ORDER, self.order.token))
+        if self.page_size != int(getattr(settings, "DATA_PAGE_SIZE", 50)):
+            items.append((PARAM_SIZE, str(self.page_size)))
+        return items

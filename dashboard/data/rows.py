@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg.errors
 from django.http import Http404, QueryDict
-from sqlalchemy import Connection, ForeignKeyConstraint, Table, func, select, text
+from sqlalchemy import Connection, ForeignKeyConstraint, Table, select, text
 from sqlalchemy.exc import DBAPIError
 
 from dashboard.data.cells import Cell, full_cell, list_cell
@@ -31,8 +31,7 @@ from dashboard.data.links import (
     referred,
     row_url,
 )
-from dashboard.data.query import ListQuery, Restriction
-from dashboard.data.query_links import BACK_MAX, PARAM_BACK
+from dashboard.data.query import BACK_MAX, PARAM_BACK, ListQuery, Restriction
 from dashboard.data.services import ListRow, browsable_table
 from dashboard.target import run_read
 
@@ -136,7 +135,7 @@ def row_page(
     child_fks = children_of(table, tables)
 
     def work(conn: Connection) -> tuple[Any, list[ChildList]]:
-        statement = select(*(_full_value(query, n).label(f"v{i}") for i, n in enumerate(shown)))
+        statement = select(*(query.export_value(n).label(f"v{i}") for i, n in enumerate(shown)))
         statement = statement.where(*(table.c[n] == v for n, v in key.items()))
         statement = statement.where(*restriction.where)
         row = conn.execute(statement).first()
@@ -192,16 +191,6 @@ def back_to_list(query: ListQuery, params: QueryDict) -> str:
     return query.url([*query.restriction.params, *items])
 
 
-def _full_value(query: ListQuery, name: str) -> Any:
-    col = query.table.c[name]
-    info = query.infos[name]
-    if info.masked:
-        return col.is_(None)
-    if info.kind == "bytes":
-        return func.octet_length(col)
-    return col
-
-
 def _referenced_values(
     conn: Connection,
     table: Table,
@@ -239,7 +228,7 @@ def _children(
     conn: Connection,
     fk: ForeignKeyConstraint,
     referenced: dict[str, Any],
-    tables: dict[str, Table],
+    tables: Mapping[str, Table],
 ) -> ChildList:
     child = fk.table
     found = referred(fk)

@@ -9,7 +9,7 @@ request (`list_count`) so the list never waits for it.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,16 @@ import psycopg.errors
 from django.conf import settings
 from django.http import QueryDict
 from django.utils.safestring import SafeString, mark_safe
-from sqlalchemy import ClauseElement, Connection, Executable, Table, literal_column, select, text
+from sqlalchemy import (
+    ClauseElement,
+    Connection,
+    Executable,
+    Select,
+    Table,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 
@@ -256,7 +265,7 @@ def _headers(query: ListQuery) -> list[ColumnHeader]:
     return headers
 
 
-def _fill(page: ListPage, rows: list[Any], table: Table) -> None:
+def _fill(page: ListPage, rows: Sequence[Any], table: Table) -> None:
     query = page.query
     size = query.page_size
     position = query.position
@@ -264,7 +273,7 @@ def _fill(page: ListPage, rows: list[Any], table: Table) -> None:
     more = len(rows) > size
     if rows:
         page.estimate = rows[0].estimate if rows[0].estimate >= 0 else None
-    rows = rows[:size]
+    rows = list(rows[:size])
     if reverse:
         rows.reverse()
     key_count = len(query.key_names)
@@ -397,7 +406,9 @@ def list_count(
         if not query.filtered:
             how = "planner estimate" if estimate is not None else "not analyzed yet"
             return RowCount(about=estimate, how=how)
-        matching = select(literal_column("1")).select_from(table).where(*query.where_clauses())
+        matching: Select[Any] = (
+            select(literal_column("1")).select_from(table).where(*query.where_clauses())
+        )
         planned = planned_rows(conn, matching)
         if planned > exact_max * 10:
             return RowCount(about=planned, how="planner estimate")

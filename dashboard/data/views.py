@@ -39,7 +39,7 @@ EXPORT_ROLE = "support"  # a table's rows leave the console: more than a viewer 
 def wants_partial(request: HttpRequest) -> bool:
     """Return True for an htmx request that swaps part of the page (not a history restore)."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
 
 
 @require_GET

@@ -25,7 +25,7 @@ import os
 import sys
 
 
-def _config(spec: dict, sql_buffer: io.StringIO | None):  # type: ignore[no-untyped-def]
+def _config(spec: dict, sql_buffer: io.StringIO | None):
     from alembic.config import Config
 
     config = Config(spec["config"], output_buffer=sql_buffer)
@@ -63,7 +63,7 @@ def run_step(spec: dict) -> str:
         step = MigrationStep.downgrade_from_script(script.revision_map, target)
         starting, destination = [target.revision], (",".join(parents) or "base")
 
-    def steps(heads, context):  # type: ignore[no-untyped-def]
+    def steps(heads, context):
         return [step]
 
     with EnvironmentContext(

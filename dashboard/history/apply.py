@@ -69,6 +69,7 @@ def apply_command(project: Project, destination: str) -> str:
 def revisions_up_to(project: Project, destination: str, heads: tuple[str, ...]) -> list[Revision]:
     """Return the revisions `upgrade destination` would run from `heads`, in run order."""
     scripts = project.script.revision_map.iterate_revisions(destination, heads, implicit_base=True)
+    # The revision map holds Script objects, typed as their base class.
     return [revision_from_script(script) for script in reversed(list(scripts))]  # type: ignore[arg-type]
 
 
@@ -112,7 +113,7 @@ def run_apply(run: JobRun, destination: str) -> dict:
         raise ApplyRefused(state.sentence)
     revisions = revisions_up_to(project, destination, state.heads)
     run.note(f"{len(revisions)} revision(s) to apply to {target_location()}")
-    done = []
+    done: list[str] = []
     for number, revision in enumerate(revisions, start=1):
         run.note(f"Upgrade {revision.id} ({number}/{len(revisions)})")
         result = alembic_step(

@@ -148,7 +148,7 @@ class StatementEffect:
 
 
 def _type_name(column: pg.ColumnDef) -> str:
-    names = [n.sval for n in (column.typeName.names if column.typeName else ())]
+    names = [n.sval for n in ((column.typeName.names or ()) if column.typeName else ())]
     return names[-1].lower() if names else ""
 
 
@@ -177,6 +177,7 @@ def not_null_check_column(constraint: pg.Constraint) -> str:
         and isinstance(expression, pg.NullTest)
         and expression.nulltesttype == enums.NullTestType.IS_NOT_NULL
         and isinstance(expression.arg, pg.ColumnRef)
+        and expression.arg.fields
     ):
         return str(expression.arg.fields[-1].sval)
     return ""
@@ -199,12 +200,12 @@ class LockReader:
         """Return what `node` locks and changes for good."""
         effect = StatementEffect()
         if isinstance(node, pg.CreateStmt):
-            self.created.add(node.relation.relname)
             effect.creates = _relname(node.relation)
+            self.created.add(_bare(effect.creates))
             self._created_table_references(node, effect)
         elif isinstance(node, pg.CreateTableAsStmt):
-            self.created.add(node.into.rel.relname)
-            effect.creates = _relname(node.into.rel)
+            effect.creates = _relname(node.into.rel if node.into else None)
+            self.created.add(_bare(effect.creates))
         elif isinstance(node, pg.IndexStmt):
             table = _relname(node.relation)
             if self.existing(table):
@@ -320,9 +321,9 @@ class LockReader:
         elif subtype in _SHARE_UPDATE_EXCLUSIVE_ALTERS:
             work = SCAN if subtype == _ALTER.AT_ValidateConstraint else METADATA
             if subtype == _ALTER.AT_ValidateConstraint:
-                checked = self.unvalidated_checks.pop((_bare(table), cmd.name), "")
-                if checked:
-                    self.not_null_checks.add((_bare(table), checked))
+                column = self.unvalidated_checks.pop((_bare(table), cmd.name or ""), "")
+                if column:
+                    self.not_null_checks.add((_bare(table), column))
             effect.lock(table, SHARE_UPDATE_EXCLUSIVE, work, _alter_words(cmd))
         elif subtype in _SHARE_ROW_EXCLUSIVE_ALTERS:
             effect.lock(table, SHARE_ROW_EXCLUSIVE, METADATA, _alter_words(cmd))
@@ -373,6 +374,8 @@ _ALTER_WORDS = {
 
 def _alter_words(cmd: pg.AlterTableCmd) -> str:
     """Return what an ALTER TABLE subcommand does ('changes the type of total')."""
+    if cmd.subtype is None:
+        return cmd.name or ""
     template = _ALTER_WORDS.get(cmd.subtype)
     if template:
         return template.format(name=cmd.name or "")

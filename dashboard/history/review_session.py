@@ -47,7 +47,7 @@ def _value(node: pg.Node | None) -> str | None:
     if isinstance(value, pg.Integer):
         return "" if value.ival == 0 else f"{value.ival} ms"
     if isinstance(value, pg.String):
-        text = value.sval.strip()
+        text = (value.sval or "").strip()
         return "" if text in ("0", "0ms", "0s", "0min") else text
     return None
 
@@ -57,7 +57,9 @@ def _set_config(node: pg.Node) -> tuple[str, str, bool] | None:
     if not isinstance(node, pg.SelectStmt) or not node.targetList or len(node.targetList) != 1:
         return None
     call = node.targetList[0].val
-    if not isinstance(call, pg.FuncCall) or call.funcname[-1].sval != "set_config":
+    if not isinstance(call, pg.FuncCall) or not call.funcname:
+        return None
+    if call.funcname[-1].sval != "set_config":
         return None
     args = call.args or ()
     if len(args) != 3 or not isinstance(args[0], pg.A_Const):
@@ -114,12 +116,12 @@ class _Session:
                 for name in TIMEOUTS:
                     self.set(name, "", False)
             elif node.kind in (kinds.VAR_RESET, kinds.VAR_SET_DEFAULT):
-                self.set(node.name, "", bool(node.is_local))
+                self.set(node.name or "", "", bool(node.is_local))
             elif node.kind == kinds.VAR_SET_VALUE and node.args:
                 value = _value(node.args[0])
                 if value is not None:
-                    self.set(node.name, value, bool(node.is_local))
-        elif (config := _set_config(node)) is not None:
+                    self.set(node.name or "", value, bool(node.is_local))
+        elif node is not None and (config := _set_config(node)) is not None:
             self.set(*config)
 
 

@@ -45,7 +45,11 @@ def _touches_version_table(text: str, version_table: str) -> bool:
 def _relname(relation: pg.RangeVar | None) -> str:
     if relation is None:
         return ""
-    return f"{relation.schemaname}.{relation.relname}" if relation.schemaname else relation.relname
+    return (
+        f"{relation.schemaname}.{relation.relname}"
+        if relation.schemaname
+        else str(relation.relname)
+    )
 
 
 def _bare(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,12 +66,12 @@ class Revision:
         return Path(self.path).name
 
 
-def _as_tuple(value: object) -> tuple[str, ...]:
+def _as_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         return (value,)
-    return tuple(str(v) for v in value)  # type: ignore[attr-defined]
+    return tuple(str(v) for v in value)
 
 
 def _parse_date(value: str) -> datetime | None:
@@ -218,6 +219,7 @@ def pending_revisions(project: Project, heads: tuple[str, ...]) -> list[Revision
     """Return the revisions `upgrade heads` would run from `heads`, in run order."""
     revision_map = project.script.revision_map
     scripts = revision_map.iterate_revisions("heads", heads, implicit_base=True)
+    # The revision map holds Script objects, typed as their base class.
     return [revision_from_script(script) for script in reversed(list(scripts))]  # type: ignore[arg-type]
 
 

@@ -140,13 +140,13 @@ def statement_review(
         )
     revision_wide = []
     for finding in findings:
-        index = finding.get("statement_index")
-        if isinstance(index, int) and 0 <= index < len(reviewed):
-            reviewed[index].findings.append(finding)
+        position = finding.get("statement_index")
+        if isinstance(position, int) and 0 <= position < len(reviewed):
+            reviewed[position].findings.append(finding)
         else:
             revision_wide.append(finding)
-    for statement in reviewed:
-        statement.findings = _by_severity(statement.findings)
+    for read in reviewed:
+        read.findings = _by_severity(read.findings)
     summary = revision_summary(statements, states, version_table)
     note = ""
     try:

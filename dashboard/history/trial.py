@@ -16,10 +16,11 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 from psycopg import sql
@@ -74,7 +75,7 @@ def start_trial(
     with transaction.atomic():
         trial = TrialRun.objects.create(
             project=project.key,
-            created_by=user if user is not None and user.is_authenticated else None,
+            created_by=user if isinstance(user, User) and user.is_authenticated else None,
             round_trip=round_trip,
             keep_branch=keep_branch,
             schema_only=schema_only,
@@ -95,7 +96,7 @@ def branch_versions(url: str, schema: str, table_name: str) -> tuple[str, ...] |
     with psycopg.connect(url, connect_timeout=10, application_name=APPLICATION_NAME) as conn:
         conn.execute(TRANSACTION_TIMEOUT_SQL)
         present = conn.execute(BRANCH_VERSION_SQL, {"schema": schema, "table": table_name})
-        if not present.fetchone()[0]:  # type: ignore[index]
+        if not present.fetchone()[0]:  # type: ignore[index]  # EXISTS answers one row
             return None
         rows = conn.execute(
             sql.SQL("SELECT version_num FROM {}.{} ORDER BY version_num").format(
@@ -132,7 +133,7 @@ class _Trial:
         self.trial = trial
         self.project = project
         self.url = ""
-        self.bindir = None
+        self.bindir: Path | None = None
 
     def note(self, message: str) -> None:
         self.run.note(message)

@@ -22,6 +22,7 @@ import os
 import sys
 import sysconfig
 from collections.abc import Iterator, MutableMapping
+from types import FrameType
 from typing import Any
 
 SENTINEL = "postgresql+psycopg://probe:probe@sentinel.invalid:5432/"
@@ -47,9 +48,9 @@ LIBRARY_FOLDERS = _library_folders()
 
 def _read_by_a_library() -> bool:
     """Return True when the code reading the environment is installed, not the project's."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None and frame.f_code.co_filename in (__file__, os.__file__, "<frozen os>"):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     filename = frame.f_code.co_filename if frame is not None else ""
     return filename.startswith(LIBRARY_FOLDERS)
 
@@ -62,7 +63,7 @@ class RecordingEnviron(MutableMapping[str, str]):
     """
 
     def __init__(self, values: dict[str, str]) -> None:
-        self.values = dict(values)
+        self._values = dict(values)
         self.project_reads: list[str] = []
         self.library_reads: list[str] = []
 
@@ -77,31 +78,31 @@ class RecordingEnviron(MutableMapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         self._read(key)
-        return self.values[key]
+        return self._values[key]
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         self._read(key)
-        return self.values.get(key, default)
+        return self._values.get(key, default)
 
     def __contains__(self, key: object) -> bool:
         if isinstance(key, str):
             self._read(key)
-        return key in self.values
+        return key in self._values
 
     def __setitem__(self, key: str, value: str) -> None:
-        self.values[key] = value
+        self._values[key] = value
 
     def __delitem__(self, key: str) -> None:
-        del self.values[key]
+        del self._values[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self._values)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._values)
 
     def copy(self) -> dict[str, str]:
-        return dict(self.values)
+        return dict(self._values)
 
 
 def _url_of(kwargs: dict[str, Any], args: tuple[Any, ...]) -> str:
@@ -129,10 +130,10 @@ def _intercept() -> None:
     def engine_from_config(configuration: dict[str, Any], prefix: str = "sqlalchemy.", **_: Any):
         raise Captured(str(configuration.get(f"{prefix}url", "")))
 
-    EnvironmentContext.configure = configure  # type: ignore[method-assign]
+    EnvironmentContext.configure = configure  # type: ignore[method-assign]  # patched for this run
     for module in (sqlalchemy, sqlalchemy.engine):
-        module.create_engine = create_engine  # type: ignore[assignment]
-        module.engine_from_config = engine_from_config  # type: ignore[assignment]
+        setattr(module, "create_engine", create_engine)  # noqa: B010 - patched for this run
+        setattr(module, "engine_from_config", engine_from_config)  # noqa: B010
 
 
 def _model_modules(metadata: Any) -> list[str]:

@@ -78,7 +78,7 @@ def variables_read_in_source(source: str) -> tuple[str, ...]:
             )
             if reads_environ or getenv:
                 name = _literal(node.args[0])
-        if name:
+        if name and isinstance(node, ast.expr):  # a subscript or a call
             found.append((node.lineno, node.col_offset, name))
     return tuple(dict.fromkeys(name for _, _, name in sorted(found)))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,6 +23,7 @@ from dashboard.history.services import (
     trial_context,
 )
 from dashboard.history.trial import start_trial
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.jobs.abandoned import checked_run
 from dashboard.jobs.kinds import job_kind_role
 
@@ -31,13 +32,13 @@ from dashboard.jobs.kinds import job_kind_role
 TRIAL_ROLE = job_kind_role("migration_trial")
 
 
-def _checked(request: HttpRequest, name: str) -> bool:
+def _checked(request: HtmxHttpRequest, name: str) -> bool:
     return request.POST.get(name) in ("on", "true", "1")
 
 
 @role_required("viewer")
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: HtmxHttpRequest) -> HttpResponse:
     part = request.GET.get("part", "") if request.htmx else ""
     if part == "drift":
         return render(request, "history/index.html#drift", {"drift": drift_summary()})
@@ -55,7 +56,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @role_required("viewer")
 @require_GET
-def revision(request: HttpRequest, revision_id: str) -> HttpResponse:
+def revision(request: HtmxHttpRequest, revision_id: str) -> HttpResponse:
     try:
         if request.htmx:
             page = revision_sql_part(revision_id)
@@ -70,7 +71,7 @@ def revision(request: HttpRequest, revision_id: str) -> HttpResponse:
 
 @require_POST
 @role_required("engineer")
-def revision_regenerate(request: HttpRequest, revision_id: str) -> HttpResponse:
+def revision_regenerate(request: HtmxHttpRequest, revision_id: str) -> HttpResponse:
     try:
         project = load_project()
     except ProjectError as exc:
@@ -90,7 +91,7 @@ def revision_regenerate(request: HttpRequest, revision_id: str) -> HttpResponse:
 
 @role_required("viewer")
 @require_GET
-def trials(request: HttpRequest) -> HttpResponse:
+def trials(request: HtmxHttpRequest) -> HttpResponse:
     project = project_settings()
     runs = TrialRun.objects.filter(project=project.key).select_related("job", "created_by")[:100]
     context = {"trials": runs, "may_trial": has_role(request.user, TRIAL_ROLE)}
@@ -99,7 +100,7 @@ def trials(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @role_required(TRIAL_ROLE)
-def trial_start(request: HttpRequest) -> HttpResponse:
+def trial_start(request: HtmxHttpRequest) -> HttpResponse:
     options = {
         "round_trip": _checked(request, "round_trip"),
         "keep_branch": _checked(request, "keep_branch"),
@@ -118,7 +119,7 @@ def trial_start(request: HttpRequest) -> HttpResponse:
 
 @role_required(TRIAL_ROLE)
 @require_GET
-def trial(request: HttpRequest, trial_id: int) -> HttpResponse:
+def trial(request: HtmxHttpRequest, trial_id: int) -> HttpResponse:
     run = get_object_or_404(TrialRun.objects.select_related("job", "created_by"), pk=trial_id)
     if run.job is not None:
         checked_run(run.job)  # a trial whose worker stopped ends here, and the polling with it
@@ -128,7 +129,7 @@ def trial(request: HttpRequest, trial_id: int) -> HttpResponse:
 
 @require_POST
 @role_required("admin")
-def apply(request: HttpRequest) -> HttpResponse:
+def apply(request: HtmxHttpRequest) -> HttpResponse:
     typed = request.POST.get("confirm_revision", "")
     try:
         run = start_apply(request.user, typed)

@@ -108,7 +108,7 @@ class Supervisor:
 
     def stop(self, timeout: float = 20.0) -> None:
         """Ask every running child to stop (SIGTERM), then kill what is left after `timeout`."""
-        running = [child.process for child in self.children if child.running]
+        running = [c.process for c in self.children if c.running and c.process is not None]
         for process in running:
             process.send_signal(signal.SIGTERM)
         deadline = self._clock() + timeout

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard.accounts.roles import forbidden, has_role, public, role_required
 from dashboard.home import overview_checks as checks
 from dashboard.home.services import health, target_overview
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.jobs.models import JobRun
 from dashboard.jobs.services import enqueue
 from dashboard.queries.health import connection_usage, vacuum_state, wraparound
@@ -151,14 +152,14 @@ def overview_line(request: HttpRequest, key: str) -> HttpResponse:
 
 @public
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(request: HtmxHttpRequest) -> JsonResponse:
     report = health()
     return JsonResponse(report, status=200 if report["ok"] else 503)
 
 
 @role_required("viewer")
 @require_POST
-def health_check_start(request: HttpRequest) -> HttpResponse:
+def health_check_start(request: HtmxHttpRequest) -> HttpResponse:
     from dashboard.jobs.tasks import health_check
 
     run = enqueue(health_check, kind="health_check", user=request.user)

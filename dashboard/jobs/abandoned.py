@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, ForeignObjectRel, QuerySet
 from django.db.models.functions import Coalesce, Now
 from django.dispatch import Signal
 from django.utils import timezone
@@ -75,10 +75,13 @@ def _retry(run: JobRun) -> JobRun | None:
     # Whatever pointed at the abandoned run (a branch request, a revision's SQL) follows it.
     for relation in JobRun._meta.get_fields(include_hidden=True):
         reverse_foreign_key = relation.one_to_many and relation.auto_created
-        if not reverse_foreign_key or relation.related_model is JobRun:
+        if not reverse_foreign_key or not isinstance(relation, ForeignObjectRel):
+            continue
+        model = relation.related_model
+        if model is JobRun or not isinstance(model, type):
             continue
         field = relation.field.name
-        relation.related_model._base_manager.filter(**{field: run}).update(**{field: retry})
+        model._base_manager.filter(**{field: run}).update(**{field: retry})
     transaction.on_commit(
         lambda: app.configure_task(name=run.task_name).defer(run_id=retry.pk, **run.params)
     )

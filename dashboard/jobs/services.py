@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import transaction
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.django_connector import DjangoConnector
@@ -35,7 +35,7 @@ def enqueue(
             kind=checked_job_kind(kind),
             task_name=task.name,
             params=params,
-            created_by=user if user is not None and user.is_authenticated else None,
+            created_by=user if isinstance(user, User) and user.is_authenticated else None,
         )
         if isinstance(app.connector, DjangoConnector):
             task.defer(run_id=run.pk, **params)

@@ -50,7 +50,8 @@ def run_until_idle(queues: list[str] | None = None) -> None:
     Like `manage.py run_worker`, this swaps Django's connector (which hands JSON back as text)
     for a psycopg worker connector on the same database.
     """
-    with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
+    # app.connector is Django's (typed as the base class), which has a worker twin.
+    with app.replace_connector(app.connector.get_worker_connector()) as worker_app:  # type: ignore[attr-defined]
         worker_app.run_worker(
             queues=queues, wait=False, install_signal_handlers=False, listen_notify=False
         )

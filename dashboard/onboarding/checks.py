@@ -281,13 +281,13 @@ def branches_possible(facts: TargetFacts) -> Check:
             OK,
             f"local clones on the target's server ({maintenance.role} has CREATEDB and CREATEROLE)",
         )
-    missing = clone_rights_sql(maintenance.role).as_string(None) + ";"
+    grant = clone_rights_sql(maintenance.role).as_string(None) + ";"
     return Check(
         title,
         BAD,
         f"BRANCH_PROVIDER=local but {maintenance.role or 'the maintenance role'} may not "
         "create databases and roles: branches and migration trial runs fail",
-        f"as a superuser: {missing} or on Neon set BRANCH_PROVIDER=neon with NEON_API_KEY "
+        f"as a superuser: {grant} or on Neon set BRANCH_PROVIDER=neon with NEON_API_KEY "
         "and NEON_PROJECT_ID",
     )
 

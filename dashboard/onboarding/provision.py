@@ -9,7 +9,9 @@ The statements come from core.embedded, the same ones `make demo` and the tests 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
@@ -38,7 +40,7 @@ class Server:
     url: str
 
     @property
-    def parts(self):  # type: ignore[no-untyped-def]
+    def parts(self):
         return urlsplit(self.url.replace("postgresql+psycopg://", "postgresql://", 1))
 
     @property
@@ -101,7 +103,7 @@ class Outcome:
 def _run(
     conn: psycopg.Connection,
     database: str,
-    statements: list[sql.Composable],
+    statements: Sequence[sql.SQL | sql.Composed],
     outcome: Outcome,
     *,
     blocking: bool,
@@ -117,7 +119,9 @@ def _run(
     return True
 
 
-def _scalar(conn: psycopg.Connection, query: str, params: tuple = ()) -> object:
+def _scalar(
+    conn: psycopg.Connection, query: str, params: Sequence[Any] | Mapping[str, Any] = ()
+) -> object:
     row = conn.execute(query, params).fetchone()
     return row[0] if row else None
 
@@ -310,11 +314,11 @@ def prepare_target(
             outcome,
             f"role {maintenance} for {what}",
         )
-        available, created = conn.execute(STATEMENTS_AVAILABLE_SQL).fetchone()  # type: ignore[misc]
+        available, created = conn.execute(STATEMENTS_AVAILABLE_SQL).fetchone()  # type: ignore[misc]  # one row: two aggregates
         # After the roles: the maintenance role (made above, or in the same printed script) is
         # granted the reset function by its name alone, the one overload there is
         # (pg_stat_statements 1.9 and newer); where the extension exists, its builder did.
-        create = [
+        create: list[sql.SQL | sql.Composed] = [
             sql.SQL("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"),
             reset_grant_sql("pg_stat_statements_reset", maintenance),
         ]

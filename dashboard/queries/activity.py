@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -229,8 +230,8 @@ def _sessions(
     return sessions
 
 
-def _seconds(value: object) -> float | None:
-    return float(value) if value is not None else None  # type: ignore[arg-type]
+def _seconds(value: Any) -> float | None:
+    return float(value) if value is not None else None
 
 
 def activity(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from dashboard.accounts.roles import role_required
 from dashboard.audit.services import record
 from dashboard.console_work import APPLICATION_NAME
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.params import BadParameter, timestamp
 from dashboard.queries.actions import (
     nothing_to_cancel,
@@ -31,7 +32,7 @@ def _activity_url(**params: str) -> str:
 
 
 @role_required("viewer")
-def activity(request: HttpRequest) -> HttpResponse:
+def activity(request: HtmxHttpRequest) -> HttpResponse:
     show_idle = request.GET.get("idle") == "1"
     show_console = request.GET.get("console") == "1"
     paused = request.GET.get("refresh") == "off"
@@ -77,7 +78,7 @@ def activity(request: HttpRequest) -> HttpResponse:
 
 @role_required("admin")
 @require_http_methods(["GET", "POST"])
-def signal(request: HttpRequest, pid: int, how: str) -> HttpResponse:
+def signal(request: HtmxHttpRequest, pid: int, how: str) -> HttpResponse:
     if how not in ("cancel", "terminate"):
         raise Http404(f"“{how}” is not an action on a backend: use cancel or terminate.")
     if request.method == "GET":
@@ -123,7 +124,7 @@ def signal(request: HttpRequest, pid: int, how: str) -> HttpResponse:
 
 @role_required("admin")
 @require_http_methods(["GET", "POST"])
-def reset(request: HttpRequest) -> HttpResponse:
+def reset(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         database = reset_statement_statistics()
         record(request, "queries.reset_statistics", detail={"database": database})
@@ -132,7 +133,7 @@ def reset(request: HttpRequest) -> HttpResponse:
             f"The statement statistics of database “{database}” were reset. "
             "Snapshots taken before remain in the history.",
         )
-        response = redirect("queries:statements")
+        response: HttpResponse = redirect("queries:statements")
         if request.htmx:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = reverse("queries:statements")

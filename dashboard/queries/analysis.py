@@ -90,7 +90,8 @@ def explained_statement(query: str) -> str | None:
         return None
     if len(stmts) != 1 or not isinstance(stmts[0].stmt, ast.ExplainStmt):
         return None
-    return RawStream()(stmts[0].stmt.query)
+    explained = stmts[0].stmt.query
+    return RawStream()(explained) if explained is not None else None
 
 
 def statement_count(query: str) -> int | None:

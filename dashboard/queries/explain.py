@@ -44,7 +44,7 @@ from dashboard.queries.plan_masking import masked_column_refusal
 from dashboard.queries.plans import Plan, plan_from_json
 from dashboard.queries.sqlformat import bind_literals, format_sql, parameter_numbers
 from dashboard.schema.reflection import reflection
-from dashboard.target import read_only_setup, run_read, target_schema
+from dashboard.target import driver_connection, read_only_setup, run_read, target_schema
 
 NO_READ_ONLY_ROLE = (
     "EXPLAIN ANALYZE runs the statement, so it runs only as a read-only database role, and "
@@ -94,7 +94,7 @@ class ExplainOutcome:
 
 def _run_text(conn: Connection, sql_text: str) -> Any:
     """Run `sql_text` as it is (no placeholder parsing) and return its first row, if any."""
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     try:
         with raw.cursor() as cursor:
             cursor.execute(sql_text)
@@ -199,7 +199,7 @@ def bound_statement(
 ) -> str:
     """Return `query` with every `$n` replaced by the literal of `values[n]` (in the text the
     server accepted, when `query` itself does not parse)."""
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     shape = shape or prepared_shape(conn, query)
     slots = parameter_slots(conn, query, shape)
     for slot in slots:
@@ -239,7 +239,7 @@ def generic_plan_json(conn: Connection, statement: str, options: str) -> list[di
     prepared and planned with `plan_cache_mode = force_generic_plan`: the NULLs passed to
     EXECUTE are not used for planning. The setting is local to the read's transaction.
     """
-    raw = conn.connection.driver_connection
+    raw = driver_connection(conn)
     if raw.info.server_version >= GENERIC_PLAN_OPTION_VERSION:
         return explain_json(conn, statement, f"GENERIC_PLAN, {options}")
     count = max(parameter_numbers(statement), default=0)

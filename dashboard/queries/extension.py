@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from psycopg.errors import ObjectNotInPrerequisiteState
@@ -193,7 +194,7 @@ def statements_status(conn: Connection) -> StatementsStatus:
     )
 
 
-def statements_info(conn: Connection, status: StatementsStatus) -> dict[str, object]:
+def statements_info(conn: Connection, status: StatementsStatus) -> dict[str, Any]:
     """Return when the statistics were last reset and how many entries were evicted since."""
     schema = conn.dialect.identifier_preparer.quote_identifier(status.schema or "public")
     row = conn.exec_driver_sql(INFO_SQL.format(schema=schema)).mappings().one()

@@ -180,7 +180,7 @@ class Health:
 
 def _health(conn: Connection, show_console: bool) -> Health:
     schema = target_schema()
-    console = {
+    console: dict[str, Any] = {
         "application": APPLICATION_NAME,
         "console_roles": list(console_roles(conn)),
         "show_console": show_console,

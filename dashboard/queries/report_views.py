@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from dashboard.accounts.roles import forbidden, has_role, role_required
 from dashboard.audit.services import record
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.jobs.services import enqueue
 from dashboard.queries import charts
 from dashboard.queries.health import database_health
@@ -32,7 +33,7 @@ def owner_columns() -> frozenset[tuple[str, str]]:
 
 
 @role_required("viewer")
-def indexes(request: HttpRequest) -> HttpResponse:
+def indexes(request: HtmxHttpRequest) -> HttpResponse:
     try:
         report = index_report(
             min_rows=settings.QUERIES_SEQ_SCAN_MIN_ROWS, owner_columns=owner_columns()
@@ -99,7 +100,7 @@ def health(request: HttpRequest) -> HttpResponse:
 
 @role_required("viewer")
 @require_http_methods(["GET", "POST"])
-def snapshots(request: HttpRequest) -> HttpResponse:
+def snapshots(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not has_role(request.user, "engineer"):
             return forbidden(request, "engineer")

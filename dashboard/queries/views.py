@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from dashboard.accounts.roles import has_role, role_required
 from dashboard.audit.services import record
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.params import BadParameter, integer, text
 from dashboard.queries import charts
 from dashboard.queries.explain import ExplainOutcome, ExplainRefused, explain_statement
@@ -31,7 +32,7 @@ from dashboard.target import TargetError, target_schema
 
 
 @role_required("viewer")
-def statements(request: HttpRequest) -> HttpResponse:
+def statements(request: HtmxHttpRequest) -> HttpResponse:
     filters = StatementFilters.from_query(request.GET)
     try:
         status, page = statement_page(filters)
@@ -91,7 +92,7 @@ def _history_context(queryid: int, span_key: str) -> dict[str, Any]:
     }
 
 
-def _statement_context(request: HttpRequest, queryid: int) -> dict[str, Any]:
+def _statement_context(request: HtmxHttpRequest, queryid: int) -> dict[str, Any]:
     status, detail = statement_detail(queryid)
     context: dict[str, Any] = {
         "tab": "statements",
@@ -114,7 +115,7 @@ def _statement_context(request: HttpRequest, queryid: int) -> dict[str, Any]:
 
 
 @role_required("viewer")
-def statement(request: HttpRequest, queryid: str) -> HttpResponse:
+def statement(request: HtmxHttpRequest, queryid: str) -> HttpResponse:
     number = _queryid(queryid)
     if request.htmx and request.htmx.target == "history":
         context = _history_context(number, request.GET.get("history", "24h"))
@@ -123,7 +124,7 @@ def statement(request: HttpRequest, queryid: str) -> HttpResponse:
     return render(request, "queries/statement.html", _statement_context(request, number))
 
 
-def _parameter_values(request: HttpRequest, detail: StatementDetail) -> dict[int, str]:
+def _parameter_values(request: HtmxHttpRequest, detail: StatementDetail) -> dict[int, str]:
     values = {}
     for slot in detail.parameters:
         slot.value = text(request.POST.get(slot.name, "")[:10_000], slot.name)
@@ -133,7 +134,7 @@ def _parameter_values(request: HttpRequest, detail: StatementDetail) -> dict[int
 
 @role_required("viewer")
 @require_POST
-def explain(request: HttpRequest, queryid: str) -> HttpResponse:
+def explain(request: HtmxHttpRequest, queryid: str) -> HttpResponse:
     """EXPLAIN without running the statement (any operator): estimated or generic plan."""
     mode = request.POST.get("mode", "plain")
     return _explain(request, _queryid(queryid), "generic" if mode == "generic" else "plain")
@@ -141,12 +142,12 @@ def explain(request: HttpRequest, queryid: str) -> HttpResponse:
 
 @role_required("engineer")
 @require_POST
-def explain_analyze(request: HttpRequest, queryid: str) -> HttpResponse:
+def explain_analyze(request: HtmxHttpRequest, queryid: str) -> HttpResponse:
     """EXPLAIN ANALYZE of a plain SELECT, read-only and rolled back, under a timeout; audited."""
     return _explain(request, _queryid(queryid), "analyze")
 
 
-def _explain(request: HttpRequest, number: int, mode: str) -> HttpResponse:
+def _explain(request: HtmxHttpRequest, number: int, mode: str) -> HttpResponse:
     context = _statement_context(request, number) if not request.htmx else {}
     status, detail = (context["status"], context["detail"]) if context else statement_detail(number)
     context.update({"detail": detail, "status": status, "mode": mode})
@@ -194,7 +195,7 @@ def _explain(request: HttpRequest, number: int, mode: str) -> HttpResponse:
 
 @role_required("viewer")
 @require_POST
-def hypothetical(request: HttpRequest, queryid: str) -> HttpResponse:
+def hypothetical(request: HtmxHttpRequest, queryid: str) -> HttpResponse:
     number = _queryid(queryid)
     context = _statement_context(request, number) if not request.htmx else {}
     status, detail = (context["status"], context["detail"]) if context else statement_detail(number)

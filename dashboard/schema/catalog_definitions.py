@@ -121,4 +121,4 @@ def trigger_definitions(conn: Connection, oid: int) -> dict[str, str]:
 def policy_expressions(conn: Connection, oid: int) -> dict[str, tuple[str | None, str | None]]:
     """Return each policy's (USING, WITH CHECK) expressions, by policy name."""
     rows = _rows(conn, POLICY_EXPRESSIONS_SQL, {"oid": oid})
-    return {str(r["name"]): (r["using_expression"], r["check_expression"]) for r in rows}  # type: ignore[misc]
+    return {str(r["name"]): (r["using_expression"], r["check_expression"]) for r in rows}

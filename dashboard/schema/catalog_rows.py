@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection
 
-Row = dict[str, object]
+Row = dict[str, Any]
 
 
 def _rows(conn: Connection, statement, params: dict[str, object]) -> list[Row]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection
 
 from dashboard.schema import catalog
@@ -12,8 +14,8 @@ from dashboard.target import run_read, target_schema
 
 def _diagram(
     schema: str,
-    column_rows: list[dict[str, object]],
-    edge_rows: list[dict[str, object]],
+    column_rows: list[dict[str, Any]],
+    edge_rows: list[dict[str, Any]],
     focus: str | None = None,
 ) -> Diagram:
     columns: dict[str, list[DiagramColumn]] = {}
@@ -30,9 +32,9 @@ def _diagram(
         DiagramEdge(
             name=str(row["name"]),
             source=str(row["source"]),
-            source_columns=tuple(row["source_columns"]),  # type: ignore[arg-type]
+            source_columns=tuple(row["source_columns"]),
             target=str(row["target"]),
-            target_columns=tuple(row["target_columns"]),  # type: ignore[arg-type]
+            target_columns=tuple(row["target_columns"]),
         )
         for row in edge_rows
         if row["source"] in columns and row["target"] in columns

@@ -114,7 +114,8 @@ def _comparable(metadata: MetaData, schema: str) -> MetaData:
     copy = MetaData(naming_convention=metadata.naming_convention)
     for table in metadata.tables.values():
         if table.schema in (None, schema):
-            table.to_metadata(copy, schema=None)
+            # None: the copy is unqualified (accepted at run time; SQLAlchemy's hints omit it).
+            table.to_metadata(copy, schema=None)  # type: ignore[arg-type]
     return copy
 
 

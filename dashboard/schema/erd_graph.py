@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from dashboard.schema.erd_model import DiagramEdge
 
 
@@ -101,7 +103,7 @@ def _order_layers(layers: list[list[str]], pairs: list[tuple[str, str]]) -> list
     for _round in range(2):
         for level in sweep:
             members = set(ordered[level])
-            ordered[level] = sorted(ordered[level], key=lambda n, m=members: barycenter(n, m))
+            ordered[level] = sorted(ordered[level], key=partial(barycenter, same_layer=members))
             assign(ordered[level])
     return ordered
 

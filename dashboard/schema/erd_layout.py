@@ -240,7 +240,9 @@ def layout(diagram: Diagram, compact: bool | None = None) -> Layout:
     row_width = max([GRID_MIN_WIDTH, (area**0.5) * 1.5] + [g.width for _, g in placed_groups])
     routes: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     layers: list[list[str]] = []
-    x, y, row_height, widest = MARGIN, MARGIN, 0.0, 0.0
+    x: float = MARGIN
+    y: float = MARGIN
+    row_height, widest = 0.0, 0.0
     for group, placed in placed_groups:
         if x > MARGIN and x + placed.width > MARGIN + row_width:
             x, y, row_height = MARGIN, y + row_height + GROUP_ROW_GAP, 0.0

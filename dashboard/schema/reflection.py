@@ -86,7 +86,15 @@ class UnknownColumn(Http404):
 
 
 _lock = threading.Lock()
-_state: dict[str, object] = {"reflection": None, "checked_at": 0.0}
+
+
+@dataclass
+class _Cached:
+    reflection: Reflection | None = None
+    checked_at: float = 0.0  # time.monotonic() of the last fingerprint check
+
+
+_state = _Cached()
 
 
 def schema_fingerprint(conn: Connection, schema: str) -> str:
@@ -116,33 +124,32 @@ def reflection(force: bool = False) -> Reflection:
     schema = target_schema()
     interval = float(getattr(settings, "REFLECTION_CHECK_SECONDS", 10))
     with _lock:
-        current = _state["reflection"]
-        fresh_enough = time.monotonic() - float(_state["checked_at"]) < interval  # type: ignore[arg-type]
-        if (
-            isinstance(current, Reflection)
-            and current.schema == schema
-            and fresh_enough
-            and not force
-        ):
+        current = _state.reflection
+        fresh_enough = time.monotonic() - _state.checked_at < interval
+        if current is not None and current.schema == schema and fresh_enough and not force:
             return current
 
         def refresh(conn: Connection) -> Reflection:
-            reusable = isinstance(current, Reflection) and current.schema == schema and not force
-            if reusable and schema_fingerprint(conn, schema) == current.fingerprint:  # type: ignore[union-attr]
-                return current  # type: ignore[return-value]
+            if (
+                current is not None
+                and current.schema == schema
+                and not force
+                and schema_fingerprint(conn, schema) == current.fingerprint
+            ):
+                return current
             return _reflect(conn, schema)
 
         result = run_read(refresh, timeout_ms=60_000)
-        _state["reflection"] = result
-        _state["checked_at"] = time.monotonic()
+        _state.reflection = result
+        _state.checked_at = time.monotonic()
         return result
 
 
 def invalidate() -> None:
     """Forget the cached reflection (the next call reflects again)."""
     with _lock:
-        _state["reflection"] = None
-        _state["checked_at"] = 0.0
+        _state.reflection = None
+        _state.checked_at = 0.0
 
 
 def table_named(name: str) -> Table:

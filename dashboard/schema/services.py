@@ -134,8 +134,8 @@ def table_list(search: str = "", sort: str = "name") -> TableList:
     rows = [
         TableRow(
             **row,
-            total_bytes=by_name.get(str(row["name"]), {}).get("total_bytes"),  # type: ignore[arg-type]
-            index_bytes=by_name.get(str(row["name"]), {}).get("index_bytes"),  # type: ignore[arg-type]
+            total_bytes=by_name.get(str(row["name"]), {}).get("total_bytes"),
+            index_bytes=by_name.get(str(row["name"]), {}).get("index_bytes"),
         )
         for row in found
     ]

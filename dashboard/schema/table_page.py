@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -180,7 +181,7 @@ class TableDetail:
 
 
 def _size(conn: Connection, oid: int) -> TableSize:
-    return TableSize(**catalog.table_size(conn, oid), by_index=catalog.index_sizes(conn, oid))  # type: ignore[arg-type]
+    return TableSize(**catalog.table_size(conn, oid), by_index=catalog.index_sizes(conn, oid))
 
 
 def _definitions(conn: Connection, oid: int) -> Definitions:
@@ -200,7 +201,7 @@ def _columns(conn: Connection, oid: int, found: Definitions) -> list[ColumnInfo]
         generated = bool(row["is_generated"])
         result.append(
             ColumnInfo(
-                **row,  # type: ignore[arg-type]
+                **row,
                 default=None if generated else expression,
                 generated=expression if generated else None,
             )
@@ -210,12 +211,12 @@ def _columns(conn: Connection, oid: int, found: Definitions) -> list[ColumnInfo]
 
 def _keys(conn: Connection, oid: int, schema: str, found: Definitions) -> Keys:
     constraints = [
-        ConstraintInfo(**row, definition=found.constraints.get(str(row["name"])))  # type: ignore[arg-type]
+        ConstraintInfo(**row, definition=found.constraints.get(str(row["name"])))
         for row in catalog.constraints(conn, oid)
     ]
 
-    def foreign(rows: list[dict[str, object]]) -> list[ForeignKeyInfo]:
-        return [ForeignKeyInfo(**row, other_is_here=row["other_schema"] == schema) for row in rows]  # type: ignore[arg-type]
+    def foreign(rows: list[dict[str, Any]]) -> list[ForeignKeyInfo]:
+        return [ForeignKeyInfo(**row, other_is_here=row["other_schema"] == schema) for row in rows]
 
     return Keys(
         primary_key=next((c for c in constraints if c.kind == "primary key"), None),
@@ -232,7 +233,7 @@ def _indexes(
 ) -> list[IndexInfo]:
     return [
         IndexInfo(
-            **row,  # type: ignore[arg-type]
+            **row,
             definition=found.indexes.get(str(row["name"])),
             bytes=sizes.get(str(row["name"])),
         )
@@ -242,7 +243,7 @@ def _indexes(
 
 def _triggers(conn: Connection, oid: int, found: Definitions) -> list[TriggerInfo]:
     return [
-        TriggerInfo(**row, definition=found.triggers.get(str(row["name"])))  # type: ignore[arg-type]
+        TriggerInfo(**row, definition=found.triggers.get(str(row["name"])))
         for row in catalog.triggers(conn, oid)
     ]
 
@@ -251,7 +252,7 @@ def _policies(conn: Connection, oid: int, found: Definitions) -> list[PolicyInfo
     result = []
     for row in catalog.policies(conn, oid):
         using, check = found.policies.get(str(row["name"]), (None, None))
-        result.append(PolicyInfo(**row, using_expression=using, check_expression=check))  # type: ignore[arg-type]
+        result.append(PolicyInfo(**row, using_expression=using, check_expression=check))
     return result
 
 
@@ -268,7 +269,7 @@ def table_detail(name: str) -> TableDetail:
     return TableDetail(
         name=name,
         schema=schema,
-        facts=read_part(lambda c: TableFacts(**catalog.table_facts(c, oid)), "facts"),  # type: ignore[arg-type]
+        facts=read_part(lambda c: TableFacts(**catalog.table_facts(c, oid)), "facts"),
         size=size,
         definitions=definitions,
         columns=read_part(lambda c: _columns(c, oid, found), "columns"),

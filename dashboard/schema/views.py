@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from dashboard.accounts.roles import role_required
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.params import text
 from dashboard.schema.diagrams import neighbourhood_diagram, schema_diagram
 from dashboard.schema.erd_model import Diagram
@@ -29,7 +30,7 @@ def diagram_svg(diagram: Diagram, id_prefix: str) -> SafeString:
 
 @require_GET
 @role_required("viewer")
-def tables(request: HttpRequest) -> HttpResponse:
+def tables(request: HtmxHttpRequest) -> HttpResponse:
     """The table list with the drift report; htmx filtering gets the list part alone."""
     search = text(request.GET.get("q", ""), "q")
     sort = request.GET.get("sort", "name")
@@ -46,7 +47,7 @@ def tables(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required("viewer")
-def table(request: HttpRequest, name: str) -> HttpResponse:
+def table(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """One table: columns, keys, indexes, triggers, policies and its neighbourhood diagram."""
     detail = table_detail(name)
     context: dict[str, object] = {"detail": detail}
@@ -57,7 +58,7 @@ def table(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_GET
 @role_required("viewer")
-def diagram(request: HttpRequest) -> HttpResponse:
+def diagram(request: HtmxHttpRequest) -> HttpResponse:
     """The whole schema's ER diagram, embedded in a page."""
     found = schema_diagram()
     return render(
@@ -69,7 +70,7 @@ def diagram(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required("viewer")
-def erd(request: HttpRequest, name: str | None = None) -> HttpResponse:
+def erd(request: HtmxHttpRequest, name: str | None = None) -> HttpResponse:
     """The ER diagram as an SVG file: the whole schema, or one table and its neighbours."""
     found = neighbourhood_diagram(name) if name is not None else schema_diagram()
     response = HttpResponse(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +27,7 @@ from dashboard.branches.provider_access import _logged
 from dashboard.changes.links import add_row_url, may_change_rows, row_change_urls
 from dashboard.data.cursor import BadCursor
 from dashboard.data.shown_rows import plain_key
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.target_write import writes_problem
 from dashboard.users import gate, services
 from dashboard.users.access import RowsAccess, user_access
@@ -52,12 +53,14 @@ from dashboard.users.time_machine import (
 COMPARE = "user.compare"
 
 
-def _refused(request: HttpRequest, sentence: str, status: int) -> HttpResponse:
+def _refused(request: HtmxHttpRequest, sentence: str, status: int) -> HttpResponse:
     template = "changes/refused.html#notice" if request.htmx else "changes/refused.html"
     return render(request, template, {"sentence": sentence}, status=status)
 
 
-def _access(request: HttpRequest, subject: str) -> tuple[OwnershipMap, RowsAccess] | HttpResponse:
+def _access(
+    request: HtmxHttpRequest, subject: str
+) -> tuple[OwnershipMap, RowsAccess] | HttpResponse:
     """Return the ownership map and this end-user's access, or the response to send instead."""
     found = services.overview()
     if found.owners is None:
@@ -78,7 +81,7 @@ def compare_url(subject: str, **params: str) -> str:
 
 @role_required("support")
 @require_GET
-def compare_page(request: HttpRequest, subject: str) -> HttpResponse:
+def compare_page(request: HtmxHttpRequest, subject: str) -> HttpResponse:
     found = _access(request, subject)
     if isinstance(found, HttpResponse):
         return found
@@ -143,14 +146,14 @@ def _counts(comparison: Comparison) -> dict[str, dict[str, object]]:
     }
 
 
-def _as_of_param(request: HttpRequest) -> datetime | None:
+def _as_of_param(request: HtmxHttpRequest) -> datetime | None:
     return params.optional(
         request.GET, "as_of", lambda raw, name: params.timestamp(raw, name)[0], None
     )
 
 
 def _rows_part(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     owners: OwnershipMap,
     access: RowsAccess,
     source: Source,
@@ -221,7 +224,7 @@ def _rows_part(
 
 
 def _as_of_progress(
-    request: HttpRequest, subject: str, job: str, context: dict[str, object]
+    request: HtmxHttpRequest, subject: str, job: str, context: dict[str, object]
 ) -> HttpResponse:
     run_id = params.integer(job, "job", minimum=1, maximum=params.INT4[1])
     found = as_of_job(run_id)
@@ -239,13 +242,13 @@ def _as_of_progress(
 
 @role_required("support")
 @require_POST
-def compare_as_of(request: HttpRequest, subject: str) -> HttpResponse:
+def compare_as_of(request: HtmxHttpRequest, subject: str) -> HttpResponse:
     found = _access(request, subject)
     if isinstance(found, HttpResponse):
         return found
     form = AsOfForm(request.POST)
     if not form.is_valid():
-        errors = " ".join(" ".join(e) for e in form.errors.values())
+        errors = " ".join(" ".join(map(str, e)) for e in form.errors.values())
         messages.error(request, errors)
         return redirect(compare_url(subject))
     keep = bool(form.cleaned_data["keep"]) and has_role(request.user, "engineer")
@@ -263,7 +266,7 @@ def compare_as_of(request: HttpRequest, subject: str) -> HttpResponse:
 
 @role_required("support")
 @require_POST
-def compare_discard(request: HttpRequest, subject: str) -> HttpResponse:
+def compare_discard(request: HtmxHttpRequest, subject: str) -> HttpResponse:
     """Delete a branch made for a comparison (not kept) now, instead of at its expiry."""
     found = _access(request, subject)
     if isinstance(found, HttpResponse):

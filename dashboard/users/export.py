@@ -17,14 +17,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from sqlalchemy import Connection, literal_column, select, text, tuple_
+from sqlalchemy import ColumnClause, Connection, literal_column, select, text, tuple_
 
 from dashboard.data.masking import looks_secret
 from dashboard.target import TargetError, TargetTimeout, run_read, target_schema
@@ -114,7 +114,7 @@ def batch_statement(
             return select(mine).order_by(*(mine.c[c.name] for c in key)).limit(batch_rows)
         return statement.order_by(*key).limit(batch_rows)
     # No primary key: batches follow the physical row position (stable unless rows change).
-    ctid = literal_column("ctid")
+    ctid: ColumnClause[Any] = literal_column("ctid")
     statement = statement.add_columns(ctid.label(CTID))
     if after is not None:
         statement = statement.where(text("ctid > CAST(:after AS tid)").bindparams(after=after[0]))
@@ -157,7 +157,7 @@ def table_rows(
     while True:
         statement = batch_statement(owners, ownership, key_value, after, batch_rows, fenced)
 
-        def read(conn: Connection, statement=statement) -> list[Any]:
+        def read(conn: Connection, statement=statement) -> Sequence[Any]:
             return conn.execute(statement).mappings().all()
 
         rows = run_read(read)

@@ -187,7 +187,7 @@ def newest_column(table: Table) -> Column | None:
             if column.name == name:
                 return column
     made = [column for column in stamps if "creat" in column.name or "insert" in column.name]
-    return (made or stamps or [None])[0]
+    return (made or stamps)[0] if made or stamps else None
 
 
 def status_column(table: Table) -> str:

@@ -129,11 +129,12 @@ def latest_reason(request: HttpRequest) -> str:
 def remembered_subjects(request: HttpRequest, users_table: str) -> list[dict[str, str]]:
     """Return the end-users of this session whose reason is still fresh, newest first."""
     now = datetime.now(UTC)
-    found = []
+    found: list[dict[str, str]] = []
     for slot, entry in _entries(request).items():
         table, _, subject = slot.partition("\x1f")
-        if table == users_table and subject and _fresh(entry, now):
-            expires = _given_at(entry) + reason_ttl()  # type: ignore[operator]
+        given_at = _given_at(entry)
+        if table == users_table and subject and given_at and _fresh(entry, now):
+            expires = given_at + reason_ttl()
             found.append(
                 {
                     "subject": subject,

@@ -13,6 +13,8 @@ For every table owned by users it answers three questions:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from sqlalchemy import Connection, Text, cast, func, literal, select
@@ -103,6 +105,10 @@ def needs_orphan_count(owners: OwnershipMap, link: Link) -> bool:
     return (link.child, link.name) in owners.facts.unvalidated_foreign_keys
 
 
+def _count(statement: Any, conn: Connection) -> int:
+    return int(conn.execute(statement).scalar_one())
+
+
 def isolation_report(owners: OwnershipMap) -> IsolationReport:
     """Return RLS, owner-column index and orphan facts for every table owned by users."""
     rows: list[IsolationRow] = []
@@ -127,7 +133,7 @@ def isolation_report(owners: OwnershipMap) -> IsolationReport:
             if row.orphan_check != COUNTED:
                 continue
             statement = orphan_count_statement(owners, row.path.links[0])
-            outcome = in_savepoint(conn, lambda c, s=statement: int(c.execute(s).scalar_one()))
+            outcome = in_savepoint(conn, partial(_count, statement))
             if outcome.timed_out or outcome.value is None:
                 row.orphans_timed_out = True
                 continue

@@ -52,7 +52,9 @@ def foreign_key_links(tables: Mapping[str, Table]) -> tuple[list[Link], list[Ski
     links: list[Link] = []
     skipped: list[SkippedLink] = []
     for name in sorted(tables):
-        for constraint in sorted(tables[name].foreign_key_constraints, key=lambda c: c.name or ""):
+        for constraint in sorted(
+            tables[name].foreign_key_constraints, key=lambda c: str(c.name or "")
+        ):
             columns = list(constraint.column_keys)
             try:
                 referred = [element.column for element in constraint.elements]
@@ -78,7 +80,14 @@ def foreign_key_links(tables: Mapping[str, Table]) -> tuple[list[Link], list[Ski
             if parent not in tables:
                 continue
             links.append(
-                Link(name, columns[0], parent, referred[0].name, FOREIGN_KEY, constraint.name or "")
+                Link(
+                    name,
+                    columns[0],
+                    parent,
+                    referred[0].name,
+                    FOREIGN_KEY,
+                    str(constraint.name or ""),
+                )
             )
     return links, skipped
 

@@ -21,6 +21,7 @@ usually has: the primary key and a plain unique index on `email`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from sqlalchemy import Column, Connection, Select, func, or_, select
@@ -208,7 +209,7 @@ def _match(row, key: Column, email: Column | None, shown: list[Column], matched:
         email=str(values[email.name] or "") if email is not None else "",
         name=str(values[name.name] or "") if name is not None else "",
         created_at=created_value.isoformat(sep=" ", timespec="minutes")
-        if hasattr(created_value, "isoformat")
+        if isinstance(created_value, datetime)
         else str(created_value or ""),
         matched=matched,
     )

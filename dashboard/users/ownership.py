@@ -23,7 +23,7 @@ from django.conf import settings
 from sqlalchemy import Column, ColumnElement, Table, Text, cast, false, select
 
 from dashboard.data.columns import type_label
-from dashboard.params import INT8, BadParameter, integer, numeric_range, text, uuid_value
+from dashboard.params import BadParameter, integer, integer_range, text, uuid_value
 from dashboard.schema.reflection import Reflection, reflection
 from dashboard.suggested_sql import (
     create_index_sql,
@@ -266,8 +266,7 @@ def coerce_key(column: Column, raw: str) -> object:
         return raw
     try:
         if python_type is int:
-            kind, bound = numeric_range(type_label(column))
-            low, high = bound if kind == "int" else INT8  # type: ignore[misc]
+            low, high = integer_range(type_label(column))
             return integer(raw, column.name, minimum=low, maximum=high)
         if python_type is uuid.UUID:
             return uuid_value(raw, column.name)
@@ -320,8 +319,7 @@ def rows_of_user(
             rows_of_user(owners, rest, key_value)
         )
         return cast(child_column, Text).in_(parent_values)
-    parent_values = parent_column
-    return child_column.in_(select(parent_values).where(rows_of_user(owners, rest, key_value)))
+    return child_column.in_(select(parent_column).where(rows_of_user(owners, rest, key_value)))
 
 
 def rows_of_user_sql(

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from dashboard.branches.models import BranchRequest
+from dashboard.branches.neon_provider import NeonProvider
 from dashboard.branches.provider import READY, BranchError, BranchInfo
 from dashboard.branches.provider_access import (
     ProviderSummary,
@@ -81,8 +82,8 @@ def compare_choices() -> Choices:
     try:
         with opened_provider() as provider:
             ready = [b for b in _sorted(provider.list_branches()) if b.state == READY]
-            if choices.provider.is_neon:
-                choices.history_seconds = provider.history_retention_seconds()  # type: ignore[attr-defined]
+            if isinstance(provider, NeonProvider):
+                choices.history_seconds = provider.history_retention_seconds()
     except BranchError as exc:
         choices.error = _logged(exc, "listing branches to compare with")
         return choices

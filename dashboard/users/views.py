@@ -6,26 +6,28 @@ import re
 from datetime import UTC, datetime
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.accounts.roles import role_required
+from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.users import gate, services
 from dashboard.users.access import browsing_access, user_access
 from dashboard.users.forms import FindUserForm, ReasonForm
 from dashboard.users.ownership import OwnershipMap
 
 
-def _no_users_table(request: HttpRequest, problem: str) -> HttpResponse:
+def _no_users_table(request: HtmxHttpRequest, problem: str) -> HttpResponse:
     return render(request, "users/find.html", {"problem": problem, "form": FindUserForm()})
 
 
 @role_required("support")
 @require_GET
-def find(request: HttpRequest) -> HttpResponse:
+def find(request: HtmxHttpRequest) -> HttpResponse:
     found = services.overview()
     if found.owners is None:
         return _no_users_table(request, found.problem)
@@ -53,7 +55,7 @@ def find(request: HttpRequest) -> HttpResponse:
 
 @role_required("support")
 @require_http_methods(["GET", "POST"])
-def detail(request: HttpRequest, subject: str) -> HttpResponse:
+def detail(request: HtmxHttpRequest, subject: str) -> HttpResponse:
     found = services.overview()
     if found.owners is None:
         return _no_users_table(request, found.problem)
@@ -85,7 +87,7 @@ def detail(request: HttpRequest, subject: str) -> HttpResponse:
 
 @role_required("support")
 @require_POST
-def forget(request: HttpRequest, subject: str) -> HttpResponse:
+def forget(request: HtmxHttpRequest, subject: str) -> HttpResponse:
     found = services.overview()
     if found.owners is not None:
         gate.forget_reason(request, gate.for_user(found.owners.users.name, subject))
@@ -95,7 +97,7 @@ def forget(request: HttpRequest, subject: str) -> HttpResponse:
 
 @role_required("support")
 @require_GET
-def export(request: HttpRequest, subject: str) -> HttpResponse:
+def export(request: HtmxHttpRequest, subject: str) -> HttpResponseBase:
     found = services.overview()
     if found.owners is None:
         return _no_users_table(request, found.problem)
@@ -115,7 +117,7 @@ def export(request: HttpRequest, subject: str) -> HttpResponse:
 
 @role_required("support")
 @require_http_methods(["GET", "POST"])
-def reason(request: HttpRequest) -> HttpResponse:
+def reason(request: HtmxHttpRequest) -> HttpResponse:
     """The reason form of the gate, for browsing or for one end-user (`subject`); once a
     reason is given, back to the page that asked (`next`)."""
     data = request.POST if request.method == "POST" else request.GET
@@ -148,7 +150,7 @@ def _gate_context(purpose: gate.Purpose, form: ReasonForm) -> dict[str, object]:
 
 @role_required("support")
 @require_GET
-def ownership(request: HttpRequest) -> HttpResponse:
+def ownership(request: HtmxHttpRequest) -> HttpResponse:
     found = services.overview()
     if found.owners is None:
         return _no_users_table(request, found.problem)
@@ -158,7 +160,7 @@ def ownership(request: HttpRequest) -> HttpResponse:
 
 @role_required("support")
 @require_GET
-def isolation(request: HttpRequest) -> HttpResponse:
+def isolation(request: HtmxHttpRequest) -> HttpResponse:
     found = services.overview()
     if found.owners is None:
         return _no_users_table(request, found.problem)

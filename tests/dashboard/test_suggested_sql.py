@@ -25,6 +25,7 @@ from dashboard.schema import reflection
 from dashboard.suggested_sql import qualified_name, quote_identifier
 from dashboard.users.ownership import forget_ownership_map
 from tests.dashboard.queries.conftest import as_superuser
+from tests.unavailable import unavailable
 
 pytestmark = pytest.mark.django_db
 
@@ -189,7 +190,7 @@ def test_every_suggested_statement_parses_and_runs(admin_client, shop_database):
 
 def test_hypopg_accepts_the_suggested_definitions(engineer_client, shop_database):
     if not as_superuser("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'"):
-        pytest.skip("hypopg is not installed on this PostgreSQL server")
+        unavailable("hypopg is not installed on this PostgreSQL server.")
     queryid = _queryid(shop_database, ORDERS_FRAGMENT)
     response = engineer_client.post(
         f"/queries/{queryid}/hypothetical/", {"p1": "u1"}, HTTP_HX_REQUEST="true"

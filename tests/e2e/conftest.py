@@ -13,6 +13,7 @@ from django.db import connections
 from django.test import Client
 
 from dashboard.jobs.worker import run_until_idle
+from tests.unavailable import unavailable
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
 # test itself (creating users, sessions) are still synchronous and safe here.
@@ -30,11 +31,11 @@ CHROMIUM_ARGS = [
 
 
 def chromium_path() -> str:
-    """Return the system Chromium, or fail with what to install."""
+    """Return the system Chromium, or stop the test saying what to install."""
     for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
         if candidate and (found := shutil.which(candidate)):
             return found
-    pytest.fail("Chromium is not installed: apt-get install -y chromium (or set CHROMIUM).")
+    unavailable("Chromium is not installed: apt-get install -y chromium (or set CHROMIUM).")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 register = template.Library()
@@ -9,10 +11,10 @@ UNITS = ("bytes", "kB", "MB", "GB", "TB", "PB")
 
 
 @register.filter(name="bytes")
-def human_bytes(value: object) -> str:
+def human_bytes(value: Any) -> str:
     """Return a size in bytes as '12.3 MB' (1024-based, like pg_size_pretty)."""
     try:
-        size = float(value)  # type: ignore[arg-type]
+        size = float(value)
     except (TypeError, ValueError):
         return "—"
     for unit in UNITS:
@@ -23,10 +25,10 @@ def human_bytes(value: object) -> str:
 
 
 @register.filter(name="approx")
-def approx_count(value: object) -> str:
+def approx_count(value: Any) -> str:
     """Return a row estimate as '~1.2M' style text; negative or missing means unknown."""
     try:
-        count = float(value)  # type: ignore[arg-type]
+        count = float(value)
     except (TypeError, ValueError):
         return "unknown"
     if count < 0:

@@ -8,7 +8,12 @@ import logging
 import httpx
 import pytest
 
-from dashboard.branches.neon_client import NeonApiError, NeonClient, NeonOperationError
+from dashboard.branches.neon_client import (
+    NeonApiError,
+    NeonClient,
+    NeonOperationError,
+    NeonTransportError,
+)
 from tests.dashboard.branches.neon_client_fixtures import (  # noqa: F401 - fixtures
     Sleeper,
     client,
@@ -201,11 +206,59 @@ def test_delete_of_a_branch_already_gone_is_success(
     assert again.already_gone is True and again.operations == ()
 
 
-def test_timeouts_are_explicit() -> None:
-    neon = NeonClient("k", "p", connect_timeout=1, read_timeout=2, write_timeout=3, pool_timeout=4)
+class RecordingTransport(httpx.HTTPTransport):
+    """Plain HTTP to the fake, keeping each request as it left the client."""
+
+    def __init__(self, *, refuse: bool = False) -> None:
+        super().__init__(verify=False)
+        self.requests: list[httpx.Request] = []
+        self.refuse = refuse
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.refuse:  # nothing leaves this machine
+            raise httpx.ConnectError("refused by the test", request=request)
+        return super().handle_request(request)
+
+
+def test_every_request_carries_the_timeouts_it_was_given(fake: FakeNeon, sleeper: Sleeper) -> None:
+    transport = RecordingTransport()
+    neon = make_client(
+        fake,
+        sleeper,
+        connect_timeout=1,
+        read_timeout=2,
+        write_timeout=3,
+        pool_timeout=4,
+        transport=transport,
+    )
     with neon:
-        assert neon.timeout == httpx.Timeout(connect=1, read=2, write=3, pool=4)
-        assert neon.base_url == "https://console.neon.tech/api/v2"
+        neon.branches_list()
+        neon.branch_create("timed")
+    assert [r.method for r in transport.requests] == ["GET", "POST"]
+    for request in transport.requests:
+        assert request.extensions["timeout"] == {"connect": 1, "read": 2, "write": 3, "pool": 4}
+
+
+def test_by_default_no_wait_is_unbounded(fake: FakeNeon) -> None:
+    transport = RecordingTransport()
+    neon = NeonClient(fake.api_key, fake.project_id, base_url=fake.base_url, transport=transport)
+    with neon:
+        neon.branches_list()
+    (request,) = transport.requests
+    timeouts = request.extensions["timeout"]
+    assert set(timeouts) == {"connect", "read", "write", "pool"}
+    assert all(seconds is not None and 0 < seconds <= 60 for seconds in timeouts.values())
+
+
+def test_by_default_requests_go_to_neons_api_v2(sleeper: Sleeper) -> None:
+    transport = RecordingTransport(refuse=True)
+    neon = NeonClient("k", "proj-1", sleep=sleeper, max_retries=0, transport=transport)
+    with neon, pytest.raises(NeonTransportError):
+        neon.branch_get("br-1")
+    (request,) = transport.requests
+    assert str(request.url) == "https://console.neon.tech/api/v2/projects/proj-1/branches/br-1"
+    assert request.headers["Authorization"] == "Bearer k"
 
 
 def test_the_projects_history_window_is_read(fake: FakeNeon, client: NeonClient) -> None:

@@ -7,9 +7,12 @@ import os
 
 import psycopg
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from django.test import Client
 
 from dashboard.jobs.models import JobRun
+from tests.pgplugin import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +71,19 @@ def test_overview_page_reads_nothing_from_the_target(viewer_client, monkeypatch,
 def test_facts_part_names_the_target(viewer_client, htmx_headers):
     body = viewer_client.get("/", {"part": "facts"}, **htmx_headers).content.decode()
     assert body.lstrip().startswith('<p class="overview-facts" id="overview-facts">')
-    assert "PostgreSQL" in body and 'Alembic revision <span class="mono">0003</span>' in body
+    with psycopg.connect(os.environ["TARGET_DATABASE_URL"]) as conn:
+        (version,) = conn.execute("SHOW server_version").fetchone()
+    assert f"PostgreSQL {version.split(' ')[0]} ·" in body
+    # The test database was migrated to the head of the repository's own Alembic chain.
+    head = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_current_head()
+    assert head and f'Alembic revision <span class="mono">{head}</span>' in body
+
+
+def test_facts_say_when_the_target_has_no_alembic_history(viewer_client, htmx_headers, settings):
+    # A schema without an alembic_version table: the facts say so instead of a revision.
+    settings.TARGET = {**settings.TARGET, "SCHEMA": "pg_catalog"}
+    body = viewer_client.get("/", {"part": "facts"}, **htmx_headers).content.decode()
+    assert "not managed by Alembic yet" in body and "Alembic revision" not in body
 
 
 def test_a_line_as_htmx_part_and_as_a_page(viewer_client, htmx_headers, settings):

@@ -1,8 +1,9 @@
 """Behind PgBouncer in transaction mode: pages work, jobs start at once (LISTEN goes direct).
 
 Every connection of the console goes through a real PgBouncer; only the worker's LISTEN uses
-DATABASE_DIRECT_URL. With the worker's polling set to a minute, a job that starts within
-seconds was woken by a notification, which PgBouncer would have dropped.
+DATABASE_DIRECT_URL. With the worker's polling set to an hour (it polls once, at its start),
+a job queued later that runs at all during the test was woken by a notification, which
+PgBouncer would have dropped.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from tests.throwaway_console import (
 
 pytestmark = pytest.mark.slow
 
-POLL_INTERVAL_SECONDS = 60
-# Far below the polling interval: only a notification can start a job this soon.
-PICKUP_BOUND_SECONDS = POLL_INTERVAL_SECONDS / 4
+POLL_INTERVAL_SECONDS = 3600  # longer than the test: no job queued after the start is polled
+PICKUP_CHECKS = 600  # checks 0.1 s apart (a bound on waiting, not a speed test)
 JOBS = 5
 MAIN_PAGES = [
     "/",
@@ -105,7 +105,7 @@ def test_pages_and_jobs_through_a_transaction_pooler_with_listen_on_the_direct_u
         pickups = []
         for _ in range(JOBS):
             run_id = health_check_started(client)
-            for _ in range(int(PICKUP_BOUND_SECONDS * 10)):
+            for _ in range(PICKUP_CHECKS):
                 status, pickup = _run(console, run_id)
                 if status == "succeeded":
                     break
@@ -118,7 +118,6 @@ def test_pages_and_jobs_through_a_transaction_pooler_with_listen_on_the_direct_u
                 f"{POLL_INTERVAL_SECONDS} s: median {statistics.median(pickups):.3f} s, "
                 f"max {max(pickups):.3f} s over {JOBS} jobs"
             )
-        assert max(pickups) < PICKUP_BOUND_SECONDS
 
         # Django's tables stayed in `django`; nothing of the console leaked into `public`.
         with console.superuser() as conn:

@@ -19,6 +19,7 @@ import pytest
 from dashboard import target
 from dashboard.schema import reflection
 from tests.pgplugin import TEST_DATABASE, running_layout
+from tests.unavailable import unavailable
 
 
 def superuser_url(dbname: str = TEST_DATABASE) -> str:
@@ -128,9 +129,9 @@ def hypopg_schema() -> str:
     """Enable hypopg in the test database (in its own schema); return the schema."""
     available = as_superuser("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'")
     if not available:
-        pytest.skip(
+        unavailable(
             "hypopg is not installed on this PostgreSQL server "
-            "(Debian/Ubuntu: apt-get install postgresql-15-hypopg)"
+            "(Debian/Ubuntu: apt-get install postgresql-15-hypopg)."
         )
     as_superuser("CREATE SCHEMA IF NOT EXISTS hypopg")
     as_superuser("CREATE EXTENSION IF NOT EXISTS hypopg SCHEMA hypopg")
@@ -146,7 +147,7 @@ def hypopg_schema() -> str:
 def dblink() -> Iterator[None]:
     """Enable dblink in the test database for a module (skip if the server lacks it)."""
     if not as_superuser("SELECT 1 FROM pg_available_extensions WHERE name = 'dblink'"):
-        pytest.skip("dblink is not installed on this PostgreSQL server (postgresql-contrib)")
+        unavailable("dblink is not installed on this PostgreSQL server (postgresql-contrib).")
     as_superuser("CREATE EXTENSION IF NOT EXISTS dblink")
     yield
     as_superuser("DROP EXTENSION IF EXISTS dblink")

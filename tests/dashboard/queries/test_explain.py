@@ -12,7 +12,12 @@ from sqlalchemy.exc import DBAPIError
 
 from dashboard.audit.models import AuditEvent
 from dashboard.queries.analysis import statement_shape
-from dashboard.queries.explain import ExplainRefused, explain_json, explain_statement
+from dashboard.queries.explain import (
+    ExplainRefused,
+    explain_json,
+    explain_options,
+    explain_statement,
+)
 from dashboard.queries.plans import plan_from_json
 from dashboard.target import run_read
 from tests.conftest import HTMX
@@ -110,7 +115,7 @@ def test_generic_plan_works_on_every_supported_version(viewer_client, explain_ta
 
 
 def test_a_generic_plan_leaves_no_prepared_statement_or_setting_behind(explain_table):
-    from dashboard.queries.explain import explain_options, generic_plan_json
+    from dashboard.queries.explain import generic_plan_json
 
     def work(conn):
         document = generic_plan_json(conn, SELECT, explain_options(analyze=False))

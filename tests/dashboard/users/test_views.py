@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
+from django.utils.html import escape
 
 from dashboard.audit.models import AuditEvent
-from dashboard.target import engine
+from tests.dashboard.target_statements import target_statements
 from tests.dashboard.users.conftest import target_rows
 
 pytestmark = pytest.mark.usefixtures("shop")
@@ -140,7 +139,21 @@ def test_blank_or_too_short_reason_is_a_form_error(support_client):
     assert "alice@example.com" not in text(support_client.get("/users/u/acc_alice/"))
 
 
-def test_with_a_reason_the_data_shows_and_the_view_is_audited(support_client):
+HOSTILE_NOTE = '<script>alert("acc_alice")</script>'
+
+
+@pytest.fixture
+def hostile_note() -> Iterator[str]:
+    """A note of Alice's whose body is markup; removed afterwards (the tables are shared)."""
+    ((note_id,),) = target_rows(
+        "INSERT INTO ust_notes (author, body) VALUES ('acc_alice', %s) RETURNING id",
+        (HOSTILE_NOTE,),
+    )
+    yield HOSTILE_NOTE
+    target_rows("DELETE FROM ust_notes WHERE id = %s RETURNING id", (note_id,))
+
+
+def test_with_a_reason_the_data_shows_and_the_view_is_audited(support_client, hostile_note):
     response = give_reason(support_client)
     assert response.status_code == 302
     assert response["Location"] == "/users/u/acc_alice/"
@@ -150,7 +163,9 @@ def test_with_a_reason_the_data_shows_and_the_view_is_audited(support_client):
     for table in ("ust_orders", "ust_order_items", "ust_payments", "ust_notes"):
         assert f'id="table-{table}"' in page
     assert "secret-alice" not in page  # the password hash is masked
-    assert "&lt;" not in page or "<script" not in page
+    # A value is text, never markup: the note's body shows escaped, and nowhere as a tag.
+    assert escape(hostile_note) in page
+    assert hostile_note not in page
     event = AuditEvent.objects.get(action="user.view")
     assert event.subject_user == "acc_alice"
     assert event.reason == "SUP-1432 missing orders"
@@ -275,21 +290,6 @@ def test_user_without_a_row_shows_left_over_rows(support_client):
     page = text(support_client.get("/users/u/ghost/"))
     assert "There is no row in" in page
     assert "Left behind by a deleted account" in page
-
-
-@contextmanager
-def target_statements() -> Iterator[list[str]]:
-    """Collect the statements the console sends to the target while the block runs."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        seen.append(statement)
-
-    event.listen(engine(), "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine(), "before_cursor_execute", count)
 
 
 def test_query_count_depends_on_tables_not_rows(support_client, settings):
