@@ -376,9 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from django.core.management import call_command
+    from benchmarks.console_setup import migrate_console
+    from core.pgcluster import Cluster
 
-    call_command("migrate", interactive=False, verbosity=0)  # the audit trail and operators
+    migrate_console(Cluster(CLUSTER_DIR), DATABASE)  # the audit trail and operators
     found = facts(environment["TARGET_DATABASE_URL"])
     results = []
     for scenario in scenarios(found):
