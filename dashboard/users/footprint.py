@@ -1,12 +1,14 @@
 """One end-user's footprint: per owned table, how many rows are theirs and the newest few.
 
-The number of statements depends on the number of tables, never on the number of rows: one
-statement counting the user's rows in every table (each count bounded by a LIMIT, so a user
-with more rows than SUPPORT_COUNT_LIMIT shows "more than N"), then per table with rows one
-statement for its newest rows (by a timestamp column when there is one, else by primary key,
-descending) and, for a table with a status column (a boolean, or a CHECK/enum column of a few
-values) and an exact count, one for the counts by status; all in one read-only transaction whose
-statement_timeout is SUPPORT_COUNT_TIMEOUT_MS. If the counts run out of time (or wait for a
+The number of statements depends on what the page shows, never on the number of rows nor of
+linked tables: one statement counting the user's rows in every table (each count bounded by a
+LIMIT, so a user with more rows than SUPPORT_COUNT_LIMIT shows "more than N"), then, for each of
+the first `eager_cards` tables with rows, one statement for its newest rows (by a timestamp
+column when there is one, else by primary key, descending) and, for a table with a status column
+(a boolean, or a CHECK/enum column of a few values) and an exact count, one for the counts by
+status; the other tables' cards show their count and load the rest when opened (one table's card
+is its own request). All in one read-only transaction whose statement_timeout is
+SUPPORT_COUNT_TIMEOUT_MS. If the counts run out of time (or wait for a
 lock) together, they are taken again one table at a time; a statement that runs out of time
 marks its table ("count timed out") and the remaining tables are read in a fresh transaction,
 so one slow table never blanks the page.
@@ -66,6 +68,7 @@ class TableFootprint:
     rows: list[list[Cell]] = field(default_factory=list)
     keys: list[dict[str, Any]] = field(default_factory=list)  # primary keys of `rows`
     rows_timed_out: bool = False
+    rows_deferred: bool = False  # has rows, not read with the page: its card loads them
     unindexed: list[MissingIndex] = field(default_factory=list)
     masked: list[str] = field(default_factory=list)
     browse_url: str | None = None  # the Data browser's list of this table, scoped to the user
@@ -233,8 +236,11 @@ def status_counts_statement(
     return select(mine.c.value, func.count()).group_by(mine.c.value).order_by(mine.c.value)
 
 
-def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Footprint:
-    """Return the user's row and, per owned table, their row count and first rows."""
+def user_footprint(
+    owners: OwnershipMap, subject: str, key_value: object, *, eager_cards: int = 10
+) -> Footprint:
+    """Return the user's row and, per owned table, their row count and (for the first
+    `eager_cards` tables with rows) their first rows; the others are marked `rows_deferred`."""
     started = time.perf_counter()
     result = Footprint(subject, owners.users.name)
     pending = [
@@ -251,6 +257,7 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
     result.tables = list(pending)
     limit = int(settings.SUPPORT_COUNT_LIMIT)
     together = {"tried": False}  # the counts of all tables are first asked in one statement
+    cards = {"left": eager_cards}  # linked tables whose first rows are still read with the page
 
     def note_count(item: TableFootprint, count: int) -> None:
         item.count_capped = count > limit
@@ -284,13 +291,23 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
                     statement = count_statement(owners, item.ownership, key_value)
                     note_count(item, int(conn.execute(statement).scalar_one()))
                     counting = False
-                if item.count != 0 and not item.rows:
+                deferred = item.ownership.path.hops and cards["left"] <= 0
+                if item.count != 0 and not item.rows and deferred:
+                    item.rows_deferred = True  # its card reads them when opened
+                elif item.count != 0 and not item.rows:
+                    if item.ownership.path.hops:
+                        cards["left"] -= 1
                     statement = first_rows_statement(owners, item.ownership, key_value, item.count)
                     rows = conn.execute(statement).mappings().all()
                     _fill_rows(item, table, rows)
                     if not item.ownership.path.hops:
                         item.count = len(rows)
-                if item.status_column and item.count and not item.count_capped:
+                if (
+                    item.status_column
+                    and item.count
+                    and not item.count_capped
+                    and not item.rows_deferred
+                ):
                     statement = status_counts_statement(
                         owners, item.ownership, key_value, item.status_column
                     )

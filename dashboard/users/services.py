@@ -74,13 +74,18 @@ def view_user(
     subject: str,
     only_table: str | None = None,
 ) -> Footprint:
-    """Return the user's footprint (one table's if `only_table`), after auditing the view."""
+    """Return the user's footprint (one table's if `only_table`), after auditing the view.
+
+    The page reads the first rows of the first SUPPORT_USER_PAGE_CARDS tables with rows; the
+    other cards load theirs when opened (`only_table`), each audited on its own."""
     key_value = subject_key(owners, subject)
+    eager_cards = max(0, int(settings.SUPPORT_USER_PAGE_CARDS))
     if only_table is not None:
         if only_table not in owners.owned:
             raise Http404(f"The table “{only_table}” is not linked to {owners.users.name}.")
         owners = _only(owners, only_table)
-    footprint = user_footprint(owners, subject, key_value)
+        eager_cards = 1  # the card that was opened
+    footprint = user_footprint(owners, subject, key_value, eager_cards=eager_cards)
     for item in footprint.tables:
         item.browse_url = data_browser_url(item.table, subject, item.newest_by)
         if item.browse_url:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -75,7 +76,11 @@ def detail(request: HttpRequest, subject: str) -> HttpResponse:
         return render(request, "users/user.html", {**context, **_gate_context(purpose, form)})
     only_table = request.GET.get("table") if request.htmx else None
     footprint = services.view_user(access, owners, subject, only_table)
-    context.update(reason=access.reason, footprint=footprint)
+    context.update(
+        reason=access.reason,
+        footprint=footprint,
+        eager_cards=max(0, int(settings.SUPPORT_USER_PAGE_CARDS)),
+    )
     if only_table is not None:
         return render(
             request, "users/user.html#table-card", {**context, "item": footprint.tables[0]}
