@@ -255,7 +255,7 @@ if TARGET_WRITE["URL_VAR"]:
 # Audit trail: owned by a role the console does not log in as, chained by a keyed hash.
 AUDIT_OWNER_ROLE = env.str("AUDIT_OWNER_ROLE", default="schemadesk_audit")
 AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")  # empty: derived from SECRET_KEY
-AUDIT_VERIFY_PAGE_EVENTS = env.int("AUDIT_VERIFY_PAGE_EVENTS", default=2000)  # per page view
+AUDIT_VERIFY_PAGE_EVENTS = env.int("AUDIT_VERIFY_PAGE_EVENTS", default=500)  # per page view
 AUDIT_VERIFY_CRON = env.str("AUDIT_VERIFY_CRON", default="40 3 * * *")  # full verification
 
 # Migrations: the Alembic project the console reads, reviews and trial-runs on a branch.
