@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -9,7 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from dashboard.accounts.roles import role_required
-from dashboard.params import text
+from dashboard.params import integer, optional, text
 from dashboard.schema.diagrams import neighbourhood_diagram, schema_diagram
 from dashboard.schema.erd_model import Diagram
 from dashboard.schema.erd_svg import render_svg
@@ -33,10 +35,11 @@ def tables(request: HttpRequest) -> HttpResponse:
     """The table list with the drift report; htmx filtering gets the list part alone."""
     search = text(request.GET.get("q", ""), "q")
     sort = request.GET.get("sort", "name")
+    page = optional(request.GET, "page", partial(integer, minimum=1, maximum=1_000_000), 1)
     if request.htmx and not request.htmx.history_restore_request:
-        listing = table_list(search, sort)
+        listing = table_list(search, sort, page)
         return render(request, "schema/tables.html#table-list", {"listing": listing})
-    overview = schema_overview(search, sort)
+    overview = schema_overview(search, sort, page)
     return render(
         request,
         "schema/tables.html",
