@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard.accounts.roles import role_required
 from dashboard.params import integer, optional, text
-from dashboard.schema.diagrams import neighbourhood_diagram, schema_diagram
+from dashboard.schema.diagrams import drawn_schema_diagram, neighbourhood_diagram
 from dashboard.schema.erd_model import Diagram
 from dashboard.schema.erd_svg import render_svg
 from dashboard.schema.services import schema_overview, table_list
@@ -61,22 +61,19 @@ def table(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 @role_required("viewer")
 def diagram(request: HttpRequest) -> HttpResponse:
-    """The whole schema's ER diagram, embedded in a page."""
-    found = schema_diagram()
-    return render(
-        request,
-        "schema/diagram.html",
-        {"diagram": found, "diagram_svg": diagram_svg(found, "erd-schema")},
-    )
+    """The whole schema's ER diagram, embedded in a page (drawn once per schema version)."""
+    found, drawn = drawn_schema_diagram(lambda d: diagram_svg(d, "erd-schema"), "page")
+    return render(request, "schema/diagram.html", {"diagram": found, "diagram_svg": drawn})
 
 
 @require_GET
 @role_required("viewer")
 def erd(request: HttpRequest, name: str | None = None) -> HttpResponse:
     """The ER diagram as an SVG file: the whole schema, or one table and its neighbours."""
-    found = neighbourhood_diagram(name) if name is not None else schema_diagram()
-    response = HttpResponse(
-        render_svg(found, link=table_url), content_type="image/svg+xml; charset=utf-8"
-    )
+    if name is None:
+        _, drawn = drawn_schema_diagram(lambda d: render_svg(d, link=table_url), "file")
+    else:
+        drawn = render_svg(neighbourhood_diagram(name), link=table_url)
+    response = HttpResponse(drawn, content_type="image/svg+xml; charset=utf-8")
     response["Cache-Control"] = "private, no-cache"
     return response

@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from psycopg import sql
 
 from dashboard.schema import catalog, reflection, services
+from dashboard.schema.diagrams import forget_drawings
 from dashboard.target import run_read
 from tests.dashboard.schema.builders import (
     MANY_TABLES,
@@ -292,6 +293,45 @@ def test_diagram_page_embeds_the_whole_schema(viewer_client, in_variety):
     assert html.count('class="erd-table"') == 7
     assert "5 foreign keys" in html
     assert f'href="{reverse("schema:erd")}"' in html
+
+
+def test_the_whole_diagram_is_drawn_once_per_schema_version(viewer_client, in_variety, monkeypatch):
+    read: list[object] = []
+    real = catalog.diagram_columns
+
+    def spy(conn, schema, names=None):
+        read.append(names)
+        return real(conn, schema, names)
+
+    monkeypatch.setattr(catalog, "diagram_columns", spy)
+    forget_drawings()
+    html = page(viewer_client, reverse("schema:diagram"))
+    assert 'data-table="order"' in html and 'data-source="order_line"' in html
+    assert 'id="erd-search"' in html
+    page(viewer_client, reverse("schema:diagram"))
+    page(viewer_client, reverse("schema:erd"))
+    assert read == [None]  # the page twice from one reading (the file is drawn from it too)
+    run_in_schema(in_variety, "CREATE TABLE schematest_drawn (id integer PRIMARY KEY)")
+    try:
+        assert 'data-table="schematest_drawn"' in page(viewer_client, reverse("schema:diagram"))
+        assert read == [None, None]
+    finally:
+        run_in_schema(in_variety, "DROP TABLE schematest_drawn")
+
+
+def test_a_neighbourhood_reads_the_keys_of_its_tables_only(viewer_client, in_variety, monkeypatch):
+    asked: list[object] = []
+    real = catalog.diagram_foreign_keys
+
+    def spy(conn, schema, touching=None):
+        asked.append(touching)
+        return real(conn, schema, touching)
+
+    monkeypatch.setattr(catalog, "diagram_foreign_keys", spy)
+    svg = page(viewer_client, reverse("schema:table_erd", args=["order"]))
+    assert asked and None not in asked
+    assert asked[0] == ["order"]
+    assert svg.count('class="erd-table"') == 3
 
 
 def test_table_names_with_a_slash_have_pages(viewer_client, in_variety):
