@@ -27,29 +27,54 @@ from dashboard.data.display import display_for
 from dashboard.data.filters import invalid_filters
 from dashboard.data.links import data_path, parent_link, row_url
 from dashboard.data.query import PAGE_SIZES, ListQuery, Restriction, quoted_name
+from dashboard.paging import PageWindow, page_window
 from dashboard.schema.reflection import UnknownTable, reflection
 from dashboard.target import TargetError, TargetUnavailable, run_read, target_schema
 
 SMALL_TABLE_BYTES = 8 * 1024 * 1024  # counting a table this small is always quick
+INDEX_PAGE_SIZE = 100  # tables a page of the picker shows
 
+# One page of the table picker, filtered by name: sizes are read for the page's tables only.
 TABLES_SQL = text(
     """
+    WITH matching AS (
+        SELECT c.oid, c.relname, c.relkind, c.reltuples, c.relpages
+        FROM pg_catalog.pg_class AS c
+        WHERE c.relnamespace = to_regnamespace(:schema)
+          AND c.relkind IN ('r', 'p')
+          AND NOT c.relispartition
+          AND strpos(lower(c.relname), lower(:search)) > 0
+    ),
+    shown AS (
+        SELECT *
+        FROM matching
+        ORDER BY relname
+        LIMIT :limit OFFSET :offset
+    )
     SELECT
-        c.relname AS name,
+        s.relname AS name,
         CASE
-            WHEN c.reltuples < 0 THEN NULL
-            WHEN c.relpages = 0 THEN c.reltuples::bigint
-            ELSE round(c.reltuples / c.relpages
-                       * (pg_relation_size(c.oid) / current_setting('block_size')::int))::bigint
+            WHEN s.reltuples < 0 THEN NULL
+            WHEN s.relpages = 0 THEN s.reltuples::bigint
+            ELSE round(s.reltuples / s.relpages
+                       * (pg_relation_size(s.oid) / current_setting('block_size')::int))::bigint
         END AS estimate,
-        pg_total_relation_size(c.oid) AS total_bytes,
-        c.relkind = 'p' AS partitioned,
-        obj_description(c.oid, 'pg_class') AS comment
+        pg_total_relation_size(s.oid) AS total_bytes,
+        s.relkind = 'p' AS partitioned,
+        obj_description(s.oid, 'pg_class') AS comment
+    FROM shown AS s
+    ORDER BY s.relname
+    """
+)
+
+MATCHING_TABLES_SQL = text(
+    """
+    SELECT count(*)
     FROM pg_catalog.pg_class AS c
     WHERE c.relnamespace = to_regnamespace(:schema)
       AND c.relkind IN ('r', 'p')
       AND NOT c.relispartition
-    ORDER BY c.relname
+      AND strpos(lower(c.relname), lower(:search)) > 0
     """
 )
 
@@ -96,28 +121,41 @@ class TableSummary:
     partitioned: bool
 
 
-def table_index(search: str = "") -> list[TableSummary]:
-    """Return the tables of the target schema with estimates and sizes, filtered by name."""
+@dataclass
+class TableIndex:
+    """One page of the table picker."""
+
+    tables: list[TableSummary]
+    window: PageWindow
+
+
+def table_index(search: str = "", page: int = 1, *, page_size: int = INDEX_PAGE_SIZE) -> TableIndex:
+    """Return page `page` of the target schema's tables whose name contains `search`."""
     tables = reflection().tables
-    rows = run_read(lambda conn: conn.execute(TABLES_SQL, {"schema": target_schema()}).all())
-    needle = search.strip().lower()
-    found = []
-    for row in rows:
-        table = tables.get(row.name)
-        if table is None or (needle and needle not in row.name.lower()):
-            continue
-        found.append(
-            TableSummary(
-                name=row.name,
-                estimate=row.estimate,
-                total_bytes=row.total_bytes,
-                columns=len(table.columns),
-                primary_key=[c.name for c in table.primary_key.columns],
-                comment=row.comment or "",
-                partitioned=row.partitioned,
-            )
+    needle = search.strip()
+
+    def read(conn: Connection) -> tuple[int, list[Any]]:
+        params = {"schema": target_schema(), "search": needle}
+        matched = int(conn.execute(MATCHING_TABLES_SQL, params).scalar_one())
+        window = page_window(page, page_size, matched)
+        shown = {"limit": page_size, "offset": window.offset}
+        return matched, list(conn.execute(TABLES_SQL, {**params, **shown}))
+
+    matched, rows = run_read(read)
+    found = [
+        TableSummary(
+            name=row.name,
+            estimate=row.estimate,
+            total_bytes=row.total_bytes,
+            columns=len(table.columns),
+            primary_key=[c.name for c in table.primary_key.columns],
+            comment=row.comment or "",
+            partitioned=row.partitioned,
         )
-    return found
+        for row in rows
+        if (table := tables.get(row.name)) is not None  # made after the reflection: next time
+    ]
+    return TableIndex(found, page_window(page, page_size, matched))
 
 
 # -- a list page -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from dashboard.paging import PageWindow, page_window
 from dashboard.schema import catalog
 from dashboard.schema.diagrams import neighbourhood_diagram, schema_diagram  # re-exported
 from dashboard.schema.drift import DriftReport, drift_report
@@ -106,26 +107,12 @@ class TableList:
     search: str
     sort: str
     tables: list[TableRow]
-    matched: int
+    window: PageWindow
     sizes_error: str = ""
-    page: int = 1
-    page_size: int = TABLE_PAGE_SIZE
 
     @property
-    def pages(self) -> int:
-        return max(1, -(-self.matched // self.page_size))
-
-    @property
-    def first_shown(self) -> int:
-        return (self.page - 1) * self.page_size + 1 if self.tables else 0
-
-    @property
-    def last_shown(self) -> int:
-        return self.first_shown + len(self.tables) - 1 if self.tables else 0
-
-    @property
-    def truncated(self) -> bool:
-        return self.matched > len(self.tables)
+    def matched(self) -> int:
+        return self.window.matched
 
 
 def _sort_key(sort: str) -> Callable[[TableRow], tuple]:
@@ -146,11 +133,10 @@ def table_list(
     search = search.strip()[:SEARCH_MAX_LENGTH]
     sort = sort if sort in SORTS else "name"
     found = [TableRow(**row) for row in run_read(lambda conn: catalog.tables(conn, schema, search))]  # type: ignore[arg-type]
-    matched = len(found)
-    page = min(max(page, 1), max(1, -(-matched // page_size)))
-    start = (page - 1) * page_size
+    window = page_window(page, page_size, len(found))
+    start, end = window.offset, window.offset + page_size
     if sort != "size":  # the order needs no sizes: read them for the page alone
-        found = sorted(found, key=_sort_key(sort))[start : start + page_size]
+        found = sorted(found, key=_sort_key(sort))[start:end]
     names = [row.name for row in found]
     sizes = locking_part(lambda conn: catalog.table_sizes(conn, schema, names), "table sizes")
     by_name = sizes.value or {}
@@ -163,16 +149,14 @@ def table_list(
         for row in found
     ]
     if sort == "size":
-        rows = sorted(rows, key=_sort_key(sort))[start : start + page_size]
+        rows = sorted(rows, key=_sort_key(sort))[start:end]
     return TableList(
         schema=schema,
         search=search,
         sort=sort,
         tables=rows,
-        matched=matched,
+        window=window,
         sizes_error=sizes.error,
-        page=page,
-        page_size=page_size,
     )
 
 
