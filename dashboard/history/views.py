@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +27,7 @@ from dashboard.history.services import (
 from dashboard.history.trial import start_trial
 from dashboard.jobs.abandoned import checked_run
 from dashboard.jobs.kinds import job_kind_role
+from dashboard.params import integer, optional
 
 # A trial's page shows its output, which may quote rows of the copy of production it ran on:
 # the role is the one its job kind declares (engineer).
@@ -39,6 +42,10 @@ def _checked(request: HttpRequest, name: str) -> bool:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     part = request.GET.get("part", "") if request.htmx else ""
+    page = optional(request.GET, "page", partial(integer, minimum=1, maximum=1_000_000), 1)
+    if part == "history":
+        overview = migrations_overview(request.user, page)
+        return render(request, "history/index.html#history", {"overview": overview})
     if part == "drift":
         return render(request, "history/index.html#drift", {"drift": drift_summary()})
     if part == "pending":
@@ -46,7 +53,7 @@ def index(request: HttpRequest) -> HttpResponse:
             request, "history/index.html#pending", {"overview": pending_overview(request.user)}
         )
     context = {
-        "overview": migrations_overview(request.user),
+        "overview": migrations_overview(request.user, page),
         "may_trial": has_role(request.user, TRIAL_ROLE),
         "may_apply": has_role(request.user, "admin") and apply_enabled(),
     }
