@@ -307,6 +307,31 @@ class FilterSet:
     def clauses(self, table: Table) -> list[ColumnElement[bool]]:
         return [item.clause(table) for item in self.active]
 
+    @property
+    def grid_html(self) -> SafeString:
+        """Return the filter form's column blocks (built here, like their controls)."""
+        blocks = []
+        for block in self.columns:
+            errors = block.errors
+            classes = "fcol" + (" active" if block.active else "") + (" invalid" if errors else "")
+            blocks.append(
+                html_format(
+                    '<div class="{}" data-column="{}"><div class="fname"><span class="mono">{}'
+                    '</span> <span class="type">{}</span></div><div class="finputs">{}</div>{}'
+                    "</div>",
+                    classes,
+                    block.info.name,
+                    block.info.name,
+                    block.info.type_label,
+                    block.controls_html,
+                    html_join(
+                        html_format('<p class="field-error" role="alert">{}</p>', message)
+                        for message in errors
+                    ),
+                )
+            )
+        return html_join(blocks, "\n")
+
     def params(self) -> list[tuple[str, str]]:
         """Return the (name, value) pairs of the filters that apply, for links."""
         return [(item.param, item.raw) for item in self.active]

@@ -34,6 +34,8 @@ from dashboard.target import TargetError, TargetUnavailable, run_read, target_sc
 SMALL_TABLE_BYTES = 8 * 1024 * 1024  # counting a table this small is always quick
 INDEX_PAGE_SIZE = 100  # tables a page of the picker shows
 ROW_OPEN, ROW_CLOSE = SafeString("<tr>"), SafeString("</tr>")
+CHECKED = {True: SafeString(" checked"), False: SafeString("")}
+NO_TEXT_COLUMNS = SafeString('<p class="muted">No text columns.</p>')
 
 # One page of the table picker, filtered by name: sizes are read for the page's tables only.
 TABLES_SQL = text(
@@ -261,6 +263,41 @@ class ListPage:
         return html_join(
             _header_html(header, index == self.key_cell)
             for index, header in enumerate(self.headers)
+        )
+
+    @property
+    def search_in_html(self) -> SafeString:
+        """Return the "Search in" checkboxes: one per text column."""
+        infos = self.query.infos
+        if not infos:
+            return NO_TEXT_COLUMNS
+        chosen = set(self.query.search_in)
+        return html_join(
+            html_format(
+                '<label class="check"><input type="checkbox" name="in" value="{}"{}> '
+                '<span class="mono">{}</span></label>',
+                name,
+                CHECKED[name in chosen],
+                name,
+            )
+            for name, info in infos.items()
+            if info.searchable
+        )
+
+    @property
+    def columns_menu_html(self) -> SafeString:
+        """Return the "Columns" checkboxes: one per column, the shown ones checked."""
+        shown = set(self.query.shown)
+        return html_join(
+            html_format(
+                '<label class="check"><input type="checkbox" name="c" value="{}"{}> '
+                '<span class="mono">{}</span> <span class="type">{}</span></label>',
+                name,
+                CHECKED[name in shown],
+                name,
+                info.type_label,
+            )
+            for name, info in self.query.infos.items()
         )
 
     @property
