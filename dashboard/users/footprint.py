@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg.errors
 from django.conf import settings
-from sqlalchemy import Column, Connection, Table, func, literal, select
+from sqlalchemy import Column, Connection, Table, bindparam, func, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -69,6 +69,7 @@ class TableFootprint:
     keys: list[dict[str, Any]] = field(default_factory=list)  # primary keys of `rows`
     rows_timed_out: bool = False
     rows_deferred: bool = False  # has rows, not read with the page: its card loads them
+    deferred_html: str = ""  # the card of a deferred table (dashboard/users/cards.py)
     unindexed: list[MissingIndex] = field(default_factory=list)
     masked: list[str] = field(default_factory=list)
     browse_url: str | None = None  # the Data browser's list of this table, scoped to the user
@@ -214,6 +215,28 @@ def newest_first(table: Table, columns: Any) -> list[ColumnElement[Any]]:
     return order + [columns[c.name].desc() for c in table.primary_key.columns]
 
 
+USER_KEY_PARAM = "footprint_user_key"
+
+
+def counts_query(
+    owners: OwnershipMap, ownerships: list[TableOwnership], key_value: object
+) -> tuple[Any, dict[str, object]]:
+    """Return the statement counting the user's rows in every table, and its parameters.
+
+    Built once per ownership map, with the user's key as a bound parameter, when every path is
+    made of foreign keys (so the key is compared as it is); otherwise built for this key. At
+    hundreds of tables, building and compiling it took longer than planning it."""
+    if not all(link.is_foreign_key for o in ownerships for link in o.path.links):
+        return all_counts_statement(owners, ownerships, key_value), {}
+    key = ("all_counts", tuple(o.table for o in ownerships))
+    statement = owners.statements.get(key)
+    if statement is None:
+        placeholder = bindparam(USER_KEY_PARAM, type_=owners.key_column.type)
+        statement = all_counts_statement(owners, ownerships, placeholder)
+        owners.statements[key] = statement
+    return statement, {USER_KEY_PARAM: key_value}
+
+
 def first_rows_statement(
     owners: OwnershipMap, ownership: TableOwnership, key_value: object, count: int | None
 ):
@@ -248,9 +271,7 @@ def user_footprint(
             name,
             ownership,
             unindexed=owners.missing_indexes(ownership.path),
-            masked=[c.name for c in owners.tables[name].c if looks_secret(c.name)],
             newest_by=_column_name(newest_column(owners.tables[name])),
-            status_column=status_column(owners.tables[name]) if ownership.path.hops else "",
         )
         for name, ownership in owners.owned.items()
     ]
@@ -269,11 +290,11 @@ def user_footprint(
             together["tried"] = True
             counted = [item for item in pending if item.ownership.path.hops]
             if counted:
-                statement = all_counts_statement(
+                statement, params = counts_query(
                     owners, [item.ownership for item in counted], key_value
                 )
                 try:
-                    counts = conn.execute(statement).one()
+                    counts = conn.execute(statement, params).one()
                 except DBAPIError as exc:
                     if not isinstance(exc.orig, OUT_OF_TIME):
                         raise
@@ -297,6 +318,9 @@ def user_footprint(
                 elif item.count != 0 and not item.rows:
                     if item.ownership.path.hops:
                         cards["left"] -= 1
+                        # What a card shows under its rows: worked out for the cards read only.
+                        item.status_column = status_column(table)
+                    item.masked = [c.name for c in table.c if looks_secret(c.name)]
                     statement = first_rows_statement(owners, item.ownership, key_value, item.count)
                     rows = conn.execute(statement).mappings().all()
                     _fill_rows(item, table, rows)

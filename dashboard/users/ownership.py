@@ -108,6 +108,8 @@ class OwnershipMap:
     skipped: list[SkippedLink]
     problems: list[str]  # USER_LINKS entries that were ignored, as sentences
     facts: SchemaFacts = field(default_factory=SchemaFacts)
+    # Statements built from this map once and reused (it lives as long as the schema version).
+    statements: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def users_table(self) -> Table:

@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from dashboard.accounts.roles import role_required
 from dashboard.users import gate, services
 from dashboard.users.access import browsing_access, user_access
+from dashboard.users.cards import deferred_card
 from dashboard.users.forms import FindUserForm, ReasonForm
 from dashboard.users.ownership import OwnershipMap
 
@@ -76,11 +77,11 @@ def detail(request: HttpRequest, subject: str) -> HttpResponse:
         return render(request, "users/user.html", {**context, **_gate_context(purpose, form)})
     only_table = request.GET.get("table") if request.htmx else None
     footprint = services.view_user(access, owners, subject, only_table)
-    context.update(
-        reason=access.reason,
-        footprint=footprint,
-        eager_cards=max(0, int(settings.SUPPORT_USER_PAGE_CARDS)),
-    )
+    eager_cards = max(0, int(settings.SUPPORT_USER_PAGE_CARDS))
+    for item in footprint.tables:
+        if item.rows_deferred:
+            item.deferred_html = deferred_card(item, subject, eager_cards)
+    context.update(reason=access.reason, footprint=footprint)
     if only_table is not None:
         return render(
             request, "users/user.html#table-card", {**context, "item": footprint.tables[0]}
