@@ -8,7 +8,6 @@ them. A card that is opened is replaced by the full card the template renders (`
 
 from __future__ import annotations
 
-from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
@@ -27,10 +26,11 @@ def _path_text(item: TableFootprint) -> str:
     return f"through {between} table{'s' if between != 1 else ''}"
 
 
-def deferred_card(item: TableFootprint, subject: str, eager_cards: int) -> SafeString:
+def deferred_card(item: TableFootprint, page_url: str, eager_cards: int) -> SafeString:
     """Return the card of `item`: its count, path and owner-index warnings, and the button that
-    loads its rows (the same request as the full card's Refresh)."""
-    card_url = f"{reverse('users:detail', args=[subject])}?{urlencode({'table': item.table})}"
+    loads its rows from `page_url` (the user page; the same request as the full card's
+    Refresh)."""
+    card_url = f"{page_url}?{urlencode({'table': item.table})}"
     path = item.ownership.path
     browse = (
         html_format('<a class="button small" href="{}">Open in Data browser</a>', item.browse_url)

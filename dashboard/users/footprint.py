@@ -24,14 +24,20 @@ from typing import Any
 
 import psycopg.errors
 from django.conf import settings
-from sqlalchemy import Column, Connection, Table, bindparam, func, literal, select
+from sqlalchemy import CTE, Column, Connection, Table, bindparam, func, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.data.columns import column_kind, describe_columns
 from dashboard.data.masking import looks_secret
 from dashboard.target import run_read
-from dashboard.users.ownership import MissingIndex, OwnershipMap, TableOwnership, rows_of_user
+from dashboard.users.ownership import (
+    MissingIndex,
+    OwnershipMap,
+    TableOwnership,
+    rows_of_user,
+    rows_of_user_shared,
+)
 
 FIRST_ROWS = 5
 # Below this many rows, the first rows are picked from the user's rows fetched through the
@@ -155,14 +161,25 @@ def cell(value: Any, column: str = "") -> Cell:
     return Cell(text)
 
 
-def count_statement(owners: OwnershipMap, ownership: TableOwnership, key_value: object):
-    """Return SELECT count(*) over at most SUPPORT_COUNT_LIMIT + 1 of the user's rows."""
+def count_statement(
+    owners: OwnershipMap,
+    ownership: TableOwnership,
+    key_value: object,
+    shared: dict[tuple[str, str], CTE] | None = None,
+):
+    """Return SELECT count(*) over at most SUPPORT_COUNT_LIMIT + 1 of the user's rows (with
+    `shared`, the steps up its path are CTEs shared with other counts of one statement)."""
     table = owners.tables[ownership.table]
     limit = int(settings.SUPPORT_COUNT_LIMIT)
+    condition = (
+        rows_of_user(owners, ownership.path, key_value)
+        if shared is None
+        else rows_of_user_shared(owners, ownership.path, key_value, shared)
+    )
     capped = (
         select(literal(1).label("one"))
         .select_from(table)
-        .where(rows_of_user(owners, ownership.path, key_value))
+        .where(condition)
         .limit(limit + 1)
         .subquery("capped")
     )
@@ -170,10 +187,15 @@ def count_statement(owners: OwnershipMap, ownership: TableOwnership, key_value: 
 
 
 def all_counts_statement(owners: OwnershipMap, ownerships: list[TableOwnership], key_value: object):
-    """Return one SELECT whose columns are the bounded counts of each table (one round trip)."""
+    """Return one SELECT whose columns are the bounded counts of each table (one round trip);
+    when every path is made of foreign keys, the tables up the paths are read once each."""
+    by_keys = all(link.is_foreign_key for o in ownerships for link in o.path.links)
+    shared: dict[tuple[str, str], CTE] | None = {} if by_keys else None
     return select(
         *(
-            count_statement(owners, ownership, key_value).scalar_subquery().label(f"n{position}")
+            count_statement(owners, ownership, key_value, shared)
+            .scalar_subquery()
+            .label(f"n{position}")
             for position, ownership in enumerate(ownerships)
         )
     )
@@ -259,6 +281,14 @@ def status_counts_statement(
     return select(mine.c.value, func.count()).group_by(mine.c.value).order_by(mine.c.value)
 
 
+def _newest_by(owners: OwnershipMap, table: str) -> str:
+    """Return the name of `table`'s newest-first column, worked out once per ownership map."""
+    key = ("newest", table)
+    if key not in owners.statements:
+        owners.statements[key] = _column_name(newest_column(owners.tables[table]))
+    return str(owners.statements[key])
+
+
 def user_footprint(
     owners: OwnershipMap, subject: str, key_value: object, *, eager_cards: int = 10
 ) -> Footprint:
@@ -271,7 +301,7 @@ def user_footprint(
             name,
             ownership,
             unindexed=owners.missing_indexes(ownership.path),
-            newest_by=_column_name(newest_column(owners.tables[name])),
+            newest_by=_newest_by(owners, name),
         )
         for name, ownership in owners.owned.items()
     ]

@@ -78,9 +78,10 @@ def detail(request: HttpRequest, subject: str) -> HttpResponse:
     only_table = request.GET.get("table") if request.htmx else None
     footprint = services.view_user(access, owners, subject, only_table)
     eager_cards = max(0, int(settings.SUPPORT_USER_PAGE_CARDS))
+    page_url = reverse("users:detail", args=[subject])
     for item in footprint.tables:
         if item.rows_deferred:
-            item.deferred_html = deferred_card(item, subject, eager_cards)
+            item.deferred_html = deferred_card(item, page_url, eager_cards)
     context.update(reason=access.reason, footprint=footprint)
     if only_table is not None:
         return render(
