@@ -224,7 +224,7 @@ SUPPORT_REASON_TTL_SECONDS = env.int("SUPPORT_REASON_TTL_SECONDS", default=1800)
 SUPPORT_COUNT_LIMIT = env.int("SUPPORT_COUNT_LIMIT", default=100_000)
 SUPPORT_COUNT_TIMEOUT_MS = env.int("SUPPORT_COUNT_TIMEOUT_MS", default=1000)
 # Linked tables whose first rows the user page reads at once; the other cards load when opened.
-SUPPORT_USER_PAGE_CARDS = env.int("SUPPORT_USER_PAGE_CARDS", default=10)
+SUPPORT_USER_PAGE_CARDS = env.int("SUPPORT_USER_PAGE_CARDS", default=5)
 SUPPORT_EXPORT_BATCH_ROWS = env.int("SUPPORT_EXPORT_BATCH_ROWS", default=2000)
 
 # Time machine: compare one end-user's data with a branch (or the data as of a time).

@@ -290,7 +290,7 @@ def _newest_by(owners: OwnershipMap, table: str) -> str:
 
 
 def user_footprint(
-    owners: OwnershipMap, subject: str, key_value: object, *, eager_cards: int = 10
+    owners: OwnershipMap, subject: str, key_value: object, *, eager_cards: int = 5
 ) -> Footprint:
     """Return the user's row and, per owned table, their row count and (for the first
     `eager_cards` tables with rows) their first rows; the others are marked `rows_deferred`."""
