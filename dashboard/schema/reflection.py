@@ -95,7 +95,7 @@ class UnknownColumn(Http404):
 
 
 _lock = threading.Lock()
-_state: dict[str, object] = {"reflection": None, "checked_at": 0.0}
+_state: dict[str, object] = {"reflection": None, "checked_at": 0.0, "built": False}
 
 
 def schema_fingerprint(conn: Connection, schema: str) -> str:
@@ -146,7 +146,9 @@ def reflection(force: bool = False) -> Reflection:
         _state["checked_at"] = time.monotonic()
         if result is not current:
             current = None  # (the closure's cell too) so that the old metadata is garbage now
-            freeze_long_lived()  # collected once, and the new metadata frozen
+            # The first build of the process has nothing to free; later ones replace one.
+            freeze_long_lived(replaced=bool(_state["built"]))
+            _state["built"] = True
         return result
 
 
