@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=50, help="runs of ours and sql per page")
     parser.add_argument("--admin-runs", type=int, default=5, help="0 skips the admin")
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=10)
     args = parser.parse_args(argv)
 
     environment = prepare_database(args.rows)
