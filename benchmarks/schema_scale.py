@@ -105,7 +105,7 @@ def build(rebuild: bool) -> dict[str, Any]:
         facts = {"version": BUILD_VERSION}
     layout = prepare(cluster, DATABASE)
     os.environ.update(console_environment(layout.environment()))
-    owner = os.environ["TARGET_DATABASE_URL"]
+    owner = os.environ["APP_DIRECT_URL"]  # the tables' owner (the console reads as its reader)
     if not facts.get("target"):
         _build_target(owner)
         facts["target"] = True
@@ -171,6 +171,8 @@ def _build_target(owner: str) -> None:
 
 def _stamp(owner: str, revision: str) -> None:
     """Put the scale project's version table (own schema) at `revision`."""
+    from core.embedded import READER_ROLE
+
     with psycopg.connect(owner, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA}")
         conn.execute(
@@ -179,6 +181,9 @@ def _stamp(owner: str, revision: str) -> None:
         )
         conn.execute(f"DELETE FROM {VERSION_SCHEMA}.alembic_version")
         conn.execute(f"INSERT INTO {VERSION_SCHEMA}.alembic_version VALUES (%s)", (revision,))
+        # The console reads the version table as its target reader.
+        conn.execute(f"GRANT USAGE ON SCHEMA {VERSION_SCHEMA} TO {READER_ROLE}")
+        conn.execute(f"GRANT SELECT ON {VERSION_SCHEMA}.alembic_version TO {READER_ROLE}")
 
 
 def _table_names(owner: str) -> dict[str, list[str]]:
@@ -452,7 +457,7 @@ def reflection_after_change(facts: dict[str, Any], concurrent: int = 4) -> dict[
             reflected.append(time.perf_counter() - started)
 
     module._reflect = counting  # type: ignore[assignment]
-    owner = os.environ["TARGET_DATABASE_URL"]
+    owner = os.environ["APP_DIRECT_URL"]
     with psycopg.connect(owner, autocommit=True) as conn:
         conn.execute(
             f"ALTER TABLE {facts['data_table']} ADD COLUMN IF NOT EXISTS "
