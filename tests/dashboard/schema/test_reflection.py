@@ -78,7 +78,7 @@ def test_mixed_case_schema_fingerprint_sees_changes(settings):
 
 
 def test_a_changed_default_changes_the_fingerprint():
-    owner_url = running_layout().environment()["TARGET_DATABASE_URL"]
+    owner_url = running_layout().environment()["APP_DIRECT_URL"]
     with psycopg.connect(owner_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE refl_defaults (id int PRIMARY KEY, state text DEFAULT 'a')")
     try:
