@@ -41,9 +41,6 @@ def configure_django(layout: Layout, cluster: Cluster) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from core.audit_owner import audit_owner_lent
-    from core.embedded import CONSOLE_ROLE
-
     os.environ.update(layout.environment())
     os.environ["LOG_LEVEL"] = "CRITICAL"  # refusals are logged as warnings by design
     os.environ["DEBUG"] = "false"
@@ -52,8 +49,7 @@ def configure_django(layout: Layout, cluster: Cluster) -> None:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     command.upgrade(config, "head")
-    with audit_owner_lent(cluster.superuser_url(DATABASE), CONSOLE_ROLE):
-        slow_queries_page.configure_django(layout)
+    slow_queries_page.configure_django(layout, cluster)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,8 @@ def fill_statements(layout: Layout, count: int) -> int:
         ).fetchone()[0]  # type: ignore[index]  # count(*) answers one row
 
 
-def configure_django(layout: Layout) -> None:
+def configure_django(layout: Layout, cluster: Cluster) -> None:
+    """Point Django at the prepared database and apply its migrations (audit owner lent)."""
     os.environ.update(layout.environment())
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnop")
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
@@ -80,11 +81,11 @@ def configure_django(layout: Layout) -> None:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
     import django
-    from django.core.management import call_command
+
+    from benchmarks.console_setup import migrate_console
 
     django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("createcachetable", verbosity=0)
+    migrate_console(cluster, layout.dbname)
 
 
 def measure(client, path: str, requests: int, **headers: str) -> list[float]:
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         with __import__("psycopg").connect(cluster.superuser_url(DATABASE), autocommit=True) as su:
             su.execute("SELECT pg_stat_statements_reset()")
         entries = fill_statements(layout, args.statements)
-        configure_django(layout)
+        configure_django(layout, cluster)
 
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group

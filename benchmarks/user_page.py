@@ -203,11 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.test import Client
 
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("createcachetable", verbosity=0)
+    from benchmarks.console_setup import migrate_console
+    from core.pgcluster import Cluster
+
+    migrate_console(Cluster(CLUSTER_DIR), DATABASE)
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from dashboard.accounts.roles import ROWS_ROLE, has_role, operator_role
 
@@ -25,25 +26,26 @@ SECTIONS = [
 SECTION_PAGES = {"home": ("/overview/", "/setup-checks/")}
 
 
+@lru_cache(maxsize=8)
+def _section_urls(prefix: str, urlconf: str | None) -> tuple[tuple[str, str, str, str], ...]:
+    """Return (label, URL, role, URL name) of the installed sections (reversed once)."""
+    found = []
+    for label, url_name, role in SECTIONS:
+        try:
+            found.append((label, reverse(url_name, urlconf=urlconf), role, url_name))
+        except NoReverseMatch:
+            continue
+    return tuple(found)
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     if not request.user.is_authenticated:
         return {"nav": [], "operator_role": None, "can_read_rows": False}
-    items: list[dict[str, Any]] = []
-    for label, url_name, role in SECTIONS:
-        if not has_role(request.user, role):
-            continue
-        try:
-            url = reverse(url_name)
-        except NoReverseMatch:
-            continue
-        items.append(
-            {
-                "label": label,
-                "url": url,
-                "active": False,
-                "pages": SECTION_PAGES.get(url_name, ()),
-            }
-        )
+    items: list[dict[str, Any]] = [
+        {"label": label, "url": url, "active": False, "pages": SECTION_PAGES.get(url_name, ())}
+        for label, url, role, url_name in _section_urls(get_script_prefix(), get_urlconf())
+        if has_role(request.user, role)
+    ]
     # The section whose URL is the longest prefix of the path is the current one
     # (/queries/activity/ is Activity, not Queries).
     matches = [

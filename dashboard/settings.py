@@ -223,6 +223,8 @@ SUPPORT_REASON_REQUIRED = env.bool("SUPPORT_REASON_REQUIRED", default=True)
 SUPPORT_REASON_TTL_SECONDS = env.int("SUPPORT_REASON_TTL_SECONDS", default=1800)
 SUPPORT_COUNT_LIMIT = env.int("SUPPORT_COUNT_LIMIT", default=100_000)
 SUPPORT_COUNT_TIMEOUT_MS = env.int("SUPPORT_COUNT_TIMEOUT_MS", default=1000)
+# Linked tables whose first rows the user page reads at once; the other cards load when opened.
+SUPPORT_USER_PAGE_CARDS = env.int("SUPPORT_USER_PAGE_CARDS", default=5)
 SUPPORT_EXPORT_BATCH_ROWS = env.int("SUPPORT_EXPORT_BATCH_ROWS", default=2000)
 
 # Time machine: compare one end-user's data with a branch (or the data as of a time).
@@ -253,7 +255,7 @@ if TARGET_WRITE["URL_VAR"]:
 # Audit trail: owned by a role the console does not log in as, chained by a keyed hash.
 AUDIT_OWNER_ROLE = env.str("AUDIT_OWNER_ROLE", default="schemadesk_audit")
 AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")  # empty: derived from SECRET_KEY
-AUDIT_VERIFY_PAGE_EVENTS = env.int("AUDIT_VERIFY_PAGE_EVENTS", default=2000)  # per page view
+AUDIT_VERIFY_PAGE_EVENTS = env.int("AUDIT_VERIFY_PAGE_EVENTS", default=500)  # per page view
 AUDIT_VERIFY_CRON = env.str("AUDIT_VERIFY_CRON", default="40 3 * * *")  # full verification
 
 # Migrations: the Alembic project the console reads, reviews and trial-runs on a branch.

@@ -8,9 +8,12 @@ membership is lent and taken back by `python -m core.audit_owner` (or by hand, s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
 AUDIT_TABLE = "audit_auditevent"
@@ -27,36 +30,57 @@ class AuditOwnerNotReady(RuntimeError):
     """The audit table cannot be handed to its owner yet; the message says what to run."""
 
 
+def _require_membership(cursor: CursorWrapper, owner: str) -> str:
+    """Return the console's role, or raise AuditOwnerNotReady when it may not act as `owner`."""
+    cursor.execute("SELECT current_user")
+    console = cursor.fetchone()[0]
+    hint = SETUP_HINT.format(owner=owner, console=console)
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner])
+    if cursor.fetchone() is None:
+        raise AuditOwnerNotReady(
+            f"The audit owner role “{owner}” does not exist. As an administrator run "
+            f"CREATE ROLE {owner} NOLOGIN; ALTER SCHEMA django OWNER TO {owner}; "
+            f"GRANT USAGE, CREATE ON SCHEMA django TO {console}; then: {hint}"
+        )
+    cursor.execute(
+        "SELECT pg_has_role(current_user, %s, 'MEMBER'), "
+        "has_schema_privilege(%s, current_schema(), 'CREATE')",
+        [owner, owner],
+    )
+    member, owner_may_create = cursor.fetchone()
+    if not member:
+        raise AuditOwnerNotReady(
+            f"The audit table must be handed to “{owner}”, or changed by it, and the console's "
+            f"role “{console}” may not act as it during this migration. {hint}"
+        )
+    if not owner_may_create:
+        raise AuditOwnerNotReady(
+            f"“{owner}” needs CREATE on the console's schema to own the audit table: as an "
+            f"administrator run ALTER SCHEMA django OWNER TO {owner}; "
+            f"GRANT USAGE, CREATE ON SCHEMA django TO {console};"
+        )
+    return console
+
+
+@contextmanager
+def acting_as_owner(connection: BaseDatabaseWrapper, owner: str) -> Iterator[CursorWrapper]:
+    """Yield a cursor whose statements run as `owner` (a migration changing the audit table).
+
+    Needs the membership lent for the migration run, like the hand-over; RESET before Django
+    records the migration in its own table, which the owner cannot write."""
+    with connection.cursor() as cursor:
+        _require_membership(cursor, owner)
+        cursor.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(owner)))
+        try:
+            yield cursor
+        finally:
+            cursor.execute("RESET ROLE")
+
+
 def hand_audit_table_to_owner(connection: BaseDatabaseWrapper, owner: str) -> None:
     """Make `owner` own the audit table and its trigger; leave the console INSERT and SELECT."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_user")
-        console = cursor.fetchone()[0]
-        hint = SETUP_HINT.format(owner=owner, console=console)
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner])
-        if cursor.fetchone() is None:
-            raise AuditOwnerNotReady(
-                f"The audit owner role “{owner}” does not exist. As an administrator run "
-                f"CREATE ROLE {owner} NOLOGIN; ALTER SCHEMA django OWNER TO {owner}; "
-                f"GRANT USAGE, CREATE ON SCHEMA django TO {console}; then: {hint}"
-            )
-        cursor.execute(
-            "SELECT pg_has_role(current_user, %s, 'MEMBER'), "
-            "has_schema_privilege(%s, current_schema(), 'CREATE')",
-            [owner, owner],
-        )
-        member, owner_may_create = cursor.fetchone()
-        if not member:
-            raise AuditOwnerNotReady(
-                f"The audit table must be handed to “{owner}”, and the console's role "
-                f"“{console}” may not act as it during this migration. {hint}"
-            )
-        if not owner_may_create:
-            raise AuditOwnerNotReady(
-                f"“{owner}” needs CREATE on the console's schema to own the audit table: as an "
-                f"administrator run ALTER SCHEMA django OWNER TO {owner}; "
-                f"GRANT USAGE, CREATE ON SCHEMA django TO {console};"
-            )
+        console = _require_membership(cursor, owner)
         cursor.execute(
             sql.SQL("ALTER TABLE {} OWNER TO {}").format(
                 sql.Identifier(AUDIT_TABLE), sql.Identifier(owner)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from django.db import connections
+from django.db.models import F, Func, QuerySet, TextField, Value
+from django.db.models.functions import Cast
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -17,7 +18,6 @@ from dashboard.audit.filters import (
     FILTER_NAMES,
     AuditFilterForm,
     audit_page,
-    csv_safe,
     filtered_events,
     known_actions,
     sees_everyone,
@@ -25,6 +25,7 @@ from dashboard.audit.filters import (
 from dashboard.audit.services import record
 from dashboard.audit.verification import chain_status
 from dashboard.htmx_request import HtmxHttpRequest
+from dashboard.spreadsheet_cells import safe_cell_sql
 
 CSV_COLUMNS = (
     "at",
@@ -36,6 +37,26 @@ CSV_COLUMNS = (
     "client_address",
     "detail",
 )
+# The exported columns as text the database writes (times in UTC, ISO 8601); cells that could
+# start a formula made inert the same way as every export (dashboard/spreadsheet_cells.py).
+CSV_TEXT = {
+    "csv_at": Func(
+        F("at"),
+        template=(
+            "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US+00:00')"
+        ),
+        output_field=TextField(),
+    ),
+    "csv_operator": safe_cell_sql(F("operator_name")),
+    "csv_action": safe_cell_sql(F("action")),
+    "csv_subject": safe_cell_sql(F("subject_user")),
+    "csv_tables": safe_cell_sql(
+        Func(F("tables"), Value(" "), function="array_to_string", output_field=TextField())
+    ),
+    "csv_reason": safe_cell_sql(F("reason")),
+    "csv_address": Func(F("client_address"), function="host", output_field=TextField()),
+    "csv_detail": Cast("detail", TextField()),
+}
 EXPORT = "audit.export"
 
 
@@ -49,29 +70,19 @@ def events(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "audit/events.html", {"page": page, "chain": chain_status()})
 
 
-class _Line:
-    """A file-like object whose write() returns the line, for csv.writer in a stream."""
+def _database_csv(rows: QuerySet) -> Iterator[bytes]:
+    """Yield the header line, then the rows as the database writes them (COPY … TO STDOUT).
 
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield writer.writerow(CSV_COLUMNS)
-    for event in rows:
-        yield writer.writerow(
-            [
-                csv_safe(event.at),
-                csv_safe(event.operator_name),
-                csv_safe(event.action),
-                csv_safe(event.subject_user),
-                csv_safe(" ".join(event.tables)),
-                csv_safe(event.reason),
-                csv_safe(event.client_address),
-                csv_safe(json.dumps(event.detail, ensure_ascii=False, sort_keys=True)),
-            ]
-        )
+    The database streams while this process forwards its blocks: no row is parsed or formatted
+    in Python, so the export runs at the speed of the connection."""
+    yield (",".join(CSV_COLUMNS) + "\n").encode()
+    sql, params = rows.query.sql_with_params()
+    with (
+        connections[rows.db].cursor() as cursor,
+        cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
+    ):
+        for block in copy:
+            yield bytes(block)
 
 
 @role_required("support")
@@ -80,11 +91,17 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponseBase:
     everyone = sees_everyone(request.user)
     form = AuditFilterForm(request.GET or None, actions=known_actions(), everyone=everyone)
     data = form.cleaned_data if form.is_valid() else {}
-    rows = filtered_events(request.user, data).order_by("-at", "-id")
+    rows = (
+        filtered_events(request.user, data)
+        .order_by("-at", "-id")
+        .annotate(**CSV_TEXT)
+        .values_list(*CSV_TEXT)
+    )
     kept = {name: request.GET[name] for name in FILTER_NAMES if request.GET.get(name)}
     record(request, EXPORT, detail={"filters": kept, "format": "csv"})
     response = StreamingHttpResponse(
-        _csv_lines(rows.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
+        _database_csv(rows),
+        content_type="text/csv; charset=utf-8",
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'

@@ -18,8 +18,10 @@ from dashboard.branches.provider_access import (
     provider_summary,
 )
 from dashboard.jobs.models import JobRun
+from dashboard.paging import PageWindow, page_window
 
 RECENT_REQUESTS = 10
+BRANCH_PAGE_SIZE = 50  # branches a page of the list shows (all are read: the order is ours)
 
 
 @dataclass
@@ -31,6 +33,12 @@ class BranchList:
     error: str = ""
     cloned_from: str = ""  # local: the target database every branch starts from
     requests: list[BranchRequest] = field(default_factory=list)
+    window: PageWindow = field(default_factory=lambda: page_window(1, BRANCH_PAGE_SIZE, 0))
+
+    @property
+    def shown(self) -> list[BranchInfo]:
+        """Return the branches of the page shown."""
+        return self.branches[self.window.offset : self.window.offset + self.window.size]
 
     @property
     def creating(self) -> bool:
@@ -50,17 +58,19 @@ def recent_requests(
     return list(requests[:limit])
 
 
-def branch_list() -> BranchList:
-    """Return the branches page's data; a provider failure becomes `error`."""
+def branch_list(page: int = 1, *, page_size: int = BRANCH_PAGE_SIZE) -> BranchList:
+    """Return the branches page's data (page `page` of the branches); a provider failure
+    becomes `error`."""
     summary = provider_summary()
-    page = BranchList(provider=summary, requests=recent_requests(summary.name))
+    listing = BranchList(provider=summary, requests=recent_requests(summary.name))
     try:
         with opened_provider() as provider:
-            page.branches = _sorted(provider.list_branches())
-            page.cloned_from = _local_target_database(provider) or ""
+            listing.branches = _sorted(provider.list_branches())
+            listing.cloned_from = _local_target_database(provider) or ""
     except BranchError as exc:
-        page.error = _logged(exc, "listing branches")
-    return page
+        listing.error = _logged(exc, "listing branches")
+    listing.window = page_window(page, page_size, len(listing.branches))
+    return listing
 
 
 # --------------------------------------------------------------------------------------------

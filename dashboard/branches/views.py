@@ -7,6 +7,8 @@ that htmx swaps the notice in.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -17,6 +19,7 @@ from dashboard.branches import services
 from dashboard.branches.forms import ConfirmNameForm, ConfirmResetForm, CreateBranchForm
 from dashboard.branches.provider import CREATING, BranchError
 from dashboard.htmx_request import HtmxHttpRequest
+from dashboard.params import integer, optional
 
 
 def _status(request: HtmxHttpRequest, failed: bool) -> int:
@@ -41,7 +44,8 @@ def _job_response(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
 @role_required("viewer")
 @require_GET
 def branch_list(request: HtmxHttpRequest) -> HttpResponse:
-    page = services.branch_list()
+    number = optional(request.GET, "page", partial(integer, minimum=1, maximum=1_000_000), 1)
+    page = services.branch_list(number)
     return render(
         request,
         _template(request, "list", "branches"),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 from dashboard.data.columns import ColumnInfo
+from dashboard.html_parts import html_format, html_join, html_text
 
 PREVIEW_CHARS = 120  # characters of a value shown in a list cell
 TITLE_CHARS = 24  # a longer value may be cut by its column's width: its title holds it all
@@ -20,6 +21,11 @@ FOLD_CHARS = 300  # longer text is folded in a <details> on the row page
 
 def to_text(value: Any) -> str:
     """Return a value as the text an operator would type back (URLs, CSV cells)."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int or kind is float:  # not bool: its type is bool
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -52,7 +58,7 @@ def _interval_text(value: timedelta) -> str:
 MASK = "••••••••"
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
     """One value as a page shows it: text, or a flag for NULL / masked, plus an optional link."""
 
@@ -72,25 +78,35 @@ class Cell:
 
 
 MASKED_HTML = {
-    False: f'<span class="masked" title="Masked: the column name looks secret">{MASK}</span>',
-    True: '<span class="masked" title="Masked: the column name looks secret">NULL</span>',
+    False: SafeString(
+        f'<span class="masked" title="Masked: the column name looks secret">{MASK}</span>'
+    ),
+    True: SafeString(
+        '<span class="masked" title="Masked: the column name looks secret">NULL</span>'
+    ),
 }
-NULL_HTML = '<span class="null">NULL</span>'
+NULL_HTML = SafeString('<span class="null">NULL</span>')
 
 
-def cell_html(cell: Cell) -> str:
-    """Return the inner HTML of a list cell, escaped (a list renders hundreds of cells, so
-    this is plain Python rather than a template include: 10x faster)."""
+TD_CLOSE = SafeString("</td>")
+
+
+def _cell_content(cell: Cell) -> str | SafeString:
+    """Return a list cell's content: markup (safe) or plain text (escaped by whoever joins it)."""
     if cell.masked:
         return MASKED_HTML[cell.null]
     if cell.null:
         return NULL_HTML
-    text = html.escape(cell.text)
     if cell.href:
-        return f'<a href="{html.escape(cell.href)}">{text}</a>'
+        return html_format('<a href="{}">{}</a>', cell.href, cell.text)
     if cell.kind == "boolean":
-        return f'<span class="bool {text}">{text}</span>'
-    return text
+        return html_format('<span class="bool {}">{}</span>', cell.text, cell.text)
+    return cell.text
+
+
+def cell_html(cell: Cell) -> SafeString:
+    """Return the inner HTML of a list cell, escaped."""
+    return html_text(_cell_content(cell))
 
 
 def cell_title(cell: Cell) -> str:
@@ -102,19 +118,24 @@ def cell_title(cell: Cell) -> str:
     return cell.text
 
 
+@lru_cache(maxsize=512)
+def _td(classes: str) -> SafeString:
+    return html_format('<td class="{}">', classes)
+
+
 def row_html(cells: list[Cell]) -> SafeString:
-    """Return the <td> elements of one list row."""
-    parts = []
+    """Return the <td> elements of one list row (a list renders hundreds of cells: plain Python
+    with `html_format`/`html_join`, every value escaped, rather than a template include)."""
+    parts: list[str | SafeString] = []
     for cell in cells:
-        classes = cell.kind + (" num" if cell.numeric else "")  # kinds are fixed words
-        if cell.key:
-            classes += " key"
+        classes = cell.kind + (" num" if cell.numeric else "") + (" key" if cell.key else "")
         title = cell_title(cell)
-        if title:
-            classes += " cut"
-            title = f' title="{html.escape(title)}"'
-        parts.append(f'<td class="{classes}"{title}>{cell_html(cell)}</td>')
-    return mark_safe("".join(parts))  # noqa: S308  (every value escaped by cell_html)
+        parts.append(
+            html_format('<td class="{} cut" title="{}">', classes, title) if title else _td(classes)
+        )
+        parts.append(_cell_content(cell))
+        parts.append(TD_CLOSE)
+    return html_join(parts)
 
 
 def byte_count(size: int) -> str:

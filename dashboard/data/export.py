@@ -22,19 +22,14 @@ from dashboard.data.columns import ColumnInfo
 from dashboard.data.masking import MASKED_EXPORT_TEXT
 from dashboard.data.query import ListQuery
 from dashboard.params import BadParameter
+from dashboard.spreadsheet_cells import safe_cell
 from dashboard.target import TargetError, run_read
 
 BATCH_ROWS = 2_000
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def max_export_rows() -> int:
     return int(getattr(settings, "DATA_EXPORT_MAX_ROWS", 100_000))
-
-
-def safe_cell(text: str) -> str:
-    """Return `text` made inert for spreadsheets (CSV injection: a leading ' stops formulas)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def export_cell(info: ColumnInfo, value: Any) -> str:

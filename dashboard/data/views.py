@@ -7,6 +7,8 @@ freely. See dashboard/users/access.py.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -27,7 +29,7 @@ from dashboard.data.services import (
     table_index,
 )
 from dashboard.data.shown_rows import export_shown, list_shown, row_shown
-from dashboard.params import text
+from dashboard.params import integer, optional, text
 from dashboard.users.access import DATA_EXPORT, DATA_LIST, DATA_ROW, RowsAccess, table_access
 
 EXPORT_ROLE = "support"  # a table's rows leave the console: more than a viewer may do
@@ -47,7 +49,9 @@ def wants_partial(request: HttpRequest) -> bool:
 @vary_on_headers("HX-Request")
 def index(request: HttpRequest) -> HttpResponse:
     search = text(request.GET.get("q", ""), "q")[:100]
-    context = {"tables": table_index(search), "search": search}
+    page = optional(request.GET, "page", partial(integer, minimum=1, maximum=1_000_000), 1)
+    found = table_index(search, page)
+    context = {"tables": found.tables, "window": found.window, "search": search}
     template = "data/index.html#tables" if wants_partial(request) else "data/index.html"
     return render(request, template, context)
 

@@ -43,6 +43,8 @@ class GraphNode:
 class GraphEdge:
     path: str
     classes: str = "edge"
+    top_row: int = 0  # the child's row
+    bottom_row: int = 0  # the parent's row
 
 
 @dataclass
@@ -52,10 +54,25 @@ class GraphLayout:
     lanes: int = 0
     width: int = 0
     height: int = 0
+    top: int = 0  # the y the drawing starts at (a window of a longer history starts lower)
 
     @property
     def label_x(self) -> int:
         return PAD + self.lanes * LANE_WIDTH + 6
+
+    def window(self, first_row: int, rows: int) -> GraphLayout:
+        """Return the part of the graph showing rows first_row .. first_row + rows - 1: their
+        nodes and the edges that cross them (drawn cut at the window's edges)."""
+        last_row = first_row + rows - 1
+        nodes = [node for node in self.nodes if first_row <= node.row <= last_row]
+        if not nodes:
+            return GraphLayout(lanes=self.lanes, width=self.width)
+        edges = [
+            edge for edge in self.edges if edge.top_row <= last_row and edge.bottom_row >= first_row
+        ]
+        top = int(_y(first_row) - PAD)
+        height = int(_y(nodes[-1].row) + PAD - top)
+        return GraphLayout(nodes, edges, self.lanes, self.width, height, top)
 
 
 def _x(lane: int) -> float:
@@ -105,7 +122,7 @@ def revision_graph(
             lanes[index] = None
         for child_row, child_lane, edge_lane in open_edges.pop(revision.id, []):
             path = _edge_path(child_row, child_lane, edge_lane, row, lane)
-            layout.edges.append(GraphEdge(path))
+            layout.edges.append(GraphEdge(path, top_row=child_row, bottom_row=row))
         for number, parent in enumerate(p for p in revision.down_revisions if p in known):
             joined = [i for i, awaited in enumerate(lanes) if awaited == parent]
             if joined:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -108,12 +109,28 @@ def revision_from_script(script: Script) -> Revision:
     )
 
 
-def revision_history(project: Project | None = None) -> list[Revision]:
-    """Return every revision, newest first (children before their parents)."""
-    project = project or load_project()
-    return [
+_lock = threading.Lock()
+_histories: dict[str, tuple[str, list[Revision], dict[str, Revision]]] = {}
+
+
+def _history(project: Project) -> tuple[list[Revision], dict[str, Revision]]:
+    """Return the revisions newest first and by id, made once per version of the scripts."""
+    with _lock:
+        kept = _histories.get(project.key)
+    if kept is not None and kept[0] == project.fingerprint:
+        return kept[1], kept[2]
+    history = [
         revision_from_script(script) for script in project.script.walk_revisions("base", "heads")
     ]
+    by_id = {revision.id: revision for revision in history}
+    with _lock:
+        _histories[project.key] = (project.fingerprint, history, by_id)
+    return history, by_id
+
+
+def revision_history(project: Project | None = None) -> list[Revision]:
+    """Return every revision, newest first (children before their parents)."""
+    return list(_history(project or load_project())[0])
 
 
 def script_heads(project: Project | None = None) -> tuple[str, ...]:
@@ -124,10 +141,9 @@ def script_heads(project: Project | None = None) -> tuple[str, ...]:
 
 def revision_named(revision_id: str, project: Project | None = None) -> Revision:
     """Return one revision by its exact id, or raise UnknownRevision (a 404 with a sentence)."""
-    project = project or load_project()
-    for revision in revision_history(project):
-        if revision.id == revision_id:
-            return revision
+    found = _history(project or load_project())[1].get(revision_id)
+    if found is not None:
+        return found
     raise UnknownRevision(
         f"There is no revision {revision_id!r} in the migration scripts. "
         "It may have been renamed or removed; pick one from the history."
@@ -219,8 +235,11 @@ def pending_revisions(project: Project, heads: tuple[str, ...]) -> list[Revision
     """Return the revisions `upgrade heads` would run from `heads`, in run order."""
     revision_map = project.script.revision_map
     scripts = revision_map.iterate_revisions("heads", heads, implicit_base=True)
-    # The revision map holds Script objects, typed as their base class.
-    return [revision_from_script(script) for script in reversed(list(scripts))]  # type: ignore[arg-type]
+    by_id = _history(project)[1]
+    return [
+        by_id.get(script.revision) or revision_from_script(script)  # type: ignore[arg-type]
+        for script in reversed(list(scripts))
+    ]
 
 
 def state_from_versions(project: Project, versions: tuple[str, ...] | None) -> DatabaseState:
@@ -228,7 +247,7 @@ def state_from_versions(project: Project, versions: tuple[str, ...] | None) -> D
     heads = script_heads(project)
     if versions is None:
         return DatabaseState(UNMANAGED, (), (), pending_revisions(project, ()), heads)
-    known = {revision.id for revision in revision_history(project)}
+    known = _history(project)[1]
     unknown = tuple(v for v in versions if v not in known)
     if unknown:
         return DatabaseState(UNKNOWN_VERSION, versions, unknown, [], heads)

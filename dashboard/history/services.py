@@ -27,12 +27,14 @@ from dashboard.history.revisions import (
 )
 from dashboard.history.statement_review import StatementReview, statement_review
 from dashboard.jobs.abandoned import checked_run
+from dashboard.paging import PageWindow, page_window
 from dashboard.target import TargetError
 
 logger = logging.getLogger(__name__)
 Operator = AbstractBaseUser | AnonymousUser | None
 RECENT_TRIALS = 5
 PENDING_REVIEW_LIMIT = 25
+HISTORY_PAGE_SIZE = 50  # revisions a page of the history (list and graph) shows
 
 
 @dataclass
@@ -55,8 +57,9 @@ class Overview:
     version_table: str = ""
     lock_timeout: str = ""
     project_error: ProjectError | None = None
-    history: list[Revision] = field(default_factory=list)
-    graph: GraphLayout | None = None
+    history: list[Revision] = field(default_factory=list)  # the page shown, newest first
+    history_window: PageWindow = field(default_factory=lambda: page_window(1, 1, 0))
+    graph: GraphLayout | None = None  # the graph of the page shown
     state: DatabaseState | None = None
     state_error: str = ""
     applied: set[str] = field(default_factory=set)
@@ -108,8 +111,11 @@ def pending_reviews(
     ]
 
 
-def migrations_overview(user: Operator = None) -> Overview:
-    """Return the Migrations index: history, graph, database state, pending review, trials."""
+def migrations_overview(
+    user: Operator = None, page: int = 1, *, page_size: int = HISTORY_PAGE_SIZE
+) -> Overview:
+    """Return the Migrations index: a page of the history and its graph, database state,
+    pending review, trials."""
     project_config = project_settings()
     overview = Overview(
         settings_summary=settings_summary(),
@@ -122,7 +128,10 @@ def migrations_overview(user: Operator = None) -> Overview:
     except ProjectError as exc:
         overview.project_error = exc
         return overview
-    overview.history = revision_history(project)
+    history = revision_history(project)
+    overview.history_window = page_window(page, page_size, len(history))
+    start = overview.history_window.offset
+    overview.history = history[start : start + page_size]
     overview.script_heads = tuple(project.script.get_heads())
     overview.trials = list(
         TrialRun.objects.filter(project=project.key).select_related("job", "created_by")[
@@ -142,7 +151,9 @@ def migrations_overview(user: Operator = None) -> Overview:
             overview.applied = applied_revisions(project, current)
         overview.pending = pending_reviews(project, overview.state, user)
         overview.apply_plan = apply_plan(project, overview.state)
-    overview.graph = revision_graph(overview.history, current, pending_ids)
+    # Lanes depend on every newer revision: lay out the whole graph, show the page's rows.
+    graph = revision_graph(history, current, pending_ids)
+    overview.graph = graph.window(start, page_size)
     return overview
 
 

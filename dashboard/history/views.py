@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,6 +28,7 @@ from dashboard.history.trial import start_trial
 from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.jobs.abandoned import checked_run
 from dashboard.jobs.kinds import job_kind_role
+from dashboard.params import integer, optional
 
 # A trial's page shows its output, which may quote rows of the copy of production it ran on:
 # the role is the one its job kind declares (engineer).
@@ -40,6 +43,10 @@ def _checked(request: HtmxHttpRequest, name: str) -> bool:
 @require_GET
 def index(request: HtmxHttpRequest) -> HttpResponse:
     part = request.GET.get("part", "") if request.htmx else ""
+    page = optional(request.GET, "page", partial(integer, minimum=1, maximum=1_000_000), 1)
+    if part == "history":
+        overview = migrations_overview(request.user, page)
+        return render(request, "history/index.html#history", {"overview": overview})
     if part == "drift":
         return render(request, "history/index.html#drift", {"drift": drift_summary()})
     if part == "pending":
@@ -47,7 +54,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
             request, "history/index.html#pending", {"overview": pending_overview(request.user)}
         )
     context = {
-        "overview": migrations_overview(request.user),
+        "overview": migrations_overview(request.user, page),
         "may_trial": has_role(request.user, TRIAL_ROLE),
         "may_apply": has_role(request.user, "admin") and apply_enabled(),
     }

@@ -115,7 +115,7 @@ def _visible_lines(request: HttpRequest) -> list[tuple[str, LineKind]]:
 
 @role_required("viewer")
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("part") == "facts":
         try:
             context: dict[str, object] = {"overview": target_overview()}
@@ -131,7 +131,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @role_required("viewer")  # at least; then the role the line needs
 @require_GET
-def overview_line(request: HttpRequest, key: str) -> HttpResponse:
+def overview_line(request: HtmxHttpRequest, key: str) -> HttpResponse:
     """One line of the Overview's checklist: the htmx part, or a page of its own."""
     kind = LINES.get(key)
     if kind is None:

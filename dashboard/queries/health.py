@@ -213,7 +213,7 @@ def _health(conn: Connection, show_console: bool) -> Health:
     )
 
 
-def _vacuum(conn: Connection, schema: str, limits: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _vacuum(conn: Connection, schema: str, limits: Mapping[Any, Any]) -> list[dict[str, Any]]:
     """Return the tables of `schema` with the most dead rows, each marked when vacuum is due."""
     vacuum = [
         dict(row)
@@ -231,7 +231,7 @@ def _vacuum(conn: Connection, schema: str, limits: Mapping[str, Any]) -> list[di
     return vacuum
 
 
-def _databases(conn: Connection, limits: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _databases(conn: Connection, limits: Mapping[Any, Any]) -> list[dict[str, Any]]:
     """Return each database's transaction ID ages, marked when past autovacuum_freeze_max_age."""
     databases = [dict(row) for row in conn.execute(DATABASE_AGE_SQL).mappings()]
     for row in databases:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -83,7 +83,7 @@ def trends_context(span_key: str) -> dict[str, Any]:
 
 
 @role_required("viewer")
-def health(request: HttpRequest) -> HttpResponse:
+def health(request: HtmxHttpRequest) -> HttpResponse:
     span_key = request.GET.get("span", "24h")
     if request.htmx and request.htmx.target == "trends":
         return render(request, "queries/health.html#trends", trends_context(span_key))

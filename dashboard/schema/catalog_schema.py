@@ -95,7 +95,8 @@ DIAGRAM_COLUMNS_SQL = text(
     """
 )
 
-# Foreign keys between tables of the schema (both ends inside it), for the ER diagram.
+# Foreign keys between tables of the schema (both ends inside it), for the ER diagram: all of
+# them, or (with :names) those with an end at one of the named tables.
 DIAGRAM_FOREIGN_KEYS_SQL = text(
     """
     SELECT
@@ -123,6 +124,11 @@ DIAGRAM_FOREIGN_KEYS_SQL = text(
       AND dst.relnamespace = n.oid
       AND NOT src.relispartition
       AND NOT dst.relispartition
+      AND (
+          CAST(:names AS text[]) IS NULL
+          OR src.relname = ANY(CAST(:names AS text[]))
+          OR dst.relname = ANY(CAST(:names AS text[]))
+      )
     ORDER BY src.relname, con.conname
     """
 )
@@ -149,6 +155,9 @@ def diagram_columns(conn: Connection, schema: str, names: list[str] | None = Non
     return _rows(conn, DIAGRAM_COLUMNS_SQL, {"schema": schema, "names": names})
 
 
-def diagram_foreign_keys(conn: Connection, schema: str) -> list[Row]:
-    """Return every foreign key whose both ends are tables of the schema."""
-    return _rows(conn, DIAGRAM_FOREIGN_KEYS_SQL, {"schema": schema})
+def diagram_foreign_keys(
+    conn: Connection, schema: str, touching: list[str] | None = None
+) -> list[Row]:
+    """Return the foreign keys whose both ends are tables of the schema (only those with an
+    end at one of the `touching` tables, when given)."""
+    return _rows(conn, DIAGRAM_FOREIGN_KEYS_SQL, {"schema": schema, "names": touching})

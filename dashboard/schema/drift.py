@@ -5,13 +5,15 @@ The models are those registered on `sqlmodel.SQLModel.metadata` once the module 
 (`alembic.autogenerate.compare_metadata`), run on a read-only connection whose `search_path` is
 only the target schema, so the models' unqualified tables are compared with that schema and
 nothing else. Tables the models do not define are reported by name without being reflected
-(reflecting hundreds of unrelated tables would be slow and tell nothing more).
+(reflecting hundreds of unrelated tables would be slow and tell nothing more). The report is
+made once per schema fingerprint (the reflection's) and kept until the schema changes.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +24,15 @@ from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.dialects import postgresql
 
 from dashboard.project_imports import add_project_import_paths
+from dashboard.schema.reflection import reflection
 from dashboard.target import run_read, target_schema
 
 logger = logging.getLogger(__name__)
 
 DRIFT_TIMEOUT_MS = 30_000
+SHOWN_DIFFERENCES = 50  # a page lists these; the rest are counted
+_lock = threading.Lock()
+_compared: dict[tuple[str, str, str, tuple[str, ...]], DriftReport] = {}
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,19 @@ class DriftReport:
     @property
     def ok(self) -> bool:
         return not self.error and not self.differences
+
+    @property
+    def shown(self) -> list[Difference]:
+        """Return the differences a page lists (the first SHOWN_DIFFERENCES)."""
+        return self.differences[:SHOWN_DIFFERENCES]
+
+    @property
+    def not_shown(self) -> int:
+        return max(0, len(self.differences) - SHOWN_DIFFERENCES)
+
+    @property
+    def extra_tables_not_shown(self) -> int:
+        return sum(1 for d in self.differences[SHOWN_DIFFERENCES:] if d.kind == "extra_table")
 
     @property
     def counts(self) -> dict[str, int]:
@@ -428,9 +447,26 @@ def drift_report(
                 "registers no SQLModel table, so there is nothing to compare."
             ),
         )
+    # The comparison depends on the models (code, fixed for the process) and on the catalog
+    # entries the reflection's fingerprint covers: it is made once per fingerprint.
+    key = (module_name, schema, reflection().fingerprint, tuple(sorted(metadata.tables)))
+    with _lock:
+        cached = _compared.get(key)
+    if cached is not None:
+        return cached
     differences = run_read(
         lambda conn: compare(conn, metadata, schema),
         timeout_ms=timeout_ms,
         lock_timeout_ms=lock_timeout_ms,
     )
-    return DriftReport(module_name, schema, differences)
+    report = DriftReport(module_name, schema, differences)
+    with _lock:
+        _compared.clear()  # one schema at a time
+        _compared[key] = report
+    return report
+
+
+def forget_drift() -> None:
+    """Drop the cached comparison (tests that change the models or the settings)."""
+    with _lock:
+        _compared.clear()

@@ -106,7 +106,8 @@ def _table_svg(box: Box, compact: bool, focus: bool, href: str | None) -> list[s
     header_ink = COLOURS["focus_ink"] if focus else COLOURS["header_ink"]
     limit = int((box.width - 2 * PADDING) / CHAR_WIDTH)
     parts = [
-        f'<g class="erd-table" transform="translate({_number(box.x)},{_number(box.y)})">',
+        f'<g class="erd-table" data-table="{clean(table.name)}" '
+        f'transform="translate({_number(box.x)},{_number(box.y)})">',
         f"<title>{clean(table.name)}</title>",
         f'<rect width="{_number(box.width)}" height="{_number(box.height)}" rx="6" '
         f'fill="{COLOURS["box"]}" stroke="{COLOURS["border"]}"/>',
@@ -198,7 +199,8 @@ def render_svg(
             f"{edge.target}({', '.join(edge.target_columns)})"
         )
         out.append(
-            f'<path class="erd-edge" d="{path}" '
+            f'<path class="erd-edge" data-source="{clean(edge.source)}" '
+            f'data-target="{clean(edge.target)}" d="{path}" '
             f'stroke="{COLOURS["edge"]}" stroke-width="1.3" marker-end="url(#{marker_id})">'
             f"<title>{clean(label)}</title></path>"
         )

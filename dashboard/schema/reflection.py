@@ -1,8 +1,11 @@
 """Reflected metadata of the target schema, cached and refreshed when the schema changes.
 
 Reflection of hundreds of tables takes a while, so it is kept per process and re-done only when
-a cheap fingerprint of the catalog (tables, columns, constraints, indexes, policies, enum
-labels) changes. The fingerprint is checked at most every `REFLECTION_CHECK_SECONDS`.
+a cheap fingerprint of the catalog (tables, columns, defaults, constraints, indexes, policies,
+enum labels, comments) changes. The fingerprint is checked at most every
+`REFLECTION_CHECK_SECONDS`. Reflecting is single-flight: one request reflects while the others
+of the process wait for its result, never a second reflection at once. The reflected metadata is
+built with the garbage collector paused and then frozen (dashboard/long_lived.py).
 Identifiers used in SQL against user tables come only from this metadata.
 """
 
@@ -19,6 +22,7 @@ from django.http import Http404
 from sqlalchemy import Connection, MetaData, Table, text
 from sqlalchemy.exc import SAWarning
 
+from dashboard.long_lived import collector_paused, freeze_long_lived
 from dashboard.target import run_read, target_schema
 
 logger = logging.getLogger(__name__)
@@ -38,6 +42,11 @@ FINGERPRINT_SQL = text(
         WHERE c.relnamespace = to_regnamespace(quote_ident(:schema))
           AND a.attnum > 0
           AND NOT a.attisdropped
+        UNION ALL
+        SELECT format('f:%s', ad.oid)
+        FROM pg_catalog.pg_attrdef AS ad
+        JOIN pg_catalog.pg_class AS c ON c.oid = ad.adrelid
+        WHERE c.relnamespace = to_regnamespace(quote_ident(:schema))
         UNION ALL
         SELECT format('k:%s:%s', con.oid, con.conname)
         FROM pg_catalog.pg_constraint AS con
@@ -92,6 +101,7 @@ _lock = threading.Lock()
 class _Cached:
     reflection: Reflection | None = None
     checked_at: float = 0.0  # time.monotonic() of the last fingerprint check
+    built: bool = False  # whether this process has built one before
 
 
 _state = _Cached()
@@ -106,7 +116,7 @@ def _reflect(conn: Connection, schema: str) -> Reflection:
     fingerprint = schema_fingerprint(conn, schema)
     metadata = MetaData()
     started = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), collector_paused():
         # Types SQLAlchemy does not know (e.g. ltree) reflect as NullType; that is fine here.
         warnings.simplefilter("ignore", SAWarning)
         metadata.reflect(bind=conn, schema=schema, views=False, resolve_fks=False)
@@ -142,6 +152,11 @@ def reflection(force: bool = False) -> Reflection:
         result = run_read(refresh, timeout_ms=60_000)
         _state.reflection = result
         _state.checked_at = time.monotonic()
+        if result is not current:
+            current = None  # (the closure's cell too) so that the old metadata is garbage now
+            # The first build of the process has nothing to free; later ones replace one.
+            freeze_long_lived(replaced=_state.built)
+            _state.built = True
         return result
 
 

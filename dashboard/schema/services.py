@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from dashboard.paging import PageWindow, page_window
 from dashboard.schema import catalog
 from dashboard.schema.diagrams import neighbourhood_diagram, schema_diagram  # re-exported
 from dashboard.schema.drift import DriftReport, drift_report
@@ -43,7 +44,7 @@ __all__ = [
     "PART_LOCK_TIMEOUT_MS",
     "SEARCH_MAX_LENGTH",
     "SORTS",
-    "TABLE_LIST_LIMIT",
+    "TABLE_PAGE_SIZE",
     "ColumnInfo",
     "ConstraintInfo",
     "Definitions",
@@ -74,7 +75,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SORTS = ("name", "rows", "size")
-TABLE_LIST_LIMIT = 1000
+TABLE_PAGE_SIZE = 100  # tables per page of the list: the page's cost is what it shows
 SEARCH_MAX_LENGTH = 200
 
 
@@ -100,18 +101,18 @@ class TableRow:
 
 @dataclass(frozen=True)
 class TableList:
-    """The tables matching `search`, sorted by `sort`, at most TABLE_LIST_LIMIT of them."""
+    """One page of the tables matching `search`, sorted by `sort`."""
 
     schema: str
     search: str
     sort: str
     tables: list[TableRow]
-    matched: int
+    window: PageWindow
     sizes_error: str = ""
 
     @property
-    def truncated(self) -> bool:
-        return self.matched > len(self.tables)
+    def matched(self) -> int:
+        return self.window.matched
 
 
 def _sort_key(sort: str) -> Callable[[TableRow], tuple]:
@@ -122,30 +123,39 @@ def _sort_key(sort: str) -> Callable[[TableRow], tuple]:
     return lambda row: (row.name,)
 
 
-def table_list(search: str = "", sort: str = "name") -> TableList:
-    """Return the schema's tables whose name or comment contains `search`, sorted."""
+def table_list(
+    search: str = "", sort: str = "name", page: int = 1, *, page_size: int = TABLE_PAGE_SIZE
+) -> TableList:
+    """Return page `page` of the schema's tables whose name or comment contains `search`.
+
+    Sizes are read for the tables of the page only, unless the list is sorted by size."""
     schema = target_schema()
     search = search.strip()[:SEARCH_MAX_LENGTH]
     sort = sort if sort in SORTS else "name"
-    found = run_read(lambda conn: catalog.tables(conn, schema, search))
-    names = [str(row["name"]) for row in found]
+    found = [TableRow(**row) for row in run_read(lambda conn: catalog.tables(conn, schema, search))]
+    window = page_window(page, page_size, len(found))
+    start, end = window.offset, window.offset + page_size
+    if sort != "size":  # the order needs no sizes: read them for the page alone
+        found = sorted(found, key=_sort_key(sort))[start:end]
+    names = [row.name for row in found]
     sizes = locking_part(lambda conn: catalog.table_sizes(conn, schema, names), "table sizes")
     by_name = sizes.value or {}
     rows = [
-        TableRow(
-            **row,
-            total_bytes=by_name.get(str(row["name"]), {}).get("total_bytes"),
-            index_bytes=by_name.get(str(row["name"]), {}).get("index_bytes"),
+        replace(
+            row,
+            total_bytes=by_name.get(row.name, {}).get("total_bytes"),
+            index_bytes=by_name.get(row.name, {}).get("index_bytes"),
         )
         for row in found
     ]
-    rows.sort(key=_sort_key(sort))
+    if sort == "size":
+        rows = sorted(rows, key=_sort_key(sort))[start:end]
     return TableList(
         schema=schema,
         search=search,
         sort=sort,
-        tables=rows[:TABLE_LIST_LIMIT],
-        matched=len(rows),
+        tables=rows,
+        window=window,
         sizes_error=sizes.error,
     )
 
@@ -167,6 +177,6 @@ def drift_part() -> Part[DriftReport]:
         return Part(error=exc.sentence)
 
 
-def schema_overview(search: str = "", sort: str = "name") -> SchemaOverview:
-    """Return the table list (filtered and sorted) and the drift report."""
-    return SchemaOverview(listing=table_list(search, sort), drift=drift_part())
+def schema_overview(search: str = "", sort: str = "name", page: int = 1) -> SchemaOverview:
+    """Return a page of the table list (filtered and sorted) and the drift report."""
+    return SchemaOverview(listing=table_list(search, sort, page), drift=drift_part())

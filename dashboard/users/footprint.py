@@ -1,12 +1,14 @@
 """One end-user's footprint: per owned table, how many rows are theirs and the newest few.
 
-The number of statements depends on the number of tables, never on the number of rows: one
-statement counting the user's rows in every table (each count bounded by a LIMIT, so a user
-with more rows than SUPPORT_COUNT_LIMIT shows "more than N"), then per table with rows one
-statement for its newest rows (by a timestamp column when there is one, else by primary key,
-descending) and, for a table with a status column (a boolean, or a CHECK/enum column of a few
-values) and an exact count, one for the counts by status; all in one read-only transaction whose
-statement_timeout is SUPPORT_COUNT_TIMEOUT_MS. If the counts run out of time (or wait for a
+The number of statements depends on what the page shows, never on the number of rows nor of
+linked tables: one statement counting the user's rows in every table (each count bounded by a
+LIMIT, so a user with more rows than SUPPORT_COUNT_LIMIT shows "more than N"), then, for each of
+the first `eager_cards` tables with rows, one statement for its newest rows (by a timestamp
+column when there is one, else by primary key, descending) and, for a table with a status column
+(a boolean, or a CHECK/enum column of a few values) and an exact count, one for the counts by
+status; the other tables' cards show their count and load the rest when opened (one table's card
+is its own request). All in one read-only transaction whose statement_timeout is
+SUPPORT_COUNT_TIMEOUT_MS. If the counts run out of time (or wait for a
 lock) together, they are taken again one table at a time; a statement that runs out of time
 marks its table ("count timed out") and the remaining tables are read in a fresh transaction,
 so one slow table never blanks the page.
@@ -22,14 +24,20 @@ from typing import Any
 
 import psycopg.errors
 from django.conf import settings
-from sqlalchemy import Column, Connection, Table, func, literal, select
+from sqlalchemy import CTE, Column, Connection, Table, bindparam, func, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.data.columns import column_kind, describe_columns
 from dashboard.data.masking import looks_secret
 from dashboard.target import run_read
-from dashboard.users.ownership import MissingIndex, OwnershipMap, TableOwnership, rows_of_user
+from dashboard.users.ownership import (
+    MissingIndex,
+    OwnershipMap,
+    TableOwnership,
+    rows_of_user,
+    rows_of_user_shared,
+)
 
 FIRST_ROWS = 5
 # Below this many rows, the first rows are picked from the user's rows fetched through the
@@ -66,6 +74,8 @@ class TableFootprint:
     rows: list[list[Cell]] = field(default_factory=list)
     keys: list[dict[str, Any]] = field(default_factory=list)  # primary keys of `rows`
     rows_timed_out: bool = False
+    rows_deferred: bool = False  # has rows, not read with the page: its card loads them
+    deferred_html: str = ""  # the card of a deferred table (dashboard/users/cards.py)
     unindexed: list[MissingIndex] = field(default_factory=list)
     masked: list[str] = field(default_factory=list)
     browse_url: str | None = None  # the Data browser's list of this table, scoped to the user
@@ -151,14 +161,25 @@ def cell(value: Any, column: str = "") -> Cell:
     return Cell(text)
 
 
-def count_statement(owners: OwnershipMap, ownership: TableOwnership, key_value: object):
-    """Return SELECT count(*) over at most SUPPORT_COUNT_LIMIT + 1 of the user's rows."""
+def count_statement(
+    owners: OwnershipMap,
+    ownership: TableOwnership,
+    key_value: object,
+    shared: dict[tuple[str, str], CTE] | None = None,
+):
+    """Return SELECT count(*) over at most SUPPORT_COUNT_LIMIT + 1 of the user's rows (with
+    `shared`, the steps up its path are CTEs shared with other counts of one statement)."""
     table = owners.tables[ownership.table]
     limit = int(settings.SUPPORT_COUNT_LIMIT)
+    condition = (
+        rows_of_user(owners, ownership.path, key_value)
+        if shared is None
+        else rows_of_user_shared(owners, ownership.path, key_value, shared)
+    )
     capped = (
         select(literal(1).label("one"))
         .select_from(table)
-        .where(rows_of_user(owners, ownership.path, key_value))
+        .where(condition)
         .limit(limit + 1)
         .subquery("capped")
     )
@@ -166,10 +187,15 @@ def count_statement(owners: OwnershipMap, ownership: TableOwnership, key_value: 
 
 
 def all_counts_statement(owners: OwnershipMap, ownerships: list[TableOwnership], key_value: object):
-    """Return one SELECT whose columns are the bounded counts of each table (one round trip)."""
+    """Return one SELECT whose columns are the bounded counts of each table (one round trip);
+    when every path is made of foreign keys, the tables up the paths are read once each."""
+    by_keys = all(link.is_foreign_key for o in ownerships for link in o.path.links)
+    shared: dict[tuple[str, str], CTE] | None = {} if by_keys else None
     return select(
         *(
-            count_statement(owners, ownership, key_value).scalar_subquery().label(f"n{position}")
+            count_statement(owners, ownership, key_value, shared)
+            .scalar_subquery()
+            .label(f"n{position}")
             for position, ownership in enumerate(ownerships)
         )
     )
@@ -211,6 +237,28 @@ def newest_first(table: Table, columns: Any) -> list[ColumnElement[Any]]:
     return order + [columns[c.name].desc() for c in table.primary_key.columns]
 
 
+USER_KEY_PARAM = "footprint_user_key"
+
+
+def counts_query(
+    owners: OwnershipMap, ownerships: list[TableOwnership], key_value: object
+) -> tuple[Any, dict[str, object]]:
+    """Return the statement counting the user's rows in every table, and its parameters.
+
+    Built once per ownership map, with the user's key as a bound parameter, when every path is
+    made of foreign keys (so the key is compared as it is); otherwise built for this key. At
+    hundreds of tables, building and compiling it took longer than planning it."""
+    if not all(link.is_foreign_key for o in ownerships for link in o.path.links):
+        return all_counts_statement(owners, ownerships, key_value), {}
+    key = ("all_counts", tuple(o.table for o in ownerships))
+    statement = owners.statements.get(key)
+    if statement is None:
+        placeholder = bindparam(USER_KEY_PARAM, type_=owners.key_column.type)
+        statement = all_counts_statement(owners, ownerships, placeholder)
+        owners.statements[key] = statement
+    return statement, {USER_KEY_PARAM: key_value}
+
+
 def first_rows_statement(
     owners: OwnershipMap, ownership: TableOwnership, key_value: object, count: int | None
 ):
@@ -233,8 +281,19 @@ def status_counts_statement(
     return select(mine.c.value, func.count()).group_by(mine.c.value).order_by(mine.c.value)
 
 
-def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Footprint:
-    """Return the user's row and, per owned table, their row count and first rows."""
+def _newest_by(owners: OwnershipMap, table: str) -> str:
+    """Return the name of `table`'s newest-first column, worked out once per ownership map."""
+    key = ("newest", table)
+    if key not in owners.statements:
+        owners.statements[key] = _column_name(newest_column(owners.tables[table]))
+    return str(owners.statements[key])
+
+
+def user_footprint(
+    owners: OwnershipMap, subject: str, key_value: object, *, eager_cards: int = 5
+) -> Footprint:
+    """Return the user's row and, per owned table, their row count and (for the first
+    `eager_cards` tables with rows) their first rows; the others are marked `rows_deferred`."""
     started = time.perf_counter()
     result = Footprint(subject, owners.users.name)
     pending = [
@@ -242,15 +301,14 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
             name,
             ownership,
             unindexed=owners.missing_indexes(ownership.path),
-            masked=[c.name for c in owners.tables[name].c if looks_secret(c.name)],
-            newest_by=_column_name(newest_column(owners.tables[name])),
-            status_column=status_column(owners.tables[name]) if ownership.path.hops else "",
+            newest_by=_newest_by(owners, name),
         )
         for name, ownership in owners.owned.items()
     ]
     result.tables = list(pending)
     limit = int(settings.SUPPORT_COUNT_LIMIT)
     together = {"tried": False}  # the counts of all tables are first asked in one statement
+    cards = {"left": eager_cards}  # linked tables whose first rows are still read with the page
 
     def note_count(item: TableFootprint, count: int) -> None:
         item.count_capped = count > limit
@@ -262,11 +320,11 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
             together["tried"] = True
             counted = [item for item in pending if item.ownership.path.hops]
             if counted:
-                statement = all_counts_statement(
+                statement, params = counts_query(
                     owners, [item.ownership for item in counted], key_value
                 )
                 try:
-                    counts = conn.execute(statement).one()
+                    counts = conn.execute(statement, params).one()
                 except DBAPIError as exc:
                     if not isinstance(exc.orig, OUT_OF_TIME):
                         raise
@@ -284,13 +342,26 @@ def user_footprint(owners: OwnershipMap, subject: str, key_value: object) -> Foo
                     statement = count_statement(owners, item.ownership, key_value)
                     note_count(item, int(conn.execute(statement).scalar_one()))
                     counting = False
-                if item.count != 0 and not item.rows:
+                deferred = item.ownership.path.hops and cards["left"] <= 0
+                if item.count != 0 and not item.rows and deferred:
+                    item.rows_deferred = True  # its card reads them when opened
+                elif item.count != 0 and not item.rows:
+                    if item.ownership.path.hops:
+                        cards["left"] -= 1
+                        # What a card shows under its rows: worked out for the cards read only.
+                        item.status_column = status_column(table)
+                    item.masked = [c.name for c in table.c if looks_secret(c.name)]
                     statement = first_rows_statement(owners, item.ownership, key_value, item.count)
                     rows = conn.execute(statement).mappings().all()
                     _fill_rows(item, table, rows)
                     if not item.ownership.path.hops:
                         item.count = len(rows)
-                if item.status_column and item.count and not item.count_capped:
+                if (
+                    item.status_column
+                    and item.count
+                    and not item.count_capped
+                    and not item.rows_deferred
+                ):
                     statement = status_counts_statement(
                         owners, item.ownership, key_value, item.status_column
                     )

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.http import Http404
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch
 from django.utils.http import urlencode
 
+from dashboard.data.links import data_path
 from dashboard.data.shown_rows import plain_key
 from dashboard.users.detection import UsersTableProblem
 from dashboard.users.export import export_document
@@ -74,13 +75,18 @@ def view_user(
     subject: str,
     only_table: str | None = None,
 ) -> Footprint:
-    """Return the user's footprint (one table's if `only_table`), after auditing the view."""
+    """Return the user's footprint (one table's if `only_table`), after auditing the view.
+
+    The page reads the first rows of the first SUPPORT_USER_PAGE_CARDS tables with rows; the
+    other cards load theirs when opened (`only_table`), each audited on its own."""
     key_value = subject_key(owners, subject)
+    eager_cards = max(0, int(settings.SUPPORT_USER_PAGE_CARDS))
     if only_table is not None:
         if only_table not in owners.owned:
             raise Http404(f"The table “{only_table}” is not linked to {owners.users.name}.")
         owners = _only(owners, only_table)
-    footprint = user_footprint(owners, subject, key_value)
+        eager_cards = 1  # the card that was opened
+    footprint = user_footprint(owners, subject, key_value, eager_cards=eager_cards)
     for item in footprint.tables:
         item.browse_url = data_browser_url(item.table, subject, item.newest_by)
         if item.browse_url:
@@ -127,7 +133,7 @@ def data_browser_url(table: str, subject: str, newest_by: str = "") -> str | Non
     """Return the Data browser's list of `table` scoped to `subject` (newest first when the
     table has a timestamp column, as the user page shows it), or None if absent."""
     try:
-        url = reverse("data:list", args=[table])
+        url = data_path("data:list", table)  # memoized: a page links hundreds of tables
     except NoReverseMatch:
         return None
     params = {SCOPE_PARAM: subject, **({"o": f"-{newest_by}"} if newest_by else {})}

@@ -112,3 +112,50 @@ def test_hundreds_of_tables_make_a_compact_diagram(schema_page, settings):
         page.goto("/schema/?q=t12")
         expect(page.locator("#table-list tbody tr")).to_have_count(10)
     assert page.csp_violations == []
+
+
+def test_the_diagram_finds_a_table_and_focuses_on_its_neighbours(schema_page):
+    page = schema_page
+    page.goto("/schema/diagram")
+    page.fill("#erd-search-input", "order")
+    page.press("#erd-search-input", "Enter")
+    focused = page.locator("svg.erd g.erd-table.erd-focus")
+    expect(focused).to_have_count(1)
+    assert focused.get_attribute("data-table") == "order"
+    near = page.locator("svg.erd g.erd-table.erd-near")
+    names = sorted(near.evaluate_all("boxes => boxes.map(b => b.dataset.table)"))
+    linked = page.locator("svg.erd path.erd-edge.erd-near")
+    ends = linked.evaluate_all("edges => edges.map(e => [e.dataset.source, e.dataset.target])")
+    assert ends and all("order" in pair for pair in ends)
+    assert names == sorted({end for pair in ends for end in pair} - {"order"})
+    assert "erd-focusing" in page.locator("svg.erd").get_attribute("class")
+    expect(page.locator("#erd-open")).to_have_attribute("href", "/schema/order/")
+    expect(page.locator("#erd-search-status")).to_contain_text("order:")
+    # A click on another box focuses on it; a second click opens its page.
+    other = page.locator(f"svg.erd g.erd-table[data-table='{names[0]}']")
+    other.click()
+    expect(other).to_have_class("erd-table erd-focus")
+    other.click()
+    page.wait_for_url(f"**/schema/{names[0]}/")
+    assert page.csp_violations == []
+
+
+def test_a_part_of_a_name_marks_every_match(schema_page, settings):
+    page = schema_page
+    with built_schema("e2e_find", many_tables_ddl()) as many:
+        settings.TARGET = {**settings.TARGET, "SCHEMA": many}
+        page.goto("/schema/diagram")
+        page.fill("#erd-search-input", "t15")
+        expect(page.locator("svg.erd g.erd-table.erd-match")).to_have_count(10)  # t150 to t159
+        expect(page.locator("#erd-search-status")).to_have_text(
+            "10 tables match; pick one to focus on it."
+        )
+        page.fill("#erd-search-input", "t152")  # in the chain t150 <- t151 <- ... <- t154
+        page.press("#erd-search-input", "Enter")
+        near = page.locator("svg.erd g.erd-table.erd-near")
+        expect(near).to_have_count(2)
+        assert sorted(near.evaluate_all("boxes => boxes.map(b => b.dataset.table)")) == [
+            "t151",
+            "t153",
+        ]
+    assert page.csp_violations == []

@@ -7,6 +7,7 @@ from django.db import connection
 
 from dashboard.audit.ownership import (
     AuditOwnerNotReady,
+    acting_as_owner,
     audit_protection,
     hand_audit_table_to_owner,
 )
@@ -32,3 +33,44 @@ def test_the_test_database_is_protected_as_production_should_be(settings):
     protection = audit_protection(connection)
     assert protection.holds, protection.problems
     assert (protection.role, protection.owner) == ("schemadesk", settings.AUDIT_OWNER_ROLE)
+
+
+@pytest.mark.django_db
+def test_acting_as_the_owner_needs_the_membership_lent(settings):
+    with (
+        pytest.raises(AuditOwnerNotReady, match=r"python -m core\.audit_owner"),
+        acting_as_owner(connection, settings.AUDIT_OWNER_ROLE),
+    ):
+        pass  # pragma: no cover - refused before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acting_as_the_owner_runs_as_it_and_resets_after(settings):
+    from core.audit_owner import audit_owner_lent
+    from core.embedded import CONSOLE_ROLE
+    from tests.conftest import superuser_database_url
+
+    with audit_owner_lent(superuser_database_url(), CONSOLE_ROLE):
+        with acting_as_owner(connection, settings.AUDIT_OWNER_ROLE) as cursor:
+            cursor.execute("SELECT current_user")
+            assert cursor.fetchone()[0] == settings.AUDIT_OWNER_ROLE
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user")
+            assert cursor.fetchone()[0] == CONSOLE_ROLE
+    connection.close()  # the session held the lent role's rights for a while: start afresh
+
+
+@pytest.mark.django_db
+def test_the_keyset_indexes_of_the_audit_page_exist():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_auditevent'"
+        )
+        definitions = dict(cursor.fetchall())
+    for name, columns in {
+        "audit_event_at_id": "(at, id)",
+        "audit_event_subject_at_id": "(subject_user, at, id)",
+        "audit_event_action_at_id": "(action, at, id)",
+        "audit_event_operator_at_id": "(operator_id, at, id)",
+    }.items():
+        assert definitions[name].endswith(columns), definitions.get(name)

@@ -140,3 +140,22 @@ def test_wrong_or_missing_key_and_project_say_what_to_do(
     page = text(engineer_client.get("/branches/"))
     assert "NEON_PROJECT_ID is not set" in page
     assert "(NEON_PROJECT_ID is not set)" in page  # the provider card says it too
+
+
+@pytest.mark.django_db
+def test_many_branches_are_listed_a_page_at_a_time(viewer_client: Client, neon: FakeNeon) -> None:
+    from dashboard.branches.branch_pages import BRANCH_PAGE_SIZE
+
+    for number in range(2 * BRANCH_PAGE_SIZE + 10):  # 111 with main: Neon answers in pages
+        neon.add_branch(f"preview-{number:03d}")
+    first = text(viewer_client.get("/branches/"))
+    assert first.count("<tr data-branch=") == BRANCH_PAGE_SIZE
+    assert '<span class="value">111</span>' in first  # the count is of all branches
+    assert "Branches 1 to 50 of 111 (page 1 of 3)." in first
+    last = text(viewer_client.get("/branches/?page=3", **HTMX))
+    assert last.count("<tr data-branch=") == 11
+    shown = set(re.findall(r'<tr data-branch="([^"]+)"', first + last))
+    middle = text(viewer_client.get("/branches/?page=2"))
+    shown |= set(re.findall(r'<tr data-branch="([^"]+)"', middle))
+    assert len(shown) == 111  # every branch on exactly one page
+    assert len(neon.requests_to("GET", "/branches")) >= 2 * 3  # Neon's own pages, each time

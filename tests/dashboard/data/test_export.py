@@ -10,7 +10,7 @@ from django.http import StreamingHttpResponse
 
 from dashboard.audit.models import AuditEvent
 from dashboard.data import export as export_module
-from dashboard.data.export import safe_cell
+from dashboard.spreadsheet_cells import safe_cell
 from tests.dashboard.data.conftest import ITEMS, owner_execute
 
 pytestmark = pytest.mark.django_db

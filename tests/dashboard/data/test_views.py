@@ -38,6 +38,35 @@ def test_index_lists_tables_full_and_partial(tables, admin_client):
     assert "datab_owners" in text_of(partial) and "datab_items" not in text_of(partial)
 
 
+def test_the_picker_shows_a_page_of_tables_and_reads_their_sizes_only(tables, monkeypatch):
+    from dashboard.data import services
+
+    names = [t.name for t in services.table_index("datab_", 1, page_size=100).tables]
+    assert len(names) >= 6 and names == sorted(names)
+    first = services.table_index("datab_", 1, page_size=2)
+    assert [t.name for t in first.tables] == names[:2]
+    assert (first.window.matched, first.window.pages) == (len(names), -(-len(names) // 2))
+    last = services.table_index("datab_", 99, page_size=2)  # past the end: the last page
+    assert [t.name for t in last.tables] == names[(last.window.pages - 1) * 2 :]
+    assert last.window.page == last.window.pages
+    sized: list[str] = []
+    real = services.run_read
+
+    def spying(work, *args, **kwargs):
+        result = real(work, *args, **kwargs)
+        sized.extend(row.name for row in result[1])
+        return result
+
+    monkeypatch.setattr(services, "run_read", spying)
+    services.table_index("datab_", 2, page_size=2)
+    assert sized == names[2:4]  # sizes (pg_total_relation_size) of the shown tables only
+
+
+def test_the_picker_pages_keep_the_filter(tables, admin_client):
+    html = text_of(admin_client.get("/data/?q=datab_&page=1"))
+    assert "datab_items" in html and "Pages of tables" not in html  # 6 tables: one page
+
+
 def test_list_full_page_and_partial(tables, admin_client):
     full = admin_client.get("/data/datab_items/?n=25")
     body = text_of(full)

@@ -352,3 +352,40 @@ def test_revision_review_without_the_database_says_sizes_are_unknown(
     row = text[text.index('<tr data-table="hist_items"') :].split("</tr>", 1)[0]
     assert "data-rows" not in row and ">not known<" in row
     assert "Drops column hist_items.note" in text  # the rest of the review is there
+
+
+def test_a_long_history_is_shown_a_page_at_a_time_with_its_part_of_the_graph(
+    console_on, project_database, viewer_client, htmx_headers, tmp_path, monkeypatch
+):
+    from dashboard.history import revisions
+    from dashboard.history.services import HISTORY_PAGE_SIZE
+    from tests.dashboard.history.conftest import Rev, write_project
+
+    count = 2 * HISTORY_PAGE_SIZE + 20
+    ids = [f"{number:03d}" for number in range(count)]
+    project = write_project(
+        tmp_path / "long", [Rev(rev, ids[n - 1] if n else None) for n, rev in enumerate(ids)]
+    )
+    console_on(project, project_database)
+    read: list[str] = []
+    real = revisions.revision_from_script
+    monkeypatch.setattr(
+        revisions,
+        "revision_from_script",
+        lambda script: read.append(script.revision) or real(script),
+    )
+    text = viewer_client.get("/migrations/").content.decode()
+    assert f"{count} revisions" in text
+    history = text[text.index('id="history"') :]
+    shown = [n for n in range(count) if f'data-revision="{ids[n]}"' in history]
+    assert shown == list(range(count - HISTORY_PAGE_SIZE, count))  # the newest 50
+    assert history.count('class="graph-link"') == HISTORY_PAGE_SIZE
+    assert 'viewBox="0 0 ' in history
+    assert f"Revisions 1 to 50 of {count} (page 1 of 3)" in history
+    assert 'hx-get="?page=2&amp;part=history"' in history and 'href="?page=2"' in history
+    last = viewer_client.get("/migrations/?page=3&part=history", **htmx_headers).content.decode()
+    assert last.lstrip().startswith("{% partialdef") is False and "<html" not in last
+    assert [n for n in range(count) if f'data-revision="{ids[n]}"' in last] == list(range(20))
+    assert last.count('class="graph-link"') == 20 and 'viewBox="0 0 ' not in last
+    viewer_client.get("/migrations/revisions/010/")
+    assert sorted(read) == sorted(ids)  # every script read once for all these pages

@@ -258,3 +258,36 @@ def test_the_models_module_is_imported_with_alembic_pythonpath(
         sys.modules.pop(name, None)
         if str(tmp_path) in sys.path:
             sys.path.remove(str(tmp_path))
+
+
+def test_the_comparison_is_made_once_per_schema_fingerprint(use_schema, monkeypatch):
+    from dashboard.schema import drift
+
+    compared: list[str] = []
+    real = drift.compare
+
+    def spy(conn, metadata, schema):
+        compared.append(schema)
+        return real(conn, metadata, schema)
+
+    monkeypatch.setattr(drift, "compare", spy)
+    for schema in models_schema("drift_cache"):
+        use_schema(schema)
+        assert drift_report().ok and drift_report().ok
+        assert compared == [schema]
+        run_in_schema(schema, "ALTER TABLE tasks ADD COLUMN legacy_flag boolean")
+        changed = drift_report()
+        assert [d.kind for d in changed.differences] == ["extra_column"]
+        assert compared == [schema, schema]
+
+
+@pytest.mark.django_db
+def test_a_long_drift_is_counted_beyond_what_the_page_lists(viewer_client, use_schema):
+    from dashboard.schema.drift import SHOWN_DIFFERENCES
+
+    extra = "".join(f"CREATE TABLE extra_{n:03d} (id int);" for n in range(SHOWN_DIFFERENCES + 5))
+    for schema in models_schema("drift_long", extra):
+        use_schema(schema)
+        page = viewer_client.get("/schema/").content.decode()
+        assert page.count('data-kind="extra_table"') == SHOWN_DIFFERENCES
+        assert "… and 5 more, among them 5 tables no model defines." in page

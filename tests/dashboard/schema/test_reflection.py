@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
+import weakref
+
 import psycopg
 import pytest
 from django.http import Http404
@@ -70,3 +75,51 @@ def test_mixed_case_schema_fingerprint_sees_changes(settings):
     finally:
         with psycopg.connect(owner_url, autocommit=True) as conn:
             conn.execute('DROP SCHEMA "MixedCase_Refl" CASCADE')
+
+
+def test_a_changed_default_changes_the_fingerprint():
+    owner_url = running_layout().environment()["APP_DIRECT_URL"]
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE refl_defaults (id int PRIMARY KEY, state text DEFAULT 'a')")
+    try:
+        first = refl.reflection()
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute("ALTER TABLE refl_defaults ALTER COLUMN state SET DEFAULT 'b'")
+        assert refl.reflection().fingerprint != first.fingerprint
+    finally:
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute("DROP TABLE refl_defaults")
+
+
+def test_requests_arriving_together_share_one_reflection(monkeypatch):
+    calls: list[str] = []
+    started = threading.Event()
+    original = refl._reflect
+
+    def slow_reflect(conn, schema):
+        calls.append(schema)
+        started.set()
+        time.sleep(0.3)  # long enough for every thread to arrive while this one reflects
+        return original(conn, schema)
+
+    monkeypatch.setattr(refl, "_reflect", slow_reflect)
+    results: list[refl.Reflection] = []
+    threads = [threading.Thread(target=lambda: results.append(refl.reflection())) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert started.is_set()
+    assert len(calls) == 1
+    assert len({id(result) for result in results}) == 1
+
+
+def test_the_reflection_is_frozen_out_of_the_collectors_way_and_the_old_one_freed():
+    first = refl.reflection()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0
+    old_metadata = weakref.ref(first.metadata)
+    del first
+    refl.reflection(force=True)
+    assert gc.isenabled()
+    assert old_metadata() is None  # collected on the next reflection, not kept frozen

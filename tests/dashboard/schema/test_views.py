@@ -12,6 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from psycopg import sql
 
 from dashboard.schema import catalog, reflection, services
+from dashboard.schema.diagrams import forget_drawings
 from dashboard.target import run_read
 from tests.dashboard.schema.builders import (
     MANY_TABLES,
@@ -29,6 +30,20 @@ def page(client, url: str, **headers) -> str:
     response = client.get(url, **headers)
     assert response.status_code == 200, response.content[:500]
     return response.content.decode()
+
+
+def recorded_calls(monkeypatch, module, name: str) -> list[tuple]:
+    """Replace `module.name(conn, schema, ...)` by a spy that still calls it; return the list of
+    the arguments after (conn, schema) of each call."""
+    calls: list[tuple] = []
+    real = getattr(module, name)
+
+    def spy(conn, schema, *args):
+        calls.append(args)
+        return real(conn, schema, *args)
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
 
 
 def table_url(name: str) -> str:
@@ -108,7 +123,9 @@ def test_sort_by_rows_puts_the_biggest_estimate_first_and_bad_sort_falls_back(
     )
 
 
-def test_hundreds_of_tables_render(viewer_client, use_schema, many_schema, variety_schema):
+def test_hundreds_of_tables_are_listed_a_page_at_a_time(
+    viewer_client, use_schema, many_schema, variety_schema
+):
     # The list's cost is a fixed number of statements, whatever the number of tables.
     use_schema(variety_schema)
     page(viewer_client, "/schema/")  # the reflection is cached from here on
@@ -118,24 +135,38 @@ def test_hundreds_of_tables_render(viewer_client, use_schema, many_schema, varie
     page(viewer_client, "/schema/")
     with target_statements() as many:
         html = page(viewer_client, "/schema/")
-    assert f"{MANY_TABLES} tables" in html
-    assert html.count('href="/schema/t') == MANY_TABLES
-    # No statement per table: hundreds of tables need no more than the seven of the variety
-    # schema (which has an enum type more to reflect).
+    # No statement per table: hundreds of tables need no more than the variety schema.
     assert len(many) <= len(few), many.sent
+    assert f"{MANY_TABLES} tables" in html
+    assert html.count('href="/schema/t') == services.TABLE_PAGE_SIZE
+    assert f"Tables 1 to 100 of {MANY_TABLES} (page 1 of 3)" in html
+    last = page(viewer_client, "/schema/?page=3&sort=name")
+    assert f"Tables 201 to {MANY_TABLES} of {MANY_TABLES} (page 3 of 3)" in last
+    assert 'href="/schema/t200/"' in last and 'href="/schema/t299/"' in last
+    assert 'href="/schema/t199/"' not in last
+    assert "?page=2&amp;sort=name" in last and "Next »" not in last
+    assert page(viewer_client, "/schema/?page=99").count('href="/schema/t') == 100  # the last
     assert '<h1 class="mono table-name">t150</h1>' in page(viewer_client, table_url("t150"))
     diagram = page(viewer_client, reverse("schema:diagram"))
     assert diagram.count('class="erd-table"') == MANY_TABLES
 
 
-def test_a_very_long_list_is_cut_with_a_sentence(
+def test_sizes_are_read_for_the_tables_shown_only(
     viewer_client, use_schema, many_schema, monkeypatch
 ):
-    monkeypatch.setattr(services, "TABLE_LIST_LIMIT", 100)
+    calls = recorded_calls(monkeypatch, catalog, "table_sizes")
     use_schema(many_schema)
-    html = page(viewer_client, "/schema/")
-    assert html.count('href="/schema/t') == 100
-    assert f"Showing 100 of {MANY_TABLES} tables. Type in the filter to narrow the list." in html
+    page(viewer_client, "/schema/?sort=rows&page=2")
+    assert [len(names) for (names,) in calls] == [services.TABLE_PAGE_SIZE]
+    calls.clear()
+    page(viewer_client, "/schema/?sort=size")  # sorting by size needs every size
+    assert [len(names) for (names,) in calls] == [MANY_TABLES]
+
+
+def test_a_bad_page_number_is_a_400_with_a_sentence(viewer_client, in_variety):
+    response = viewer_client.get("/schema/?page=two")
+    assert response.status_code == 400
+    assert "page" in response.content.decode()
 
 
 def test_sort_by_size_follows_the_real_sizes(viewer_client, in_variety):
@@ -280,6 +311,31 @@ def test_diagram_page_embeds_the_whole_schema(viewer_client, in_variety):
     assert html.count('class="erd-table"') == 7
     assert "5 foreign keys" in html
     assert f'href="{reverse("schema:erd")}"' in html
+
+
+def test_the_whole_diagram_is_drawn_once_per_schema_version(viewer_client, in_variety, monkeypatch):
+    read = recorded_calls(monkeypatch, catalog, "diagram_columns")
+    forget_drawings()
+    html = page(viewer_client, reverse("schema:diagram"))
+    assert 'data-table="order"' in html and 'data-source="order_line"' in html
+    assert 'id="erd-search"' in html
+    page(viewer_client, reverse("schema:diagram"))
+    page(viewer_client, reverse("schema:erd"))
+    assert read == [()]  # the page twice from one reading (the file is drawn from it too)
+    run_in_schema(in_variety, "CREATE TABLE schematest_drawn (id integer PRIMARY KEY)")
+    try:
+        assert 'data-table="schematest_drawn"' in page(viewer_client, reverse("schema:diagram"))
+        assert read == [(), ()]
+    finally:
+        run_in_schema(in_variety, "DROP TABLE schematest_drawn")
+
+
+def test_a_neighbourhood_reads_the_keys_of_its_tables_only(viewer_client, in_variety, monkeypatch):
+    asked = recorded_calls(monkeypatch, catalog, "diagram_foreign_keys")
+    svg = page(viewer_client, reverse("schema:table_erd", args=["order"]))
+    assert asked and all(args for args in asked)  # never the whole schema's keys
+    assert asked[0] == (["order"],)
+    assert svg.count('class="erd-table"') == 3
 
 
 def test_table_names_with_a_slash_have_pages(viewer_client, in_variety):

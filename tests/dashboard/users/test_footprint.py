@@ -137,3 +137,21 @@ def test_a_locked_table_times_out_alone(settings):
     assert tables["ust_notes"].rows_timed_out
     assert tables["ust_orders"].count == 3  # the other tables were read normally
     assert len(tables["ust_payments"].rows) == 3
+
+
+def test_the_counting_statement_is_built_once_per_map_and_counts_each_user():
+    from dashboard.target import run_read
+    from dashboard.users.footprint import counts_query
+
+    owners = ownership_map()
+    by_keys = [o for o in owners.owned.values() if o.path.hops and not o.path.uses_setting]
+    first, alice = counts_query(owners, by_keys, "acc_alice")
+    second, bob = counts_query(owners, by_keys, "acc_bob")
+    assert first is second  # built once; the user's key is a parameter
+    for params, subject in ((alice, "acc_alice"), (bob, "acc_bob")):
+        counts = run_read(lambda conn, p=params: conn.execute(first, p).one())
+        expected = [target_rows(EXPECTED_COUNTS_SQL[o.table], (subject,))[0][0] for o in by_keys]
+        assert list(counts) == expected
+    # A path through a USER_LINKS entry may convert the key in Python: built for that key.
+    linked = [o for o in owners.owned.values() if o.path.uses_setting]
+    assert counts_query(owners, linked, "acc_alice")[1] == {}

@@ -1,0 +1,37 @@
+"""HTML built in Python on hot paths, escaped the way `format_html` escapes it.
+
+`html_format(template, *args)` is `django.utils.html.format_html` without its lazy-text
+machinery: every argument is escaped unless it is already safe (`SafeData`, e.g. the result of
+another `html_format`), and the result is safe. `html_join(parts)` is `format_html_join`'s
+counterpart: safe parts are kept, anything else escaped. A list page builds hundreds of cells with
+them, where `format_html` (its `escape` goes through `keep_lazy`) cost a few microseconds each.
+Never build HTML with an f-string passed through `mark_safe`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+
+from django.utils.safestring import SafeData, SafeString
+
+
+def _escaped(value: object) -> str:
+    if isinstance(value, SafeData):
+        return str(value)
+    return escape(str(value), quote=True)
+
+
+def html_format(template: str, *args: object) -> SafeString:
+    """Return `template.format(*args)` with every argument escaped unless already safe."""
+    return SafeString(template.format(*[_escaped(arg) for arg in args]))
+
+
+def html_join(parts: Iterable[object], separator: str = "") -> SafeString:
+    """Return the parts joined, each escaped unless already safe (`separator` is markup)."""
+    return SafeString(separator.join([_escaped(part) for part in parts]))
+
+
+def html_text(value: object) -> SafeString:
+    """Return `value` escaped as safe text (kept as it is when already safe)."""
+    return SafeString(_escaped(value))
