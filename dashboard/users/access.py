@@ -23,8 +23,10 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from sqlalchemy import Table
 
+from dashboard.audit.chain import stored_detail
 from dashboard.audit.models import AuditEvent
 from dashboard.audit.services import record
 from dashboard.data.links import children_of
@@ -41,6 +43,7 @@ from dashboard.users.services import SCOPE_PARAM, subject_key
 DATA_LIST = "data.list"
 DATA_ROW = "data.row"
 DATA_EXPORT = "data.export"
+DATA_COUNT = "data.count"  # a count asked for on its own, not as the part of a list page
 
 
 def current_owners(current: Reflection | None = None) -> OwnershipMap | None:
@@ -113,6 +116,39 @@ class RowsAccess:
         column = self._owner_column()
         values = {value for name, op, value in filters if name == column and op == "eq"}
         return values.pop() if column and len(values) == 1 else ""
+
+    def recorded_by(
+        self,
+        event_id: int | None,
+        action: str,
+        table: str,
+        selection: Mapping[str, Any],
+        subject: str = "",
+    ) -> bool:
+        """Return True when `event_id` is this operator's own recent event of `action` on
+        `table` that recorded `selection` (the same filters, search and end-user): what asks
+        is a part of that look (a list's lazily loaded count), already in the trail.
+
+        Anything else (no event, another operator's, another selection, older than the
+        reason's time to live) is a look of its own and must write its own event."""
+        if event_id is None or not self.owned:
+            return False
+        event = AuditEvent.objects.filter(
+            pk=event_id,
+            operator_id=self.request.user.pk,
+            action=action,
+            at__gte=timezone.now() - gate.reason_ttl(),
+        ).first()
+        if event is None or event.tables != [table]:
+            return False
+        detail = event.detail or {}
+        scoped = "scope" in detail
+        return (
+            scoped == bool(self.restriction.where)
+            and event.reason == self.reason.strip()
+            and all(detail.get(key) == value for key, value in stored_detail(selection).items())
+            and event.subject_user == (self.subject or subject)
+        )
 
     def subject_of_row(self, values: Mapping[str, Any]) -> str:
         """Return the end-user one row belongs to, from its own owner column, or ''."""
