@@ -152,13 +152,24 @@ def audit_page(user: AbstractBaseUser | AnonymousUser, params: QueryDict) -> Aud
 ROW_IMAGE_KEYS = ("before", "after", "statements")
 
 
+def without_row_images(detail: dict) -> dict:
+    """Return an event's detail as lists and exports show it: a row change's rows (before,
+    after, the statements with their values) replaced by how many there are. Only the event's
+    own page shows them, behind the reason for their end-user, and records that look."""
+    if "write_id" not in detail:
+        return detail
+    return {
+        key: f"{len(value)} (on the event's page)"
+        if key in ROW_IMAGE_KEYS and isinstance(value, list)
+        else value
+        for key, value in detail.items()
+    }
+
+
 def detail_lines(detail: dict, limit: int = 120) -> list[tuple[str, str]]:
     """Return an event's detail as (key, short text) pairs for the page."""
     lines = []
-    for key, value in detail.items():
-        if key in ROW_IMAGE_KEYS and isinstance(value, list) and "write_id" in detail:
-            lines.append((str(key), f"{len(value)} (on the event's page)"))
-            continue
+    for key, value in without_row_images(detail).items():
         if isinstance(value, dict):
             text = ", ".join(f"{k} {v}" for k, v in value.items())
         elif isinstance(value, list | tuple):

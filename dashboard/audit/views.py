@@ -20,6 +20,7 @@ from dashboard.audit.filters import (
     filtered_events,
     known_actions,
     sees_everyone,
+    without_row_images,
 )
 from dashboard.audit.services import record
 from dashboard.audit.verification import chain_status
@@ -67,7 +68,9 @@ def _csv_lines(rows) -> Iterator[str]:
                 csv_safe(" ".join(event.tables)),
                 csv_safe(event.reason),
                 csv_safe(event.client_address),
-                csv_safe(json.dumps(event.detail, ensure_ascii=False, sort_keys=True)),
+                csv_safe(
+                    json.dumps(without_row_images(event.detail), ensure_ascii=False, sort_keys=True)
+                ),
             ]
         )
 
