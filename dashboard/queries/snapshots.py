@@ -32,7 +32,7 @@ from dashboard.queries.models import (
     StatementSnapshot,
     StatementText,
 )
-from dashboard.queries.sqlformat import one_line, without_passwords
+from dashboard.queries.sqlformat import one_line, recorded_text
 from dashboard.target import run_read, target_location
 
 logger = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ def capture_snapshot(now: datetime | None = None) -> StatementSnapshot:
                 StatementText(
                     dbid=t["dbid"],
                     queryid=t["queryid"],
-                    text=without_passwords(t["query"] or ""),
+                    text=recorded_text(t["query"] or ""),
                     seen_at=now,
                 )
                 for t in read.texts

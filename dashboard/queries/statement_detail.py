@@ -17,7 +17,7 @@ from dashboard.queries.explain import (
     parameter_slots,
 )
 from dashboard.queries.extension import StatementsStatus, ready_statements_status
-from dashboard.queries.sqlformat import FormattedSQL, format_sql, without_passwords
+from dashboard.queries.sqlformat import FormattedSQL, format_sql, recorded_text
 from dashboard.target import read_only_setup, run_read
 
 STATEMENT_DETAIL_SQL = """
@@ -129,7 +129,7 @@ def _live_detail(conn: Connection, queryid: int) -> _LiveDetail:
         key["total_ms"] = key["total_exec_ms"] + key["total_plan_ms"]
     parameters: list[ParameterSlot] = []
     explainable_here = any(key["database"] == status.database for key in keys)
-    query = application_text([without_passwords(key["query"]) for key in keys])
+    query = application_text([recorded_text(key["query"]) for key in keys])
     if explainable_here and statement_shape(query).explainable:
         parameters = parameter_slots(conn, query)  # the same transaction
     return _LiveDetail(status, keys, parameters)
@@ -153,7 +153,7 @@ def statement_detail(queryid: int) -> tuple[StatementsStatus, StatementDetail]:
     live = run_read(lambda conn: _live_detail(conn, queryid))
     status, keys = live.status, live.keys
     if keys:
-        query = application_text([without_passwords(key["query"]) for key in keys])
+        query = application_text([recorded_text(key["query"]) for key in keys])
     else:
         query = application_text([snapshots.stored_texts([queryid]).get(queryid, "")])
         if not query:
