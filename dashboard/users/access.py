@@ -34,6 +34,7 @@ from dashboard.data.query import Restriction
 from dashboard.data.services import browsable_table
 from dashboard.params import identifier
 from dashboard.schema.reflection import Reflection, reflection
+from dashboard.target import target_schema
 from dashboard.users import gate
 from dashboard.users.detection import UsersTableProblem
 from dashboard.users.ownership import OwnershipMap, TableOwnership, ownership_map, rows_of_user
@@ -238,6 +239,35 @@ def _scoped_access(
         owners=owners,
         tables=tables,
     )
+
+
+def statement_access(
+    request: HttpRequest, relations: Iterable[tuple[str | None, str]], back: str
+) -> RowsAccess | HttpResponse:
+    """Return the access for running a statement over `relations` ((schema, name) as written),
+    or the reason form first (which comes back to `back`).
+
+    Running it (EXPLAIN ANALYZE) counts its rows for the values typed: does an account with
+    this email exist, how many orders has that one? A relation that is not a lookup table of
+    the target schema (a user-owned table, a view, another schema's relation: what it holds is
+    not known) makes that a look at end-users' data, which needs the reason for browsing."""
+    current = reflection()
+    owners = current_owners(current)
+    schema = target_schema()
+    owned = [
+        name
+        for relation_schema, name in relations
+        if relation_schema not in (None, schema)
+        or name not in current.tables
+        or owners is None
+        or name in owners.owned
+    ]
+    if not owned:
+        return RowsAccess(request, tables=current.tables)
+    reason = gate.reason_in_effect(request, gate.BROWSING)
+    if reason is None:
+        return gate.ask_for_reason(request, gate.BROWSING, back)
+    return RowsAccess(request, owned, reason, owners=owners, tables=current.tables)
 
 
 def browsing_access(request: HttpRequest, owners: OwnershipMap) -> RowsAccess | HttpResponse:
