@@ -87,9 +87,12 @@ def typed_literal(value: str | None, type_sql: str) -> str:
 
 
 def masked_names(table: Table) -> set[str]:
-    """Return the columns of `table` that pages and the audit trail mask (the Data browser's
-    rule: secret-looking names, minus the table's `unmasked_columns`)."""
-    return masked_columns(table.c.keys(), display_for(table.name).unmasked_columns)
+    """Return the columns of `table` whose values pages, exports and the audit trail never show
+    in clear (the Data browser's rule: secret-looking names, minus the table's
+    `unmasked_columns`, plus its `hidden_columns`, which the Data browser never shows)."""
+    display = display_for(table.name)
+    hidden = {name for name in display.hidden_columns if name in table.c}
+    return masked_columns(table.c.keys(), display.unmasked_columns) | hidden
 
 
 def shown_values(values: Mapping[str, str | None], masked: set[str]) -> dict[str, str | None]:

@@ -15,6 +15,7 @@ and records the failure after, so parallel guesses all pass its check.)
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -63,8 +64,15 @@ WHERE window_start < statement_timestamp() - %(window)s
 
 
 def _user_key(username: str) -> str:
-    # Hash the username so that what operators type never sits in the table.
-    return "user:" + hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    """Return the key of the operator `username` logs in as, however it is spelled.
+
+    The login form strips the username and normalizes it to NFKC before looking it up, so
+    "quinn" typed in full-width letters, and " quinn ", are quinn: the key is taken from the
+    same form (then case-folded), or each spelling would be a fresh count of guesses at
+    quinn's password. Hashed, so that what operators type never sits in the table.
+    """
+    same_operator = unicodedata.normalize("NFKC", username.strip()).strip().casefold()
+    return "user:" + hashlib.sha256(same_operator.encode()).hexdigest()[:32]
 
 
 def _address_key(address: str) -> str:

@@ -105,3 +105,24 @@ def event_hash(prev_hash: str, values: Mapping[str, Any], key: bytes | None = No
     """Return the hash of an event whose predecessor's hash is `prev_hash`."""
     message = prev_hash.encode() + b"\n" + canonical_content(values)
     return hmac.new(key or chain_key(), message, hashlib.sha256).hexdigest()
+
+
+def check_signature(values: Mapping[str, Any], key: bytes | None = None) -> str:
+    """Return the keyed signature of a verification record (see ChainCheck).
+
+    The console's role owns the table of verification records; without the key it cannot
+    write one that vouches for a forged event (a checkpoint past it, a full verification that
+    found nothing)."""
+    content = [
+        FORMAT,
+        "check",
+        _time(values["checked_at"]),
+        bool(values["full"]),
+        values["through_id"],
+        str(values["through_hash"]),
+        values["events"],
+        values["broken_id"],
+        str(values["problem"]),
+    ]
+    message = _canonical_json(content).encode()
+    return hmac.new(key or chain_key(), message, hashlib.sha256).hexdigest()

@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connections, router
-from django.db.models import Q, QuerySet
+from django.db.models import Expression, F, Func, JSONField, Q, QuerySet
 from django.http import QueryDict
 from django.utils.http import urlencode
 
@@ -183,13 +183,40 @@ def audit_page(user: AbstractBaseUser | AnonymousUser, params: QueryDict) -> Aud
 ROW_IMAGE_KEYS = ("before", "after", "statements")
 
 
+def without_row_images(detail: dict) -> dict:
+    """Return an event's detail as lists and exports show it: a row change's rows (before,
+    after, the statements with their values) replaced by how many there are. Only the event's
+    own page shows them, behind the reason for their end-user, and records that look."""
+    if "write_id" not in detail:
+        return detail
+    return {
+        key: f"{len(value)} (on the event's page)"
+        if key in ROW_IMAGE_KEYS and isinstance(value, list)
+        else value
+        for key, value in detail.items()
+    }
+
+
+def without_row_images_sql(detail: F | Expression) -> Func:
+    """`without_row_images` in SQL, for the export the database writes (COPY)."""
+    keys = ", ".join(f"'{key}'" for key in ROW_IMAGE_KEYS)
+    return Func(
+        detail,
+        template=(
+            "CASE WHEN jsonb_exists(%(expressions)s, 'write_id') THEN %(expressions)s || COALESCE("
+            "(SELECT jsonb_object_agg(image.key, to_jsonb(jsonb_array_length(image.value)::text"
+            " || ' (on the event''s page)')) FROM jsonb_each(%(expressions)s) AS image"
+            f" WHERE image.key IN ({keys}) AND jsonb_typeof(image.value) = 'array'),"
+            " '{}'::jsonb) ELSE %(expressions)s END"
+        ),
+        output_field=JSONField(),
+    )
+
+
 def detail_lines(detail: dict, limit: int = 120) -> list[tuple[str, str]]:
     """Return an event's detail as (key, short text) pairs for the page."""
     lines = []
-    for key, value in detail.items():
-        if key in ROW_IMAGE_KEYS and isinstance(value, list) and "write_id" in detail:
-            lines.append((str(key), f"{len(value)} (on the event's page)"))
-            continue
+    for key, value in without_row_images(detail).items():
         if isinstance(value, dict):
             text = ", ".join(f"{k} {v}" for k, v in value.items())
         elif isinstance(value, list | tuple):

@@ -9,6 +9,7 @@ Each event is chained to the one before it by a keyed hash (see chain.py).
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +17,13 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 
-from dashboard.audit.chain import APPEND_LOCK, CHAIN_FIELDS, GENESIS, event_hash
+from dashboard.audit.chain import (
+    APPEND_LOCK,
+    CHAIN_FIELDS,
+    GENESIS,
+    check_signature,
+    event_hash,
+)
 
 
 class AppendOnlyError(RuntimeError):
@@ -94,6 +101,12 @@ class AuditEvent(models.Model):
         return {name: getattr(self, name) for name in CHAIN_FIELDS}
 
 
+class ChainCheckQuerySet(models.QuerySet):
+    def newest_genuine(self) -> ChainCheck | None:
+        """Return the first record of this (ordered) queryset whose signature holds."""
+        return next((check for check in self.iterator(chunk_size=100) if check.genuine), None)
+
+
 class ChainCheck(models.Model):
     """One verification of the audit chain: how far it reached and the first break it found.
 
@@ -108,9 +121,34 @@ class ChainCheck(models.Model):
     events = models.BigIntegerField(default=0)  # events verified from the first through here
     broken_id = models.BigIntegerField(null=True)  # the first broken link, if any
     problem = models.TextField(blank=True)
+    # HMAC of the fields above with the chain's key: a record without a valid one was not
+    # written by the console (its role can write this table) and is not believed.
+    signature = models.CharField(max_length=64, blank=True, db_default="", editable=False)
+
+    objects = ChainCheckQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["through_id"], name="audit_check_through")]
 
+    SIGNED_FIELDS = (
+        "checked_at",
+        "full",
+        "through_id",
+        "through_hash",
+        "events",
+        "broken_id",
+        "problem",
+    )
+
     def __str__(self) -> str:
         return f"{self.checked_at:%Y-%m-%d %H:%M} {'full' if self.full else 'incremental'}"
+
+    def save(self, *args, **kwargs):
+        self.signature = check_signature({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        super().save(*args, **kwargs)
+
+    @property
+    def genuine(self) -> bool:
+        """Return True when the record was written by the console (its signature holds)."""
+        expected = check_signature({name: getattr(self, name) for name in self.SIGNED_FIELDS})
+        return hmac.compare_digest(expected, self.signature or "")

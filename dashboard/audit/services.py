@@ -13,12 +13,17 @@ from dashboard.audit.models import AuditEvent
 
 
 def client_address(request: HttpRequest) -> str:
-    """Return the client's IP address (the proxy's X-Forwarded-For only behind a TLS proxy)."""
+    """Return the client's IP address (the proxy's X-Forwarded-For only behind a TLS proxy).
+
+    A client may send X-Forwarded-For itself; the proxy appends the address it saw. Only the
+    last entry is the proxy's word: the first is whatever the client wrote (it would let an
+    operator choose the address of their audit events, and a guesser a fresh address for
+    every login attempt)."""
     address = request.META.get("REMOTE_ADDR", "")
     if settings.SECURE_PROXY_SSL_HEADER:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            address = forwarded.split(",")[0].strip()
+        if forwarded.strip():
+            address = forwarded.split(",")[-1].strip()
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:

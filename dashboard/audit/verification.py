@@ -155,14 +155,17 @@ def chain_status(*, limit: int | None = None) -> ChainStatus:
     """Return the chain's state, verifying at most `limit` events newer than the checkpoint."""
     limit = settings.AUDIT_VERIFY_PAGE_EVENTS if limit is None else limit
     status = ChainStatus(protection=audit_protection(connection))
-    status.last_full = ChainCheck.objects.filter(full=True).order_by("-checked_at", "-id").first()
+    # Records whose signature does not hold were not written by the console: not believed.
+    status.last_full = (
+        ChainCheck.objects.filter(full=True).order_by("-checked_at", "-id").newest_genuine()
+    )
     if status.last_full is not None and status.last_full.broken_id is not None:
         status.broken = ChainBreak(status.last_full.broken_id, status.last_full.problem)
         return status
     base = (
         ChainCheck.objects.filter(broken_id__isnull=True, through_id__isnull=False)
         .order_by("-through_id", "-id")
-        .first()
+        .newest_genuine()
     )
     if base is not None:
         status.broken = checkpoint_break(base)

@@ -21,6 +21,7 @@ from dashboard.audit.filters import (
     filtered_events,
     known_actions,
     sees_everyone,
+    without_row_images_sql,
 )
 from dashboard.audit.services import record
 from dashboard.audit.verification import chain_status
@@ -55,7 +56,7 @@ CSV_TEXT = {
     ),
     "csv_reason": safe_cell_sql(F("reason")),
     "csv_address": Func(F("client_address"), function="host", output_field=TextField()),
-    "csv_detail": Cast("detail", TextField()),
+    "csv_detail": Cast(without_row_images_sql(F("detail")), TextField()),
 }
 EXPORT = "audit.export"
 

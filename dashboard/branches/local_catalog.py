@@ -42,11 +42,13 @@ FROM pg_catalog.pg_roles AS r
 WHERE r.rolname = %(role)s
 """
 
-# The databases other than its own that a branch role may still connect to (through PUBLIC).
+# The databases other than its own that a branch role may still connect to (through PUBLIC,
+# which every database grants CONNECT by default: `postgres`, `template1`, other applications').
 ROLE_OTHER_DATABASES_SQL = """
 SELECT d.datname AS dbname
 FROM pg_catalog.pg_database AS d
-WHERE d.datname = ANY(%(databases)s)
+WHERE d.datname <> %(branch)s
+  AND d.datallowconn
   AND pg_catalog.has_database_privilege(%(role)s, d.oid, 'CONNECT')
 ORDER BY d.datname
 """

@@ -502,13 +502,13 @@ class LocalProvider:
         """Return the branch's URL as its own role, with the derived password.
 
         A branch made before branches had a role of their own has none to reveal: the target
-        role's password (which opens production) is never shown instead. The warning names any
+        role's password (which opens production) is never shown instead. The warning names every
         other database of the server the role may still connect to (CONNECT granted to PUBLIC
-        there), though it holds no rights on that database's tables.
+        there, as on `postgres` and `template1` by default), though it holds no rights on
+        their tables.
         """
         branch = self.get_branch(branch_id)
         role = branch.id
-        parent = branch.parent_id or self.target_database
         with self.maintenance_connection() as conn, self.bounded(conn):
             state, oid = role_state(conn, role)
             if state != "ours" or oid is None:
@@ -520,11 +520,7 @@ class LocalProvider:
             others = [
                 name
                 for (name,) in conn.execute(
-                    ROLE_OTHER_DATABASES_SQL,
-                    {
-                        "role": role,
-                        "databases": list(dict.fromkeys([parent, self.target_database])),
-                    },
+                    ROLE_OTHER_DATABASES_SQL, {"role": role, "branch": branch.id}
                 ).fetchall()
             ]
         password = branch_role_password(self._secret, role, oid)
@@ -534,7 +530,7 @@ class LocalProvider:
             listed = ", ".join(others)
             warning = (
                 f"The server still lets role {role} connect to {listed}, because CONNECT is "
-                "granted to PUBLIC there; it holds no rights on its tables. To close that door: "
+                "granted to PUBLIC there; it holds no rights on their tables. To close that door: "
                 f"REVOKE CONNECT ON DATABASE {listed} FROM PUBLIC, and GRANT CONNECT to the "
                 "roles that need it."
             )

@@ -11,10 +11,12 @@ from functools import partial
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.accounts.roles import ROWS_ROLE, has_role, role_required
+from dashboard.audit.models import AuditEvent
 from dashboard.changes.links import may_change_rows, row_change_urls
 from dashboard.data.display import display_for
 from dashboard.data.export import CsvExport, max_export_rows
@@ -23,16 +25,25 @@ from dashboard.data.query import ListQuery
 from dashboard.data.rows import row_page
 from dashboard.data.services import (
     ListPage,
+    RowCount,
     browsable_table,
     list_count,
     list_page,
     table_index,
 )
-from dashboard.data.shown_rows import export_shown, list_shown, row_shown
+from dashboard.data.shown_rows import export_shown, list_shown, query_shown, row_shown
 from dashboard.params import integer, optional, text
-from dashboard.users.access import DATA_EXPORT, DATA_LIST, DATA_ROW, RowsAccess, table_access
+from dashboard.users.access import (
+    DATA_COUNT,
+    DATA_EXPORT,
+    DATA_LIST,
+    DATA_ROW,
+    RowsAccess,
+    table_access,
+)
 
 EXPORT_ROLE = "support"  # a table's rows leave the console: more than a viewer may do
+LOOK_PARAM = "look"  # on a list's count link: the audit event that recorded the list
 
 
 # Viewers see the table picker (names, estimates, sizes) and the Schema section, not rows.
@@ -64,10 +75,11 @@ def table_list(request: HttpRequest, table: str) -> HttpResponse:
     if isinstance(access, HttpResponse):
         return access
     page = list_page(table, request.GET, access.restriction, access.tables)
-    _record_list(access, page)
+    event = _record_list(access, page)
+    context = _list_context(request, page, event)
     if not wants_partial(request):
-        return render(request, "data/list.html", _list_context(request, page))
-    response = render(request, "data/list.html#listing", _list_context(request, page))
+        return render(request, "data/list.html", context)
+    response = render(request, "data/list.html#listing", context)
     # The address bar shows the list's state, not every empty field of the filter form.
     response["HX-Push-Url"] = page.query.here_url()
     return response
@@ -82,11 +94,13 @@ def table_count(request: HttpRequest, table: str) -> HttpResponse:
         return access
     count = list_count(table, request.GET, access.restriction, access.tables)
     if wants_partial(request):
-        # Part of a list page, whose own view recorded the look: no second event.
+        _record_count(request, access, table, count)
         return render(request, "data/list.html#count", {"count": count})
     page = list_page(table, request.GET, access.restriction, access.tables)
-    _record_list(access, page)
-    return render(request, "data/list.html", {**_list_context(request, page), "count": count})
+    event = _record_list(access, page)
+    return render(
+        request, "data/list.html", {**_list_context(request, page, event), "count": count}
+    )
 
 
 @require_GET
@@ -138,17 +152,44 @@ def _filters(query: ListQuery) -> list[tuple[str, str, str]]:
     return [(item.column, item.op, item.raw) for item in query.filters.active]
 
 
-def _record_list(access: RowsAccess, page: ListPage) -> None:
+def _record_list(access: RowsAccess, page: ListPage) -> AuditEvent | None:
     subject = access.subject_in_filters(_filters(page.query))
-    access.record(
+    return access.record(
         DATA_LIST, tables=[page.query.table.name], detail=list_shown(page), subject=subject
     )
 
 
-def _list_context(request: HttpRequest, page: ListPage) -> dict[str, object]:
+def _record_count(request: HttpRequest, access: RowsAccess, table: str, count: RowCount) -> None:
+    """Record a count asked for on its own; the count a list page loads is part of that page's
+    look (its link names the page's event), which is in the trail already."""
+    found, _ = browsable_table(table, access.tables)
+    query = ListQuery(
+        found, request.GET, display=display_for(table), restriction=access.restriction
+    )
+    selection = {"filters": query_shown(query)["filters"], "search": query.search}
+    subject = access.subject_in_filters(_filters(query))
+    look = optional(request.GET, LOOK_PARAM, partial(integer, minimum=1), None)
+    if access.recorded_by(look, DATA_LIST, table, selection, subject):
+        return
+    shown = {"exact": count.exact} if count.exact is not None else {"about": count.about}
+    access.record(DATA_COUNT, tables=[table], detail={**selection, "count": shown}, subject=subject)
+
+
+def _count_url(page: ListPage, event: AuditEvent | None) -> str:
+    """Return the link of the list's lazily loaded count, naming the event of the list."""
+    url = page.query.count_url()
+    if event is None:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({LOOK_PARAM: event.pk})}"
+
+
+def _list_context(
+    request: HttpRequest, page: ListPage, event: AuditEvent | None = None
+) -> dict[str, object]:
     return {
         "page": page,
         "query": page.query,
+        "count_url": _count_url(page, event),
         "export_limit": max_export_rows(),
         "can_export": has_role(request.user, EXPORT_ROLE),
     }

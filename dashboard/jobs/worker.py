@@ -23,6 +23,7 @@ from procrastinate import psycopg_connector
 from procrastinate import sql as procrastinate_sql
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.utils import connector_params
+from procrastinate.periodic import PeriodicRegistry
 from psycopg.conninfo import conninfo_to_dict
 
 from core.engine import backoff_delay, safe_error_text
@@ -50,11 +51,19 @@ def run_until_idle(queues: list[str] | None = None) -> None:
     Like `manage.py run_worker`, this swaps Django's connector (which hands JSON back as text)
     for a psycopg worker connector on the same database.
     """
-    # app.connector is Django's (typed as the base class), which has a worker twin.
+    # app.connector is Django's (typed as the base class), which has a worker twin. The
+    # schedule is left to the real worker: here only the jobs queued before the call run
+    # (procrastinate's periodic deferrer would queue a scheduled job due in the last minutes,
+    # and whether it ran before the worker went idle would be a race).
     with app.replace_connector(app.connector.get_worker_connector()) as worker_app:  # type: ignore[attr-defined]
-        worker_app.run_worker(
-            queues=queues, wait=False, install_signal_handlers=False, listen_notify=False
-        )
+        # (worker_app is the app itself; `app` is Django's proxy to it, which takes no writes.)
+        registry, worker_app.periodic_registry = worker_app.periodic_registry, PeriodicRegistry()
+        try:
+            worker_app.run_worker(
+                queues=queues, wait=False, install_signal_handlers=False, listen_notify=False
+            )
+        finally:
+            worker_app.periodic_registry = registry
 
 
 def _connection_kwargs() -> dict[str, Any]:

@@ -195,6 +195,13 @@ def _blocking_tree(sessions: list[Session]) -> list[BlockingNode]:
 def _sessions(
     conn: Connection, reveal_values: bool, long_running: float, idle_limit: float
 ) -> list[Session]:
+    """Return the server's sessions, their statements' constants masked unless `reveal_values`.
+
+    The console's own sessions always have them masked, whoever looks: its Django connections
+    send values inline, so an idle one shows e.g. `… WHERE session_key = '…'` (another
+    operator's session, to take over) or a password hash.
+    """
+    roles = console_roles(conn)
     sessions = []
     for row in conn.execute(SESSIONS_SQL).mappings():
         session = Session(
@@ -217,7 +224,8 @@ def _sessions(
             blocked_by=list(row["blocked_by"] or []),
             waiting_for=row["waiting_for"],
         )
-        if not reveal_values and session.query:
+        own = is_console_session(session.application, session.username, roles)
+        if session.query and (own or not reveal_values):
             session.query = normalized_text(session.query)
         session.long_running = (
             session.state == "active" and (session.query_seconds or 0) >= long_running

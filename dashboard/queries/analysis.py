@@ -94,6 +94,20 @@ def explained_statement(query: str) -> str | None:
     return RawStream()(explained) if explained is not None else None
 
 
+def named_relations(query: str) -> list[tuple[str | None, str]]:
+    """Return (schema or None, name) of every relation the statement reads: its tables and
+    views, not its own WITH queries (nothing for a text that does not parse)."""
+    stmts, _ = parsed_statements(query)
+    nodes = list(tree_nodes(stmts or []))
+    own = {fields["ctename"] for node, fields in nodes if node == "CommonTableExpr"}
+    found = {
+        (fields.get("schemaname"), fields["relname"])
+        for node, fields in nodes
+        if node == "RangeVar" and (fields.get("schemaname") or fields["relname"] not in own)
+    }
+    return sorted(found, key=lambda pair: (pair[0] or "", pair[1]))
+
+
 def statement_count(query: str) -> int | None:
     """Return how many statements `query` holds, or None when it does not parse."""
     stmts, _ = parsed_statements(query)

@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import Table
 
 from dashboard.data.display import display_for
-from dashboard.data.masking import looks_secret, masked_columns
+from dashboard.data.masking import looks_secret
 from dashboard.queries.analysis import parsed_statements, tree_nodes
+from dashboard.row_text import masked_names
 
 WHY = (
     "the actual row counts of an analyzed plan would reveal its values (a LIKE filter "
@@ -83,10 +84,8 @@ def masked_column_refusal(query: str, tables: Mapping[str, Table], schema: str) 
     protected: dict[str, set[str]] = {}
     unmasked: set[str] = set()
     for name, table in known.items():
-        display = display_for(name)
-        unmasked |= set(display.unmasked_columns)
-        hidden = {column for column in display.hidden_columns if column in table.c}
-        columns = masked_columns(table.c.keys(), display.unmasked_columns) | hidden
+        unmasked |= set(display_for(name).unmasked_columns)
+        columns = masked_names(table)
         if columns:
             protected[name] = columns
 

@@ -33,7 +33,7 @@ from dashboard.queries.models import (
     StatementSnapshot,
     StatementText,
 )
-from dashboard.queries.sqlformat import one_line, without_passwords
+from dashboard.queries.sqlformat import one_line, recorded_text
 from dashboard.queries.statement_texts import statement_texts
 from dashboard.target import run_read, target_location
 
@@ -205,7 +205,7 @@ def capture_snapshot(now: datetime | None = None) -> StatementSnapshot:
                 StatementText(
                     dbid=t["dbid"],
                     queryid=t["queryid"],
-                    text=without_passwords(t["query"] or ""),
+                    text=recorded_text(t["query"] or ""),
                     seen_at=now,
                 )
                 for t in read.texts

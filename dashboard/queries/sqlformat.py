@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,6 +101,38 @@ REDACTED_LITERAL = "'[redacted]'"
 def without_passwords(query: str) -> str:
     """Return the statement with every password literal replaced (never shown to anyone)."""
     return _PASSWORD_LITERAL.sub(lambda match: match.group(1) + REDACTED_LITERAL, query)
+
+
+# Statements pg_stat_statements stores with their constants as `$n` (the optimizable ones).
+NORMALIZED_BY_PG_STAT_STATEMENTS = (
+    "SelectStmt",
+    "InsertStmt",
+    "UpdateStmt",
+    "DeleteStmt",
+    "MergeStmt",
+)
+
+
+def recorded_text(query: str) -> str:
+    """Return a pg_stat_statements text as the console shows and keeps it (pages, snapshots).
+
+    pg_stat_statements replaces the constants of SELECT, INSERT, UPDATE, DELETE and MERGE by
+    `$n`, but keeps the text of other statements as it was sent (before PostgreSQL 16, and
+    partly after): `EXPLAIN … WHERE email = 'someone@example.com'` (the console's own EXPLAIN,
+    with the values an operator typed), `COPY (SELECT …)`, `DECLARE … CURSOR`, `SET …`, a role's
+    password. Their constants are end-users' data or secrets, and nobody can explain such a
+    statement here: they are replaced by `$n` as well (passwords first, even in a text that
+    does not parse).
+    """
+    shown = without_passwords(query)
+    try:
+        stmts = json.loads(parser.parse_sql_json(shown)).get("stmts", [])
+    except Exception:  # pglast raises several error types: mask lexically
+        return normalized_text(shown)
+    kinds = [next(iter(stmt.get("stmt", {"?": None}))) for stmt in stmts]
+    if kinds and all(kind in NORMALIZED_BY_PG_STAT_STATEMENTS for kind in kinds):
+        return shown
+    return normalized_text(shown)
 
 
 def normalized_text(query: str) -> str:

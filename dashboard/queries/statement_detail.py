@@ -21,8 +21,8 @@ from dashboard.queries.extension import StatementsStatus, ready_statements_statu
 from dashboard.queries.sqlformat import (
     FormattedSQL,
     format_sql,
+    recorded_text,
     statement_label,
-    without_passwords,
 )
 from dashboard.target import read_only_setup, run_read
 
@@ -142,7 +142,7 @@ def _live_detail(conn: Connection, queryid: int) -> _LiveDetail:
         key["total_ms"] = key["total_exec_ms"] + key["total_plan_ms"]
     parameters: list[ParameterSlot] = []
     explainable_here = any(key["database"] == status.database for key in keys)
-    query = application_text([without_passwords(key["query"]) for key in keys])
+    query = application_text([recorded_text(key["query"]) for key in keys])
     if explainable_here and statement_shape(query).explainable:
         parameters = parameter_slots(conn, query)  # the same transaction
     return _LiveDetail(status, keys, parameters)
@@ -166,7 +166,7 @@ def statement_detail(queryid: int) -> tuple[StatementsStatus, StatementDetail]:
     live = run_read(lambda conn: _live_detail(conn, queryid))
     status, keys = live.status, live.keys
     if keys:
-        query = application_text([without_passwords(key["query"]) for key in keys])
+        query = application_text([recorded_text(key["query"]) for key in keys])
     else:
         query = application_text([snapshots.stored_texts([queryid]).get(queryid, "")])
         if not query:

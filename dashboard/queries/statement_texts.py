@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from dashboard.queries.extension import StatementsStatus, ready_statements_status
-from dashboard.queries.sqlformat import one_line, without_passwords
+from dashboard.queries.sqlformat import one_line, recorded_text
 from dashboard.target import run_read, target_location
 
 # A statement someone explained is recorded again under its queryid, nested, with the EXPLAIN
@@ -34,8 +34,7 @@ def statement_texts(conn: Connection, function: str, queryids: list[int]) -> dic
         return {}
     sql = text(TEXTS_SQL.format(function=function))
     return {
-        row.queryid: without_passwords(row.query)
-        for row in conn.execute(sql, {"queryids": queryids})
+        row.queryid: recorded_text(row.query) for row in conn.execute(sql, {"queryids": queryids})
     }
 
 

@@ -14,6 +14,7 @@ from dashboard.audit.services import record
 from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.params import BadParameter, integer, text
 from dashboard.queries import charts
+from dashboard.queries.analysis import named_relations
 from dashboard.queries.explain import ExplainOutcome, ExplainRefused, explain_statement
 from dashboard.queries.listing import SORTS, WINDOWS, StatementFilters
 from dashboard.queries.snapshots import statement_history
@@ -29,6 +30,9 @@ from dashboard.queries.suggestions import (
 from dashboard.queries.templatetags.queries_format import ms, thousands
 from dashboard.queries.view_helpers import HISTORY_SPANS, part_error, roles_held
 from dashboard.target import TargetError, target_schema
+from dashboard.users.access import RowsAccess, statement_access
+
+ANALYZE = "queries.explain_analyze"
 
 
 @role_required("viewer")
@@ -152,6 +156,13 @@ def _explain(request: HtmxHttpRequest, number: int, mode: str) -> HttpResponse:
     status, detail = (context["status"], context["detail"]) if context else statement_detail(number)
     context.update({"detail": detail, "status": status, "mode": mode})
     values = _parameter_values(request, detail)
+    access: RowsAccess | None = None
+    if mode == "analyze":
+        page = reverse("queries:statement", args=[number])
+        found = statement_access(request, named_relations(detail.query), page)
+        if isinstance(found, HttpResponse):
+            return found  # the reason form first: the rows it counts may be end-users'
+        access = found
     http_status = 200
     outcome: ExplainOutcome | None = None
     try:
@@ -169,28 +180,25 @@ def _explain(request: HtmxHttpRequest, number: int, mode: str) -> HttpResponse:
     except TargetError as exc:
         context["explain_error"] = exc.sentence
         http_status = exc.status
-        if mode == "analyze":
-            record(
-                request,
-                "queries.explain_analyze",
-                detail={"queryid": number, "ok": False, "error": exc.sentence},
-            )
+        if access is not None:
+            _record_analyze(access, values, {"queryid": number, "ok": False, "error": exc.sentence})
     else:
-        if mode == "analyze":
-            # The parameter values are not recorded: they may be an end-user's data.
-            record(
-                request,
-                "queries.explain_analyze",
-                detail={
-                    "queryid": number,
-                    "ok": True,
-                    "execution_ms": outcome.plan.execution_ms,
-                },
-            )
+        if access is not None:
+            assert outcome is not None
+            execution = {"queryid": number, "ok": True, "execution_ms": outcome.plan.execution_ms}
+            _record_analyze(access, values, execution)
     context["outcome"] = outcome
     context["statement_html"] = highlight_sql(outcome.statement) if outcome else ""
     template = "queries/statement.html#plan" if request.htmx else "queries/statement.html"
     return render(request, template, context, status=http_status)
+
+
+def _record_analyze(access: RowsAccess, values: dict[int, str], detail: dict[str, Any]) -> None:
+    """Record an EXPLAIN ANALYZE: over end-users' rows, with the reason and the values typed
+    (what the row counts answered, like a list's filters); otherwise without them."""
+    typed = {f"${number}": value for number, value in sorted(values.items())}
+    if access.record(ANALYZE, tables=access.owned, detail={**detail, "values": typed}) is None:
+        record(access.request, ANALYZE, detail=detail)
 
 
 @role_required("viewer")

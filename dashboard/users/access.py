@@ -23,8 +23,10 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from sqlalchemy import Table
 
+from dashboard.audit.chain import stored_detail
 from dashboard.audit.models import AuditEvent
 from dashboard.audit.services import record
 from dashboard.data.links import children_of
@@ -32,6 +34,7 @@ from dashboard.data.query import Restriction
 from dashboard.data.services import browsable_table
 from dashboard.params import identifier
 from dashboard.schema.reflection import Reflection, reflection
+from dashboard.target import target_schema
 from dashboard.users import gate
 from dashboard.users.detection import UsersTableProblem
 from dashboard.users.ownership import OwnershipMap, TableOwnership, ownership_map, rows_of_user
@@ -41,6 +44,7 @@ from dashboard.users.services import SCOPE_PARAM, subject_key
 DATA_LIST = "data.list"
 DATA_ROW = "data.row"
 DATA_EXPORT = "data.export"
+DATA_COUNT = "data.count"  # a count asked for on its own, not as the part of a list page
 
 
 def current_owners(current: Reflection | None = None) -> OwnershipMap | None:
@@ -113,6 +117,39 @@ class RowsAccess:
         column = self._owner_column()
         values = {value for name, op, value in filters if name == column and op == "eq"}
         return values.pop() if column and len(values) == 1 else ""
+
+    def recorded_by(
+        self,
+        event_id: int | None,
+        action: str,
+        table: str,
+        selection: Mapping[str, Any],
+        subject: str = "",
+    ) -> bool:
+        """Return True when `event_id` is this operator's own recent event of `action` on
+        `table` that recorded `selection` (the same filters, search and end-user): what asks
+        is a part of that look (a list's lazily loaded count), already in the trail.
+
+        Anything else (no event, another operator's, another selection, older than the
+        reason's time to live) is a look of its own and must write its own event."""
+        if event_id is None or not self.owned:
+            return False
+        event = AuditEvent.objects.filter(
+            pk=event_id,
+            operator_id=self.request.user.pk,
+            action=action,
+            at__gte=timezone.now() - gate.reason_ttl(),
+        ).first()
+        if event is None or event.tables != [table]:
+            return False
+        detail = event.detail or {}
+        scoped = "scope" in detail
+        return (
+            scoped == bool(self.restriction.where)
+            and event.reason == self.reason.strip()
+            and all(detail.get(key) == value for key, value in stored_detail(selection).items())
+            and event.subject_user == (self.subject or subject)
+        )
 
     def subject_of_row(self, values: Mapping[str, Any]) -> str:
         """Return the end-user one row belongs to, from its own owner column, or ''."""
@@ -202,6 +239,35 @@ def _scoped_access(
         owners=owners,
         tables=tables,
     )
+
+
+def statement_access(
+    request: HttpRequest, relations: Iterable[tuple[str | None, str]], back: str
+) -> RowsAccess | HttpResponse:
+    """Return the access for running a statement over `relations` ((schema, name) as written),
+    or the reason form first (which comes back to `back`).
+
+    Running it (EXPLAIN ANALYZE) counts its rows for the values typed: does an account with
+    this email exist, how many orders has that one? A relation that is not a lookup table of
+    the target schema (a user-owned table, a view, another schema's relation: what it holds is
+    not known) makes that a look at end-users' data, which needs the reason for browsing."""
+    current = reflection()
+    owners = current_owners(current)
+    schema = target_schema()
+    owned = [
+        name
+        for relation_schema, name in relations
+        if relation_schema not in (None, schema)
+        or name not in current.tables
+        or owners is None
+        or name in owners.owned
+    ]
+    if not owned:
+        return RowsAccess(request, tables=current.tables)
+    reason = gate.reason_in_effect(request, gate.BROWSING)
+    if reason is None:
+        return gate.ask_for_reason(request, gate.BROWSING, back)
+    return RowsAccess(request, owned, reason, owners=owners, tables=current.tables)
 
 
 def browsing_access(request: HttpRequest, owners: OwnershipMap) -> RowsAccess | HttpResponse:

@@ -26,7 +26,7 @@ from uuid import UUID
 from django.conf import settings
 from sqlalchemy import ColumnClause, Connection, literal_column, select, text, tuple_
 
-from dashboard.data.masking import looks_secret
+from dashboard.row_text import masked_names
 from dashboard.target import TargetError, TargetTimeout, run_read, target_schema
 from dashboard.users.footprint import FENCE_MAX_ROWS, count_statement
 from dashboard.users.ownership import OwnershipMap, TableOwnership, rows_of_user
@@ -79,9 +79,7 @@ def export_header(owners: OwnershipMap, subject: str, batch_rows: int) -> dict[s
                 "path": ownership.path.arrow,
                 "links": [link.label for link in ownership.path.links],
                 "linked_by": sorted({link.via for link in ownership.path.links}),
-                "masked_columns": [
-                    column.name for column in owners.tables[name].c if looks_secret(column.name)
-                ],
+                "masked_columns": sorted(masked_names(owners.tables[name])),
             }
             for name, ownership in owners.owned.items()
         ],
@@ -151,7 +149,7 @@ def table_rows(
     table = owners.tables[ownership.table]
     key = [column.name for column in table.primary_key.columns]
     names = [column.name for column in table.c]
-    masked = {name for name in names if looks_secret(name)}
+    masked = masked_names(table)
     fenced = few_rows(owners, ownership, key_value)
     after: tuple[Any, ...] | None = None
     while True:

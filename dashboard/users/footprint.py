@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.data.columns import column_kind, describe_columns
 from dashboard.data.masking import looks_secret
+from dashboard.row_text import masked_names
 from dashboard.target import run_read
 from dashboard.users.ownership import (
     MissingIndex,
@@ -138,9 +139,9 @@ class Footprint:
         ]
 
 
-def cell(value: Any, column: str = "") -> Cell:
+def cell(value: Any, masked: bool = False) -> Cell:
     """Return how one value is shown: NULL, masked, or text cut to CELL_CHARS."""
-    if column and looks_secret(column) and value is not None:
+    if masked and value is not None:
         return Cell("••••••", "masked")
     if value is None:
         return Cell("NULL", "null")
@@ -219,7 +220,7 @@ def newest_column(table: Table) -> Column | None:
 def status_column(table: Table) -> str:
     """Return the column a table's rows are best counted by (a boolean, or a CHECK/enum
     column of at most STATUS_MAX_VALUES values), or ''."""
-    infos = describe_columns(table, {c.name for c in table.c if looks_secret(c.name)})
+    infos = describe_columns(table, masked_names(table))
     usable = [info for info in infos.values() if not info.primary_key and not info.masked]
     for info in usable:
         if info.kind == "boolean":
@@ -350,7 +351,7 @@ def user_footprint(
                         cards["left"] -= 1
                         # What a card shows under its rows: worked out for the cards read only.
                         item.status_column = status_column(table)
-                    item.masked = [c.name for c in table.c if looks_secret(c.name)]
+                    item.masked = sorted(masked_names(table))
                     statement = first_rows_statement(owners, item.ownership, key_value, item.count)
                     rows = conn.execute(statement).mappings().all()
                     _fill_rows(item, table, rows)
@@ -408,7 +409,8 @@ def _value_text(value: Any) -> str:
 
 def _fill_rows(item: TableFootprint, table: Table, rows) -> None:
     item.columns = [column.name for column in table.c]
-    item.rows = [[cell(row[name], name) for name in item.columns] for row in rows]
+    masked = masked_names(table)
+    item.rows = [[cell(row[name], name in masked) for name in item.columns] for row in rows]
     key = [column.name for column in table.primary_key.columns]
-    if key and not any(looks_secret(name) for name in key):  # a secret key is never recorded
+    if key and not any(name in masked for name in key):  # a masked key is never recorded
         item.keys = [{name: row[name] for name in key} for row in rows]

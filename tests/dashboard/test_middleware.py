@@ -158,3 +158,24 @@ def test_a_view_without_a_declaration_is_refused_to_everyone(admin_client, setti
     assert b"open to anyone" not in response.content
     assert b"declares no role" in response.content
     assert admin_client.get("/declared/").content == b"for viewers"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/static/css/app.css",  # served by WhiteNoise, before the views' middleware
+        "/static/favicon.svg",  # an SVG opened on its own is a document
+        "/login/",
+        "/healthz",
+        "/no/such/page/",
+        "/schema/%00/",  # a 400
+        "/",  # anonymous: a redirect to the login page
+    ],
+)
+def test_every_response_carries_the_security_headers(url):
+    response = Client().get(url)
+    assert response.status_code in (200, 302, 400, 404), url
+    assert "script-src 'self'" in response["Content-Security-Policy"], url
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"], url
+    assert response["X-Frame-Options"] == "DENY", url
+    assert response["X-Content-Type-Options"] == "nosniff", url

@@ -86,13 +86,15 @@ def test_find_give_a_reason_and_see_the_tables(page, operator_factory, end_user)
 def expire_reasons(page) -> None:
     """Move every reason of the browser's session an hour back (no sleeping)."""
     from datetime import UTC, datetime, timedelta
+    from importlib import import_module
 
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.conf import settings
 
     from dashboard.users import gate
 
+    session_store = import_module(settings.SESSION_ENGINE).SessionStore  # the console's store
     (cookie,) = [c for c in page.context.cookies() if c["name"] == "sessionid"]
-    session = SessionStore(session_key=cookie["value"])
+    session = session_store(session_key=cookie["value"])
     old = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
     session[gate.SESSION_KEY] = {
         slot: {**entry, "at": old} for slot, entry in session[gate.SESSION_KEY].items()

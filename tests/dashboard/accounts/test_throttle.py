@@ -95,6 +95,27 @@ def test_the_username_is_throttled_across_addresses(operator_factory, settings):
 
 
 @pytest.mark.django_db
+def test_every_spelling_that_logs_in_as_a_username_counts_against_it(
+    operator_factory, settings, counting
+):
+    """The login form normalizes what is typed (NFKC, surrounding spaces) before looking the
+    operator up, so "quinn" in full-width or mathematical letters, or " quinn ", log in as
+    quinn: each is a guess at quinn's password, not a username with a count of its own."""
+    settings.LOGIN_MAX_FAILURES = 3
+    operator_factory("quinn", "viewer", password=RIGHT)
+    full_width = "".join(chr(ord(ch) + 0xFEE0) for ch in "quinn")  # FULLWIDTH LATIN ...
+    spellings = [full_width, "\U0001d5cauinn", " quinn\u00a0", full_width.upper()]
+    assert login(Client(), spellings[0], RIGHT).status_code == 302  # it is quinn
+    for n, spelling in enumerate(spellings[1:]):
+        login(Client(), spelling, "guess", address=f"198.51.100.{40 + n}")
+    checked = counting.calls
+    for n, spelling in enumerate(["quinn", *spellings]):
+        response = login(Client(), spelling, RIGHT, address=f"198.51.100.{50 + n}")
+        assert response.status_code == 429, spelling
+    assert counting.calls == checked
+
+
+@pytest.mark.django_db
 def test_the_lockout_lasts_the_setting_and_refusals_do_not_extend_it(operator_factory, settings):
     settings.LOGIN_MAX_FAILURES = 3
     settings.LOGIN_LOCKOUT_SECONDS = 60

@@ -7,10 +7,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from core.audit_owner import audit_owner_lent
 from core.embedded import CONSOLE_ROLE
-from dashboard.audit.models import ChainCheck
+from dashboard.audit.models import AuditEvent, ChainCheck
 from dashboard.audit.verification import chain_status
 from tests.conftest import superuser_database_url
 from tests.dashboard.audit.tamper import add_events, as_superuser
@@ -92,3 +93,44 @@ def test_the_page_warns_when_the_console_could_erase_the_trail(admin_client, set
     assert f"is a member of {settings.AUDIT_OWNER_ROLE}" in text
     assert "could then change or erase audit events" in text
     assert "could then change or erase" not in page(admin_client)
+
+
+def forge_event(prev_hash: str) -> int:
+    """Append an event the way the console's own database role could, without the key."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditevent (at, operator_name, action, subject_user, tables, "
+            "reason, detail, prev_hash, hash) VALUES (now(), 'ada-admin', 'user.view', "
+            "'acc_x', '{}', 'SUP-9 forged', '{}', %s, %s) RETURNING id",
+            [prev_hash, "f" * 64],
+        )
+        return cursor.fetchone()[0]
+
+
+def forge_check(*, full: bool, through_id: int, through_hash: str, events: int, minutes=0):
+    """Write a verification record the way the console's database role could (no key)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'INSERT INTO audit_chaincheck (checked_at, "full", through_id, through_hash, events, '
+            "problem) VALUES (now() + %s * interval '1 minute', %s, %s, %s, %s, '')",
+            [minutes, full, through_id, through_hash, events],
+        )
+
+
+def test_the_console_role_cannot_vouch_for_a_forged_event(admin_client):
+    """The console's role may append events (without the key, their hash is wrong) and owns
+    the table of verification records: writing a checkpoint past a forged event, or a full
+    verification that found nothing, must not make the page say the chain holds."""
+    add_events(2)
+    assert chain_status().holds
+    forged = forge_event(AuditEvent.objects.order_by("-id").first().hash)
+    [after] = add_events(1)  # a genuine event chained after the forged one
+    genuine = AuditEvent.objects.get(pk=after)
+    for full in (False, True):
+        forge_check(full=full, through_id=after, through_hash=genuine.hash, events=4)
+    assert f"The audit chain is broken at event #{forged}." in page(admin_client)
+    with pytest.raises(CommandError):
+        call_command("audit_verify", stdout=StringIO(), stderr=StringIO())
+    # And the full verification's finding, hidden under a newer one that found nothing.
+    forge_check(full=True, through_id=after, through_hash=genuine.hash, events=4, minutes=1)
+    assert f"The audit chain is broken at event #{forged}." in page(admin_client)

@@ -149,6 +149,31 @@ def test_support_csv_holds_only_their_events(support_client, support_user, opera
     assert "acc_mine" in subjects and "acc_theirs" not in subjects
 
 
+def test_csv_holds_no_rows_of_a_row_change(admin_client, admin_user):
+    """A row change's events carry the rows before and after and its statements, with every
+    value: the event's own page shows them behind the reason for that end-user (and records
+    the look); the export, like the list, gives only how many there are."""
+    row = {"table": "ust_orders", "key": [["id", "7"]], "values": {"note": "alice's-secret"}}
+    statement = "UPDATE public.ust_orders SET note = 'alice''s-secret' WHERE id = '7'::bigint"
+    add_event(
+        admin_user,
+        action="write.intent",
+        write_id="w1",
+        statements=[statement],
+        before=[row],
+        changes=[{"table": "ust_orders", "action": "update", "key": [["id", "7"]]}],
+    )
+    add_event(admin_user, action="write.outcome", write_id="w1", after=[row, row], applied=[0])
+    rows = read_csv(admin_client.get("/audit/export.csv"))
+    details = {row["action"]: json.loads(row["detail"]) for row in rows}
+    assert "alice's-secret" not in json.dumps(details)
+    assert details["write.intent"]["before"] == "1 (on the event's page)"
+    assert details["write.intent"]["statements"] == "1 (on the event's page)"
+    assert details["write.outcome"]["after"] == "2 (on the event's page)"
+    assert details["write.intent"]["changes"][0]["key"] == [["id", "7"]]  # the rest stays
+    assert "alice's-secret" not in text(admin_client.get("/audit/"))
+
+
 def test_no_edit_or_delete_routes_exist(admin_client, support_user):
     event = add_event(support_user)
     for method in ("post", "put", "delete"):

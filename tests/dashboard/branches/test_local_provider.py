@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -242,6 +243,12 @@ def _connects(url: str, refused_because: str = "permission denied for database")
     return True
 
 
+def named_databases(warning: str) -> list[str]:
+    """Return the databases a reveal's warning says the branch's role can still open."""
+    found = re.search(r"connect to (.+?), because CONNECT", warning)
+    return found.group(1).split(", ") if found else []
+
+
 def test_the_revealed_url_opens_the_branch_and_not_the_parent(provider, source_database):
     owner_password = running_layout().passwords[OWNER_ROLE]
     branch = provider.create_branch("mine")
@@ -251,7 +258,7 @@ def test_the_revealed_url_opens_the_branch_and_not_the_parent(provider, source_d
     parts = urlsplit(urls.direct)
     assert parts.username == branch.id == urls.role != OWNER_ROLE
     assert parts.password and owner_password not in urls.direct
-    assert urls.warning == ""  # the parent grants no CONNECT to PUBLIC
+    assert source_database not in named_databases(urls.warning)  # the parent is closed
     with psycopg.connect(urls.direct, autocommit=True) as conn:  # reads and writes its tables
         assert conn.execute("SELECT current_user").fetchone() == (branch.id,)
         conn.execute("INSERT INTO lp_orders VALUES (1001, 2)")
@@ -278,10 +285,40 @@ def test_a_parent_open_to_public_is_named_and_its_tables_stay_closed(provider, s
         )
     branch = provider.create_branch("open-door", schema_only=True)
     urls = provider.connection_urls(branch.id)
-    assert f"REVOKE CONNECT ON DATABASE {source_database} FROM PUBLIC" in urls.warning
+    assert source_database in named_databases(urls.warning)
+    assert f"REVOKE CONNECT ON DATABASE {', '.join(named_databases(urls.warning))} FROM" in (
+        urls.warning
+    )
     parent_url = ServerAddress(urls.direct).with_database(source_database)
     with psycopg.connect(parent_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT count(*) FROM lp_orders")
+
+
+def test_every_other_database_the_revealed_url_opens_is_named(provider, source_database):
+    """The reveal must not claim more than holds: CONNECT granted to PUBLIC (the default for
+    any database, `postgres` and `template1` included) lets the branch's role in there too."""
+    open_door = f"lp_open_{secrets.token_hex(3)}"
+    with _superuser() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(open_door)))
+    try:
+        branch = provider.create_branch("honest", schema_only=True)
+        urls = provider.connection_urls(branch.id)
+        same_login = ServerAddress(urls.direct)
+        with _superuser() as conn:
+            databases = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datallowconn AND datname <> %s",
+                    [branch.id],
+                )
+            ]
+        opens = sorted(name for name in databases if _connects(same_login.with_database(name)))
+        assert open_door in opens and source_database not in opens
+        assert named_databases(urls.warning) == opens
+        assert f"REVOKE CONNECT ON DATABASE {', '.join(opens)} FROM PUBLIC" in urls.warning
+    finally:
+        with _superuser() as conn:
+            conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(open_door)))
 
 
 def test_the_password_is_derived_never_stored_and_changes_with_the_role(provider, source_database):

@@ -134,7 +134,9 @@ def test_local_branch_create_reveal_diff_and_delete_through_the_pages(
     assert found is not None
     revealed_url = html.unescape(found.group(1))
     assert urlsplit(revealed_url).username == branch_id and f"/{branch_id}" in revealed_url
-    assert "REVOKE CONNECT" not in text(revealed)  # the parent is closed to PUBLIC: no warning
+    # The parent is closed to PUBLIC: not among the databases the warning names.
+    assert f"DATABASE {local_target}," not in text(revealed)
+    assert f"DATABASE {local_target} FROM" not in text(revealed)
     # A real connection: the revealed URL opens the branch, and the same login fails on the
     # parent.
     with psycopg.connect(revealed_url) as conn:

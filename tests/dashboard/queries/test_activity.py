@@ -276,3 +276,34 @@ def test_cancel_is_offered_only_for_a_running_query(admin_client, htmx_headers):
     finally:
         runner.stop()
         idle.close()
+
+
+def test_the_consoles_own_statements_never_show_their_values(admin_client, engineer_client):
+    """The console's Django connections send their values inline (client-side binding), and
+    an idle session shows its last statement: an operator's session key (`WHERE session_key =
+    '…'`) or password hash would be there for an engineer to take over an admin's session. The
+    console's own sessions show their statements with the values masked, to everyone."""
+    key = "qtsessionkey" + "x" * 20
+    named = Background(f"SELECT pg_sleep(20), '{key}' AS session_key", "schemadesk")
+    by_role = psycopg.connect(os.environ["DATABASE_URL"], application_name="qt-console-role")
+    by_role.execute(f"SELECT '{key}' AS qt_console_role, 42 AS user_id")  # idle from now on
+    try:
+
+        def state() -> str:
+            sessions = activity(reveal_values=True, show_idle=True, show_console=True).sessions
+            return next((s.state for s in sessions if s.pid == named.pid), "")
+
+        assert wait_until(lambda: state() == "active")
+        for client in (engineer_client, admin_client):
+            page = client.get("/queries/activity/", {"console": "1", "idle": "1"})
+            body = page.content.decode()
+            assert "session_key" in body and "qt_console_role" in body
+            assert key not in body
+        shown = activity(reveal_values=True, show_idle=True, show_console=True).sessions
+        texts = {s.pid: s.query for s in shown}
+        assert key not in texts[named.pid] and key not in texts[by_role.info.backend_pid]
+        confirm = admin_client.get(f"/queries/activity/{named.pid}/cancel/")
+        assert confirm.status_code == 200 and key not in confirm.content.decode()
+    finally:
+        named.stop()
+        by_role.close()

@@ -4,7 +4,7 @@ engineer, audited; the plan tree's exclusive figures and costliest node."""
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import psycopg
 import pytest
@@ -236,7 +236,7 @@ def test_explain_analyze_of_a_select_runs_and_is_audited(engineer_client, explai
     event = AuditEvent.objects.get(action="queries.explain_analyze")
     assert event.detail["queryid"] == queryid_of(JOIN)
     assert event.detail["ok"] is True
-    assert "note 1%" not in str(event.detail)  # parameter values are not audited
+    assert "note 1%" not in str(event.detail)  # a lookup table: no reason, no values
 
 
 def test_full_page_when_not_htmx(engineer_client, explain_table):
@@ -527,3 +527,43 @@ def test_the_statement_page_is_named_by_its_sql(viewer_client, explain_table):
     assert '<a href="/queries/">Slow queries</a>' in page
     assert f'<span aria-current="page">{named}</span>' in page
     assert f"<title>Statement {queryid}" not in page
+
+
+OWNED = "SELECT count(*) FROM tasks WHERE user_id = $1 AND title LIKE $2"
+
+
+@pytest.fixture
+def owned_statement():
+    """A statement over end-users' rows (tasks belong to users), recorded."""
+    with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
+        conn.execute(
+            "SELECT count(*) FROM tasks WHERE user_id = %s AND title LIKE %s", ("nobody", "x%")
+        )
+    return OWNED
+
+
+def test_explain_analyze_over_end_users_rows_needs_a_reason_and_records_the_values(
+    engineer_client, owned_statement
+):
+    """Its row counts answer questions about end-users' rows (has this user a task whose title
+    starts with "Divorce"?): like a list's count, that look has a reason and its values."""
+    values = {"p1": "user_someone", "p2": "Divorce%"}
+    asked = _explain(engineer_client, owned_statement, "analyze", **values)
+    page = f"/queries/{queryid_of(OWNED)}/"
+    assert asked.status_code == 200 and asked["HX-Redirect"].startswith("/users/reason/")
+    assert asked["HX-Redirect"].endswith(f"next={quote(page, safe='')}")  # back to the page
+    assert not AuditEvent.objects.filter(action="queries.explain_analyze").exists()
+    engineer_client.post("/users/reason/", {"reason": "PERF-7 slow task search"})
+    response = _explain(engineer_client, owned_statement, "analyze", **values)
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert "Actual rows" in response.content.decode()
+    event = AuditEvent.objects.get(action="queries.explain_analyze")
+    assert (event.reason, event.tables) == ("PERF-7 slow task search", ["tasks"])
+    assert event.detail["values"] == {"$1": "user_someone", "$2": "Divorce%"}
+    assert event.detail["queryid"] == queryid_of(OWNED) and event.detail["ok"] is True
+
+
+def test_a_plain_explain_of_end_users_rows_needs_no_reason(viewer_client, owned_statement):
+    response = _explain(viewer_client, owned_statement, "plain", p1="user_someone", p2="D%")
+    assert response.status_code == 200 and "HX-Redirect" not in response
+    assert not AuditEvent.objects.exists()  # estimates only: nothing was counted

@@ -56,7 +56,8 @@ def test_queries_pages_and_snapshots_never_show_a_password(workload_role, admin_
     for response in (listing, detail, activity):
         assert response.status_code == 200
         assert secret not in response.content.decode()
-    assert "[redacted]" in detail.content.decode()
+    # The statement is shown, its password replaced (like every constant of such a statement).
+    assert workload_role.role in detail.content.decode()
     assert workload_role.role in activity.content.decode()
 
     capture_snapshot()

@@ -10,17 +10,24 @@ The shop schema (conftest.py) has ust_accounts as the users table. This module a
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterator
+from datetime import timedelta
+from types import SimpleNamespace
 
 import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 
 from dashboard.audit.models import AuditEvent
 from dashboard.schema import reflection as refl
+from dashboard.users import access, gate
 from dashboard.users.ownership import forget_ownership_map
+from tests.conftest import _client_for
 from tests.dashboard.users.conftest import owner_url, target_rows
 
 pytestmark = pytest.mark.usefixtures("shop", "lookup_tables")
@@ -402,16 +409,78 @@ def test_each_look_at_end_user_rows_writes_exactly_its_event(support_client):
             assert "secret-alice" not in json.dumps(event.detail), url
 
 
-def test_a_count_that_is_part_of_a_list_needs_the_reason_but_writes_no_second_event(
+def count_link(body: str) -> str:
+    """Return the link a list page loads its count from."""
+    found = re.search(r'id="row-count" hx-get="([^"]+)"', body)
+    assert found, "the list page loads no count"
+    return html.unescape(found.group(1))
+
+
+def test_the_count_a_list_page_loads_needs_the_reason_but_writes_no_second_event(
     support_client,
 ):
-    url = "/data/ust_orders/count/?f.eq.account_id=acc_alice"
+    url = "/data/ust_orders/count/?f.eq.account_id=acc_bob"
     response, _, events = visit(support_client, url, **HTMX)
     assert "HX-Redirect" in response and events == []
     give_reasons(support_client)
-    response, body, events = visit(support_client, url, **HTMX)
-    assert response.status_code == 200 and str(len(alice_orders())) in body
-    assert events == []
+    bobs = len(ids("SELECT id FROM ust_orders WHERE account_id = 'acc_bob'"))
+    for page, expected in {
+        "/data/ust_orders/?n=25&f.eq.account_id=acc_bob": bobs,
+        "/data/ust_orders/?n=25&o=-total": bobs + len(alice_orders()),
+        "/data/ust_orders/?scope_user=acc_alice&n=25": None,  # one page: counted already
+    }.items():
+        _, body, [_listed] = visit(support_client, page, **HTMX)
+        if expected is None:
+            assert 'id="row-count"' not in body
+            continue
+        response, count, events = visit(support_client, count_link(body), **HTMX)
+        assert response.status_code == 200 and f"<strong>{expected}</strong>" in count
+        assert events == [], page
+
+
+def test_a_count_no_list_page_showed_is_a_look_of_its_own(support_client, operator_factory):
+    """A count answers questions about end-users' rows (how many orders has bob? does an
+    account's email start with "a"?): asked on its own, it is recorded with its filters and
+    its answer."""
+    give_reasons(support_client)
+    _, body, _ = visit(support_client, "/data/ust_orders/?n=25", **HTMX)
+    other = _client_for(operator_factory("sam-support", "support"))
+    give_reasons(other)
+    _, other_body, _ = visit(other, "/data/ust_orders/?n=25&f.eq.account_id=acc_bob", **HTMX)
+    bob = {"column": "account_id", "op": "eq", "value": "acc_bob"}
+    asked = {
+        "no link at all": ("/data/ust_orders/count/?f.eq.account_id=acc_bob", "acc_bob", bob),
+        "another list's event": (count_link(body) + "&f.eq.account_id=acc_bob", "acc_bob", bob),
+        "another operator's event": (count_link(other_body), "acc_bob", bob),
+        "an account's email": (
+            "/data/ust_accounts/count/?f.prefix.email=a",
+            "",
+            {"column": "email", "op": "prefix", "value": "a"},
+        ),
+    }
+    for why, (url, subject, condition) in asked.items():
+        response, count, events = visit(support_client, url, **HTMX)
+        assert response.status_code == 200, why
+        [number] = re.findall(r"<strong>(\d+)</strong>", count)
+        assert [event_of(event) for event in events] == [
+            {
+                "action": "data.count",
+                "reason": BROWSING_REASON,
+                "subject": subject,
+                "tables": [url.split("/")[2]],
+                "detail": {"filters": [condition], "search": "", "count": {"exact": int(number)}},
+                "operator": "sue-support",
+            }
+        ], why
+
+
+def test_a_count_of_an_old_list_is_a_look_of_its_own(support_client, monkeypatch):
+    give_reasons(support_client)
+    _, body, _ = visit(support_client, "/data/ust_orders/?n=25&f.eq.account_id=acc_bob", **HTMX)
+    later = timezone.now() + gate.reason_ttl() + timedelta(seconds=1)
+    monkeypatch.setattr(access, "timezone", SimpleNamespace(now=lambda: later))
+    _, _, events = visit(support_client, count_link(body), **HTMX)
+    assert [(event.action, event.subject_user) for event in events] == [("data.count", "acc_bob")]
 
 
 def test_one_reason_serves_every_click_of_its_purpose(support_client):
