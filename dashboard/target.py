@@ -21,8 +21,9 @@ and the transaction cannot be made read-write once a statement has run in it.
 
 Everything else here reads as the console's reader (TARGET_DATABASE_URL). What is more than reading
 has URLs of its own, given out here and opened by the maintenance paths themselves: the
-maintenance role's (`maintenance_url`, local branches and the admin's actions) and the owner's
-that applying migrations runs as (`migrations_apply_url`); both default to the target's URL.
+maintenance role's (`maintenance_url`, local branches and the admin's actions; defaults to the
+target's URL) and the owner's that applying migrations runs as (`migrations_apply_url`; none by
+default, and then applying from the console is refused).
 """
 
 from __future__ import annotations
@@ -163,10 +164,11 @@ def maintenance_url() -> str:
     return _sqlalchemy_url(str(_settings().get("MAINTENANCE_URL_VAR") or _settings()["URL_VAR"]))
 
 
-def migrations_apply_url() -> str:
-    """Return the URL applying migrations runs as (MIGRATIONS_APPLY_DATABASE_URL, else the
-    target's). A secret: never log it."""
-    return _sqlalchemy_url(str(_settings().get("APPLY_URL_VAR") or _settings()["URL_VAR"]))
+def migrations_apply_url() -> str | None:
+    """Return the URL applying migrations runs as (MIGRATIONS_APPLY_DATABASE_URL), or None when
+    it is not set (the console's reader cannot change the schema). A secret: never log it."""
+    var = str(_settings().get("APPLY_URL_VAR") or "")
+    return _sqlalchemy_url(var) if var else None
 
 
 def target_location() -> str:
