@@ -108,7 +108,7 @@ def glued_secret(word: str) -> bool:
         for start in range(max(0, stop - _LONGEST_WORD), stop):
             before = ends[start]
             part = word[start:stop]
-            if before is None or part not in SECRET_WORDS and part not in QUALIFIER_WORDS:
+            if before is None or (part not in SECRET_WORDS and part not in QUALIFIER_WORDS):
                 continue
             ends[stop] = bool(ends[stop]) or before or part in SECRET_WORDS
     return bool(ends[-1])

@@ -90,7 +90,9 @@ def _analyze_refusal(name: str, fields: dict[str, Any]) -> str | None:
         return "It locks rows (FOR UPDATE/SHARE), so it may not run under EXPLAIN ANALYZE."
     modifying = _modifying_cte(fields)
     if modifying:
-        return f"Its WITH clause modifies data ({modifying}), so it may not run under EXPLAIN ANALYZE."
+        return (
+            f"Its WITH clause modifies data ({modifying}), so it may not run under EXPLAIN ANALYZE."
+        )
     return None
 
 

@@ -15,8 +15,8 @@ statement timeout. A plain EXPLAIN of a statement that writes (INSERT, UPDATE, D
 WITH that modifies data, FOR UPDATE) needs the rights to run it, even though it is only planned,
 so it runs as the application's runtime role (`run_read(as_application=True)`), still in a READ
 ONLY transaction, where PostgreSQL plans a write but never executes one; without that role it is
-refused with a sentence saying how to set it up. EXPLAIN ANALYZE executes the statement, so it passes four fences (the view
-also requires the engineer role and writes an audit event):
+refused with a sentence saying how to set it up. EXPLAIN ANALYZE executes the statement, so it
+passes four fences (the view also requires the engineer role and writes an audit event):
 
 1. its shape: a single plain SELECT (analysis.statement_shape);
 2. no masked column (plan_masking): an analyzed plan's row counts would reveal its values;
