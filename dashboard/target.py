@@ -450,20 +450,15 @@ def application_read_only(
         raise ApplicationRoleProblem(
             "The application's role is not configured (TARGET_WRITE_DATABASE_URL)."
         )
-    with _unpooled_engine(url).connect() as conn:
-        try:
-            _begin_read_only(conn, timeout_ms, lock_timeout_ms)
-            role = conn.execute(APPLICATION_ROLE_SQL).mappings().one()
-            if role["superuser"]:
-                raise ApplicationRoleProblem(
-                    f"The application's role “{role['role']}” (TARGET_WRITE_DATABASE_URL) is a "
-                    "superuser, so the console will not plan statements as it. Use the "
-                    "application's runtime role (see the README's security section)."
-                )
-            yield conn
-        finally:
-            if conn.in_transaction():
-                conn.rollback()
+    with read_only_on(_unpooled_engine(url), timeout_ms, lock_timeout_ms) as conn:
+        role = conn.execute(APPLICATION_ROLE_SQL).mappings().one()
+        if role["superuser"]:
+            raise ApplicationRoleProblem(
+                f"The application's role “{role['role']}” (TARGET_WRITE_DATABASE_URL) is a "
+                "superuser, so the console will not plan statements as it. Use the "
+                "application's runtime role (see the README's security section)."
+            )
+        yield conn
 
 
 def driver_connection(conn: Connection) -> psycopg.Connection[Any]:
