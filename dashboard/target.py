@@ -12,10 +12,18 @@ state (advisory locks, settings) outlives the read. Before any statement runs, t
 checked to be harmless: not a superuser, no `pg_signal_backend`, no server files, owning and
 able to write no table of the target schema.
 
-Everything here reads as the console's reader (TARGET_DATABASE_URL). What is more than reading
+A plain EXPLAIN of a statement that writes (`run_read(..., as_application=True)`) needs the
+rights to run it, even though it only plans it: PostgreSQL checks privileges when planning. It
+runs as the application's runtime role (`TARGET_WRITE_DATABASE_URL`, the role row changes write
+as; never a superuser), on a connection opened for that read and closed after it, in the same
+READ ONLY transaction, rolled back: PostgreSQL plans a write there but refuses to execute one,
+and the transaction cannot be made read-write once a statement has run in it.
+
+Everything else here reads as the console's reader (TARGET_DATABASE_URL). What is more than reading
 has URLs of its own, given out here and opened by the maintenance paths themselves: the
-maintenance role's (`maintenance_url`, local branches and the admin's actions) and the owner's
-that applying migrations runs as (`migrations_apply_url`); both default to the target's URL.
+maintenance role's (`maintenance_url`, local branches and the admin's actions; defaults to the
+target's URL) and the owner's that applying migrations runs as (`migrations_apply_url`; none by
+default, and then applying from the console is refused).
 """
 
 from __future__ import annotations
@@ -78,6 +86,13 @@ class ReadOnlyRoleProblem(TargetError):
     status = 409
 
 
+class ApplicationRoleProblem(TargetError):
+    """The application's role, which plain EXPLAIN of a statement that writes runs as, is
+    missing or could do more than the application."""
+
+    status = 409
+
+
 class TargetRejected(TargetError):
     """The database refused the statement itself (a bad value, a syntax or name error, an
     unsupported feature): the database's own words go to the operator."""
@@ -134,16 +149,26 @@ def read_only_setup() -> ReadOnlySetup | None:
     return ReadOnlySetup(False, role) if role else None
 
 
+def application_url() -> str | None:
+    """Return the application's runtime role's URL for SQLAlchemy (TARGET_WRITE_DATABASE_URL),
+    or None when it is not set. A secret: never log it."""
+    from django.conf import settings
+
+    var = str(settings.TARGET_WRITE.get("URL_VAR") or "")
+    return _sqlalchemy_url(var) if var else None
+
+
 def maintenance_url() -> str:
     """Return the maintenance role's URL for SQLAlchemy (TARGET_MAINTENANCE_DATABASE_URL, else
     the target's): local branch clones and the admin's actions. A secret: never log it."""
     return _sqlalchemy_url(str(_settings().get("MAINTENANCE_URL_VAR") or _settings()["URL_VAR"]))
 
 
-def migrations_apply_url() -> str:
-    """Return the URL applying migrations runs as (MIGRATIONS_APPLY_DATABASE_URL, else the
-    target's). A secret: never log it."""
-    return _sqlalchemy_url(str(_settings().get("APPLY_URL_VAR") or _settings()["URL_VAR"]))
+def migrations_apply_url() -> str | None:
+    """Return the URL applying migrations runs as (MIGRATIONS_APPLY_DATABASE_URL), or None when
+    it is not set (the console's reader cannot change the schema). A secret: never log it."""
+    var = str(_settings().get("APPLY_URL_VAR") or "")
+    return _sqlalchemy_url(var) if var else None
 
 
 def target_location() -> str:
@@ -182,8 +207,9 @@ def engine() -> Engine:
 
 
 @functools.cache
-def _read_only_engine(url: str) -> Engine:
-    """Return the read-only role's engine: no pool, each connection closed after its read."""
+def _unpooled_engine(url: str) -> Engine:
+    """Return an engine without a pool (the read-only role's, the application role's): each
+    connection is closed after its read."""
     return create_engine(url, poolclass=NullPool, connect_args=_connect_args(url, APPLICATION_NAME))
 
 
@@ -200,11 +226,13 @@ def reset_engine() -> None:
     if engine.cache_info().currsize:
         engine().dispose()
     engine.cache_clear()
-    _read_only_engine.cache_clear()
+    _unpooled_engine.cache_clear()
     maintenance_engine.cache_clear()
 
 
-def translate_error(exc: DBAPIError, restricted: bool = False) -> TargetError:
+def translate_error(
+    exc: DBAPIError, restricted: bool = False, as_application: bool = False
+) -> TargetError:
     """Return the operator-facing TargetError for a database error (detail for the log)."""
     original: BaseException = exc.orig if exc.orig is not None else exc
     detail = f"{type(original).__name__}: {str(original).strip()}"
@@ -224,6 +252,12 @@ def translate_error(exc: DBAPIError, restricted: bool = False) -> TargetError:
         return TargetPermissionDenied(
             "The read-only role that runs EXPLAIN ANALYZE is not allowed to do this: it may only "
             "read the application's tables. If a table is missing, grant it SELECT.",
+            detail,
+        )
+    if isinstance(original, psycopg.errors.InsufficientPrivilege) and as_application:
+        return TargetPermissionDenied(
+            "The application's role (TARGET_WRITE_DATABASE_URL), which plans statements that "
+            "write, is not allowed to do this: grant it the rights the application has.",
             detail,
         )
     if isinstance(original, psycopg.errors.InsufficientPrivilege):
@@ -385,7 +419,7 @@ def restricted_read_only(
     if setup is None:
         raise ReadOnlyRoleProblem("No read-only role is configured for restricted reads.")
     url = _sqlalchemy_url(str(_settings()["READONLY_URL_VAR"])) if setup.login else None
-    with (_read_only_engine(url) if url else engine()).connect() as conn:
+    with (_unpooled_engine(url) if url else engine()).connect() as conn:
         try:
             _begin_read_only(conn, timeout_ms, lock_timeout_ms)
             _become_read_only_role(conn, setup)
@@ -395,6 +429,36 @@ def restricted_read_only(
                 conn.rollback()
             if not setup.login:
                 conn.invalidate()  # a session that ran as the role never goes back to the pool
+
+
+APPLICATION_ROLE_SQL = text(
+    """
+    SELECT r.rolname AS role, r.rolsuper AS superuser
+    FROM pg_catalog.pg_roles AS r
+    WHERE r.rolname = current_user
+    """
+)
+
+
+@contextmanager
+def application_read_only(
+    timeout_ms: int | None = None, lock_timeout_ms: int | None = None
+) -> Iterator[Connection]:
+    """Yield a READ ONLY transaction as the application's runtime role; roll back, close."""
+    url = application_url()
+    if url is None:
+        raise ApplicationRoleProblem(
+            "The application's role is not configured (TARGET_WRITE_DATABASE_URL)."
+        )
+    with read_only_on(_unpooled_engine(url), timeout_ms, lock_timeout_ms) as conn:
+        role = conn.execute(APPLICATION_ROLE_SQL).mappings().one()
+        if role["superuser"]:
+            raise ApplicationRoleProblem(
+                f"The application's role “{role['role']}” (TARGET_WRITE_DATABASE_URL) is a "
+                "superuser, so the console will not plan statements as it. Use the "
+                "application's runtime role (see the README's security section)."
+            )
+        yield conn
 
 
 def driver_connection(conn: Connection) -> psycopg.Connection[Any]:
@@ -412,12 +476,22 @@ def run_read(
     sleep: Callable[[float], None] = time.sleep,
     *,
     restricted: bool = False,
+    as_application: bool = False,
 ) -> T:
     """Return work(conn) run in a read-only transaction, retried if the connection was lost.
 
-    With `restricted`, the transaction runs as the read-only role (see the module docstring).
+    With `restricted`, the transaction runs as the read-only role; with `as_application`, as
+    the application's runtime role (see the module docstring).
     """
-    opener = restricted_read_only if restricted else read_only
+    if restricted and as_application:
+        raise ValueError("a read runs as one role: restricted or as_application, not both")
+    opener = (
+        restricted_read_only
+        if restricted
+        else application_read_only
+        if as_application
+        else read_only
+    )
     for attempt in range(1, READ_ATTEMPTS + 1):
         try:
             with opener(timeout_ms, lock_timeout_ms) as conn:
@@ -430,7 +504,7 @@ def run_read(
                 logger.info("target read lost its connection (attempt %d); retrying", attempt)
                 sleep(delay)
                 continue
-            error = translate_error(exc, restricted)
+            error = translate_error(exc, restricted, as_application)
             if isinstance(error, TargetRejected):
                 logger.warning("the target database refused a statement: %s", error.detail)
             raise error from exc

@@ -4,7 +4,8 @@ Where it is off (the default), the page shows the exact command to run instead. 
 only admins may, after typing the target revision; it runs as a background job, revision by
 revision through the project's env.py with a lock timeout, and is audited. It runs as the owner
 of the application's tables (MIGRATIONS_APPLY_DATABASE_URL), never as the console's reader: a
-maintenance path that writes, with a connection of its own (the subprocess's).
+maintenance path that writes, with a connection of its own (the subprocess's). Enabled without
+that URL, applying cannot work: the page says so up front and shows the command, as when off.
 """
 
 from __future__ import annotations
@@ -39,8 +40,22 @@ class ApplyRefused(Exception):
         self.sentence = sentence
 
 
+def apply_problem() -> str:
+    """Return why admins cannot apply migrations from the console ('' when they can)."""
+    if not getattr(settings, "MIGRATIONS_APPLY_ENABLED", False):
+        return "Applying from the console is off (MIGRATIONS_APPLY_ENABLED=false)."
+    if not migrations_apply_url():
+        return (
+            "Applying from the console is enabled (MIGRATIONS_APPLY_ENABLED=true), but "
+            "MIGRATIONS_APPLY_DATABASE_URL is not set: applying runs as the owner of the "
+            "application's tables, and the console's reader cannot change the schema. Set it "
+            "to the owner's URL."
+        )
+    return ""
+
+
 def apply_enabled() -> bool:
-    return bool(getattr(settings, "MIGRATIONS_APPLY_ENABLED", False))
+    return not apply_problem()
 
 
 @dataclass(frozen=True)
@@ -85,10 +100,9 @@ def start_apply(user: Operator, typed_revision: str) -> JobRun:
     """Check the typed revision against the plan and queue the apply job."""
     from dashboard.history.tasks import apply_migrations
 
-    if not apply_enabled():
-        raise ApplyRefused(
-            "Applying migrations from the console is off (MIGRATIONS_APPLY_ENABLED)."
-        )
+    problem = apply_problem()
+    if problem:
+        raise ApplyRefused(problem)
     project = load_project()
     plan = apply_plan(project, database_state(project))
     if plan is None:
@@ -107,6 +121,10 @@ def start_apply(user: Operator, typed_revision: str) -> JobRun:
 
 def run_apply(run: JobRun, destination: str) -> dict:
     """Apply the pending revisions up to `destination` on the target, one at a time."""
+    problem = apply_problem()
+    url = migrations_apply_url()
+    if problem or not url:
+        raise ApplyRefused(problem)
     project = load_project()
     state = database_state(project)
     if state.status == UNKNOWN_VERSION:
@@ -121,7 +139,7 @@ def run_apply(run: JobRun, destination: str) -> dict:
             str(project.script_location),
             "upgrade",
             revision.id,
-            url=migrations_apply_url(),
+            url=url,
         )
         run.note(result.log or "(no output)")
         if not result.ok:

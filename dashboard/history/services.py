@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PostgresLexer, PythonLexer
 
-from dashboard.history.apply import ApplyPlan, apply_enabled, apply_plan
+from dashboard.history.apply import ApplyPlan, apply_plan, apply_problem
 from dashboard.history.graph import GraphLayout, revision_graph
 from dashboard.history.models import RevisionSql, TrialRun
 from dashboard.history.offline import ensure_revision_sql
@@ -28,7 +29,7 @@ from dashboard.history.revisions import (
 from dashboard.history.statement_review import StatementReview, statement_review
 from dashboard.jobs.abandoned import checked_run
 from dashboard.paging import PageWindow, page_window
-from dashboard.target import TargetError
+from dashboard.target import TargetError, migrations_apply_url
 
 logger = logging.getLogger(__name__)
 Operator = AbstractBaseUser | AnonymousUser | None
@@ -67,7 +68,8 @@ class Overview:
     pending: list[PendingReview] = field(default_factory=list)
     trials: list[TrialRun] = field(default_factory=list)
     apply_plan: ApplyPlan | None = None
-    apply_enabled: bool = False
+    apply_problem: str = ""  # why admins cannot apply from the console ('' when they can)
+    apply_switched_on: bool = False  # MIGRATIONS_APPLY_ENABLED, whether or not it can work
 
     @property
     def reviews_running(self) -> bool:
@@ -85,7 +87,8 @@ def settings_summary() -> list[tuple[str, str]]:
         ("ALEMBIC_VERSION_SCHEMA / _TABLE", f"{project.version_schema}.{project.version_table}"),
         ("MIGRATION_LOCK_TIMEOUT", project.lock_timeout),
         ("ALEMBIC_TIMEOUT_S", str(project.timeout_s)),
-        ("MIGRATIONS_APPLY_ENABLED", "true" if apply_enabled() else "false"),
+        ("MIGRATIONS_APPLY_ENABLED", "true" if settings.MIGRATIONS_APPLY_ENABLED else "false"),
+        ("MIGRATIONS_APPLY_DATABASE_URL", "set" if migrations_apply_url() else "(unset)"),
     ]
 
 
@@ -121,7 +124,8 @@ def migrations_overview(
         settings_summary=settings_summary(),
         version_table=f"{project_config.version_schema}.{project_config.version_table}",
         lock_timeout=project_config.lock_timeout,
-        apply_enabled=apply_enabled(),
+        apply_problem=apply_problem(),
+        apply_switched_on=bool(settings.MIGRATIONS_APPLY_ENABLED),
     )
     try:
         project = load_project()

@@ -26,6 +26,7 @@ from core.embedded import (
     signal_backends_sql,
 )
 from dashboard.audit.ownership import audit_protection
+from dashboard.history.apply import apply_problem
 from dashboard.history.project import Project, ProjectError, load_project
 from dashboard.history.url_variable import detect_url_variable
 from dashboard.onboarding.checklist import BAD, OK, WARN, Check
@@ -363,6 +364,24 @@ def url_variable(project: Project | None) -> Check:
     return Check(title, BAD, found.how, "set ALEMBIC_URL_ENV to the variable env.py reads")
 
 
+def migrations_apply() -> Check:
+    """Return whether applying from the console, where it is switched on, can work."""
+    title = "applying migrations from the console"
+    if not settings.MIGRATIONS_APPLY_ENABLED:
+        return Check(title, OK, "off (MIGRATIONS_APPLY_ENABLED=false): the page shows the command")
+    problem = apply_problem()
+    if problem:
+        return Check(
+            title,
+            BAD,
+            "MIGRATIONS_APPLY_ENABLED=true without MIGRATIONS_APPLY_DATABASE_URL: an admin's "
+            "apply cannot run (the Migrations page shows the command instead)",
+            "set MIGRATIONS_APPLY_DATABASE_URL to the URL of the role that owns the "
+            "application's tables, or MIGRATIONS_APPLY_ENABLED=false",
+        )
+    return Check(title, OK, "on: admins apply as the role of MIGRATIONS_APPLY_DATABASE_URL")
+
+
 def models_module() -> Check:
     title = "the models module imports (drift check)"
     name = models_module_name()
@@ -445,6 +464,7 @@ def setup_checks(request_secure: bool | None = None) -> list[Check]:
         *target,
         project_check,
         url_variable(project),
+        migrations_apply(),
         models_module(),
         cookies_over_http(request_secure),
     ]

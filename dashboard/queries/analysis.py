@@ -33,6 +33,9 @@ class StatementShape:
     explainable: bool
     analyze_refusal: str | None  # why EXPLAIN ANALYZE is refused; None when it is allowed
     parse_error: str | None = None
+    # It writes or locks rows (INSERT, UPDATE, DELETE, MERGE, a WITH that modifies data, FOR
+    # UPDATE/SHARE): even a plain EXPLAIN needs the rights to do so, which the reader lacks.
+    writes: bool = False
 
 
 def tree_nodes(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -61,6 +64,20 @@ def _statement_node(stmt: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return name, fields
 
 
+def _modifying_cte(fields: dict[str, Any]) -> str | None:
+    """Return the kind of the first WITH query below `fields` that modifies data, or None."""
+    for node, node_fields in tree_nodes(fields):
+        if node == "CommonTableExpr":
+            ((cte_kind, _),) = node_fields.get("ctequery", {"SelectStmt": {}}).items()
+            if cte_kind != "SelectStmt":
+                return str(EXPLAINABLE.get(cte_kind, cte_kind))
+    return None
+
+
+def _locks_rows(fields: dict[str, Any]) -> bool:
+    return any(node == "LockingClause" for node, _ in tree_nodes(fields))
+
+
 def _analyze_refusal(name: str, fields: dict[str, Any]) -> str | None:
     if name != "SelectStmt":
         return (
@@ -69,16 +86,13 @@ def _analyze_refusal(name: str, fields: dict[str, Any]) -> str | None:
         )
     if fields.get("intoClause"):
         return "SELECT … INTO creates a table, so it may not run under EXPLAIN ANALYZE."
-    for node, node_fields in tree_nodes(fields):
-        if node == "LockingClause":
-            return "It locks rows (FOR UPDATE/SHARE), so it may not run under EXPLAIN ANALYZE."
-        if node == "CommonTableExpr":
-            ((cte_kind, _),) = node_fields.get("ctequery", {"SelectStmt": {}}).items()
-            if cte_kind != "SelectStmt":
-                return (
-                    f"Its WITH clause modifies data ({EXPLAINABLE.get(cte_kind, cte_kind)}), "
-                    "so it may not run under EXPLAIN ANALYZE."
-                )
+    if _locks_rows(fields):
+        return "It locks rows (FOR UPDATE/SHARE), so it may not run under EXPLAIN ANALYZE."
+    modifying = _modifying_cte(fields)
+    if modifying:
+        return (
+            f"Its WITH clause modifies data ({modifying}), so it may not run under EXPLAIN ANALYZE."
+        )
     return None
 
 
@@ -133,7 +147,8 @@ def statement_shape(query: str) -> StatementShape:
             False,
             "Only SELECT, INSERT, UPDATE, DELETE and MERGE statements have a plan to show.",
         )
-    return StatementShape(EXPLAINABLE[name], True, _analyze_refusal(name, fields))
+    writes = name != "SelectStmt" or _locks_rows(fields) or _modifying_cte(fields) is not None
+    return StatementShape(EXPLAINABLE[name], True, _analyze_refusal(name, fields), writes=writes)
 
 
 # ---- columns a statement filters, joins and sorts on (for index suggestions) -------------------

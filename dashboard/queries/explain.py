@@ -11,8 +11,12 @@ plan, for any values, is `EXPLAIN (GENERIC_PLAN)` on PostgreSQL 16+ and, before,
 statement planned with `plan_cache_mode = force_generic_plan` and `EXPLAIN EXECUTE … (NULL, …)`.
 
 Everything runs through `run_read`: a READ ONLY transaction that is rolled back, under a
-statement timeout. EXPLAIN ANALYZE executes the statement, so it passes four fences (the view
-also requires the engineer role and writes an audit event):
+statement timeout. A plain EXPLAIN of a statement that writes (INSERT, UPDATE, DELETE, MERGE, a
+WITH that modifies data, FOR UPDATE) needs the rights to run it, even though it is only planned,
+so it runs as the application's runtime role (`run_read(as_application=True)`), still in a READ
+ONLY transaction, where PostgreSQL plans a write but never executes one; without that role it is
+refused with a sentence saying how to set it up. EXPLAIN ANALYZE executes the statement, so it
+passes four fences (the view also requires the engineer role and writes an audit event):
 
 1. its shape: a single plain SELECT (analysis.statement_shape);
 2. no masked column (plan_masking): an analyzed plan's row counts would reveal its values;
@@ -27,10 +31,10 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from django.conf import settings
@@ -44,7 +48,13 @@ from dashboard.queries.plan_masking import masked_column_refusal
 from dashboard.queries.plans import Plan, plan_from_json
 from dashboard.queries.sqlformat import bind_literals, format_sql, parameter_numbers
 from dashboard.schema.reflection import reflection
-from dashboard.target import driver_connection, read_only_setup, run_read, target_schema
+from dashboard.target import (
+    application_url,
+    driver_connection,
+    read_only_setup,
+    run_read,
+    target_schema,
+)
 
 NO_READ_ONLY_ROLE = (
     "EXPLAIN ANALYZE runs the statement, so it runs only as a read-only database role, and "
@@ -52,6 +62,13 @@ NO_READ_ONLY_ROLE = (
     "application's tables (or TARGET_READONLY_ROLE to such a role the console's role may SET "
     "ROLE to); the README's security section has the SQL. Plain EXPLAIN works without it."
 )
+NO_APPLICATION_ROLE = (
+    "This statement writes, and even a plain EXPLAIN of it needs the rights to run it "
+    "(PostgreSQL checks them when planning), which the console's reader does not have. Set "
+    "TARGET_WRITE_DATABASE_URL to the application's runtime role: the console then plans the "
+    "statement as that role in a read-only transaction that is rolled back, so it never runs."
+)
+T = TypeVar("T")
 GENERIC_PLAN_OPTION_VERSION = 160000  # EXPLAIN (GENERIC_PLAN) exists from PostgreSQL 16
 UNKNOWN_TYPE_NAMES = {"unknown", "-", ""}
 
@@ -262,11 +279,32 @@ def analyze_refusal_without_catalog(query: str) -> str | None:
     return None
 
 
+def plain_refusal(query: str) -> str | None:
+    """Return why a plain EXPLAIN of `query` cannot run here (it writes, and the application's
+    role is not configured), or None."""
+    if statement_shape(query).writes and application_url() is None:
+        return NO_APPLICATION_ROLE
+    return None
+
+
+def run_plain(work: Callable[[Connection], T], query: str) -> T:
+    """Return work(conn) in a read-only transaction as the role that may plan `query` without
+    running it: the reader, or for a statement that writes, the application's role."""
+    refusal = plain_refusal(query)
+    if refusal:
+        raise ExplainRefused(refusal)
+    return run_read(work, as_application=statement_shape(query).writes)
+
+
 def check_explainable(query: str, *, analyze: bool, generic: bool, values: dict[int, str]) -> None:
     """Raise ExplainRefused with a sentence when the statement may not be explained so."""
     shape = statement_shape(query)
     if not shape.explainable:
         raise ExplainRefused(shape.analyze_refusal or "This statement cannot be explained.")
+    if not analyze:
+        refusal = plain_refusal(query)
+        if refusal:
+            raise ExplainRefused(refusal)
     if analyze:
         refusal = analyze_refusal_without_catalog(query)
         if refusal:
@@ -318,4 +356,4 @@ def explain_statement(
 
     if analyze:
         return run_read(work, timeout_ms=settings.QUERIES_EXPLAIN_TIMEOUT_MS, restricted=True)
-    return run_read(work)
+    return run_plain(work, query)

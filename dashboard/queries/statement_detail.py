@@ -16,6 +16,7 @@ from dashboard.queries.explain import (
     ParameterSlot,
     analyze_refusal_without_catalog,
     parameter_slots,
+    plain_refusal,
 )
 from dashboard.queries.extension import StatementsStatus, ready_statements_status
 from dashboard.queries.sqlformat import (
@@ -80,6 +81,7 @@ class StatementDetail:
     server_version_num: int = 0
     in_this_database: bool = True
     analyze_refusal: str | None = None  # why EXPLAIN ANALYZE is not offered, as a sentence
+    plain_refusal: str | None = None  # why not even a plain EXPLAIN can run here
 
     @property
     def label(self) -> str:
@@ -193,6 +195,7 @@ def statement_detail(queryid: int) -> tuple[StatementsStatus, StatementDetail]:
     if not keys and shape.explainable:
         detail.parameters = run_read(lambda conn: parameter_slots(conn, query))
     if shape.explainable and detail.in_this_database:
+        detail.plain_refusal = plain_refusal(query)
         detail.analyze_refusal = analyze_refusal_without_catalog(query) or run_read(
             lambda conn: allow_list_refusal(conn, query, analyze=True)
         )

@@ -7,7 +7,8 @@ Columns are mapped to real tables through the reflected metadata; a suggestion w
 already lead an existing index is reported as covered, not suggested.
 
 hypopg's hypothetical indexes live in the backend's memory, not in the catalog, so they work
-inside the READ ONLY transaction `run_read` opens (checked against hypopg 1.3). They are not
+inside the READ ONLY transaction `run_read` opens (for a statement that writes, as the
+application's role: `explain.run_plain`) (checked against hypopg 1.3). They are not
 undone by a rollback: `hypopg_reset()` always runs before the connection goes back to the pool,
 and if it cannot, the connection is thrown away.
 """
@@ -27,6 +28,7 @@ from dashboard.queries.explain import (
     checked_statement,
     explain_json,
     explain_options,
+    run_plain,
 )
 from dashboard.queries.extension import qualified
 from dashboard.queries.indexes import IndexInfo, index_catalog, table_row_estimates
@@ -304,7 +306,7 @@ def compare_with_hypothetical_indexes(
             plan_from_json(before), plan_from_json(after), suggestions, names, statement
         )
 
-    return run_read(work)
+    return run_plain(work, query)
 
 
 @dataclass(frozen=True)

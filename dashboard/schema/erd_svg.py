@@ -2,7 +2,10 @@
 
 Every name is escaped (and characters XML forbids are replaced), so a table called `<script>`
 is drawn as text. Only presentation attributes are used (no `style`), which the page's Content
-Security Policy allows both inline and when the SVG is opened on its own.
+Security Policy allows both inline and when the SVG is opened on its own. They draw the light
+scheme; each coloured part also has a class (`erd-box`, `erd-head`, `erd-ink`, ...) through which
+the page's stylesheet (static/css/schema.css) gives an embedded diagram the dark scheme: CSS
+wins over presentation attributes. The downloaded file keeps the light colours.
 """
 
 from __future__ import annotations
@@ -104,53 +107,55 @@ def _table_svg(box: Box, compact: bool, focus: bool, href: str | None) -> list[s
     table = box.table
     fill = COLOURS["focus"] if focus else COLOURS["header"]
     header_ink = COLOURS["focus_ink"] if focus else COLOURS["header_ink"]
+    head = "erd-head-focus" if focus else "erd-head"
     limit = int((box.width - 2 * PADDING) / CHAR_WIDTH)
     parts = [
         f'<g class="erd-table" data-table="{clean(table.name)}" '
         f'transform="translate({_number(box.x)},{_number(box.y)})">',
         f"<title>{clean(table.name)}</title>",
-        f'<rect width="{_number(box.width)}" height="{_number(box.height)}" rx="6" '
-        f'fill="{COLOURS["box"]}" stroke="{COLOURS["border"]}"/>',
-        f'<path d="M0.5,{HEADER_HEIGHT} V6 a5.5,5.5 0 0 1 5.5,-5.5 H{_number(box.width - 6)} '
-        f'a5.5,5.5 0 0 1 5.5,5.5 V{HEADER_HEIGHT} Z" fill="{fill}"/>',
-        f'<text x="{PADDING}" y="17" font-weight="700" fill="{header_ink}">'
+        f'<rect class="erd-box" width="{_number(box.width)}" height="{_number(box.height)}" '
+        f'rx="6" fill="{COLOURS["box"]}" stroke="{COLOURS["border"]}"/>',
+        f'<path class="{head}" d="M0.5,{HEADER_HEIGHT} V6 a5.5,5.5 0 0 1 5.5,-5.5 '
+        f'H{_number(box.width - 6)} a5.5,5.5 0 0 1 5.5,5.5 V{HEADER_HEIGHT} Z" fill="{fill}"/>',
+        f'<text class="{head}-ink" x="{PADDING}" y="17" font-weight="700" fill="{header_ink}">'
         f"{clean(_shorten(table.name, limit))}</text>",
     ]
     if compact:
         keys = sum(1 for c in table.columns if c.foreign_key)
         summary = f"{len(table.columns)} columns" + (f" · {keys} FK" if keys else "")
         parts.append(
-            f'<text x="{PADDING}" y="{HEADER_HEIGHT + 11}" fill="{COLOURS["muted"]}" '
-            f'font-size="11">{clean(summary)}</text>'
+            f'<text class="erd-muted" x="{PADDING}" y="{HEADER_HEIGHT + 11}" '
+            f'fill="{COLOURS["muted"]}" font-size="11">{clean(summary)}</text>'
         )
     else:
         for index, column in enumerate(box.shown_columns):
             y = HEADER_HEIGHT + ROW_HEIGHT * index + 14
             marker = "PK" if column.primary_key else ("FK" if column.foreign_key else "")
-            colour = COLOURS["pk"] if column.primary_key else COLOURS["fk"]
+            kind = "pk" if column.primary_key else "fk"
             type_room = max(4, min(len(column.type), limit - 4 - min(len(column.name), 12) - 2))
             shown_type = _shorten(column.type, type_room)
             shown_name = _shorten(column.name, limit - 4 - len(shown_type) - 1)
             parts.append(f"<g><title>{clean(column.name)} {clean(column.type)}</title>")
             if marker:
                 parts.append(
-                    f'<text x="{PADDING}" y="{y}" font-size="10" font-weight="700" '
-                    f'fill="{colour}">{marker}</text>'
+                    f'<text class="erd-{kind}" x="{PADDING}" y="{y}" font-size="10" '
+                    f'font-weight="700" fill="{COLOURS[kind]}">{marker}</text>'
                 )
             parts.append(
-                f'<text x="{PADDING + 4 * CHAR_WIDTH:.0f}" y="{y}" fill="{COLOURS["ink"]}">'
-                f"{clean(shown_name)}</text>"
+                f'<text class="erd-ink" x="{PADDING + 4 * CHAR_WIDTH:.0f}" y="{y}" '
+                f'fill="{COLOURS["ink"]}">{clean(shown_name)}</text>'
             )
             parts.append(
-                f'<text x="{_number(box.width - PADDING)}" y="{y}" text-anchor="end" '
-                f'fill="{COLOURS["muted"]}">{clean(shown_type)}</text></g>'
+                f'<text class="erd-muted" x="{_number(box.width - PADDING)}" y="{y}" '
+                f'text-anchor="end" fill="{COLOURS["muted"]}">{clean(shown_type)}</text></g>'
             )
         hidden = len(table.columns) - len(box.shown_columns)
         if hidden > 0:
             y = HEADER_HEIGHT + ROW_HEIGHT * len(box.shown_columns) + 14
+            more = f"… {hidden} more column{'s' if hidden != 1 else ''}"
             parts.append(
-                f'<text x="{PADDING + 4 * CHAR_WIDTH:.0f}" y="{y}" fill="{COLOURS["muted"]}">'
-                f"… {hidden} more column{'s' if hidden != 1 else ''}</text>"
+                f'<text class="erd-muted" x="{PADDING + 4 * CHAR_WIDTH:.0f}" y="{y}" '
+                f'fill="{COLOURS["muted"]}">{more}</text>'
             )
     parts.append("</g>")
     if href is not None:
@@ -184,7 +189,7 @@ def render_svg(
         "<defs>",
         f'<marker id="{marker_id}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" '
         f'markerHeight="8" orient="auto-start-reverse">'
-        f'<path d="M0,1 L9,5 L0,9 z" fill="{COLOURS["edge"]}"/></marker>',
+        f'<path class="erd-arrow" d="M0,1 L9,5 L0,9 z" fill="{COLOURS["edge"]}"/></marker>',
         "</defs>",
         '<g class="erd-edges" fill="none">',
     ]

@@ -137,3 +137,18 @@ def watch_console(page) -> list[str]:
     )
     page.on("pageerror", lambda error: problems.append(str(error)))
     return problems
+
+
+def luminance(page, selector: str, css_property: str) -> float:
+    """Return the relative luminance (0 black, 1 white) of a colour property of the first
+    element matching `selector`, as the browser computed it."""
+    colour = page.locator(selector).first.evaluate(
+        "(element, name) => getComputedStyle(element).getPropertyValue(name)", css_property
+    )
+    channels = colour[colour.index("(") + 1 : colour.index(")")].split(",")[:3]
+    red, green, blue = (float(part) / 255 for part in channels)
+
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.03928 else ((channel + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)

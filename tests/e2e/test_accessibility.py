@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from dashboard.jobs.models import JobRun
 from tests.dashboard.queries.conftest import queryid_of
@@ -39,6 +40,7 @@ class State:
     name: str
     reach: Callable[[object], None]  # brings the page to the state
     section: bool = True  # a page of a section: exactly one current section in the navigation
+    leave: Callable[[object], None] | None = None  # undoes what `reach` holds (after the check)
 
 
 def visit(path: str) -> Callable[[object], None]:
@@ -85,8 +87,40 @@ def explain_shown(queryid: int) -> Callable[[object], None]:
         page.fill("#param-1", SUBJECT)
         page.click("button[value=plain]")
         page.locator("#plan table.q-plan-tree").wait_for()
+        # The indicator is hidden again, not merely fading out: axe sees no half-transparent
+        # "running…" (it did, now and then, under load).
+        expect(page.locator("#explain .spinner")).to_be_hidden()
 
     return reach
+
+
+class ExplainRunning:
+    """The statement page while its EXPLAIN is in flight: the request is held by the browser
+    until the state has been checked, so the indicator is shown for as long as axe looks."""
+
+    def __init__(self, queryid: int) -> None:
+        self.queryid = queryid
+        self.held: list = []
+
+    def reach(self, page) -> None:
+        visit(f"/queries/{self.queryid}/")(page)
+        page.route("**/explain/", self.hold)
+        page.fill("#param-1", SUBJECT)
+        page.click("button[value=plain]")
+        page.locator("#explain-form.htmx-request").wait_for()
+        spinner = page.locator("#explain .spinner")
+        expect(spinner).to_be_visible()
+        assert spinner.evaluate("e => getComputedStyle(e).opacity") == "1"
+
+    def hold(self, route) -> None:
+        self.held.append(route)  # answered in leave()
+
+    def leave(self, page) -> None:
+        assert len(self.held) == 1, self.held
+        self.held.pop().continue_()
+        page.locator("#plan table.q-plan-tree").wait_for()
+        page.unroute("**/explain/")
+        expect(page.locator("#explain .spinner")).to_be_hidden()
 
 
 def filters_open(page) -> None:
@@ -223,6 +257,7 @@ def test_every_page_and_state_passes_axe_in_both_schemes_and_fits_a_phone(
     check(page, login, problems, console)
     log_in(page, admin)
     queryid = queryid_of(STATEMENT)
+    running = ExplainRunning(queryid)
     states = [
         State("overview", visit("/")),
         State("overview line page", visit("/overview/indexes/")),
@@ -258,6 +293,7 @@ def test_every_page_and_state_passes_axe_in_both_schemes_and_fits_a_phone(
         State("new branch", visit("/branches/new/")),
         State("queries", visit("/queries/")),
         State("queries, nothing found", visit("/queries/?q=zz-no-such-statement")),
+        State("statement, EXPLAIN running", running.reach, leave=running.leave),
         State("statement, EXPLAIN shown", explain_shown(queryid)),
         State("statement, generic plan", generic_plan_shown(queryid)),
         State("indexes", visit("/queries/indexes/")),
@@ -274,6 +310,8 @@ def test_every_page_and_state_passes_axe_in_both_schemes_and_fits_a_phone(
     for state in states:
         state.reach(page)
         check(page, state, problems, console)
+        if state.leave is not None:
+            state.leave(page)
     assert problems == [], "\n".join(problems)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import worker_in_background
+from tests.e2e.conftest import luminance, worker_in_background
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,3 +53,15 @@ def test_copy_buttons_put_the_sql_on_the_clipboard(logged_in_page):
     statement.locator("button.copy.copied").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == code
     assert code.startswith("CREATE TABLE") and code.endswith(";")
+
+
+def test_the_migration_source_follows_the_dark_scheme(logged_in_page):
+    """Seen: the Pygments-highlighted source stayed light in the dark scheme."""
+    page = logged_in_page
+    page.emulate_media(color_scheme="light")
+    page.goto("/migrations/revisions/0001/")
+    assert luminance(page, "div.source", "background-color") > 0.9
+    page.emulate_media(color_scheme="dark")
+    assert luminance(page, "div.source", "background-color") < 0.05
+    assert luminance(page, "div.source .k", "color") > 0.3  # a keyword, readable on it
+    assert luminance(page, "div.source td.linenos", "background-color") < 0.05

@@ -19,6 +19,7 @@ from tests.dashboard.schema.builders import (
     built_schema,
     many_tables_ddl,
 )
+from tests.e2e.conftest import luminance
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -158,4 +159,19 @@ def test_a_part_of_a_name_marks_every_match(schema_page, settings):
             "t151",
             "t153",
         ]
+    assert page.csp_violations == []
+
+
+@pytest.mark.parametrize("path", ["/schema/diagram", "/schema/order/"])
+def test_the_diagram_follows_the_dark_scheme(schema_page, path):
+    """Seen: the ER diagram stayed white in the dark scheme (its colours are attributes)."""
+    page = schema_page
+    page.emulate_media(color_scheme="light")
+    page.goto(path)
+    assert luminance(page, "svg.erd .erd-box", "fill") > 0.9
+    assert luminance(page, "svg.erd .erd-ink", "fill") < 0.05
+    page.emulate_media(color_scheme="dark")
+    assert luminance(page, "svg.erd .erd-box", "fill") < 0.05
+    assert luminance(page, "svg.erd .erd-ink", "fill") > 0.6
+    assert luminance(page, "svg.erd .erd-head", "fill") < 0.05
     assert page.csp_violations == []

@@ -34,6 +34,26 @@ from dashboard.data.masking import looks_secret, masked_columns, name_words
         "key",
         "aws_secret_access_key",
         "credentials",
+        # Names PostgreSQL folded to lower case (unquoted `APIToken` is the column `apitoken`),
+        # and compounds of known words.
+        "apitoken",
+        "access_key_id",
+        "accesskeyid",
+        "passwd",
+        "pwd",
+        "refresh_token",
+        "refreshtoken",
+        "clientsecret",
+        "privatekey",
+        "otp_secret",
+        "otpsecret",
+        "session_key",
+        "sessionkey",
+        "passkey",
+        "webhooksecret",
+        "signingkey",
+        "apikeyhash",
+        "userpassword",
     ],
 )
 def test_secret_looking_names_are_masked(name):
@@ -59,6 +79,13 @@ def test_secret_looking_names_are_masked(name):
         "user_id",
         "created_at",
         "donkey_id",
+        "turkey",
+        "keyword",
+        "tokenizer_name",
+        "basalt",
+        "session_id",
+        "appid",
+        "passes",
     ],
 )
 def test_look_alike_names_are_not_masked(name):
@@ -75,3 +102,9 @@ def test_a_table_setting_unmasks_a_column():
     names = ["id", "api_key", "password_hash", "monkey"]
     assert masked_columns(names) == {"api_key", "password_hash"}
     assert masked_columns(names, unmasked=["api_key"]) == {"password_hash"}
+
+
+@pytest.mark.parametrize("declared", ["APIToken", "AccessKeyId", "OtpSecret", "SessionKey"])
+def test_a_camel_case_name_is_masked_before_and_after_postgresql_folds_it(declared):
+    """An unquoted identifier reaches the catalog in lower case: both spellings are masked."""
+    assert looks_secret(declared) and looks_secret(declared.lower())

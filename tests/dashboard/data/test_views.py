@@ -262,6 +262,32 @@ def test_secret_looking_columns_are_masked_in_lists_and_rows(tables, admin_clien
     assert "banana 1" in body  # `monkey` is not a key
 
 
+def test_a_name_postgresql_folded_is_masked_in_lists_rows_and_exports(tables, admin_client):
+    """`APIToken` unquoted (as a model or a migration often writes it) is the column
+    `apitoken`: no camelCase hump is left, and it is masked all the same; `keyboard` is not."""
+    owner_execute(
+        "CREATE TABLE datab_folded (id int PRIMARY KEY, APIToken text, AccessKeyId text, "
+        "keyboard text);"
+        "INSERT INTO datab_folded VALUES (1, 'tok_folded_1', 'akid_folded_1', 'qwerty 1')"
+    )
+    try:
+        for url in (
+            "/data/datab_folded/?c=id&c=apitoken&c=accesskeyid&c=keyboard",
+            "/data/datab_folded/row/?pk.id=1",
+            "/data/datab_folded/export.csv?c=id&c=apitoken&c=accesskeyid&c=keyboard",
+        ):
+            response = admin_client.get(url)
+            body = (
+                b"".join(response.streaming_content).decode()
+                if response.streaming
+                else text_of(response)
+            )
+            assert "tok_folded_1" not in body and "akid_folded_1" not in body, url
+            assert "qwerty 1" in body, url
+    finally:
+        owner_execute("DROP TABLE datab_folded")
+
+
 def test_masked_columns_cannot_be_filtered(tables, admin_client):
     body = text_of(admin_client.get("/data/datab_owners/?f.eq.api_key=sk_live_x"))
     assert "“api_key” is masked, so it cannot be filtered" in body

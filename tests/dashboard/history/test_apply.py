@@ -78,3 +78,32 @@ def test_a_failing_apply_stops_at_the_revision(
     assert run.status == JobRun.Status.FAILED
     assert "Upgrade of 002 failed" in run.error and "Applied before it: 001" in run.error
     assert _version(project_database) == [("001",)]
+
+
+def test_enabled_without_the_owner_url_says_so_before_the_revision_is_typed(
+    console_on, settings, numbered_project, project_database, admin_client, htmx_headers
+):
+    """Seen after `manage.py connect`: MIGRATIONS_APPLY_ENABLED=true without
+    MIGRATIONS_APPLY_DATABASE_URL offered the form, and applying failed late, as the reader."""
+    console_on(numbered_project, project_database)
+    settings.MIGRATIONS_APPLY_ENABLED = True
+    settings.TARGET = {**settings.TARGET, "APPLY_URL_VAR": ""}
+    migrate(numbered_project, project_database, "001")
+    page = admin_client.get("/migrations/").content.decode()
+    problem = page.split('id="apply-problem">')[1].split("</p>")[0]
+    assert "MIGRATIONS_APPLY_DATABASE_URL is not set" in problem
+    assert 'name="confirm_revision"' not in page and 'id="apply-command"' in page
+    assert "upgrade 003" in page.split('id="apply-command">')[1].split("</pre>")[0]
+
+    response = admin_client.post("/migrations/apply", {"confirm_revision": "003"}, **htmx_headers)
+    assert response.status_code == 400
+    assert b"MIGRATIONS_APPLY_DATABASE_URL is not set" in response.content
+    assert JobRun.objects.filter(kind="migration_apply").count() == 0
+
+    # A job queued before the URL went away refuses too, before running anything.
+    run = JobRun.objects.create(kind="migration_apply", params={"destination": "003"})
+    tasks._apply(run.pk, destination="003")
+    run.refresh_from_db()
+    assert run.status == JobRun.Status.FAILED
+    assert "MIGRATIONS_APPLY_DATABASE_URL is not set" in run.error
+    assert _version(project_database) == [("001",)]

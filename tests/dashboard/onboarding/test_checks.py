@@ -261,3 +261,17 @@ def test_the_text_wraps_long_lines_under_their_column():
     assert all(len(line) <= 60 for line in lines)
     assert lines[0].startswith("  ✗ title  word") and lines[1].startswith(" " * 11 + "word")
     assert any(line.startswith(" " * 11 + "fix: fix") for line in lines)
+
+
+def test_doctor_flags_applying_switched_on_without_the_owner_url(settings, capsys):
+    settings.SECURE_COOKIES = False
+    assert checks.migrations_apply().status == OK  # off
+    settings.MIGRATIONS_APPLY_ENABLED = True
+    assert checks.migrations_apply().status == OK  # on, with the owner's URL
+    settings.TARGET = {**settings.TARGET, "APPLY_URL_VAR": ""}
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("doctor")
+    assert exit_info.value.code == 1
+    out = capsys.readouterr().out
+    assert "✗ applying migrations from the console" in out
+    assert "fix: set MIGRATIONS_APPLY_DATABASE_URL" in out

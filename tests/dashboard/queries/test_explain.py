@@ -19,8 +19,8 @@ from dashboard.queries.explain import (
     explain_statement,
 )
 from dashboard.queries.plans import plan_from_json
-from dashboard.target import run_read
-from tests.conftest import HTMX
+from dashboard.target import TargetError, run_read
+from tests.conftest import HTMX, superuser_database_url
 from tests.dashboard.queries.conftest import as_owner, as_superuser, queryid_of, scratch_table
 from tests.pgplugin import TEST_DATABASE
 
@@ -191,15 +191,98 @@ def test_an_explain_error_shows_the_database_sentence(viewer_client, explain_tab
     assert "The database refused the statement" in body
 
 
-def test_plain_explain_of_an_update_needs_a_right_the_reader_does_not_have(
-    viewer_client, explain_table
+APP_DELETE = "DELETE FROM qt_explain WHERE id = $1"
+
+
+def _run_as_application(sql: str, *params: object) -> None:
+    """Run one statement as the application's runtime role (todo_app), as the application."""
+    with psycopg.connect(os.environ["APP_DATABASE_URL"], autocommit=True) as app:
+        app.execute(sql, params)
+
+
+def _recorded_by(text: str, role: str) -> int:
+    """Return how many times `role` ran `text` at the top level (pg_stat_statements)."""
+    return as_superuser(
+        "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements AS s "
+        "JOIN pg_roles AS r ON r.oid = s.userid "
+        "WHERE r.rolname = %s AND s.query = %s AND s.toplevel",
+        (role, text),
+    )[0][0]
+
+
+def test_plain_explain_of_an_application_delete_plans_it_without_running_it(
+    engineer_client, explain_table
 ):
-    """Even a plain EXPLAIN checks the statement's privileges, and the console's reader may
-    only SELECT: the page says so, and nothing changes."""
+    """The reader may not even plan a DELETE (PostgreSQL checks the rights when planning): the
+    application's role plans it, in a read-only transaction that is rolled back."""
+    _run_as_application("DELETE FROM qt_explain WHERE id = %s", -1)  # recorded, deletes nothing
+    runs = _recorded_by(APP_DELETE, "todo_app")
+    page = engineer_client.get(f"/queries/{queryid_of(APP_DELETE)}/").content.decode()
+    assert 'id="plain-refusal"' not in page and 'value="plain"' in page
+
+    response = _explain(engineer_client, APP_DELETE, "plain", p1="7")
+    body = response.content.decode()
+    assert response.status_code == 200, body[:2000]
+    assert '<strong>ModifyTable</strong> <span class="q-target">on qt_explain' in body
+    assert "(id = 7)" in body and "planned as the application's role" in body
+    assert "Actual rows" not in body
+    assert _explain(engineer_client, APP_DELETE, "generic").status_code == 200
+
+    analyzed = _explain(engineer_client, APP_DELETE, "analyze", p1="7")
+    assert analyzed.status_code == 400 and "this is DELETE" in analyzed.content.decode()
+    assert as_owner("SELECT count(*) FROM qt_explain")[0][0] == 5000
+    assert as_owner("SELECT count(*) FROM qt_explain WHERE id = 7")[0][0] == 1
+    assert _recorded_by(APP_DELETE, "todo_app") == runs  # the application's DELETE ran no more
+
+
+def test_plain_explain_of_an_update_as_a_viewer_leaves_the_rows_alone(viewer_client, explain_table):
     response = _explain(viewer_client, UPDATE, "plain", p1="changed", p2="1")
-    assert response.status_code == 403
-    assert "a statement that writes (even in a plain EXPLAIN" in response.content.decode()
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert '<strong>ModifyTable</strong> <span class="q-target">on qt_explain' in (
+        response.content.decode()
+    )
     assert as_owner("SELECT count(*) FROM qt_explain WHERE note = 'changed'")[0][0] == 0
+
+
+def test_the_application_role_cannot_write_in_the_plan_transaction(explain_table):
+    """The fence under the EXPLAIN: whatever reaches the application's role's transaction,
+    it is read-only, and cannot be made read-write again."""
+    for statement, refusal in (
+        ("DELETE FROM qt_explain WHERE id = 8", "cannot execute DELETE in a read-only transaction"),
+        (
+            "SELECT set_config('transaction_read_only', 'off', true)",
+            "read-write mode must be set before any query",
+        ),
+    ):
+        with pytest.raises(TargetError) as refused:
+            run_read(lambda conn, s=statement: conn.exec_driver_sql(s), as_application=True)
+        assert refusal in refused.value.detail
+    assert as_owner("SELECT count(*) FROM qt_explain WHERE id = 8")[0][0] == 1
+
+
+def test_without_the_application_role_the_page_says_why_a_write_cannot_be_explained(
+    viewer_client, explain_table, settings
+):
+    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": ""}
+    page = viewer_client.get(f"/queries/{queryid_of(UPDATE)}/").content.decode()
+    assert 'id="plain-refusal"' in page and "TARGET_WRITE_DATABASE_URL" in page
+    assert 'value="plain"' not in page  # no button that can only fail
+    response = _explain(viewer_client, UPDATE, "plain", p1="changed", p2="1")
+    assert response.status_code == 400
+    assert "needs the rights to run it" in response.content.decode()
+    assert as_owner("SELECT count(*) FROM qt_explain WHERE note = 'changed'")[0][0] == 0
+    # A statement that only reads still plans as the reader.
+    assert _explain(viewer_client, SELECT, "plain", p1="3", p2="x").status_code == 200
+
+
+def test_a_superuser_is_never_the_role_that_plans_writes(
+    viewer_client, explain_table, settings, monkeypatch
+):
+    monkeypatch.setenv("QT_SUPERUSER_AS_APPLICATION", superuser_database_url())
+    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": "QT_SUPERUSER_AS_APPLICATION"}
+    response = _explain(viewer_client, UPDATE, "plain", p1="changed", p2="1")
+    assert response.status_code == 409
+    assert "is a superuser" in response.content.decode()
 
 
 def test_explain_analyze_refused_for_a_viewer(viewer_client, explain_table):

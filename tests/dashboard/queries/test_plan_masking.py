@@ -19,6 +19,7 @@ TABLES = {
         Column("api_token", Text),
         Column("sort_key", Text),
         Column("notes", Text),
+        Column("apitoken", Text),  # `APIToken` in a model, folded by PostgreSQL
         schema="public",
     ),
     "orders": Table(
@@ -46,6 +47,8 @@ def refusal(query: str) -> str | None:
         "SELECT * FROM orders WHERE account_id IN (SELECT id FROM accounts WHERE api_token = $1)",
         "SELECT * FROM (SELECT api_token AS t FROM accounts) AS s WHERE t LIKE $1",
         'SELECT count(*) FROM view_of_accounts WHERE "apiToken" LIKE $1',  # camelCase, a view
+        "SELECT id FROM accounts WHERE APIToken LIKE $1",  # unquoted: folded to apitoken
+        "SELECT count(*) FROM view_of_accounts WHERE access_key_id LIKE $1",
     ],
 )
 def test_naming_a_masked_column_anywhere_refuses_analyze(query):
