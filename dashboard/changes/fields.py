@@ -155,9 +155,13 @@ class Submitted:
 
 
 def read_form(
-    fields: list[Field], data: QueryDict, *, original: dict[str, str | None]
+    fields: list[Field], data: QueryDict, *, original: dict[str, str | None], adding: bool = False
 ) -> Submitted:
-    """Return the posted values of the editable fields, parsed for their columns."""
+    """Return the posted values of the editable fields, parsed for their columns.
+
+    In an added row, a required column (NOT NULL) left empty is no value, as a new row's cell
+    is in psql tools: NULL goes to the database, which has the last word (a trigger may fill
+    the column; otherwise its NOT NULL refusal is shown on the field)."""
     submitted = Submitted({}, {}, {})
     for field in fields:
         if not field.editable:
@@ -177,6 +181,9 @@ def read_form(
             continue
         raw = data.get(f"v.{name}", "")
         field.value = raw
+        if adding and raw == "" and not field.info.nullable:
+            submitted.values[name] = None
+            continue
         if name in original and original[name] == raw:  # untouched: keep it as it was read
             submitted.values[name] = raw
             with contextlib.suppress(BadValue):  # the database's value: it checks it again
@@ -241,6 +248,7 @@ SQLSTATE_SENTENCES = {
     "(foreign key {constraint}).",
     "23P01": "This value conflicts with another row (exclusion constraint {constraint}).",
 }
+MISSING_PARENT = "No row of “{parent}” has this value (foreign key {constraint})."
 
 
 def constraint_columns(table: Table, constraint: str) -> list[str]:
@@ -259,10 +267,23 @@ def constraint_columns(table: Table, constraint: str) -> list[str]:
     return []
 
 
+def referred_table(table: Table, constraint: str) -> str:
+    """Return the table a foreign key of `table` of that name refers to ('' if none)."""
+    for item in table.foreign_key_constraints:
+        if item.name == constraint:
+            return str(item.referred_table.name)
+    return ""
+
+
 def database_errors(table: Table, error: WriteError) -> tuple[dict[str, str], str]:
     """Return a database refusal as errors on fields, and what is left for the whole form."""
     template = SQLSTATE_SENTENCES.get(error.sqlstate)
     sentence = template.format(constraint=error.constraint) if template else error.sentence
+    # The database names the referring table: an added or edited row of `table` whose own
+    # foreign key finds no parent row.
+    parent = referred_table(table, error.constraint) if error.sqlstate == "23503" else ""
+    if parent and error.table == table.name:
+        sentence = MISSING_PARENT.format(parent=parent, constraint=error.constraint)
     if error.table and error.table != table.name:
         return {}, f"{error.sentence} ({error.table})"
     if error.column and error.column in table.c:

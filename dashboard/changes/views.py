@@ -294,7 +294,7 @@ def add_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpResponse:
     }
     if request.method == "GET":
         return render(request, "changes/row_form.html", context)
-    submitted = read_form(fields, request.POST, original={})
+    submitted = read_form(fields, request.POST, original={}, adding=True)
 
     def build() -> WritePlan:
         return add_plan(subject, reflected, submitted.values, UNSET)

@@ -7,6 +7,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.db import connections
@@ -122,6 +123,14 @@ def application_user(settings, subject: str, email: str, name: str, *statements:
         with psycopg.connect(owner_url(), autocommit=True) as conn:
             conn.execute("DELETE FROM users WHERE id = %s", (subject,))
         forget_ownership_map()
+
+
+def shot(page, name: str) -> None:
+    """Save a full-page screenshot as <name>.png when SCHEMADESK_SCREENSHOTS names a folder."""
+    folder = os.environ.get("SCHEMADESK_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def watch_console(page) -> list[str]:

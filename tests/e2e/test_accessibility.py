@@ -1,6 +1,9 @@
 """Every page and its main states in a real browser: axe-core finds no violation, in the light
 and the dark colour scheme; no page is wider than a 390 px phone; no stack trace, no script or
-Content Security Policy error, one current section in the navigation.
+Content Security Policy error, one current section in the navigation. The time machine's pages
+(compare, restore, row changes, a change's audit event, a branch, a trial run) are walked in a
+world of their own (tests/dashboard/tm_world.py). SCHEMADESK_SCREENSHOTS=<folder> saves each
+state, light and dark.
 
 One browser, one live server and one walk: each state is reached once, then checked three ways
 (full axe rules in light; the colour rules again with the dark scheme emulated; the width and
@@ -13,15 +16,29 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from core.access import create_task, delete_task, update_task, user_session
+from dashboard.audit.models import AuditEvent
 from dashboard.jobs.models import JobRun
+from dashboard.target_write import INTENT
 from tests.dashboard.queries.conftest import queryid_of
-from tests.e2e.conftest import application_user, log_in, watch_console
+from tests.dashboard.tm_world import (  # noqa: F401 (fixtures)
+    ALICE,
+    ALICE_CONVERSATION,
+    ALICE_LABEL,
+    ALICE_TASKS,
+    on_tm_database,
+    tm,
+    tm_database,
+    tm_world,
+)
+from tests.e2e.conftest import application_user, log_in, shot, watch_console
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -238,10 +255,21 @@ def check(page, state: State, problems: list[str], console: list[str]) -> None:
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > NARROW["width"]:
                 problems.append(f"{state.name}: {width} px wide on a 390 px screen")
+        if viewport is WIDE:
+            shot(page, f"{state.name} ({label})")
     page.emulate_media(color_scheme="light")
     page.set_viewport_size(WIDE)
     problems.extend(f"{state.name}: {message}" for message in console)
     console.clear()
+
+
+def walk(page, states: list[State], problems: list[str], console: list[str]) -> None:
+    """Reach each state in turn and check it (light, dark, 390 px)."""
+    for state in states:
+        state.reach(page)
+        check(page, state, problems, console)
+        if state.leave is not None:
+            state.leave(page)
 
 
 def test_every_page_and_state_passes_axe_in_both_schemes_and_fits_a_phone(
@@ -307,11 +335,7 @@ def test_every_page_and_state_passes_axe_in_both_schemes_and_fits_a_phone(
         State("not found", visit("/data/zz_no_such_table/")),
         State("forbidden", as_viewer(viewer), section=False),  # Users is not in a viewer's menu
     ]
-    for state in states:
-        state.reach(page)
-        check(page, state, problems, console)
-        if state.leave is not None:
-            state.leave(page)
+    walk(page, states, problems, console)
     assert problems == [], "\n".join(problems)
 
 
@@ -330,3 +354,160 @@ def open_first_row(page) -> None:
     page.locator("#listing td.key a").first.click()
     page.wait_for_url(re.compile(r"/row/"))
     settle(page)
+
+
+@pytest.fixture
+def console_branch(tm) -> Iterator[str]:  # noqa: F811 (the fixture)
+    """Return the id of a branch of the time machine's target made as the console makes them
+    (its maintenance role, so that its page can compare schemas), with a column the target does
+    not have; deleted afterwards."""
+    import psycopg
+
+    from dashboard.branches.local_provider import LocalProvider
+
+    provider = LocalProvider.from_settings()
+    branch = provider.create_branch("axe-branch")
+    with psycopg.connect(provider.migration_url(branch.id), autocommit=True) as conn:
+        conn.execute("ALTER TABLE tm_notes ADD COLUMN tried_on_the_branch text")
+    yield branch.id
+    provider.delete_branch(branch.id)
+
+
+def test_the_time_machine_pages_pass_axe_in_both_schemes_and_fit_a_phone(
+    page,
+    operator_factory,
+    tm,  # noqa: F811 (the fixture)
+    console_branch,
+):
+    """Compare with a branch (the chooser, the differences), restore (preview, done), the row
+    changes (edit with its SQL, a refusal shown on its field, add, delete with its cascade), a
+    change's audit event and its revert, the branch page and a trial run's page."""
+    admin = operator_factory("axe-tm-admin", "admin")
+    console = watch_console(page)
+    problems: list[str] = []
+    log_in(page, admin)
+    with user_session(ALICE) as session:  # since the branch, the application changed things
+        assert delete_task(session, ALICE, ALICE_TASKS[0])
+        assert update_task(session, ALICE, ALICE_TASKS[1], title="Renamed since", priority="high")
+        create_task(session, ALICE, title="Added since")
+    compare = f"/users/u/{ALICE}/compare/"
+    rows = f"/users/u/{ALICE}/rows"
+
+    def chooser(page) -> None:
+        user_page(ALICE)(page)  # the reason for this end-user first
+        visit(compare)(page)
+        page.locator(f'tr[data-branch="{tm.branch_name}"]').wait_for()
+
+    def differences(page) -> None:
+        visit(f"{compare}?branch={quote(tm.branch_id)}")(page)
+        for kind in ("deleted", "added", "changed"):
+            page.locator(f"#rows-tasks-{kind} table").wait_for()
+        settle(page)
+
+    def restore_preview(page) -> None:
+        page.locator("#rows-tasks-deleted input[name=row]").first.check()
+        page.locator("#rows-tasks-changed input[name=row]").first.check()
+        page.click("text=Review the restore of the selected rows…")
+        page.locator("#confirm").wait_for()
+
+    def applied(page) -> None:
+        page.click("#confirm button[value=apply]")
+        page.locator(".outcome").wait_for()
+
+    def latest_write(suffix: str = "") -> Callable[[object], None]:
+        def reach(page) -> None:
+            intent = AuditEvent.objects.filter(action=INTENT).latest("pk")
+            visit(f"/audit/{intent.pk}/{suffix}")(page)
+
+        return reach
+
+    def edit_previewed(page) -> None:
+        visit(f"{rows}/tasks/edit/?pk.id={ALICE_TASKS[2]}")(page)
+        page.fill("#f-title", "Edited by support")
+        page.click("button[value=preview]")
+        page.locator("#confirm").wait_for()
+
+    def edit_refused(page) -> None:  # the database's foreign key check, on its field
+        visit(f"{rows}/tm_labels/edit/?pk.id={ALICE_LABEL}")(page)
+        page.fill("#f-colour", "ultraviolet")
+        page.click("button[value=preview]")
+        page.click("#confirm button[value=apply]")
+        page.locator('[data-field="colour"] .field-error').wait_for()
+
+    states = [
+        State("compare, choose", chooser),
+        State("compare, differences", differences),
+        State("restore preview", restore_preview),
+        State("restore done", applied),
+        State("audit event of a change", latest_write()),
+        State("revert preview", latest_write("revert/")),
+        State("row edit", visit(f"{rows}/tasks/edit/?pk.id={ALICE_TASKS[2]}")),
+        State("row edit, SQL shown", edit_previewed),
+        State("row edit, refused by the database", edit_refused),
+        State("row add", visit(f"{rows}/tm_labels/add/")),
+        State(
+            "row delete, cascade", visit(f"{rows}/conversations/delete/?pk.id={ALICE_CONVERSATION}")
+        ),
+        State("branch", branch_page(console_branch)),
+        State("trial run", trial_page(admin)),
+    ]
+    walk(page, states, problems, console)
+    assert problems == [], "\n".join(problems)
+
+
+def branch_page(branch_id: str) -> Callable[[object], None]:
+    def reach(page) -> None:
+        visit(f"/branches/{quote(branch_id)}/")(page)
+        page.locator('#schema-diff pre.diff[data-diff="some"]').wait_for()
+
+    return reach
+
+
+def trial_page(user) -> Callable[[object], None]:
+    """A finished trial run whose round trip does not give the schema back."""
+    from django.utils import timezone
+
+    from dashboard.history.models import TrialRun
+
+    diff = (
+        "--- before\n+++ after\n@@ -1,2 +1,2 @@\n CREATE TABLE tasks (\n"
+        "-    due date\n+    due timestamptz\n"
+    )
+    run = TrialRun.objects.create(
+        project="axe",
+        created_by=user,
+        finished_at=timezone.now(),
+        round_trip=True,
+        provider="local",
+        branch_name="trial-axe",
+        branch_id="trial-axe",
+        branch_deleted=True,
+        revisions=["0002"],
+        steps=[
+            {
+                "revision": "0002",
+                "direction": "upgrade",
+                "ok": True,
+                "seconds": 0.4,
+                "message": "due dates",
+                "output": "INFO  [alembic] Running upgrade 0001 -> 0002",
+            },
+            {
+                "revision": "0002",
+                "direction": "downgrade",
+                "ok": False,
+                "seconds": 0.2,
+                "schema_mismatch": diff,
+                "differences": ["tasks.due: timestamptz, not date"],
+            },
+        ],
+        succeeded=False,
+        outcome="round_trip_differs",
+        failed_revision="0002",
+        error="The downgrade of 0002 does not give back the schema it started from.",
+        schema_diff=diff,
+        round_trip_diff=diff,
+        round_trip_comparison={"differences": ["tasks.due: timestamptz, not date"]},
+        notes=["The branch was deleted."],
+    )
+    return visit(f"/migrations/trials/{run.pk}/")

@@ -9,10 +9,8 @@ and read it all in the audit trail. SCHEMADESK_SCREENSHOTS=<folder> saves the pa
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -31,19 +29,12 @@ from dashboard.branches.provider import BranchError
 from dashboard.schema import reflection as refl
 from dashboard.users.ownership import forget_ownership_map
 from tests.dashboard.tm_world import on_tm_database, owner_url, tm_database  # noqa: F401
-from tests.e2e.conftest import log_in, worker_in_background
+from tests.e2e.conftest import log_in, shot, worker_in_background
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SUBJECT = "e2e_tm_subject"
 BRANCH = "e2e-before-ticket"
-
-
-def shot(page, name: str) -> None:
-    folder = os.environ.get("SCHEMADESK_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from dashboard.target_write import INTENT, OUTCOME
 from tests.dashboard.tm_world import (
     ALICE,
     ALICE_CONVERSATION,
+    ALICE_LABEL,
     ALICE_MESSAGES,
     ALICE_NOTE,
     ALICE_TASKS,
@@ -146,6 +147,78 @@ def test_a_check_violation_is_shown_on_its_field(admin_client, tm: World):
     assert outcome.detail["error"]["constraint"] == "tm_notes_body_short"
 
 
+def field_html(html: str, name: str) -> str:
+    """Return the part of a change form that draws one field (up to the next field)."""
+    start = html.index(f'data-field="{name}"')
+    end = html.find("data-field=", start + 1)
+    return html[start : end if end > 0 else html.index("</form>", start)]
+
+
+def refused_write(table: str) -> tuple[AuditEvent, AuditEvent]:
+    """Return the one intent and the one outcome of a write the database refused."""
+    intent = AuditEvent.objects.get(action=INTENT)
+    outcome = AuditEvent.objects.get(action=OUTCOME)
+    assert intent.detail["write_id"] == outcome.detail["write_id"]
+    assert outcome.detail["intent"] == intent.pk and intent.reason == outcome.reason
+    assert intent.subject_user == outcome.subject_user == ALICE
+    assert intent.tables == outcome.tables == [table]
+    assert outcome.detail["status"] == "failed"
+    assert outcome.detail["applied"] == [] and outcome.detail["after"] == []
+    return intent, outcome
+
+
+def test_a_foreign_key_violation_is_shown_on_its_field(admin_client, tm: World):
+    """tm_labels has no row-level security, so the database's foreign key check answers."""
+    client = with_reason(admin_client)
+    url = edit_url("tm_labels", ALICE_LABEL)
+    data = open_form(client, url)
+    assert data["v.colour"] == "red"
+    data["v.colour"] = "ultraviolet"  # no such row in tm_colours
+    response = post(client, url, confirm(client, url, data), "apply")
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "No row of “tm_colours” has this value (foreign key tm_labels_colour_fkey)" in (
+        field_html(html, "colour")
+    )
+    assert "foreign key" not in field_html(html, "name")
+    assert '<div class="notice error" role="alert">The database refused the change: see the' in (
+        html
+    )
+    assert target("SELECT colour, name FROM tm_labels WHERE id = %s", (ALICE_LABEL,)) == [
+        ("red", "Urgent")
+    ]
+    intent, outcome = refused_write("tm_labels")
+    assert [image["values"]["colour"] for image in intent.detail["before"]] == ["red"]
+    assert "SET colour = 'ultraviolet'" in intent.detail["statements"][0]
+    error = outcome.detail["error"]
+    assert (error["sqlstate"], error["constraint"]) == ("23503", "tm_labels_colour_fkey")
+
+
+def test_an_added_row_left_without_a_required_value_is_refused_on_its_field(
+    admin_client, tm: World
+):
+    """A NOT NULL column without a default left empty is no value: NULL goes to the database
+    (a trigger could fill it), whose refusal is shown on that field."""
+    client = with_reason(admin_client)
+    url = f"/users/u/{ALICE}/rows/tm_labels/add/"
+    data = form_data(client.get(url).content.decode())
+    assert data["v.user_id"] == ALICE and data["default.id"] == "1"
+    assert data["v.name"] == "" and "null.name" not in data  # required: no NULL box
+    data["v.colour"] = "green"
+    ready = confirm(client, url, data)
+    response = post(client, url, ready, "apply")
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "A value is required here (NOT NULL)." in field_html(html, "name")
+    assert "NOT NULL" not in field_html(html, "colour")
+    assert target("SELECT id FROM tm_labels WHERE user_id = %s", (ALICE,)) == [(ALICE_LABEL,)]
+    intent, outcome = refused_write("tm_labels")
+    assert intent.detail["before"] == []  # a new row has no before-image
+    assert "SELECT 'tm_alice'::text, 'green'::text, NULL::text" in intent.detail["statements"][0]
+    error = outcome.detail["error"]
+    assert (error["sqlstate"], error["column"]) == ("23502", "name")
+
+
 def test_bad_input_is_refused_per_field_before_any_sql(admin_client, tm: World):
     client = with_reason(admin_client)
     url = edit_url("tasks", ALICE_TASKS[0])
@@ -230,7 +303,13 @@ def test_deleting_the_user_counts_every_table_it_reaches(admin_client, tm: World
     url = f"/users/u/{ALICE}/rows/users/delete/?pk.id={ALICE}"
     html = client.get(url).content.decode()
     counts = dict(re.findall(r'data-table="(\w+)" data-action="delete" data-count="(\d+)"', html))
-    assert counts == {"tasks": "4", "conversations": "1", "messages": "3", "tm_notes": "1"}
+    assert counts == {
+        "tasks": "4",
+        "conversations": "1",
+        "messages": "3",
+        "tm_notes": "1",
+        "tm_labels": "1",
+    }
 
 
 def test_rows_there_now_offer_edit_and_delete_to_admins_with_writes_on(

@@ -55,7 +55,7 @@ def test_deleted_added_and_changed_rows_are_counted_per_table_for_this_user_only
         "conversations": {"deleted": 1, "added": 0, "changed": 0},
         "messages": {"deleted": 3, "added": 0, "changed": 0},
     }
-    assert comparison.unchanged == ["users", "tm_notes"]
+    assert comparison.unchanged == ["users", "tm_labels", "tm_notes"]
 
 
 def test_rows_are_paged_by_key_with_the_changed_columns_side_by_side(tm):
