@@ -117,6 +117,22 @@ def console_schema_sql(role: str, schema: str = DJANGO_SCHEMA) -> list[sql.Compo
     ]
 
 
+def database_access_sql(dbname: str, roles: list[str]) -> list[sql.Composed]:
+    """Return the statements letting only `roles` (and superusers) connect to `dbname`.
+
+    PostgreSQL grants CONNECT to PUBLIC on every new database: without this, any login role of
+    the server, a branch's own role included (and on Neon, the copy every branch holds of the
+    database), could open it.
+    """
+    db = sql.Identifier(dbname)
+    return [
+        sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(db),
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            db, sql.SQL(", ").join(sql.Identifier(role) for role in dict.fromkeys(roles))
+        ),
+    ]
+
+
 def search_path_sql(role: str, schema: str = DJANGO_SCHEMA) -> sql.Composed:
     """Return the role default that puts `role`'s tables in `schema`."""
     return sql.SQL("ALTER ROLE {} SET search_path = {}").format(

@@ -389,6 +389,11 @@ class NeonClient(RetryingSender):
         data = self._json("GET", self._branch_path(branch_id, "endpoints"))
         return tuple(Endpoint.from_api(e) for e in _items(data, "endpoints"))
 
+    def project_endpoints(self) -> tuple[Endpoint, ...]:
+        """Return the compute endpoints of every branch of the project."""
+        data = self._json("GET", self._project_path("endpoints"))
+        return tuple(Endpoint.from_api(e) for e in _items(data, "endpoints"))
+
     def databases_list(self, branch_id: str) -> tuple[Database, ...]:
         """Return the databases of a branch."""
         data = self._json("GET", self._branch_path(branch_id, "databases"))

@@ -9,6 +9,7 @@ nowhere else, and neither it nor a connection password is ever logged.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -27,6 +28,7 @@ from dashboard.branches.neon_client import (
     NeonError,
     Operation,
 )
+from dashboard.branches.neon_console_copy import DatabaseAddress, console_placement
 from dashboard.branches.provider import (
     CREATING,
     READY,
@@ -36,6 +38,7 @@ from dashboard.branches.provider import (
     ConnectionUrls,
     Progress,
 )
+from dashboard.suggested_sql import quote_identifier
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +117,14 @@ class NeonProvider:
         ready_deadline_seconds: float = 300.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        console_database: DatabaseAddress | None = None,
+        target_database: DatabaseAddress | None = None,
     ) -> None:
         self.client = client
+        # Where the console's own database and the target are: a reveal names the branch's
+        # copy of the console's database (each branch copies its parent's databases).
+        self.console_database = console_database
+        self.target_database = target_database
         self.database_name = database_name
         self.role_name = role_name
         self.poll_interval = poll_interval
@@ -170,6 +179,8 @@ class NeonProvider:
             ready_deadline_seconds=float(getattr(settings, "BRANCH_READY_DEADLINE_SECONDS", 300)),
             sleep=sleep,
             clock=clock,
+            console_database=DatabaseAddress.console(),
+            target_database=DatabaseAddress.target(),
         )
 
     def __repr__(self) -> str:
@@ -340,9 +351,10 @@ class NeonProvider:
 
     # -- connecting -------------------------------------------------------------------------
 
-    def _database(self, branch_id: str) -> Database:
+    def _database(self, branch_id: str, databases: tuple[Database, ...] | None = None) -> Database:
         """Return the database to connect to: NEON_DATABASE_NAME, else neondb or the first."""
-        databases = self.client.databases_list(branch_id)
+        if databases is None:
+            databases = self.client.databases_list(branch_id)
         if self.database_name:
             chosen = next((d for d in databases if d.name == self.database_name), None)
             if chosen is None:
@@ -374,12 +386,14 @@ class NeonProvider:
         (branch_role_name), so no other branch, and not the parent, has it or its password. A
         role of that name on the parent (it would have been copied, password and all) is
         refused. NEON_ROLE_NAME and the database's owner are never revealed: their passwords
-        are the parent's.
+        are the parent's. The warning names the branch's other databases the role may open,
+        the copy of the console's own database first among the reasons to care.
         """
         with neon_errors(f"revealing the connection strings of branch {branch_id}"):
             branch = self.client.branch_get(branch_id)
             endpoint = self._read_write_endpoint(branch_id)
-            database = self._database(branch_id)
+            databases = self.client.databases_list(branch_id)
+            database = self._database(branch_id, databases)
             role = branch_role_name(branch_id)
             if branch.parent_id and any(
                 r.name == role for r in self.client.roles_list(branch.parent_id)
@@ -399,7 +413,44 @@ class NeonProvider:
                         poll_interval=self.poll_interval,
                     )
             password = self.client.role_password(branch_id, role)
-        return _branch_urls(endpoint, database.name, role, password)
+            others = [d.name for d in databases if d.name != database.name]
+            warning = self._other_databases_warning(branch.name, role, others)
+        urls = _branch_urls(endpoint, database.name, role, password)
+        return dataclasses.replace(urls, warning=warning)
+
+    def _other_databases_warning(self, branch_name: str, role: str, others: list[str]) -> str:
+        """Return what the revealed role may open besides its database ('' when nothing).
+
+        Neon's API tells no database's privileges, so each is named with the condition; the
+        copy of the console's own database (it has the console's name and the console's
+        database is in this project) is named as such.
+        """
+        if not others:
+            return ""
+        listed = ", ".join(others)
+        warning = (
+            f"Branch {branch_name} also holds {listed}, copied from its parent. Role {role} is a "
+            "member of neon_superuser, which reads every table of a database it can connect "
+            "to: it can open each of them unless CONNECT there is revoked from PUBLIC. To close "
+            f"that door, on the parent: REVOKE CONNECT ON DATABASE "
+            f"{', '.join(quote_identifier(name) for name in others)} FROM PUBLIC, and GRANT "
+            "CONNECT to the roles that need it."
+        )
+        console = self.console_database
+        if console is None or self.target_database is None or console.name not in others:
+            return warning
+        placement = console_placement(
+            console, self.target_database, self.project_id, self.client.project_endpoints
+        )
+        if placement.in_project is False:
+            return warning
+        what = "is a copy of" if placement.in_project else "has the name of"
+        return (
+            f"{warning} {console.name} {what} the console's own database ({placement.how}): "
+            "the operators' password hashes, their sessions and the audit trail. Host the "
+            f"console's database outside Neon project {self.project_id}, or revoke CONNECT on "
+            "it from PUBLIC before branches are made (README, Branch connection strings)."
+        )
 
     def connection_urls_without_password(self, branch_id: str) -> ConnectionUrls:
         """Return the same URLs as connection_urls without a password (nothing is created)."""

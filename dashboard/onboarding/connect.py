@@ -4,7 +4,9 @@ It runs before the console is configured (it writes the configuration), so manag
 it the command line before Django starts. In order:
 
 1. the console's role and its `django` schema, in a database of its own on the target's
-   server (or, with --console-in-target, in the target's database), pg_stat_statements, and
+   server that only the console's role (and the role setting it up) may connect to, so that
+   no branch's role opens it, nor on Neon the copy every branch holds (or, with
+   --console-in-target, in the target's database), pg_stat_statements, and
    the console's roles in the target: the reader its pages read as (TARGET_DATABASE_URL), the
    read-only role EXPLAIN ANALYZE runs as, the maintenance role of branches and the admin's
    actions: done with the privileged URL, or printed as the exact SQL to run where that role

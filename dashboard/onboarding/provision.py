@@ -22,6 +22,7 @@ from core.embedded import (
     DJANGO_SCHEMA,
     audit_owner_sql,
     console_schema_sql,
+    database_access_sql,
     login_role_sql,
     maintenance_role_sql,
     readonly_role_sql,
@@ -187,7 +188,10 @@ CONSOLE_SCHEMA_READY_SQL = """
 def prepare_console(admin: Server, target: Server, plan: ConsolePlan, outcome: Outcome) -> None:
     """Make the console's login role, its database (or use the target's) and its schema.
 
-    The schema belongs to the audit trail's owner, a role nobody logs in as; the console may
+    A database made here admits only the console's role and the privileged role (CONNECT is
+    revoked from PUBLIC), so no branch's role opens it, nor its copy on a Neon branch; an
+    existing one is left as it is (`manage.py doctor` says when it still admits PUBLIC). The
+    schema belongs to the audit trail's owner, a role nobody logs in as; the console may
     use it and create its tables there (core.embedded's statements, as for the demo).
     """
     with admin.connect() as conn:
@@ -203,9 +207,20 @@ def prepare_console(admin: Server, target: Server, plan: ConsolePlan, outcome: O
         ):
             outcome.done.append(f"role {plan.role} can log in with a new password")
         if not _scalar(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (plan.database,)):
-            create = [sql.SQL("CREATE DATABASE {}").format(sql.Identifier(plan.database))]
-            if _run(conn, admin.dbname, create, outcome, blocking=True):
-                outcome.done.append(f"database {plan.database} created for the console")
+            # Only the console's role, and the role setting it up, may connect: not PUBLIC,
+            # so no branch's role can open it (nor, on Neon, the copy each branch holds).
+            admitted = [plan.role, admin.user]
+            create = [
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(plan.database)),
+                *database_access_sql(plan.database, admitted),
+            ]
+            if outcome.blocking:  # no role to admit yet: whoever makes it makes the database
+                outcome.pending.extend((admin.dbname, st.as_string(conn)) for st in create)
+            elif _run(conn, admin.dbname, create, outcome, blocking=True):
+                outcome.done.append(
+                    f"database {plan.database} created for the console; only "
+                    f"{' and '.join(dict.fromkeys(admitted))} may connect to it"
+                )
         if outcome.blocking:
             # Whoever runs the statements above may make the schema in the same script.
             schema = [*console_schema_sql(plan.role), *audit_owner_sql(cur, plan.role)]

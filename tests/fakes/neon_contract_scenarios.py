@@ -204,6 +204,7 @@ SCENARIOS = [
     Scenario(
         "endpoints starting", "GET", f"{BRANCH}/endpoints", 200, _new_branch_get("/endpoints")
     ),
+    Scenario("project endpoints", "GET", f"{PROJECT}/endpoints", 200, _get(lambda f: "/endpoints")),
     Scenario(
         "databases",
         "GET",

@@ -19,6 +19,7 @@ ROUTES = [
     ("POST", "/projects/{project_id}/branches/{branch_id}/restore"),
     ("GET", "/projects/{project_id}/branches/{branch_id}/compare_schema"),
     ("GET", "/projects/{project_id}/branches/{branch_id}/endpoints"),
+    ("GET", "/projects/{project_id}/endpoints"),
     ("GET", "/projects/{project_id}/branches/{branch_id}/databases"),
     ("GET", "/projects/{project_id}/branches/{branch_id}/roles"),
     ("POST", "/projects/{project_id}/branches/{branch_id}/roles"),
@@ -56,6 +57,9 @@ class _NeonRoutes:
             case ("GET", ["branches", branch_id, "endpoints"]):
                 self._branch(branch_id)
                 endpoints = [e for e in self._endpoints.values() if e.branch_id == branch_id]
+                return 200, {"endpoints": [self._endpoint_json(e) for e in endpoints]}
+            case ("GET", ["endpoints"]):
+                endpoints = list(self._endpoints.values())
                 return 200, {"endpoints": [self._endpoint_json(e) for e in endpoints]}
             case ("GET", ["branches", branch_id, "databases"]):
                 return 200, {"databases": list(self._branch(branch_id).databases)}

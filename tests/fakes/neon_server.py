@@ -145,6 +145,18 @@ class FakeNeon(_HttpServing, _FailureInjection, _NeonRoutes, _NeonState):
                 self._make_endpoint(branch.id, "read_write")
             return branch.id
 
+    def add_database(self, branch_id: str, name: str, owner: str = "neondb_owner") -> None:
+        """Give a branch another database (branches made from it later copy it)."""
+        with self._lock:
+            branch = self._branches[branch_id]
+            branch.databases.append(self._database_json(branch.id, name, owner, self._wall()))
+
+    def endpoint_host(self, branch_id: str) -> str:
+        """Return the host of the branch's first compute (as the API shows it)."""
+        with self._lock:
+            endpoint = next(e for e in self._endpoints.values() if e.branch_id == branch_id)
+            return str(self._endpoint_json(endpoint)["host"])
+
     def serve_data_from(self, url: str | None) -> None:
         """Answer connection URIs of every branch but the default one with `url`, a real
         database standing in for the branches' data (None: the fake's own unreachable hosts)."""

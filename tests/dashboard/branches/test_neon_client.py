@@ -266,3 +266,17 @@ def test_the_projects_history_window_is_read(fake: FakeNeon, client: NeonClient)
     assert client.history_retention_seconds() == 7 * 86400
     fake.fail_next(503)  # a read: retried
     assert client.history_retention_seconds() == 7 * 86400
+
+
+def test_the_projects_computes_are_listed_across_its_branches(
+    fake: FakeNeon, client: NeonClient
+) -> None:
+    other = fake.add_branch("other", with_endpoint=True)
+    fake.add_branch("no-compute")
+    endpoints = client.project_endpoints()
+    assert sorted(e.branch_id for e in endpoints) == sorted([fake.default_branch_id, other])
+    assert all(e.project_id == fake.project_id and e.host.startswith("ep-") for e in endpoints)
+    assert {e.host for e in endpoints} == {
+        fake.endpoint_host(fake.default_branch_id),
+        fake.endpoint_host(other),
+    }

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from dashboard.branches.neon_client import NeonClient
+from dashboard.branches.neon_console_copy import DatabaseAddress
 from dashboard.branches.neon_provider import NeonProvider, branch_role_name
 from dashboard.branches.provider import CREATING, READY, UNKNOWN, BranchError, get_provider
 from tests.dashboard.branches.neon_fixtures import (  # noqa: F401 - fixtures
@@ -24,7 +25,14 @@ from tests.dashboard.branches.neon_fixtures import (  # noqa: F401 - fixtures
 from tests.fakes.neon_server import FakeNeon
 
 
-def make_provider(fake: FakeNeon, time: VirtualTime, **client_options: Any) -> NeonProvider:
+def make_provider(
+    fake: FakeNeon,
+    time: VirtualTime,
+    *,
+    console_database: DatabaseAddress | None = None,
+    target_database: DatabaseAddress | None = None,
+    **client_options: Any,
+) -> NeonProvider:
     options: dict[str, Any] = {
         "base_url": fake.base_url,
         "sleep": time.sleep,
@@ -35,7 +43,14 @@ def make_provider(fake: FakeNeon, time: VirtualTime, **client_options: Any) -> N
         **client_options,
     }
     client = NeonClient(fake.api_key, fake.project_id, **options)
-    return NeonProvider(client, poll_interval=1.0, sleep=time.sleep, clock=time.clock)
+    return NeonProvider(
+        client,
+        poll_interval=1.0,
+        sleep=time.sleep,
+        clock=time.clock,
+        console_database=console_database,
+        target_database=target_database,
+    )
 
 
 @pytest.fixture
@@ -167,6 +182,95 @@ def test_a_role_copied_from_the_parent_is_never_revealed(
     fake.set_role(grandchild, branch_role_name(grandchild), "shared-secret")
     with pytest.raises(BranchError, match="would open the parent too"):
         provider.connection_urls(grandchild)
+
+
+def test_a_reveal_names_the_copy_of_the_consoles_own_database(
+    fake: FakeNeon, virtual_time: VirtualTime
+) -> None:
+    main = fake.default_branch_id
+    # The console's database was made on the target's Neon compute (as `connect` does), so
+    # every branch made from main since holds a copy of it.
+    fake.add_database(main, "schemadesk")
+    host = fake.endpoint_host(main)
+    provider = make_provider(
+        fake,
+        virtual_time,
+        console_database=DatabaseAddress(host, 5432, "schemadesk"),
+        target_database=DatabaseAddress(host, 5432, "neondb"),
+    )
+    branch_id = fake.add_branch("copies-the-console", with_endpoint=True)
+
+    urls = provider.connection_urls(branch_id)
+
+    assert urls.direct.endswith("/neondb?sslmode=require")  # the target's copy is revealed
+    assert "Branch copies-the-console also holds schemadesk, copied from its parent." in (
+        urls.warning
+    )
+    assert "REVOKE CONNECT ON DATABASE schemadesk FROM PUBLIC" in urls.warning
+    assert "schemadesk is a copy of the console's own database" in urls.warning
+    assert "password hashes" in urls.warning and fake.project_id in urls.warning
+    # The same compute: nothing to ask Neon.
+    assert not fake.requests_to("GET", f"/projects/{fake.project_id}/endpoints")
+    provider.close()
+
+
+def test_a_console_database_on_another_branch_of_the_project_is_found_through_the_api(
+    fake: FakeNeon, virtual_time: VirtualTime
+) -> None:
+    main = fake.default_branch_id
+    console_branch = fake.add_branch("console", with_endpoint=True)
+    fake.add_database(console_branch, "schemadesk")
+    provider = make_provider(
+        fake,
+        virtual_time,
+        # Behind the pooler: the same compute as its direct host.
+        console_database=DatabaseAddress.from_url(
+            "postgresql://x@"
+            + fake.endpoint_host(console_branch).replace(".", "-pooler.", 1)
+            + "/schemadesk"
+        ),
+        target_database=DatabaseAddress(fake.endpoint_host(main), 5432, "neondb"),
+    )
+    child = fake.add_branch("from-the-console-branch", parent_id=console_branch, with_endpoint=True)
+
+    warning = provider.connection_urls(child).warning
+
+    assert "schemadesk is a copy of the console's own database (on Neon compute" in warning
+    assert f"of branch {console_branch}, in project {fake.project_id})" in warning
+    assert len(fake.requests_to("GET", f"/projects/{fake.project_id}/endpoints")) == 1
+    provider.close()
+
+
+@pytest.mark.parametrize(
+    "console_host", ["db.example.com", "ep-elsewhere-123456.us-east-2.aws.neon.tech"]
+)
+def test_a_database_merely_named_like_the_consoles_is_listed_not_called_the_consoles(
+    fake: FakeNeon, virtual_time: VirtualTime, console_host: str
+) -> None:
+    main = fake.default_branch_id
+    fake.add_database(main, "schemadesk")
+    fake.add_database(main, 'Weird "Name"')
+    provider = make_provider(
+        fake,
+        virtual_time,
+        console_database=DatabaseAddress(console_host, 5432, "schemadesk"),
+        target_database=DatabaseAddress(fake.endpoint_host(main), 5432, "neondb"),
+    )
+    branch_id = fake.add_branch("lookalike", with_endpoint=True)
+
+    warning = provider.connection_urls(branch_id).warning
+
+    assert 'also holds schemadesk, Weird "Name", copied' in warning
+    assert 'REVOKE CONNECT ON DATABASE schemadesk, "Weird ""Name""" FROM PUBLIC' in warning
+    assert "console's own database" not in warning
+    provider.close()
+
+
+def test_a_branch_with_one_database_reveals_without_a_warning(
+    fake: FakeNeon, provider: NeonProvider
+) -> None:
+    branch_id = fake.add_branch("alone", with_endpoint=True)
+    assert provider.connection_urls(branch_id).warning == ""
 
 
 def test_migrations_use_the_owner_role_which_is_never_revealed(

@@ -160,6 +160,24 @@ def test_reveal_shows_the_passwords_uncached_and_audits_it(
 
 
 @pytest.mark.django_db
+def test_the_neon_reveal_names_the_branchs_copy_of_the_consoles_database(
+    engineer_client: Client, neon: FakeNeon, settings: Any
+) -> None:
+    # The console's tables are in a database of the target's own server (the test cluster
+    # stands in for the target's Neon compute): a branch of main holds a copy of it.
+    console_database = str(settings.DATABASES["default"]["NAME"])
+    neon.add_database(neon.default_branch_id, console_database)
+    branch_id = neon.add_branch("holds-a-copy", with_endpoint=True)
+
+    for headers in (HTMX, {}):
+        html = text(engineer_client.post(f"/branches/{branch_id}/reveal/", **headers))
+        warning = html[html.index('<div class="notice warn" role="alert">') :]
+        assert f"also holds {console_database}, copied from its parent" in warning
+        assert f"{console_database} is a copy of the console&#x27;s own database" in warning
+        assert f"REVOKE CONNECT ON DATABASE {console_database} FROM PUBLIC" in warning
+
+
+@pytest.mark.django_db
 def test_reveal_needs_a_post(engineer_client: Client, neon: FakeNeon) -> None:
     branch_id = neon.add_branch("get-me", with_endpoint=True)
     response = engineer_client.get(f"/branches/{branch_id}/reveal/")

@@ -1,4 +1,5 @@
 """The setup checklist, run against the test cluster (laid out as `make demo` lays it out)."""
+# ruff: noqa: F811  (pytest fixtures imported from neon_fixtures are redefined as arguments)
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import dataclasses
 import pytest
 from django.core.management import call_command
 
+from dashboard.branches.neon_console_copy import DatabaseAddress
 from dashboard.history.project import forget_projects
 from dashboard.history.url_variable import forget_detected
 from dashboard.onboarding import checks
 from dashboard.onboarding.checklist import BAD, OK, WARN, Check, checklist_text
 from dashboard.onboarding.cookies import cookies_over_http
+from tests.dashboard.branches.neon_fixtures import fake, neon_settings  # noqa: F401 - fixtures
 from tests.dashboard.queries.conftest import as_superuser
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +55,8 @@ def test_the_prepared_database_passes_what_the_setup_does(settings):
     for title in (
         "the console's tables live in schema django",
         "the console cannot erase the audit trail",
+        "only the console's roles open its database",
+        "branches hold no copy of the console's database",
         "pg_stat_statements is loaded",
         "pg_stat_statements is created",
         "the console reads as a reader",
@@ -275,3 +280,95 @@ def test_doctor_flags_applying_switched_on_without_the_owner_url(settings, capsy
     out = capsys.readouterr().out
     assert "✗ applying migrations from the console" in out
     assert "fix: set MIGRATIONS_APPLY_DATABASE_URL" in out
+
+
+# ---- the console's own database: who may open it, and whether Neon branches copy it -------
+
+
+def test_a_console_database_open_to_every_role_is_told_how_to_close_it():
+    facts = checks.console_database_facts()
+    assert not facts.public_connects  # the layout admits only its own roles
+    assert checks.console_database_closed(facts).status == OK
+    database = facts.database
+    as_superuser(f'GRANT CONNECT ON DATABASE "{database}" TO PUBLIC')
+    try:
+        opened = checks.console_database_facts()
+        found = checks.console_database_closed(opened)
+    finally:
+        as_superuser(f'REVOKE CONNECT ON DATABASE "{database}" FROM PUBLIC')
+    assert opened.public_connects
+    assert found.status == WARN and "granted to PUBLIC" in found.found
+    assert f'REVOKE CONNECT ON DATABASE "{database}" FROM PUBLIC;' in found.fix
+    assert f'GRANT CONNECT ON DATABASE "{database}" TO "schemadesk";' in found.fix
+    # The test layout keeps the console's tables in the target's database: its roles stay in.
+    assert "application's roles too" in found.fix
+
+
+def test_local_branches_copy_no_console_database(settings):
+    settings.BRANCH_PROVIDER = "local"
+    found = checks.console_database_not_copied(checks.console_database_facts())
+    assert found.status == OK
+
+
+def test_on_neon_a_console_database_on_the_targets_compute_is_a_warning(fake, neon_settings):
+    facts = checks.console_database_facts()
+    # The test cluster is both DATABASE_URL's and TARGET_DATABASE_URL's server.
+    closed = checks.console_database_not_copied(facts)
+    assert closed.status == WARN
+    assert "on the target's own 127.0.0.1:" in closed.found
+    assert "every branch made from its branch holds a copy" in closed.found
+    assert "CONNECT is revoked from PUBLIC" in closed.found
+    move = f"host the console's database outside Neon project {fake.project_id}"
+    assert closed.fix.startswith(move)
+
+    opened = checks.console_database_not_copied(dataclasses.replace(facts, public_connects=True))
+    assert opened.status == WARN and "a branch's revealed role can open" in opened.found
+    assert f'REVOKE CONNECT ON DATABASE "{facts.database}" FROM PUBLIC;' in opened.fix
+    assert not fake.requests_to("GET", f"/projects/{fake.project_id}/endpoints")
+
+    # The same Neon compute, one URL through the pooler: the same.
+    target = DatabaseAddress("ep-calm-sea-123456.us-east-2.aws.neon.tech", 5432, "app")
+    pooled = DatabaseAddress.from_url(
+        "postgresql://u@ep-calm-sea-123456-pooler.us-east-2.aws.neon.tech/schemadesk"
+    )
+    same = checks.console_database_not_copied(facts, console=pooled, target=target)
+    assert same.status == WARN and "Neon compute ep-calm-sea-123456" in same.found
+
+
+def test_on_neon_the_project_is_asked_where_the_console_database_is(fake, neon_settings):
+    facts = checks.console_database_facts()
+    target = DatabaseAddress(fake.endpoint_host(fake.default_branch_id), 5432, "neondb")
+    console_branch = fake.add_branch("console", with_endpoint=True)
+    in_project = DatabaseAddress(fake.endpoint_host(console_branch), 5432, "schemadesk")
+    found = checks.console_database_not_copied(facts, console=in_project, target=target)
+    assert found.status == WARN
+    assert f"of branch {console_branch}, in project {fake.project_id}" in found.found
+
+    elsewhere = DatabaseAddress("ep-other-999999.eu-central-1.aws.neon.tech", 5432, "schemadesk")
+    outside = checks.console_database_not_copied(facts, console=elsewhere, target=target)
+    assert outside.status == OK and "outside project" in outside.found
+    asked = fake.requests_to("GET", f"/projects/{fake.project_id}/endpoints")
+    assert len(asked) == 2
+
+    other_server = DatabaseAddress("db.example.com", 5432, "schemadesk")
+    away = checks.console_database_not_copied(facts, console=other_server, target=target)
+    assert away.status == OK
+    assert len(fake.requests_to("GET", f"/projects/{fake.project_id}/endpoints")) == 2
+
+    fake.fail_next(503)
+    unknown = checks.console_database_not_copied(facts, console=in_project, target=target)
+    assert unknown.status == WARN and "Neon could not be asked" in unknown.found
+
+
+def test_doctor_and_the_overview_warn_of_the_copies_on_neon(fake, neon_settings, capsys):
+    call_command("doctor")
+    out = " ".join(capsys.readouterr().out.split())  # the columns wrapped
+    assert "! branches hold no copy of the console's database" in out
+    assert f"fix: host the console's database outside Neon project {fake.project_id}" in out
+
+    from dashboard.home.overview_checks import setup_line
+
+    line = setup_line(request_secure=True)
+    assert any(
+        f.text.startswith("branches hold no copy of the console's database") for f in line.findings
+    )

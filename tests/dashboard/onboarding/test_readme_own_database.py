@@ -165,6 +165,10 @@ def test_the_readme_own_database_section_works_as_written(shop):
         written = Path(shop["env_file"]).read_text()
         assert "TARGET_DATABASE_URL=postgresql://schemadesk_reader:" in written
         assert "shop_owner" not in written
+        # The console's database admits its own roles only: the shop's owner is refused.
+        assert "✓ only the console's roles open its database" in output.text
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(shop["target"].rsplit("/", 1)[0] + "/schemadesk").close()
         assert (Path(shop["env_file"]).stat().st_mode & 0o777) == 0o600
 
         password = PASSWORD.search(output.text)
@@ -230,6 +234,11 @@ def test_without_a_privileged_role_connect_prints_what_to_run_then_finishes(clus
     assert 'TO "corner_desk_maintenance"' in script.split("CREATE EXTENSION")[1]  # the reset
     assert 'ALTER ROLE "corner_shop_owner"' not in script
     assert '\\connect corner_desk\nCREATE SCHEMA IF NOT EXISTS "django"' in script
+    # Only the console's role, and the one running connect, may connect to its database.
+    assert 'REVOKE CONNECT ON DATABASE "corner_desk" FROM PUBLIC;' in script
+    assert 'GRANT CONNECT ON DATABASE "corner_desk" TO "corner_desk", "corner_shop_owner";' in (
+        script
+    )
 
     # A superuser runs it exactly as printed; the same command then does the rest.
     psql = find_bindir() / "psql"
@@ -264,3 +273,10 @@ def test_without_a_privileged_role_connect_prints_what_to_run_then_finishes(clus
     owner_password = shop["target"].split(":")[2].split("@")[0]
     assert "corner_shop_owner" not in written and owner_password not in written
     assert "✓ the console reads as a reader" in third.stdout
+    reader = next(
+        line.split("=", 1)[1]
+        for line in written.splitlines()
+        if line.startswith("TARGET_DATABASE_URL=")
+    )
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(reader.rsplit("/", 1)[0] + "/corner_desk").close()
