@@ -103,8 +103,9 @@ def target_logins() -> dict[str, str]:
     if settings.TARGET_WRITE.get("URL_VAR"):
         write_url = checked_database_url(str(settings.TARGET_WRITE["URL_VAR"]))
         logins["TARGET_WRITE_DATABASE_URL"] = _user(write_url)
-    if settings.TARGET.get("APPLY_URL_VAR"):
-        logins["MIGRATIONS_APPLY_DATABASE_URL"] = _user(migrations_apply_url())
+    apply_url = migrations_apply_url()
+    if apply_url:
+        logins["MIGRATIONS_APPLY_DATABASE_URL"] = _user(apply_url)
     return {variable: role for variable, role in logins.items() if role}
 
 

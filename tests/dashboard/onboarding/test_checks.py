@@ -161,7 +161,7 @@ def test_a_login_with_createrole_is_flagged_with_the_fix(settings, monkeypatch, 
     settings.TARGET = {**settings.TARGET, "APPLY_URL_VAR": "MIGRATIONS_APPLY_DATABASE_URL"}
     monkeypatch.setenv("QT_WRITE_URL", os.environ["TARGET_WRITE_DATABASE_URL"])
     settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": "QT_WRITE_URL"}
-    assert "todo_owner" in migrations_apply_url()
+    assert "todo_owner" in (migrations_apply_url() or "")
     assert checks.no_login_creates_roles(checks.target_facts()).status == OK
     as_superuser(f"ALTER ROLE {role} CREATEROLE")
     try:
