@@ -13,15 +13,20 @@ only through roles of its own, each with the least it needs:
 - `schemadesk_readonly` (TARGET_READONLY_DATABASE_URL) is the role EXPLAIN ANALYZE runs
   statements as: it may SELECT the application's tables and nothing else;
 - `schemadesk_maintenance` (TARGET_MAINTENANCE_DATABASE_URL) does what is more than reading:
-  local branch clones (CREATEDB, CREATEROLE, reading every row for pg_dump) and the admin's
-  cancel, terminate and reset statistics (pg_signal_backend, EXECUTE on
-  pg_stat_statements_reset); it may not write the application's tables either.
+  local branch clones (CREATEDB, reading every row for pg_dump, and the branches' own login roles
+  made through the functions of core/branch_roles.py) and the admin's cancel, terminate and
+  reset statistics (pg_signal_backend, EXECUTE on pg_stat_statements_reset); it may not write
+  the application's tables either.
 
 Applying migrations from the console (off by default) runs as the owner
 (MIGRATIONS_APPLY_DATABASE_URL). `schemadesk_audit` cannot log in: it owns schema `django` and
 the audit trail, so the console can add events but never change, delete or unprotect them (see
-core/audit_owner.py). Every statement comes from a builder below, shared by the demo, the tests,
-compose (`python -m core.embedded`) and `manage.py connect`.
+core/audit_owner.py). No role the console logs in as has CREATEROLE, which on PostgreSQL 15 and
+older may grant any role that is not a superuser, `schemadesk_audit` included: the branches'
+roles are made by `schemadesk_role_admin`, a role nobody logs in as or belongs to, through
+functions only the maintenance role may call (core/branch_roles.py). Every statement comes from
+a builder below, shared by the demo, the tests, compose (`python -m core.embedded`) and
+`manage.py connect`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from core.branch_roles import ROLE_ADMIN, branch_role_functions_sql
 from core.pgcluster import Cluster
 
 CONSOLE_ROLE = "schemadesk"
@@ -91,12 +97,32 @@ def login_role_sql(
 
     With no password, the role's password is left as it is (none for a new role).
     """
-    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-    verb = "ALTER" if cur.fetchone() else "CREATE"
-    statement = sql.SQL("{} ROLE {} LOGIN").format(sql.SQL(verb), sql.Identifier(role))
+    statement = sql.SQL("{} ROLE {} LOGIN").format(_role_verb(cur, role), sql.Identifier(role))
     if password is not None:
         statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
     return sql.SQL("{} {}").format(statement, sql.SQL(extra)) if extra else statement
+
+
+def _role_verb(cur: psycopg.Cursor, role: str) -> sql.SQL:
+    """Return ALTER when `role` exists, else CREATE (the builders are idempotent)."""
+    return sql.SQL("ALTER" if _role_exists(cur, role) else "CREATE")
+
+
+def _role_exists(cur: psycopg.Cursor, role: str) -> bool:
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+    return cur.fetchone() is not None
+
+
+def role_admin_sql(cur: psycopg.Cursor, role: str = ROLE_ADMIN) -> sql.Composed:
+    """Return CREATE (or ALTER) ROLE of the owner of the branch roles' functions.
+
+    It cannot log in and has CREATEROLE and nothing else: the functions of core/branch_roles.py
+    run as it. Nobody is made a member of it, and it of nothing: on PostgreSQL 15 and older a
+    role that could become it could grant itself any role that is not a superuser.
+    """
+    return sql.SQL(
+        "{} ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB CREATEROLE NOREPLICATION NOBYPASSRLS"
+    ).format(_role_verb(cur, role), sql.Identifier(role))
 
 
 def _ensure_role(cur: psycopg.Cursor, role: str, password: str | None, extra: str = "") -> None:
@@ -152,9 +178,8 @@ def audit_owner_sql(
     tables, but does not own it: a schema's owner may drop it with everything inside, the
     audit table included. Idempotent; run by an administrator in the console's database.
     """
-    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (owner_role,))
     statements = []
-    if not cur.fetchone():
+    if not _role_exists(cur, owner_role):
         statements.append(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner_role)))
     statements.append(
         sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(
@@ -219,9 +244,9 @@ def read_all_stats_sql(role: str) -> sql.Composed:
 
 
 def clone_rights_sql(role: str) -> sql.Composed:
-    """Return the statement letting `role` create databases and roles (a local branch is a
-    cloned database with a login role of its own)."""
-    return sql.SQL("ALTER ROLE {} CREATEDB CREATEROLE").format(sql.Identifier(role))
+    """Return the statement letting `role` create databases (a local branch is a cloned
+    database), and taking CREATEROLE from it (the branch's role is made by functions)."""
+    return sql.SQL("ALTER ROLE {} CREATEDB NOCREATEROLE").format(sql.Identifier(role))
 
 
 def signal_backends_sql(role: str) -> sql.Composed:
@@ -326,6 +351,7 @@ def maintenance_role_sql(
     owner: str = OWNER_ROLE,
     schema: str = "public",
     local_branches: bool = True,
+    admin_role: str = ROLE_ADMIN,
 ) -> list[sql.Composed]:
     """Return the statements making the console's maintenance role
     (TARGET_MAINTENANCE_DATABASE_URL): what is more than reading, and only that.
@@ -333,12 +359,14 @@ def maintenance_role_sql(
     The admin's actions: cancel and terminate backends (pg_signal_backend; pg_read_all_stats to
     find the backend it was shown) and reset statement statistics (EXECUTE on
     pg_stat_statements_reset, granted only once the extension exists). With local_branches,
-    cloning the target: CREATEDB and CREATEROLE (each branch has a role of its own), and
-    reading every table and sequence for pg_dump, past row-level security (BYPASSRLS). It may
-    not write the application's tables. Run where pg_stat_statements is created.
+    cloning the target: CREATEDB, reading every table and sequence for pg_dump, past row-level
+    security (BYPASSRLS), and EXECUTE on the functions that make, re-key and drop each branch's
+    own login role (core/branch_roles.py, owned by `admin_role`). Never CREATEROLE: on
+    PostgreSQL 15 and older it could grant itself the audit trail's owner. It may not write the
+    application's tables. Run as a superuser where pg_stat_statements is created.
     """
     attributes = (
-        "NOSUPERUSER CREATEDB CREATEROLE BYPASSRLS"
+        "NOSUPERUSER CREATEDB NOCREATEROLE BYPASSRLS"
         if local_branches
         else "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
     )
@@ -351,11 +379,17 @@ def maintenance_role_sql(
             )
         ]
     )
+    branch_roles = (
+        [role_admin_sql(cur, admin_role), *branch_role_functions_sql(role, admin_role=admin_role)]
+        if local_branches
+        else []
+    )
     return [
         login_role_sql(cur, role, password, attributes),
         *reads,
         signal_backends_sql(role),
         *statements_reset_grant_sql(cur, role),
+        *branch_roles,
     ]
 
 
@@ -385,9 +419,11 @@ def prepare_database(
     passwords = dict(passwords or {})
     with psycopg.connect(admin_url, autocommit=True) as conn:
         cur = conn.cursor()
-        # The owner reads statistics and signals backends like Neon's neondb_owner does, and
-        # may create databases and roles; the console uses none of that (its roles above do).
-        _ensure_role(cur, OWNER_ROLE, passwords.get(OWNER_ROLE), "CREATEDB CREATEROLE")
+        # The owner reads statistics, signals backends and may create databases like Neon's
+        # neondb_owner does; the console uses none of that (its roles above do). Not roles: the
+        # console applies migrations as the owner (MIGRATIONS_APPLY_DATABASE_URL), and on
+        # PostgreSQL 15 and older CREATEROLE could grant it the audit trail's owner.
+        _ensure_role(cur, OWNER_ROLE, passwords.get(OWNER_ROLE), "CREATEDB NOCREATEROLE")
         _ensure_role(cur, APP_ROLE, passwords.get(APP_ROLE), "NOBYPASSRLS")
         _ensure_role(cur, CONSOLE_ROLE, passwords.get(CONSOLE_ROLE), "CREATEDB")
         cur.execute(

@@ -16,10 +16,13 @@ from pglast.parser import ParseError
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
+from core.branch_roles import ROLE_SCHEMA
 from dashboard.branches.provider import BranchError
 from dashboard.branches.server_address import ServerAddress, _libpq_url
 
-EXCLUDED_SCHEMAS = ("django",)  # the console's own tables never go to a branch
+# The console's own tables and the branch roles' functions (core/branch_roles.py) never go to
+# a branch.
+EXCLUDED_SCHEMAS = ("django", ROLE_SCHEMA)
 
 
 def clean_child_environment() -> dict[str, str]:

@@ -1,5 +1,7 @@
 """Catalog SQL of the local provider: branch databases and roles, notes, sizes, extensions."""
 
+from core.branch_roles import ROLE_SCHEMA
+
 BRANCH_DATABASES_SQL = """
 SELECT d.datname AS dbname,
        pg_catalog.shobj_description(d.oid, 'pg_database') AS comment,
@@ -51,4 +53,17 @@ WHERE d.datname <> %(branch)s
   AND d.datallowconn
   AND pg_catalog.has_database_privilege(%(role)s, d.oid, 'CONNECT')
 ORDER BY d.datname
+"""
+
+# The branch roles' functions (core/branch_roles.py): the maintenance role has no CREATEROLE.
+CREATE_BRANCH_ROLE_SQL = f"""
+SELECT {ROLE_SCHEMA}.create_branch_role(%(role)s) AS oid
+"""
+
+SET_BRANCH_ROLE_PASSWORD_SQL = f"""
+SELECT {ROLE_SCHEMA}.set_branch_role_password(%(role)s, %(verifier)s)
+"""
+
+DROP_BRANCH_ROLE_SQL = f"""
+SELECT {ROLE_SCHEMA}.drop_branch_role(%(role)s) AS dropped
 """

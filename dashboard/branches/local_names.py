@@ -7,17 +7,17 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from core.branch_roles import BRANCH_MARKER, BRANCH_NAME_PATTERN, MAX_IDENTIFIER_BYTES
 from dashboard.branches.provider import BranchError
 
-BRANCH_MARKER = "__br__"
-NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1
+# The same pattern the branch roles' functions check in the database (core/branch_roles.py).
+NAME_PATTERN = re.compile(BRANCH_NAME_PATTERN)
 COMMENT_KIND = "schemadesk-branch"
 
 
 def branch_database_name(target_db: str, name: str) -> str:
     """Return the database name of branch `name`, or raise BranchError if the name is bad."""
-    if not NAME_PATTERN.match(name or ""):
+    if not NAME_PATTERN.fullmatch(name or ""):  # not match: its "$" takes a trailing newline
         raise BranchError(
             f"{name!r} is not a valid branch name: use 1 to 40 lowercase letters, digits "
             "and dashes, starting and ending with a letter or digit."

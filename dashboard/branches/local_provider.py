@@ -12,9 +12,10 @@ everything in it, and is the only one besides the maintenance role allowed to co
 that role is what connection strings reveal. It is dropped with the branch.
 
 Everything here runs as the console's maintenance role (TARGET_MAINTENANCE_DATABASE_URL, else
-the target's URL), never as its reader: it needs CREATEDB and CREATEROLE, and must read every
-row of the target for pg_dump (SELECT on the tables and sequences, BYPASSRLS or ownership where
-row-level security is on).
+the target's URL), never as its reader: it needs CREATEDB, EXECUTE on the branch roles'
+functions (core/branch_roles.py; never CREATEROLE itself), and must read every row of the target
+for pg_dump (SELECT on the tables and sequences, BYPASSRLS or ownership where row-level security
+is on).
 
 This module writes through maintenance connections of its own (autocommit, never the read-only
 gateway). Their timeouts are transaction-local (`set_config(..., true)` inside a transaction),
@@ -35,6 +36,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from core.branch_roles import ROLE_SCHEMA
 from dashboard.branches.client_tools import client_bindir
 from dashboard.branches.dump_restore import (
     clean_child_environment,
@@ -169,9 +171,9 @@ class LocalProvider:
         except psycopg.errors.InsufficientPrivilege as exc:
             raise BranchError(
                 "The console's maintenance role (TARGET_MAINTENANCE_DATABASE_URL) may not do "
-                "this: local branches need CREATEDB and CREATEROLE (ALTER ROLE ... CREATEDB "
-                "CREATEROLE) and SELECT on every table and sequence of the target, or use "
-                "BRANCH_PROVIDER=neon.",
+                "this: local branches need CREATEDB, EXECUTE on the functions of schema "
+                f"{ROLE_SCHEMA} and SELECT on every table and sequence of the target (run "
+                "manage.py connect, or the README's setup by hand), or use BRANCH_PROVIDER=neon.",
                 f"{type(exc).__name__}: {exc}",
             ) from None
         finally:

@@ -6,6 +6,10 @@ maintenance role, which is made a member of it to manage the branch) allowed to 
 is revoked from PUBLIC on the branch. Revealed connection strings name this role, so they open
 the branch and nothing else; the console's roles' passwords are never shown.
 
+The maintenance role has no CREATEROLE (on PostgreSQL 15 and older it could grant itself any
+role, the audit trail's owner included): it makes, re-keys and drops the role through the
+SECURITY DEFINER functions of core/branch_roles.py, which refuse any other role.
+
 Where the password lives: nowhere. It is derived when needed as an HMAC-SHA256, keyed with the
 console's SECRET_KEY, of the role's name and OID, so it is neither stored in the `django` schema
 nor anywhere else, only a holder of SECRET_KEY can compute it, it survives a reset of the branch
@@ -21,14 +25,20 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
-from psycopg import sql
 
-from dashboard.branches.local_catalog import BRANCH_ROLE_SQL
+from core.branch_roles import BRANCH_ROLE_COMMENT, ROLE_SCHEMA
+from dashboard.branches.local_catalog import (
+    BRANCH_ROLE_SQL,
+    CREATE_BRANCH_ROLE_SQL,
+    DROP_BRANCH_ROLE_SQL,
+    SET_BRANCH_ROLE_PASSWORD_SQL,
+)
 from dashboard.branches.provider import BranchError
 
-ROLE_MARKER = "schemadesk-branch-role"  # COMMENT ON ROLE of the roles made here
 SCRAM_ITERATIONS = 4096  # Postgres' default scram_iterations
 
 
@@ -61,15 +71,15 @@ def role_state(conn: psycopg.Connection, role: str) -> tuple[str, int | None]:
     if row is None:
         return "absent", None
     oid, comment = row
-    return ("ours" if comment == ROLE_MARKER else "foreign"), int(oid)
+    return ("ours" if comment == BRANCH_ROLE_COMMENT else "foreign"), int(oid)
 
 
 def ensure_branch_role(conn: psycopg.Connection, role: str, secret: str) -> None:
     """Create the branch's login role (or set its derived password again) and join it.
 
-    Runs inside the caller's transaction. The maintenance role needs CREATEROLE; it becomes a
-    member of the branch role so that it may create the database owned by it, restore into it
-    as it, read its schema and drop it.
+    Runs inside the caller's transaction, through the branch roles' functions: the maintenance
+    role becomes a member of the branch role so that it may create the database owned by it,
+    restore into it as it, read its schema and drop it.
     """
     state, _ = role_state(conn, role)
     if state == "foreign":
@@ -77,20 +87,11 @@ def ensure_branch_role(conn: psycopg.Connection, role: str, secret: str) -> None
             f"A role named {role} exists already and was not made by the console for a "
             "branch, so it is left alone: pick another branch name."
         )
-    name = sql.Identifier(role)
-    if state == "absent":
-        conn.execute(
-            sql.SQL(
-                "CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                "NOREPLICATION NOBYPASSRLS"
-            ).format(name)
-        )
-        conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(name, sql.Literal(ROLE_MARKER)))
-    _, oid = role_state(conn, role)
-    assert oid is not None
-    verifier = sql.Literal(scram_verifier(branch_role_password(secret, role, oid)))
-    conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(name, verifier))
-    conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(name))
+    with _functions_refusing(role):
+        row = conn.execute(CREATE_BRANCH_ROLE_SQL, {"role": role}).fetchone()
+        assert row is not None  # a function call answers one row
+        verifier = scram_verifier(branch_role_password(secret, role, int(row[0])))
+        conn.execute(SET_BRANCH_ROLE_PASSWORD_SQL, {"role": role, "verifier": verifier})
 
 
 def drop_branch_role(conn: psycopg.Connection, role: str) -> None:
@@ -98,11 +99,37 @@ def drop_branch_role(conn: psycopg.Connection, role: str) -> None:
     if role_state(conn, role)[0] != "ours":
         return
     try:
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+        with _functions_refusing(role), conn.transaction():  # a savepoint: a refusal keeps it
+            conn.execute(DROP_BRANCH_ROLE_SQL, {"role": role})
+    except BranchRefused:
+        return  # marked, yet more than a branch's role (a superuser changed it): kept
     except psycopg.errors.DependentObjectsStillExist as exc:
         raise BranchError(
             f"The branch's role {role} could not be dropped: it still owns or may use objects "
             "outside its database. Drop them (or REASSIGN OWNED BY it in that database) and "
             "delete the branch again.",
+            f"{type(exc).__name__}: {exc}",
+        ) from None
+
+
+class BranchRefused(BranchError):
+    """The branch roles' functions refused the role: not one they made, or not a branch's."""
+
+
+@contextmanager
+def _functions_refusing(role: str) -> Iterator[None]:
+    """Turn the branch roles' functions' refusals (or their absence) into a BranchError."""
+    try:
+        yield
+    except psycopg.errors.InvalidParameterValue as exc:
+        raise BranchRefused(
+            f"The database refused to manage role {role}: {exc.diag.message_primary}",
+            f"{type(exc).__name__}: {exc}",
+        ) from None
+    except (psycopg.errors.InvalidSchemaName, psycopg.errors.UndefinedFunction) as exc:
+        raise BranchError(
+            f"Local branches' roles are made by the functions of schema {ROLE_SCHEMA}, which "
+            "this database lacks: run manage.py connect again with a superuser's "
+            "ADMIN_DATABASE_URL, or the README's setup by hand, or use BRANCH_PROVIDER=neon.",
             f"{type(exc).__name__}: {exc}",
         ) from None

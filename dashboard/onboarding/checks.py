@@ -10,12 +10,13 @@ is looked up by name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
 from sqlalchemy import Connection, make_url, text
 
+from core.branch_roles import ROLE_ADMIN, ROLE_SCHEMA
 from core.embedded import (
     DJANGO_SCHEMA,
     STATEMENTS_RESET_FUNCTIONS_SQL,
@@ -34,10 +35,19 @@ from dashboard.history.project import Project, ProjectError, load_project
 from dashboard.history.url_variable import detect_url_variable
 from dashboard.onboarding.checklist import BAD, OK, WARN, Check
 from dashboard.onboarding.cookies import cookies_over_http
+from dashboard.onboarding.role_powers import (
+    BranchRoleFunctions,
+    Creator,
+    branch_role_functions,
+    role_creators,
+    target_logins,
+)
 from dashboard.queries.extension import StatementsStatus, statements_status
 from dashboard.schema.drift import models_metadata, models_module_name
+from dashboard.suggested_sql import quote_identifier
 from dashboard.target import (
     TargetError,
+    driver_connection,
     maintenance_url,
     read_only_role_problems,
     read_only_setup,
@@ -98,6 +108,7 @@ class MaintenanceFacts:
     createrole: bool = False
     signals: bool = False
     reads_all_stats: bool = False
+    branch_roles: BranchRoleFunctions = field(default_factory=BranchRoleFunctions)
 
 
 @dataclass(frozen=True)
@@ -114,30 +125,38 @@ class TargetFacts:
     reset_functions: dict[str, bool]  # the maintenance role's
     maintenance: MaintenanceFacts
     reader_problems: list[str]  # what the reader could do beyond reading
+    logins: dict[str, str] = field(default_factory=dict)  # the console's roles there, by URL
+    role_creators: dict[str, list[Creator]] = field(default_factory=dict)  # of those roles
 
 
 def target_facts() -> TargetFacts:
     """Return the target's extension, privilege and role facts (one read-only transaction)."""
     maintenance = make_url(maintenance_url()).username or ""
+    logins = target_logins()
 
     def work(conn: Connection) -> TargetFacts:
         row = conn.execute(TARGET_FACTS_SQL).mappings().one()
         statements = statements_status(conn)
         found = conn.execute(MAINTENANCE_FACTS_SQL, {"role": maintenance}).mappings().first()
+        cursor = driver_connection(conn).cursor()
         reset = {}
+        branch_roles = BranchRoleFunctions()
         if found:  # has_function_privilege refuses a role that does not exist
             privileges = conn.execute(RESET_PRIVILEGES_SQL, {"role": maintenance})
             reset = {r.signature: bool(r.granted) for r in privileges}
+            branch_roles = branch_role_functions(cursor, maintenance)
         return TargetFacts(
             **dict(row),
             statements=statements,
             reset_functions=reset,
             maintenance=(
-                MaintenanceFacts(maintenance, True, **dict(found))
+                MaintenanceFacts(maintenance, True, **dict(found), branch_roles=branch_roles)
                 if found
                 else MaintenanceFacts(maintenance)
             ),
             reader_problems=read_only_role_problems(conn),
+            logins=logins,
+            role_creators=role_creators(cursor, logins.values()),
         )
 
     return run_read(work)
@@ -279,20 +298,80 @@ def branches_possible(facts: TargetFacts) -> Check:
             )
         return Check(title, OK, "Neon branches through the API (BRANCH_PROVIDER=neon)")
     maintenance = facts.maintenance
-    if maintenance.superuser or (maintenance.createdb and maintenance.createrole):
+    role = maintenance.role or "the maintenance role"
+    neon = "or on Neon set BRANCH_PROVIDER=neon with NEON_API_KEY and NEON_PROJECT_ID"
+    if not (maintenance.superuser or maintenance.createdb):
+        grant = clone_rights_sql(maintenance.role).as_string(None) + ";"
         return Check(
             title,
-            OK,
-            f"local clones on the target's server ({maintenance.role} has CREATEDB and CREATEROLE)",
+            BAD,
+            f"BRANCH_PROVIDER=local but {role} may not create databases: branches and "
+            "migration trial runs fail",
+            f"as a superuser: {grant} {neon}",
         )
-    grant = clone_rights_sql(maintenance.role).as_string(None) + ";"
+    functions = maintenance.branch_roles
+    setup = (
+        f"as a superuser, in {facts.database}: the statements of the README's setup by hand "
+        f"(or manage.py connect with a superuser's ADMIN_DATABASE_URL), {neon}"
+    )
+    if not functions.granted:
+        return Check(
+            title,
+            BAD,
+            f"BRANCH_PROVIDER=local but {role} may not call the functions of schema "
+            f"{ROLE_SCHEMA} that make each branch's own role: branches and migration trial "
+            "runs fail",
+            setup,
+        )
+    if functions.problems:
+        return Check(
+            title,
+            BAD,
+            f"the functions that make branches' roles could be turned against the audit trail: "
+            f"{'; '.join(functions.problems)}",
+            f"{setup}; nobody may be a member of {ROLE_ADMIN}, nor it of any role",
+        )
+    return Check(
+        title,
+        OK,
+        f"local clones on the target's server ({maintenance.role} has CREATEDB; the "
+        f"branches' roles are made by the functions of {ROLE_SCHEMA}, as {ROLE_ADMIN})",
+    )
+
+
+def no_login_creates_roles(facts: TargetFacts) -> Check:
+    """Return whether a role the console logs in as may create roles (and so, on PostgreSQL 15
+    and older, grant itself the audit trail's owner)."""
+    title = "no role the console logs in as may create roles"
+    logins = {"DATABASE_URL": str(settings.DATABASES["default"].get("USER") or "")}
+    logins.update(facts.logins)
+    with connection.cursor() as cursor:  # the console's own database may be on another server
+        creators = role_creators(cursor, [logins["DATABASE_URL"]])
+    creators = {**facts.role_creators, **creators}
+    problems, fixes = [], []
+    for variable, role in logins.items():
+        for creator in creators.get(role, []) if role else []:
+            if creator.role != role:
+                problems.append(f"{role} ({variable}) may act as {creator.role}, which may")
+                revoke = f"REVOKE {quote_identifier(creator.role)} FROM {quote_identifier(role)};"
+                fixes.append(revoke)
+            elif creator.superuser:
+                problems.append(f"{role} ({variable}) is a superuser")
+                fixes.append(f"give {variable} a role of its own (README)")
+            else:
+                problems.append(f"{role} ({variable}) has CREATEROLE")
+                fixes.append(f"ALTER ROLE {quote_identifier(role)} NOCREATEROLE;")
+    if not problems:
+        roles = ", ".join(sorted(set(logins.values()) - {""}))
+        return Check(title, OK, f"none of {roles} has CREATEROLE, nor may act as a role that has")
     return Check(
         title,
         BAD,
-        f"BRANCH_PROVIDER=local but {maintenance.role or 'the maintenance role'} may not "
-        "create databases and roles: branches and migration trial runs fail",
-        f"as a superuser: {grant} or on Neon set BRANCH_PROVIDER=neon with NEON_API_KEY "
-        "and NEON_PROJECT_ID",
+        f"{'; '.join(dict.fromkeys(problems))}: on PostgreSQL 15 and older such a role may grant "
+        f"itself any role that is not a superuser, {settings.AUDIT_OWNER_ROLE} included, and "
+        "erase the audit trail",
+        f"as a superuser: {' '.join(dict.fromkeys(fixes))} Local branches' roles are made by "
+        f"the functions of schema {ROLE_SCHEMA} instead (README, setup by hand)",
     )
 
 
@@ -580,6 +659,7 @@ def setup_checks(request_secure: bool | None = None) -> list[Check]:
             statements_loaded(facts),
             statements_created(facts),
             reader_harmless(facts),
+            no_login_creates_roles(facts),
             all_statistics_readable(facts),
             statements_reset_granted(facts),
             backends_signalable(facts),

@@ -17,16 +17,19 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from core.branch_roles import GRANTED_FUNCTIONS, ROLE_SCHEMA, branch_role_functions_sql
 from core.embedded import (
     AUDIT_OWNER_ROLE,
     DJANGO_SCHEMA,
     audit_owner_sql,
+    clone_rights_sql,
     console_schema_sql,
     database_access_sql,
     login_role_sql,
     maintenance_role_sql,
     readonly_role_sql,
     reset_grant_sql,
+    role_admin_sql,
     target_reader_sql,
 )
 from dashboard.console_work import APPLICATION_NAME
@@ -256,13 +259,51 @@ def _target_role(
     statements: list[sql.Composed],
     outcome: Outcome,
     done: str,
-) -> None:
+) -> bool:
     """Make one of the console's target roles, unless it logs in already with the password
-    of .env (an earlier run, or a superuser running its script, made it)."""
+    of .env (an earlier run, or a superuser running its script, made it): then return True."""
     if logs_in(target, role, password, target.dbname):
         outcome.done.append(f"role {role} logs in (password from the .env file)")
-    elif _run(conn, target.dbname, statements, outcome, blocking=False):
+        return True
+    if _run(conn, target.dbname, statements, outcome, blocking=False):
         outcome.done.append(done)
+    return False
+
+
+# Whether `role` makes branches' roles the way it should: no CREATEROLE of its own, and EXECUTE
+# on each of the branch roles' functions (core/branch_roles.py) in this database.
+BRANCH_ROLES_READY_SQL = """
+    SELECT
+        NOT r.rolcreaterole
+        AND (
+            SELECT count(*)
+            FROM pg_catalog.pg_proc AS p
+            JOIN pg_catalog.pg_namespace AS n
+                ON n.oid = p.pronamespace
+            WHERE n.nspname = %(schema)s
+              AND p.proname = ANY(%(names)s)
+              AND has_function_privilege(r.oid, p.oid, 'EXECUTE')
+        ) = cardinality(%(names)s)
+    FROM pg_catalog.pg_roles AS r
+    WHERE r.rolname = %(role)s
+"""
+
+
+def _branch_roles_by_functions(
+    conn: psycopg.Connection, cur: psycopg.Cursor, target: Server, role: str, outcome: Outcome
+) -> None:
+    """Bring a maintenance role made before the branch roles' functions up to date: take its
+    CREATEROLE (on PostgreSQL 15 it could grant itself the audit owner) and make the functions
+    it calls instead. Nothing when it is so already."""
+    names = [signature.split("(")[0] for signature in GRANTED_FUNCTIONS]
+    if _scalar(conn, BRANCH_ROLES_READY_SQL, {"schema": ROLE_SCHEMA, "names": names, "role": role}):
+        return
+    statements = [clone_rights_sql(role), role_admin_sql(cur), *branch_role_functions_sql(role)]
+    if _run(conn, target.dbname, statements, outcome, blocking=False):
+        outcome.done.append(
+            f"role {role} makes branches' roles through the functions of {ROLE_SCHEMA}, "
+            "without CREATEROLE"
+        )
 
 
 def prepare_target(
@@ -313,7 +354,7 @@ def prepare_target(
         what = (
             "branches, cancel, terminate, reset" if local_branches else "cancel, terminate, reset"
         )
-        _target_role(
+        existed = _target_role(
             conn,
             target,
             maintenance,
@@ -329,6 +370,8 @@ def prepare_target(
             outcome,
             f"role {maintenance} for {what}",
         )
+        if existed and local_branches:
+            _branch_roles_by_functions(conn, cur, target, maintenance, outcome)
         available, created = conn.execute(STATEMENTS_AVAILABLE_SQL).fetchone()  # type: ignore[misc]  # one row: two aggregates
         # After the roles: the maintenance role (made above, or in the same printed script) is
         # granted the reset function by its name alone, the one overload there is

@@ -25,7 +25,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from core.embedded import APP_ROLE, OWNER_ROLE, Layout, prepare
+from core.embedded import APP_ROLE, MAINTENANCE_ROLE, OWNER_ROLE, Layout, prepare
 from dashboard.branches.local_provider import LocalProvider
 from dashboard.branches.snapshots import snapshot_name
 from dashboard.row_text import OUTPUT_SETTINGS_SQL, output_setting_values
@@ -162,7 +162,8 @@ def reseed() -> None:
 def tm_world(tm_database: Layout) -> Iterator[World]:
     """Seed the target, and clone it into a snapshot branch (once per module)."""
     reseed()
-    provider = LocalProvider(owner_url(), secret=os.environ["SECRET_KEY"])
+    # Branched as the console's maintenance role, as the snapshot job does.
+    provider = LocalProvider(tm_database.url(MAINTENANCE_ROLE), secret=os.environ["SECRET_KEY"])
     branch = provider.create_branch(snapshot_name(datetime.now(UTC)))
     yield World(branch.id, branch.name, provider)
     provider.delete_branch(branch.id)

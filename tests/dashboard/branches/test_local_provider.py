@@ -12,12 +12,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from core.embedded import OWNER_ROLE
+from core.branch_roles import BRANCH_ROLE_COMMENT, ROLE_SCHEMA
+from core.embedded import AUDIT_OWNER_ROLE, MAINTENANCE_ROLE, OWNER_ROLE
 from dashboard.branches.local_provider import LocalProvider, branch_database_name
 from dashboard.branches.provider import READY, BranchError, BranchInfo
 from dashboard.branches.server_address import ServerAddress
 from tests.pgbouncer import PgBouncer, leftover_settings
-from tests.pgplugin import running_layout
+from tests.pgplugin import console_roles_on, running_layout
 
 
 def _superuser(dbname: str = "postgres") -> psycopg.Connection:
@@ -31,7 +32,8 @@ SECRET = "local-provider-test-secret"
 @pytest.fixture
 def source_database():
     """A database owned by the target role with a table of rows and a `django` schema, that
-    only its owner may connect to (like the layout's own database)."""
+    only its owner and the console's roles may connect to (like the layout's own database):
+    branches are made as the maintenance role, with the branch roles' functions."""
     name = f"lp_{secrets.token_hex(4)}"
     with _superuser() as conn:
         conn.execute(
@@ -50,6 +52,7 @@ def source_database():
         conn.execute("CREATE INDEX lp_orders_total ON lp_orders (total)")
         conn.execute("CREATE SCHEMA django")
         conn.execute("CREATE TABLE django.console_only (id int)")
+    console_roles_on(name)
     yield name
     with _superuser() as conn:
         rows = conn.execute(
@@ -71,9 +74,13 @@ def _role_exists(role: str) -> bool:
         return bool(conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone())
 
 
+def _maintenance_url(dbname: str) -> str:
+    return running_layout().url(MAINTENANCE_ROLE, dbname)
+
+
 @pytest.fixture
 def provider(source_database) -> LocalProvider:
-    return LocalProvider(running_layout().url(OWNER_ROLE, source_database), secret=SECRET)
+    return LocalProvider(_maintenance_url(source_database), secret=SECRET)
 
 
 def _count(url: str, query: str) -> int:
@@ -107,8 +114,9 @@ def test_clone_copies_data_while_another_session_holds_the_source_open(provider,
     assert any("pg_dump | pg_restore" in line for line in lines)
     assert any("ready" in line for line in lines)
     # No password in the progress lines.
-    password = running_layout().passwords[OWNER_ROLE]
-    assert not any(password in line for line in lines)
+    for role in (OWNER_ROLE, MAINTENANCE_ROLE):
+        password = running_layout().passwords[role]
+        assert not any(password in line for line in lines)
 
 
 def test_schema_only_branch_has_tables_but_no_rows(provider):
@@ -125,7 +133,7 @@ def test_expiry_is_stored_with_the_branch_and_listed(provider, source_database):
     listed = {branch.name: branch for branch in provider.list_branches()}
     assert listed["later"].expires_at == expires
     # The list is read from the server alone: a fresh provider object sees the same.
-    fresh = LocalProvider(running_layout().url(OWNER_ROLE, source_database), secret=SECRET)
+    fresh = LocalProvider(_maintenance_url(source_database), secret=SECRET)
     assert fresh.get_branch(listed["later"].id).expires_at == expires
     assert provider.expired_branches(now=expires + timedelta(seconds=1))[0].name == "later"
     assert provider.expired_branches(now=expires - timedelta(seconds=1)) == []
@@ -183,7 +191,17 @@ def test_an_existing_name_is_refused(provider):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "Upper", "under_score", "-dash-first", "dash-last-", "semi;colon", "x" * 41, "a b"],
+    [
+        "",
+        "Upper",
+        "under_score",
+        "-dash-first",
+        "dash-last-",
+        "semi;colon",
+        "x" * 41,
+        "a b",
+        "nl\n",
+    ],
 )
 def test_bad_names_are_refused_before_anything_is_created(provider, name):
     before = provider.list_branches()
@@ -325,9 +343,9 @@ def test_the_password_is_derived_never_stored_and_changes_with_the_role(provider
     branch = provider.create_branch("derived", schema_only=True)
     first = provider.connection_urls(branch.id).direct
     # Stateless: a fresh provider derives the same password; another SECRET_KEY does not.
-    again = LocalProvider(running_layout().url(OWNER_ROLE, source_database), secret=SECRET)
+    again = LocalProvider(_maintenance_url(source_database), secret=SECRET)
     assert again.connection_urls(branch.id).direct == first
-    other_key = LocalProvider(running_layout().url(OWNER_ROLE, source_database), secret="x")
+    other_key = LocalProvider(_maintenance_url(source_database), secret="x")
     assert other_key.connection_urls(branch.id).direct != first
     # A reset keeps the role and its password; the same name made again gets a new one.
     provider.reset_branch(branch.id)
@@ -356,6 +374,68 @@ def test_a_role_of_the_same_name_made_elsewhere_is_refused_and_kept(provider, so
     assert "taken" not in {b.name for b in provider.list_branches()}
 
 
+# ---- the branch's role is made by functions: the maintenance role has no CREATEROLE -----------
+
+
+def test_branches_are_made_by_a_maintenance_role_that_cannot_reach_the_audit_owner(provider):
+    branch = provider.create_branch("no-createrole", schema_only=True)
+    provider.reset_branch(branch.id)
+    provider.delete_branch(branch.id)
+    assert not _role_exists(branch.id)
+    with _superuser() as conn:
+        row = conn.execute(
+            "SELECT r.rolcreaterole, pg_has_role(r.oid, %s, 'MEMBER') "
+            "FROM pg_roles AS r WHERE r.rolname = %s",
+            (AUDIT_OWNER_ROLE, MAINTENANCE_ROLE),
+        ).fetchone()
+    assert row == (False, False)
+
+
+def test_a_role_marked_as_a_branchs_but_given_more_is_refused_and_kept(provider, source_database):
+    """The client trusts the mark; the functions look at the role itself."""
+    role = f"{source_database}__br__marked"
+    with _superuser() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                sql.Identifier(role), sql.Literal(BRANCH_ROLE_COMMENT)
+            )
+        )
+    with pytest.raises(BranchError, match=r"refused to manage role .*not made by the console"):
+        provider.create_branch("marked", schema_only=True)
+    assert _role_exists(role)  # the clean-up after the failure kept it too
+    assert "marked" not in {b.name for b in provider.list_branches()}
+
+
+def test_without_the_functions_a_branch_is_refused_with_what_to_run(provider, source_database):
+    with _superuser(source_database) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(ROLE_SCHEMA)))
+    with pytest.raises(BranchError, match=f"functions of schema {ROLE_SCHEMA}, which this"):
+        provider.create_branch("no-functions", schema_only=True)
+    assert not _role_exists(f"{source_database}__br__no-functions")
+
+
+def test_a_maintenance_role_not_allowed_the_functions_is_told_what_it_needs(
+    provider, source_database
+):
+    with _superuser(source_database) as conn:
+        conn.execute(
+            sql.SQL("REVOKE EXECUTE ON FUNCTION {}.create_branch_role(text) FROM {}").format(
+                sql.Identifier(ROLE_SCHEMA), sql.Identifier(MAINTENANCE_ROLE)
+            )
+        )
+    with pytest.raises(BranchError, match=f"EXECUTE on the functions of schema {ROLE_SCHEMA}"):
+        provider.create_branch("not-allowed", schema_only=True)
+
+
+def test_the_functions_are_not_copied_into_a_branch(provider, source_database):
+    branch = provider.create_branch("copy", schema_only=True)
+    url = provider.connection_urls(branch.id).direct
+    query = f"SELECT count(*) FROM pg_namespace WHERE nspname = '{ROLE_SCHEMA}'"
+    assert _count(url, query) == 0
+    assert _count(_maintenance_url(source_database), query) == 1
+
+
 def test_a_branch_without_a_role_of_its_own_reveals_nothing(provider, source_database):
     branch = provider.create_branch("legacy", schema_only=True)
     with _superuser() as conn:  # as a branch made before branches had their own role
@@ -368,10 +448,12 @@ def test_a_branch_without_a_role_of_its_own_reveals_nothing(provider, source_dat
 
 
 def test_maintenance_leaves_no_setting_on_pooled_server_connections(source_database):
-    password = running_layout().passwords[OWNER_ROLE]
-    with PgBouncer(running_layout().port, {OWNER_ROLE: password}) as bouncer:
-        pooled = LocalProvider(bouncer.url(OWNER_ROLE, password, source_database), secret=SECRET)
-        source = bouncer.url(OWNER_ROLE, password, source_database)
+    password = running_layout().passwords[MAINTENANCE_ROLE]
+    with PgBouncer(running_layout().port, {MAINTENANCE_ROLE: password}) as bouncer:
+        pooled = LocalProvider(
+            bouncer.url(MAINTENANCE_ROLE, password, source_database), secret=SECRET
+        )
+        source = bouncer.url(MAINTENANCE_ROLE, password, source_database)
         assert leftover_settings(source) == {}
         seen: dict[str, dict[str, str]] = {}
 
@@ -379,7 +461,9 @@ def test_maintenance_leaves_no_setting_on_pooled_server_connections(source_datab
         seen["list"] = leftover_settings(source)
         branch = pooled.create_branch("pooled")
         seen["create"] = leftover_settings(source)
-        seen["create (branch)"] = leftover_settings(bouncer.url(OWNER_ROLE, password, branch.id))
+        seen["create (branch)"] = leftover_settings(
+            bouncer.url(MAINTENANCE_ROLE, password, branch.id)
+        )
         pooled.connection_urls(branch.id)
         seen["reveal"] = leftover_settings(source)
         assert pooled.schema_diff(branch.id) == ""

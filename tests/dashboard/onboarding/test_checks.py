@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 from django.core.management import call_command
@@ -60,6 +61,7 @@ def test_the_prepared_database_passes_what_the_setup_does(settings):
         "pg_stat_statements is loaded",
         "pg_stat_statements is created",
         "the console reads as a reader",
+        "no role the console logs in as may create roles",
         "every role's statements and sessions are visible",
         "pg_stat_statements_reset is granted",
         "cancel and terminate (admins, Activity page)",
@@ -127,7 +129,7 @@ def test_branches_need_createdb_locally_and_credentials_on_neon(settings, monkey
         found, maintenance=dataclasses.replace(found.maintenance, createdb=False)
     )
     local = checks.branches_possible(facts)
-    fix = 'ALTER ROLE "schemadesk_maintenance" CREATEDB CREATEROLE;'
+    fix = 'ALTER ROLE "schemadesk_maintenance" CREATEDB NOCREATEROLE;'
     assert local.status == BAD and fix in local.fix
     settings.BRANCH_PROVIDER = "neon"
     settings.NEON_PROJECT_ID = ""
@@ -137,6 +139,112 @@ def test_branches_need_createdb_locally_and_credentials_on_neon(settings, monkey
     settings.NEON_PROJECT_ID = "p-1"
     monkeypatch.setenv("NEON_API_KEY", "k")
     assert checks.branches_possible(facts).status == OK
+
+
+# ---- no login may create roles (on PostgreSQL 15 they could grant the audit owner) ------------
+
+
+@pytest.mark.parametrize(
+    ("role", "variable"),
+    [
+        ("schemadesk", "DATABASE_URL"),
+        ("schemadesk_reader", "TARGET_DATABASE_URL"),
+        ("schemadesk_readonly", "TARGET_READONLY_DATABASE_URL"),
+        ("schemadesk_maintenance", "TARGET_MAINTENANCE_DATABASE_URL"),
+        ("todo_app", "TARGET_WRITE_DATABASE_URL"),
+        ("todo_owner", "MIGRATIONS_APPLY_DATABASE_URL"),
+    ],
+)
+def test_a_login_with_createrole_is_flagged_with_the_fix(settings, monkeypatch, role, variable):
+    from dashboard.target import migrations_apply_url
+
+    settings.TARGET = {**settings.TARGET, "APPLY_URL_VAR": "MIGRATIONS_APPLY_DATABASE_URL"}
+    monkeypatch.setenv("QT_WRITE_URL", os.environ["TARGET_WRITE_DATABASE_URL"])
+    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "URL_VAR": "QT_WRITE_URL"}
+    assert "todo_owner" in (migrations_apply_url() or "")
+    assert checks.no_login_creates_roles(checks.target_facts()).status == OK
+    as_superuser(f"ALTER ROLE {role} CREATEROLE")
+    try:
+        flagged = checks.no_login_creates_roles(checks.target_facts())
+        assert flagged.status == BAD
+        assert f"{role} ({variable}) has CREATEROLE" in flagged.found
+        assert "schemadesk_audit included" in flagged.found
+        fix = f"ALTER ROLE {role} NOCREATEROLE;"
+        assert fix in flagged.fix
+        as_superuser(fix)  # the fix, run as printed
+        assert checks.no_login_creates_roles(checks.target_facts()).status == OK
+    finally:
+        as_superuser(f"ALTER ROLE {role} NOCREATEROLE")
+
+
+def test_a_login_that_may_act_as_a_role_with_createrole_is_flagged():
+    as_superuser("CREATE ROLE qt_creator NOLOGIN CREATEROLE")
+    as_superuser("GRANT qt_creator TO schemadesk_reader")
+    try:
+        flagged = checks.no_login_creates_roles(checks.target_facts())
+        assert flagged.status == BAD
+        assert "schemadesk_reader (TARGET_DATABASE_URL) may act as qt_creator" in flagged.found
+        assert "REVOKE qt_creator FROM schemadesk_reader;" in flagged.fix
+    finally:
+        as_superuser("DROP ROLE qt_creator")
+    assert checks.no_login_creates_roles(checks.target_facts()).status == OK
+
+
+@pytest.mark.parametrize(
+    ("breach", "undo", "found"),
+    [
+        (
+            "GRANT schemadesk_role_admin TO todo_owner",
+            "REVOKE schemadesk_role_admin FROM todo_owner",
+            "schemadesk_role_admin, which create_branch_role runs as, is a member of a role or "
+            "has a member",
+        ),
+        (
+            "GRANT schemadesk_audit TO schemadesk_role_admin",
+            "REVOKE schemadesk_audit FROM schemadesk_role_admin",
+            "is a member of a role or has a member",
+        ),
+        (
+            "ALTER ROLE schemadesk_role_admin LOGIN",
+            "ALTER ROLE schemadesk_role_admin NOLOGIN",
+            "schemadesk_role_admin, which drop_branch_role runs as, can log in",
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION schemadesk_roles.create_branch_role(text) TO PUBLIC",
+            "REVOKE EXECUTE ON FUNCTION schemadesk_roles.create_branch_role(text) FROM PUBLIC",
+            "PUBLIC may execute create_branch_role too",
+        ),
+        (
+            "ALTER FUNCTION schemadesk_roles.drop_branch_role(text) SECURITY INVOKER",
+            "ALTER FUNCTION schemadesk_roles.drop_branch_role(text) SECURITY DEFINER",
+            "drop_branch_role does not run as a role with CREATEROLE",
+        ),
+    ],
+)
+def test_branch_role_functions_that_could_be_turned_around_are_flagged(breach, undo, found):
+    assert checks.branches_possible(checks.target_facts()).status == OK
+    as_superuser(breach)
+    try:
+        flagged = checks.branches_possible(checks.target_facts())
+    finally:
+        as_superuser(undo)
+    assert flagged.status == BAD and found in flagged.found, flagged
+    assert checks.branches_possible(checks.target_facts()).status == OK
+
+
+def test_branches_without_the_functions_say_what_to_run():
+    revoke = (
+        "REVOKE EXECUTE ON FUNCTION schemadesk_roles.set_branch_role_password(text, text) "
+        "FROM schemadesk_maintenance"
+    )
+    as_superuser(revoke)
+    try:
+        flagged = checks.branches_possible(checks.target_facts())
+    finally:
+        as_superuser(revoke.replace("REVOKE", "GRANT").replace("FROM", "TO"))
+    assert flagged.status == BAD
+    assert "may not call the functions of schema schemadesk_roles" in flagged.found
+    assert "README's setup by hand" in flagged.fix
 
 
 def test_a_console_reading_as_the_owner_is_told_to_use_a_reader(settings):

@@ -1,4 +1,6 @@
-"""`connect`'s database work on the test cluster: the console's database admits its roles only."""
+"""`connect`'s database work on the test cluster: the console's database admits its roles only;
+the maintenance role makes branches' roles through the functions of core/branch_roles.py and has
+no CREATEROLE, also after an older setup."""
 
 from __future__ import annotations
 
@@ -8,9 +10,21 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from dashboard.onboarding.provision import ConsolePlan, Outcome, Server, prepare_console
+from core.branch_roles import ROLE_SCHEMA
+from core.embedded import OWNER_ROLE, database_url
+from dashboard.branches.local_roles import scram_verifier
+from dashboard.onboarding.provision import (
+    ConsolePlan,
+    Outcome,
+    Server,
+    prepare_console,
+    prepare_target,
+)
+from tests.dashboard.history.conftest import create_owned_database, drop_database_and_branches
 from tests.dashboard.queries.conftest import as_superuser, superuser_url
+from tests.pgplugin import running_layout
 
 
 @pytest.fixture
@@ -88,3 +102,95 @@ def test_a_role_that_may_not_create_them_gets_the_revoke_in_the_script(names):
     grant = script.index(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}", "{stranger}";')
     assert script.index(f'CREATE ROLE "{role}" LOGIN PASSWORD') < create < revoke < grant
     assert not as_superuser("SELECT 1 FROM pg_database WHERE datname = %s", [database])
+
+
+# ---- the maintenance role: branches' roles by functions, never CREATEROLE -------------------
+
+
+def _superuser(dbname: str) -> psycopg.Connection:
+    return psycopg.connect(database_url(os.environ["PG_SUPERUSER_URL"], dbname), autocommit=True)
+
+
+@pytest.fixture
+def console() -> Iterator[tuple[ConsolePlan, Server]]:
+    """A console of its own (roles qt_desk_…_reader, _readonly, _maintenance) and a target
+    database owned by the layout's owner; all dropped afterwards."""
+    plan = ConsolePlan(
+        role=f"qt_desk_{secrets.token_hex(3)}",
+        password="",
+        database="",
+        in_target=True,
+        readonly_password=secrets.token_urlsafe(12),
+        reader_password=secrets.token_urlsafe(12),
+        maintenance_password=secrets.token_urlsafe(12),
+    )
+    database = create_owned_database("prov")
+    yield plan, Server(running_layout().url(OWNER_ROLE, database))
+    drop_database_and_branches(database)  # their grants went with it
+    with _superuser("postgres") as conn:
+        for role in (plan.reader_role, plan.readonly_role, plan.maintenance_role):
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _maintenance_state(plan: ConsolePlan, dbname: str) -> tuple[bool, bool]:
+    """Return (has CREATEROLE, may call create_branch_role) of the plan's maintenance role."""
+    with _superuser(dbname) as conn:
+        row = conn.execute(
+            "SELECT r.rolcreaterole, has_function_privilege(r.oid, p.oid, 'EXECUTE') "
+            "FROM pg_roles AS r "
+            "LEFT JOIN pg_proc AS p ON p.oid = to_regprocedure(%s) "
+            "WHERE r.rolname = %s",
+            (f"{ROLE_SCHEMA}.create_branch_role(text)", plan.maintenance_role),
+        ).fetchone()
+    assert row is not None
+    return bool(row[0]), bool(row[1])
+
+
+def _prepare(plan: ConsolePlan, target: Server) -> Outcome:
+    outcome = Outcome()
+    admin = Server(os.environ["PG_SUPERUSER_URL"])
+    prepare_target(admin, target, plan, outcome, local_branches=True)
+    assert not outcome.pending, outcome.script()
+    return outcome
+
+
+def test_the_maintenance_role_gets_the_functions_and_no_createrole(console):
+    plan, target = console
+    _prepare(plan, target)
+    assert _maintenance_state(plan, target.dbname) == (False, True)
+    # It makes a branch's role through them, logged in with the password connect wrote.
+    role = f"{target.dbname}__br__qt-prov"
+    url = target.with_login(plan.maintenance_role, plan.maintenance_password, target.dbname)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"SELECT {ROLE_SCHEMA}.create_branch_role(%s)", (role,))
+            conn.execute(
+                f"SELECT {ROLE_SCHEMA}.set_branch_role_password(%s, %s)",
+                (role, scram_verifier("pw")),
+            )
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"CREATE ROLE {target.dbname}__br__qt_direct")
+    finally:
+        with _superuser("postgres") as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_an_older_setup_is_brought_up_to_date_when_connect_runs_again(console):
+    """Made before the functions (CREATEROLE, no functions), the role logs in already: connect
+    does not make it again, yet takes CREATEROLE and makes the functions."""
+    plan, target = console
+    _prepare(plan, target)
+    with _superuser(target.dbname) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(ROLE_SCHEMA)))
+        conn.execute(
+            sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(plan.maintenance_role))
+        )
+    assert _maintenance_state(plan, target.dbname) == (True, False)
+
+    again = _prepare(plan, target)
+    assert f"role {plan.maintenance_role} logs in (password from the .env file)" in again.done
+    assert any("without CREATEROLE" in line for line in again.done), again.done
+    assert _maintenance_state(plan, target.dbname) == (False, True)
+
+    third = _prepare(plan, target)  # up to date: nothing to do
+    assert not any("without CREATEROLE" in line for line in third.done), third.done
