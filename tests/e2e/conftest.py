@@ -55,7 +55,8 @@ def browser() -> Iterator[object]:
 def page(browser, live_server) -> Iterator[object]:
     """A fresh browser page (not logged in); `page.base_url` is the live server."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
-    context.set_default_timeout(10_000)
+    # A ceiling, not a measure: on a loaded 2-core machine a page can take seconds.
+    context.set_default_timeout(30_000)
     new_page = context.new_page()
     new_page.base_url = live_server.url
     yield new_page
