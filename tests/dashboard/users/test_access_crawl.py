@@ -1,5 +1,11 @@
 """Every look at end-users' data has a reason and exactly one audit event: a crawl over every
-data URL shape, as a support operator, for user-owned tables and for lookup tables.
+route that can show end-users' rows, for user-owned tables and for lookup tables.
+
+The routes come from the URL resolver. Each is classified in ROUTES: it shows end-users' rows
+(then the crawl has a look at it, with the one event it must write: in the shop below, or in
+the time machine's world for the comparison, row changes and a change's event), or it does
+not (with why; checked by requesting it with every reason given: no end-user's text appears
+and no look is recorded). A new route fails test_every_route_is_classified until it is placed.
 
 The shop schema (conftest.py) has ust_accounts as the users table. This module adds:
 
@@ -14,21 +20,32 @@ import html
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
+from unittest.mock import ANY
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.http import StreamingHttpResponse
+from django.test import Client
+from django.urls import resolve, reverse
 from django.utils import timezone
 
 from dashboard.audit.models import AuditEvent
+from dashboard.home.views import LINES
 from dashboard.schema import reflection as refl
+from dashboard.target_write import INTENT
 from dashboard.users import access, gate
 from dashboard.users.ownership import forget_ownership_map
 from tests.conftest import _client_for
+from tests.dashboard.changes.test_row_edits import confirm, edit_url, open_form, post
+from tests.dashboard.queries.conftest import queryid_of
+from tests.dashboard.tm_world import ALICE, ALICE_TASKS, World, target
 from tests.dashboard.users.conftest import owner_url, target_rows
+from tests.request_fuzz import routes
 
 pytestmark = pytest.mark.usefixtures("shop", "lookup_tables")
 
@@ -93,10 +110,15 @@ def body_of(response) -> str:
     return response.content.decode()
 
 
-def visit(client, url: str, **headers) -> tuple[object, str, list[AuditEvent]]:
-    """GET `url`; return the response, its whole body and the audit events it added."""
+def visit(
+    client, url: str, method: str = "GET", data: dict | None = None, **headers
+) -> tuple[object, str, list[AuditEvent]]:
+    """GET (or POST) `url`; return the response, its whole body and the audit events it added."""
     last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    response = client.get(url, **headers)
+    if method == "POST":
+        response = client.post(url, data or {}, **headers)
+    else:
+        response = client.get(url, **headers)
     body = body_of(response)
     return response, body, list(AuditEvent.objects.filter(pk__gt=last).order_by("pk"))
 
@@ -106,10 +128,116 @@ def event_of(event: AuditEvent) -> dict:
         "action": event.action,
         "reason": event.reason,
         "subject": event.subject_user,
-        "tables": event.tables,
+        "tables": sorted(event.tables),
         "detail": event.detail,
         "operator": event.operator_name,
     }
+
+
+# -- every route, classified -----------------------------------------------------------------------
+SHOP = "shows end-users' rows: a look of the shop crawl (shop_looks)"
+TIME_MACHINE = "shows end-users' rows: a look of the time machine's crawl (time_machine_looks)"
+ROUTES: dict[str, str] = {
+    "login": "the login form",
+    "logout": "logs out",
+    "healthz": "the databases' status",
+    "home": "the Overview: states and counts of the database, no row",
+    "overview_line": "one line of the Overview",
+    "health_check_start": "starts a job that measures the database (POST)",
+    "setup_checks": "the setup checklist: roles, grants, extensions",
+    "job_detail": "a job's progress and formatted result (counts, sizes, revision ids)",
+    "schema:tables": "the catalog: tables, estimated rows, sizes",
+    "schema:diagram": "the catalog, drawn",
+    "schema:erd": "the catalog, drawn",
+    "schema:table_erd": "the catalog, drawn",
+    "schema:table": "one table's catalog: columns, constraints, indexes, policies",
+    "data:index": "the table picker: names, estimated rows, sizes",
+    "data:list": SHOP,
+    "data:count": SHOP,
+    "data:row": SHOP,
+    "data:export": SHOP,
+    "history:index": "the Alembic project's revisions and the database's state",
+    "history:revision": "a revision's source, SQL and review",
+    "history:revision_regenerate": "makes a revision's SQL again (POST)",
+    "history:trials": "the list of trial runs",
+    "history:trial_start": "starts a trial run (POST)",
+    # Alembic's output on a throw-away branch; a migration that prints rows would show them
+    # there (engineers only, not a look at the target).
+    "history:trial": "a trial run's steps and Alembic's output on its branch",
+    "history:apply": "applies the pending revisions as a job (POST)",
+    "branches:list": "branches: names, states, sizes",
+    "branches:create": "the new-branch form",
+    "branches:job": "a branch job's progress",
+    "branches:detail": "a branch's state and connection strings (password hidden)",
+    "branches:reveal": "a branch role's password (audited as a reveal)",
+    "branches:diff": "the schema difference with the parent",
+    "branches:delete": "the confirmation, then a job",
+    "branches:reset": "the confirmation, then a job",
+    "queries:statements": "statement statistics; texts as recorded, values as $n",
+    "queries:indexes": "index statistics and suggestions",
+    "queries:activity": "sessions and their statements (values masked for viewers)",
+    "queries:signal": "the cancel/terminate confirmation",
+    "queries:health": "health figures and their history",
+    "queries:snapshots": "the statistics' snapshots",
+    "queries:reset": "the reset confirmation",
+    "queries:statement": "a statement's statistics and recorded text (values as $n)",
+    "queries:explain": "a plain EXPLAIN: estimates, the statement does not run",
+    "queries:explain_analyze": SHOP,  # the row counts it reports answer questions about rows
+    "queries:hypothetical": "plans with hypothetical indexes: estimates",
+    "users:find": SHOP,
+    "users:reason": "the reason form",
+    "users:ownership": "each table's path to the users table",
+    "users:isolation": "tables without RLS or owner index, and counts of orphaned rows",
+    "users:compare": TIME_MACHINE,
+    "users:compare_as_of": "finds or makes the branch of a time, then redirects (POST)",
+    "users:compare_discard": "deletes the point-in-time branch (POST)",
+    "users:restore": TIME_MACHINE,
+    "users:row_edit": TIME_MACHINE,
+    "users:row_add": TIME_MACHINE,
+    "users:row_delete": TIME_MACHINE,
+    "users:detail": SHOP,
+    "users:export": SHOP,
+    "users:forget": "forgets the reason for one end-user (POST)",
+    "audit:events": "the audit trail's events (a row change's rows only on its own page)",
+    "audit:export": "the audit trail as CSV (counts of a row change's rows, not the rows)",
+    "audit:event": TIME_MACHINE,  # a row change's event shows its rows before and after
+    "audit:revert": TIME_MACHINE,
+}
+
+
+def crawled_in(world: str) -> set[str]:
+    return {name for name, why in ROUTES.items() if why == world}
+
+
+def test_every_route_is_classified():
+    """A new route must say whether it shows end-users' rows (then the crawl has a look at it,
+    with the event it writes) or not: the resolver's routes and ROUTES are the same set."""
+    names = {route.name for route in routes()}
+    unclassified = sorted(names - set(ROUTES))
+    assert not unclassified, (
+        f"routes not classified in ROUTES: {unclassified}. Shows end-users' rows: add a look "
+        "with its expected event (shop_looks or time_machine_looks); does not: say why."
+    )
+    assert not set(ROUTES) - names, f"ROUTES names routes that are gone: {set(ROUTES) - names}"
+
+
+@dataclass(frozen=True)
+class Look:
+    """One request that shows end-users' rows, and the one audit event it must write."""
+
+    url: str
+    how: str  # "full" page or "htmx" part
+    expected: dict
+    method: str = "GET"
+    data: dict = field(default_factory=dict)
+    operator: str = "support"
+
+    @property
+    def route(self) -> str:
+        return resolve(urlsplit(self.url).path).view_name
+
+    def visit(self, client) -> tuple[object, str, list[AuditEvent]]:
+        return visit(client, self.url, self.method, self.data, **headers(self.how))
 
 
 # -- the expected events, from the database ------------------------------------------------------
@@ -372,20 +500,60 @@ def headers(how: str) -> dict[str, str]:
     return dict(HTMX) if how == "htmx" else {}
 
 
-# -- the crawl -----------------------------------------------------------------------------------
-def test_without_a_reason_no_page_shows_end_user_rows_or_writes_an_event(support_client):
-    urls = {
-        **expected_events(),
-        "/data/ust_orders/count/?f.eq.account_id=acc_alice&x=1": ("htmx", {}),
+RECORDED = "SELECT count(*) FROM ust_orders WHERE account_id = $1"
+
+
+@pytest.fixture
+def recorded_statement() -> int:
+    """A statement over end-users' rows, recorded by pg_stat_statements; return its queryid."""
+    with psycopg.connect(owner_url(), autocommit=True) as conn:
+        conn.execute(RECORDED.replace("$1", "%s"), ("acc_nobody",))
+    return queryid_of(RECORDED)
+
+
+def shop_looks(queryid: int) -> list[Look]:
+    """Return the shop's looks: support's pages and exports, an engineer's EXPLAIN ANALYZE."""
+    looks = [Look(url, how, expected) for url, (how, expected) in expected_events().items()]
+    analyzed = {  # its row counts answer "how many orders has acc_alice?"
+        "action": "queries.explain_analyze",
+        "reason": BROWSING_REASON,
+        "subject": "",
+        "tables": ["ust_orders"],
+        "detail": {
+            "queryid": queryid,
+            "ok": True,
+            "execution_ms": ANY,
+            "values": {"$1": "acc_alice"},  # what was typed, like a list's filters
+        },
+        "operator": "eve-engineer",
     }
-    for url, (how, _) in urls.items():
-        response, body, events = visit(support_client, url, **headers(how))
+    url = reverse("queries:explain_analyze", args=[queryid])
+    data = {"mode": "analyze", "p1": "acc_alice"}
+    return [*looks, Look(url, "htmx", analyzed, "POST", data, "engineer")]
+
+
+@pytest.fixture
+def clients(support_client, engineer_client) -> dict[str, Client]:
+    return {"support": support_client, "engineer": engineer_client}
+
+
+# -- the crawl -----------------------------------------------------------------------------------
+def test_without_a_reason_no_page_shows_end_user_rows_or_writes_an_event(
+    clients, recorded_statement
+):
+    looks = [
+        *shop_looks(recorded_statement),
+        Look("/data/ust_orders/count/?f.eq.account_id=acc_alice&x=1", "htmx", {}),
+    ]
+    for look in looks:
+        response, body, events = look.visit(clients[look.operator])
+        url = look.url
         assert events == [], url
         for text in END_USER_DATA:
             assert text not in body, (url, text)
-        if url.startswith("/users/u/") and how == "full":
+        if url.startswith("/users/u/") and look.how == "full":
             assert response.status_code == 200 and 'name="reason"' in body  # the gate itself
-        elif how == "htmx":
+        elif look.how == "htmx":
             assert response.status_code == 200 and not body, url
             assert response["HX-Redirect"].startswith(("/users/reason/", "/users/u/")), url
         else:
@@ -398,15 +566,18 @@ def give_reasons(client) -> None:
     assert client.post("/users/u/acc_alice/", {"reason": ALICE_REASON}).status_code == 302
 
 
-def test_each_look_at_end_user_rows_writes_exactly_its_event(support_client):
-    give_reasons(support_client)
-    for url, (how, expected) in expected_events().items():
-        response, body, events = visit(support_client, url, **headers(how))
-        assert response.status_code == 200, (url, body[:300])
-        assert [event_of(event) for event in events] == [expected], url
-        assert "secret-alice" not in body, url  # masked columns stay masked
+def test_each_look_at_end_user_rows_writes_exactly_its_event(clients, recorded_statement):
+    for client in clients.values():
+        give_reasons(client)
+    looks = shop_looks(recorded_statement)
+    assert {look.route for look in looks} == crawled_in(SHOP), "a route of SHOP has no look"
+    for look in looks:
+        response, body, events = look.visit(clients[look.operator])
+        assert response.status_code == 200, (look.url, body[:300])
+        assert [event_of(event) for event in events] == [look.expected], look.url
+        assert "secret-alice" not in body, look.url  # masked columns stay masked
         for event in events:
-            assert "secret-alice" not in json.dumps(event.detail), url
+            assert "secret-alice" not in json.dumps(event.detail), look.url
 
 
 def count_link(body: str) -> str:
@@ -548,3 +719,175 @@ def test_with_the_reason_optional_looks_are_still_recorded(support_client, setti
     assert [(event.action, event.reason, event.subject_user) for event in events] == [
         ("data.list", "", "acc_alice")
     ]
+
+
+# -- the routes that show no end-user's rows show none, with every reason given -------------------
+SHOWN_NOWHERE = (
+    *END_USER_DATA,
+    "Asked for an invoice",
+    "Left behind by a deleted account",
+    "carol@example.org",
+)
+LOOK_ACTIONS = ("data.", "user.", "queries.explain_analyze", "audit.view_change")
+
+
+def sample_url(route, queryid: int) -> str:
+    """Return a URL of `route` with the shop's values for its path parameters."""
+    values = {
+        "table": "ust_orders",
+        "name": "ust_orders",
+        "subject": "acc_alice",
+        "queryid": str(queryid),
+        "key": next(iter(LINES)),
+        "how": "cancel",
+        "revision_id": "0001",
+        "branch_id": "main",
+    }
+    return reverse(route.name, kwargs={name: values.get(name, "1") for name, _ in route.converters})
+
+
+def test_the_routes_said_to_show_no_end_user_rows_show_none(admin_client, recorded_statement):
+    give_reasons(admin_client)  # so that a misclassified page would show its rows
+    for route in routes():
+        if ROUTES.get(route.name) in (SHOP, TIME_MACHINE):
+            continue
+        url = sample_url(route, recorded_statement)
+        response, body, events = visit(admin_client, url)
+        assert response.status_code < 500, url
+        for text in SHOWN_NOWHERE:
+            assert text not in body, (route.name, url, text)
+        looks = [event.action for event in events if event.action.startswith(LOOK_ACTIONS)]
+        assert looks == [], (route.name, url)
+
+
+# -- the time machine's world: the comparison, row changes and a change's event ------------------
+TM_TEXT = ("Alice task", "tm_alice@example.com", "My tasks are gone", "Called support")
+TM_REASON = "SUP-300 alice's tasks vanished"
+EDITED = ALICE_TASKS[2]
+KEPT = ALICE_TASKS[3]
+
+
+def add_form(client: Client) -> dict[str, str]:
+    """Return a filled-in form adding a task for Alice (the defaults left to the database)."""
+    data = open_form(client, f"/users/u/{ALICE}/rows/tasks/add/")
+    data.update({"v.title": "Added by support", "default.id": "1", "default.created_at": "1"})
+    data.update({"default.updated_at": "1", "default.completed": "1", "default.priority": "1"})
+    data.update({"default.tags": "1", "null.due_date": "1", "null.description": "1"})
+    data.update({"null.recurrence": "1"})
+    data.pop("step", None)
+    return data
+
+
+def a_change_and_a_loss(operator_factory) -> AuditEvent:
+    """Make the world of the ticket: another admin edited a task of Alice's (its audited
+    write is returned), and two of her tasks were deleted since the branch was made."""
+    other = _client_for(operator_factory("ann-admin", "admin"))
+    assert other.post(f"/users/u/{ALICE}/", {"reason": "SUP-299 fix a title"}).status_code == 302
+    url = edit_url("tasks", EDITED)
+    data = open_form(other, url)
+    data["v.title"] = "Changed by support"
+    assert post(other, url, confirm(other, url, data), "apply").status_code == 200
+    target("DELETE FROM tasks WHERE id = ANY(%s)", (list(ALICE_TASKS[:2]),))
+    return AuditEvent.objects.get(action=INTENT)
+
+
+def time_machine_looks(world: World, intent: AuditEvent, add: dict[str, str]) -> list[Look]:
+    """Return the admin's looks at Alice's rows in the comparison, row changes and events."""
+    for_alice = {"reason": TM_REASON, "subject": ALICE, "operator": "ada-admin"}
+    branch = {"branch_id": world.branch_id, "branch_name": world.branch_name}
+    compare = f"/users/u/{ALICE}/compare/?branch={world.branch_id}"
+    deleted = [{"id": str(key)} for key in ALICE_TASKS[:2]]
+    counts = {"deleted": 2, "added": 0, "changed": 1, "capped": False, "timed_out": False}
+
+    def preview(kind: str, keys: list[dict], count: int | None = None) -> dict:
+        """The look a change's preview is: its SQL carries the rows' values."""
+        rows = {"count": len(keys) if count is None else count, "keys": keys}
+        return {
+            **for_alice,
+            "action": "user.change_preview",
+            "tables": ["tasks"],
+            "detail": {"kind": kind, "rows": rows},
+        }
+
+    row = f"/users/u/{ALICE}/rows/tasks"
+    return [
+        Look(
+            compare,
+            "full",
+            {
+                **for_alice,
+                "action": "user.compare",
+                "tables": ["conversations", "messages", "tasks", "tm_notes", "users"],
+                "detail": {**branch, "counts": {"tasks": counts}},
+            },
+        ),
+        Look(
+            compare + "&table=tasks&kind=deleted",
+            "htmx",
+            {
+                **for_alice,
+                "action": "user.compare",
+                "tables": ["tasks"],
+                "detail": {**branch, "kind": "deleted", "rows": {"count": 2, "keys": deleted}},
+            },
+        ),
+        Look(
+            f"/users/u/{ALICE}/compare/restore/?branch={world.branch_id}",
+            "full",
+            preview("restore", [*deleted, {"id": str(EDITED)}]),
+            "POST",
+            {"table": "tasks", "step": "preview"},
+        ),
+        Look(
+            f"{row}/edit/?pk.id={KEPT}",
+            "full",
+            {
+                **for_alice,
+                "action": "user.change_form",
+                "tables": ["tasks"],
+                "detail": {"rows": {"keys": [{"id": str(KEPT)}]}},
+            },
+        ),
+        Look(f"{row}/add/", "full", preview("add", [], 1), "POST", {**add, "step": "preview"}),
+        Look(f"{row}/delete/?pk.id={KEPT}", "full", preview("delete", [{"id": str(KEPT)}])),
+        Look(
+            f"/audit/{intent.pk}/",
+            "full",
+            {
+                **for_alice,
+                "action": "audit.view_change",
+                "tables": ["tasks"],
+                "detail": {"event": intent.pk, "write_id": intent.detail["write_id"]},
+            },
+        ),
+        Look(f"/audit/{intent.pk}/revert/", "full", preview("revert", [{"id": str(EDITED)}])),
+    ]
+
+
+def test_the_time_machine_and_row_changes_look_only_with_a_reason_and_write_their_events(
+    admin_client, tm: World, operator_factory
+):
+    intent = a_change_and_a_loss(operator_factory)
+    assert admin_client.post(f"/users/u/{ALICE}/", {"reason": TM_REASON}).status_code == 302
+    add = add_form(admin_client)
+    looks = time_machine_looks(tm, intent, add)
+    assert {look.route for look in looks} == crawled_in(TIME_MACHINE), "a route has no look"
+
+    stranger = _client_for(operator_factory("abe-admin", "admin"))  # no reason given
+    for look in looks:
+        response, body, events = look.visit(stranger)
+        assert events == [], look.url
+        assert not [text for text in TM_TEXT if text in body], look.url
+        if look.how == "htmx":
+            assert response.status_code == 200 and not body, look.url
+            where = response["HX-Redirect"]
+        else:
+            assert response.status_code == 302, look.url
+            where = response["Location"]
+        assert where.startswith("/users/reason/?subject=tm_alice"), (look.url, where)
+
+    for look in looks:
+        response, body, events = look.visit(admin_client)
+        assert response.status_code == 200, (look.url, body[:600])
+        assert [event_of(event) for event in events] == [look.expected], look.url
+        assert "sk_live_secret_value" not in body, look.url  # tm_notes.api_token stays masked
