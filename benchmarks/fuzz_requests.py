@@ -46,6 +46,8 @@ def configure_django(layout: Layout, cluster: Cluster) -> None:
     os.environ["DEBUG"] = "false"
     os.environ["BRANCH_PROVIDER"] = "local"
     os.environ["USERS_TABLE"] = "fz_users"
+    # The row change pages too, as in the suite's fuzz (no forged digest applies a change).
+    os.environ["DATA_WRITES_ENABLED"] = "true"
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     command.upgrade(config, "head")
