@@ -791,6 +791,24 @@ def a_change_and_a_loss(operator_factory) -> AuditEvent:
     return AuditEvent.objects.get(action=INTENT)
 
 
+OWNED_SQL = """
+WITH RECURSIVE owned (rel) AS (
+    SELECT 'users'::regclass
+    UNION
+    SELECT c.conrelid::regclass
+    FROM pg_constraint AS c
+    JOIN owned AS o ON c.confrelid = o.rel
+    WHERE c.contype = 'f' AND cardinality(c.conkey) = 1
+)
+SELECT c.relname FROM owned JOIN pg_class AS c ON c.oid = owned.rel ORDER BY 1
+"""
+
+
+def owned_tables() -> list[str]:
+    """Return the tables of the time machine's target with a foreign-key path to its users."""
+    return [name for (name,) in target(OWNED_SQL)]
+
+
 def time_machine_looks(world: World, intent: AuditEvent, add: dict[str, str]) -> list[Look]:
     """Return the admin's looks at Alice's rows in the comparison, row changes and events."""
     for_alice = {"reason": TM_REASON, "subject": ALICE, "operator": "ada-admin"}
@@ -817,7 +835,7 @@ def time_machine_looks(world: World, intent: AuditEvent, add: dict[str, str]) ->
             {
                 **for_alice,
                 "action": "user.compare",
-                "tables": ["conversations", "messages", "tasks", "tm_notes", "users"],
+                "tables": owned_tables(),
                 "detail": {**branch, "counts": {"tasks": counts}},
             },
         ),
