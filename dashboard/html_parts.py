@@ -17,6 +17,11 @@ from django.utils.safestring import SafeData, SafeString
 
 
 def _escaped(value: object) -> str:
+    kind = type(value)
+    if kind is str:  # the common case first: plain text, escaped
+        return escape(value, quote=True)  # type: ignore[arg-type]  # a str, checked above
+    if kind is SafeString:  # already markup (and a str: no copy)
+        return value  # type: ignore[return-value]  # a SafeString, checked above
     if isinstance(value, SafeData):
         return str(value)
     return escape(str(value), quote=True)

@@ -163,6 +163,8 @@ TARGET = {
     "STATEMENT_TIMEOUT_MS": env.int("TARGET_STATEMENT_TIMEOUT_MS", default=5000),
     "LOCK_TIMEOUT_MS": env.int("TARGET_LOCK_TIMEOUT_MS", default=1000),
     "CONNECT_TIMEOUT_S": env.int("TARGET_CONNECT_TIMEOUT_S", default=5),
+    # A pooled connection unused for longer than this is pinged before a read uses it.
+    "PING_AFTER_IDLE_S": env.float("TARGET_PING_AFTER_IDLE_S", default=10),
     # EXPLAIN ANALYZE runs statements as a read-only role: its own login (preferred), or a role
     # the target's role may SET ROLE to. Neither set: EXPLAIN ANALYZE is refused.
     "READONLY_URL_VAR": (

@@ -38,8 +38,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg.errors
-from sqlalchemy import Connection, Engine, create_engine, make_url, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from core.config import uses_pooler
@@ -195,15 +195,44 @@ def _connect_args(url: str, application_name: str) -> dict[str, object]:
 def engine() -> Engine:
     """Return the pooled engine for the target (created once per process)."""
     url = target_url()
-    return create_engine(
+    pooled = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
         pool_recycle=300,
         pool_timeout=10,
+        pool_use_lifo=True,  # the busiest connection is reused; the others idle (and get pinged)
         connect_args=_connect_args(url, APPLICATION_NAME),
     )
+    ping_when_idle(pooled, idle_seconds=float(_settings()["PING_AFTER_IDLE_S"]))
+    return pooled
+
+
+CHECKED_IN_AT = "schemadesk.checked_in_at"  # key of a pooled connection's `info`
+
+
+def ping_when_idle(on: Engine, *, idle_seconds: float = 10.0) -> None:
+    """Make `on`'s pool ping a connection before lending it when it sat unused for more than
+    `idle_seconds` (a suspended compute or a pooler's idle timeout closed it), not on every
+    checkout as `pool_pre_ping` does: a page read from a connection used a moment ago saves
+    that round trip. A connection that died in between fails its read's first statement,
+    which `run_read` retries on a fresh one (the pool drops the connections it held then)."""
+
+    @event.listens_for(on, "checkin")
+    def stamp(dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(on, "checkout")
+    def ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned = record.info.get(CHECKED_IN_AT)
+        if returned is None or time.monotonic() - returned <= idle_seconds:
+            return  # just connected, or used a moment ago
+        try:
+            on.dialect.do_ping(dbapi_connection)
+        except psycopg.Error as exc:
+            # The pool replaces the connection and tries again (its documented protocol).
+            raise DisconnectionError("the pooled connection is gone") from exc
 
 
 @functools.cache

@@ -80,14 +80,17 @@ class AuditEvent(models.Model):
         # One writer at a time extends the chain: the lock is held until the transaction ends,
         # so the next writer reads this event as the last one (ids grow along the chain).
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            # Two statements in one round trip (no parameters: the simple query protocol runs
+            # them one after the other): the second takes its snapshot once the first holds
+            # the lock, so it reads the event the previous writer committed.
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s), current_setting('transaction_isolation')",
-                APPEND_LOCK,
+                "SELECT pg_advisory_xact_lock({}, {}), current_setting('transaction_isolation');"
+                " SELECT hash FROM {} ORDER BY id DESC LIMIT 1".format(*APPEND_LOCK, table)
             )
             if cursor.fetchone()[1] != "read committed":
                 # A snapshot older than the lock would not see the last event: the chain forks.
                 raise RuntimeError("Audit events are written in READ COMMITTED transactions only.")
-            cursor.execute(f"SELECT hash FROM {table} ORDER BY id DESC LIMIT 1")
+            cursor.nextset()
             last = cursor.fetchone()
             self.prev_hash = last[0] if last else GENESIS
             self.hash = event_hash(self.prev_hash, self.chain_values())

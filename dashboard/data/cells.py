@@ -89,10 +89,13 @@ NULL_HTML = SafeString('<span class="null">NULL</span>')
 
 
 TD_CLOSE = SafeString("</td>")
+BOOLEAN_HTML = {
+    text: html_format('<span class="bool {}">{}</span>', text, text) for text in ("true", "false")
+}
 
 
-def _cell_content(cell: Cell) -> str | SafeString:
-    """Return a list cell's content: markup (safe) or plain text (escaped by whoever joins it)."""
+def _cell_content(cell: Cell) -> SafeString:
+    """Return a list cell's content, escaped."""
     if cell.masked:
         return MASKED_HTML[cell.null]
     if cell.null:
@@ -100,13 +103,15 @@ def _cell_content(cell: Cell) -> str | SafeString:
     if cell.href:
         return html_format('<a href="{}">{}</a>', cell.href, cell.text)
     if cell.kind == "boolean":
-        return html_format('<span class="bool {}">{}</span>', cell.text, cell.text)
-    return cell.text
+        return BOOLEAN_HTML.get(cell.text) or html_format(
+            '<span class="bool {}">{}</span>', cell.text, cell.text
+        )
+    return html_text(cell.text)
 
 
 def cell_html(cell: Cell) -> SafeString:
     """Return the inner HTML of a list cell, escaped."""
-    return html_text(_cell_content(cell))
+    return _cell_content(cell)
 
 
 def cell_title(cell: Cell) -> str:
@@ -119,22 +124,30 @@ def cell_title(cell: Cell) -> str:
 
 
 @lru_cache(maxsize=512)
-def _td(classes: str) -> SafeString:
+def _td(kind: str, numeric: bool, key: bool) -> SafeString:
+    classes = kind + (" num" if numeric else "") + (" key" if key else "")
     return html_format('<td class="{}">', classes)
 
 
-def row_html(cells: list[Cell]) -> SafeString:
-    """Return the <td> elements of one list row (a list renders hundreds of cells: plain Python
-    with `html_format`/`html_join`, every value escaped, rather than a template include)."""
-    parts: list[str | SafeString] = []
+def row_parts(cells: list[Cell], parts: list[SafeString]) -> None:
+    """Append the <td> elements of one list row to `parts`, every value escaped (a list renders
+    hundreds of cells: plain Python with `html_format`/`html_text` rather than a template
+    include; the caller joins all rows' parts once with `html_join`)."""
     for cell in cells:
-        classes = cell.kind + (" num" if cell.numeric else "") + (" key" if cell.key else "")
         title = cell_title(cell)
-        parts.append(
-            html_format('<td class="{} cut" title="{}">', classes, title) if title else _td(classes)
-        )
+        if title:
+            classes = cell.kind + (" num" if cell.numeric else "") + (" key" if cell.key else "")
+            parts.append(html_format('<td class="{} cut" title="{}">', classes, title))
+        else:
+            parts.append(_td(cell.kind, cell.numeric, cell.key))
         parts.append(_cell_content(cell))
         parts.append(TD_CLOSE)
+
+
+def row_html(cells: list[Cell]) -> SafeString:
+    """Return the <td> elements of one list row, every value escaped."""
+    parts: list[SafeString] = []
+    row_parts(cells, parts)
     return html_join(parts)
 
 

@@ -212,8 +212,24 @@ def check_choices(table: Table) -> dict[str, tuple[str, ...]]:
     return found
 
 
+DESCRIBED = "schemadesk.described_columns"  # key of `Table.info`: the descriptions made
+
+
 def describe_columns(table: Table, masked: set[str]) -> dict[str, ColumnInfo]:
-    """Return a ColumnInfo per column of `table`, in table order."""
+    """Return a ColumnInfo per column of `table`, in table order.
+
+    Worked out once per reflected table and set of masked columns, kept in the table's `info`
+    (a schema change reflects new Table objects, so nothing outlives the columns it describes);
+    every list page describes its table's columns."""
+    made: dict[frozenset[str], dict[str, ColumnInfo]] = table.info.setdefault(DESCRIBED, {})
+    key = frozenset(masked)
+    infos = made.get(key)
+    if infos is None:
+        infos = made[key] = _described(table, key)
+    return dict(infos)
+
+
+def _described(table: Table, masked: frozenset[str]) -> dict[str, ColumnInfo]:
     choices = check_choices(table)
     single_fks: dict[str, tuple[str, str]] = {}
     for fk in table.foreign_key_constraints:

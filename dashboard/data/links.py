@@ -41,9 +41,22 @@ def row_url(
     """Return the row page of `table` for primary key values `key` (`?pk.<column>=<value>`);
     `base` is the page's path when the caller already has it; `extra` are parameters that
     must survive (a restriction's, e.g. the support view's scope)."""
+    return row_link(table, base, extra)(key)
+
+
+def row_link(
+    table: Table, base: str = "", extra: Sequence[tuple[str, str]] = ()
+) -> Callable[[Mapping[str, Any]], str]:
+    """Return a function giving `row_url(table, key, base, extra)` for a key (the path and the
+    parameters that survive are encoded once, for a list of many rows)."""
     path = base or data_path("data:row", table.name)
-    pairs = [(ROW_PARAM_PREFIX + name, key[name]) for name in key]
-    return f"{path}?{_query([*pairs, *extra])}"
+    carried = f"&{_query(extra)}" if extra else ""
+
+    def link(key: Mapping[str, Any]) -> str:
+        pairs = [(ROW_PARAM_PREFIX + name, key[name]) for name in key]
+        return f"{path}?{_query(pairs)}{carried}"
+
+    return link
 
 
 def filtered_list_url(table: Table, equal: Sequence[tuple[str, Any]], base: str = "") -> str:
@@ -74,13 +87,14 @@ def parent_link(fk: ForeignKeyConstraint) -> Callable[[Mapping[str, Any]], str] 
     parent, local, remote = found
     to_key = sorted(remote) == sorted(c.name for c in parent.primary_key.columns)
     base = data_path("data:row" if to_key else "data:list", parent.name)
+    to_row = row_link(parent, base)
 
     def link(values: Mapping[str, Any]) -> str:
         if any(values.get(name) is None for name in local):
             return ""
         pairs = [(r, values[lc]) for lc, r in zip(local, remote, strict=True)]
         if to_key:
-            return row_url(parent, dict(pairs), base)
+            return to_row(dict(pairs))
         return filtered_list_url(parent, pairs, base)  # a foreign key to a unique column
 
     return link

@@ -124,6 +124,7 @@ def word_looks_secret(word: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # every list page asks it of every column
 def looks_secret(name: str) -> bool:
     """Return True when a column called `name` probably holds a secret."""
     return any(word_looks_secret(word) for word in name_words(name))

@@ -29,11 +29,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 
-from dashboard.data.cells import Cell, list_cell, row_html
+from dashboard.data.cells import Cell, list_cell, row_html, row_parts
 from dashboard.data.columns import ColumnInfo
 from dashboard.data.display import display_for
 from dashboard.data.filters import invalid_filters
-from dashboard.data.links import data_path, parent_link, row_url
+from dashboard.data.links import data_path, parent_link, row_link
 from dashboard.data.query import PAGE_SIZES, ListQuery, Restriction, quoted_name
 from dashboard.html_parts import html_format, html_join, html_text
 from dashboard.paging import PageWindow, page_window
@@ -42,7 +42,8 @@ from dashboard.target import TargetError, TargetUnavailable, run_read, target_sc
 
 SMALL_TABLE_BYTES = 8 * 1024 * 1024  # counting a table this small is always quick
 INDEX_PAGE_SIZE = 100  # tables a page of the picker shows
-ROW_OPEN, ROW_CLOSE = SafeString("<tr>"), SafeString("</tr>")
+ROW_OPEN, ROW_CLOSE = SafeString("<tr>"), SafeString("</tr>\n")
+OPEN_ROW_LINK = '<tr><td class="open-col key"><a href="{}">open</a></td>'
 CHECKED = {True: SafeString(" checked"), False: SafeString("")}
 NO_TEXT_COLUMNS = SafeString('<p class="muted">No text columns.</p>')
 
@@ -247,23 +248,18 @@ class ListPage:
 
     @property
     def rows_html(self) -> SafeString:
-        """Return the <tr> elements of the page (escaped cell by cell, see cell_html)."""
-        if self.leading_link:
-            lines = [
-                html_join(
-                    (
-                        html_format(
-                            '<tr><td class="open-col key"><a href="{}">open</a></td>', row.url
-                        ),
-                        row.html,
-                        ROW_CLOSE,
-                    )
-                )
-                for row in self.rows
-            ]
-        else:
-            lines = [html_join((ROW_OPEN, row.html, ROW_CLOSE)) for row in self.rows]
-        return html_join(lines, "\n")
+        """Return the <tr> elements of the page (escaped cell by cell, see cells.row_parts),
+        joined once for the whole page."""
+        parts: list[SafeString] = []
+        leading = self.leading_link
+        for row in self.rows:
+            if leading:
+                parts.append(html_format(OPEN_ROW_LINK, row.url))
+            else:
+                parts.append(ROW_OPEN)
+            row_parts(row.cells, parts)
+            parts.append(ROW_CLOSE)
+        return html_join(parts)
 
     @property
     def headers_html(self) -> SafeString:
@@ -456,25 +452,29 @@ def _fill(page: ListPage, rows: Sequence[Any], table: Table) -> None:
         None,
     )
     fks = _single_column_parents(table, query)
-    row_base = data_path("data:row", table.name)
-    carried = (*query.restriction.params, query.back_pair())
+    # Per shown column: how its cells are made and the link to a parent row, if any.
+    columns = [(info, fks.get(info.name)) for info in query.shown_infos]
+    to_row = row_link(
+        table,
+        data_path("data:row", table.name),
+        (*query.restriction.params, query.back_pair()),
+    )
+    key_names, primary_key, key_cell = query.key_names, query.primary_key, page.key_cell
     for row, keys in zip(rows, keys_of, strict=True):
         cells = []
-        for index, info in enumerate(query.shown_infos):
-            value = row[index]
+        for (info, link), value in zip(columns, row, strict=False):
             cell = list_cell(info, value)
-            link = fks.get(info.name)
             if link is not None and value is not None:
                 cell.href = link({info.name: value})
             cells.append(cell)
         url, key = "", None
         if query.keyset:
-            by_name = dict(zip(query.key_names, keys, strict=True))
-            key = {n: by_name[n] for n in query.primary_key}
-            url = row_url(table, key, row_base, carried)
-            if page.key_cell is not None:
-                cells[page.key_cell].href = url  # the key links to its row, like admin
-                cells[page.key_cell].key = True
+            by_name = dict(zip(key_names, keys, strict=True))
+            key = {n: by_name[n] for n in primary_key}
+            url = to_row(key)
+            if key_cell is not None:
+                cells[key_cell].href = url  # the key links to its row, like admin
+                cells[key_cell].key = True
         page.rows.append(ListRow(cells=cells, url=url, key=key))
 
 

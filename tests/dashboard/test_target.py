@@ -68,6 +68,58 @@ def test_read_is_retried_after_the_backend_was_terminated():
     assert len(sleeps) <= 1
 
 
+def _counting_pings(monkeypatch) -> list[int]:
+    pings: list[int] = []
+    dialect = target.engine().dialect
+    original = dialect.do_ping
+
+    def ping(dbapi_connection):
+        pings.append(1)
+        return original(dbapi_connection)
+
+    monkeypatch.setattr(dialect, "do_ping", ping)
+    return pings
+
+
+def test_a_connection_used_a_moment_ago_is_lent_without_a_ping(settings, monkeypatch):
+    settings.TARGET = {**settings.TARGET, "PING_AFTER_IDLE_S": 3600}
+    target.reset_engine()
+    pings = _counting_pings(monkeypatch)
+    first, second = _backend_pid(), _backend_pid()
+    assert first == second  # the same pooled connection (the pool lends the latest first)
+    assert pings == []  # a page read costs no extra round trip for pinging
+
+
+def test_a_connection_idle_past_the_threshold_is_pinged_and_replaced_if_dead(settings, monkeypatch):
+    settings.TARGET = {**settings.TARGET, "PING_AFTER_IDLE_S": -1}  # every lent one is "idle"
+    target.reset_engine()
+    pings = _counting_pings(monkeypatch)
+    pid = _backend_pid()
+    assert pings == []  # a new connection is not pinged
+    _terminate(pid)
+    sleeps: list[float] = []
+    new_pid = target.run_read(
+        lambda conn: conn.execute(text("SELECT pg_backend_pid()")).scalar_one(),
+        sleep=sleeps.append,
+    )
+    assert new_pid != pid
+    assert len(pings) == 1  # the ping found it dead: the pool connected afresh
+    assert sleeps == []  # ... before the read began, so nothing had to be retried
+
+
+def test_a_connection_killed_right_after_use_costs_one_retry(settings):
+    settings.TARGET = {**settings.TARGET, "PING_AFTER_IDLE_S": 3600}
+    target.reset_engine()
+    pid = _backend_pid()
+    _terminate(pid)
+    sleeps: list[float] = []
+    new_pid = target.run_read(
+        lambda conn: conn.execute(text("SELECT pg_backend_pid()")).scalar_one(),
+        sleep=sleeps.append,
+    )
+    assert new_pid != pid and len(sleeps) == 1
+
+
 def test_backend_terminated_mid_transaction_is_retried():
     """The connection dies between two statements of one read: the whole read is redone."""
     calls: list[int] = []

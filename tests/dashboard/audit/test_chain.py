@@ -114,3 +114,27 @@ def test_concurrent_writers_extend_one_chain(support_user):
     assert walk.events == WRITERS * EACH
     links = list(AuditEvent.objects.values_list("prev_hash", flat=True))
     assert len(set(links)) == len(links), "two events follow the same one: the chain forked"
+
+
+@pytest.mark.django_db
+def test_an_append_costs_two_statements(support_user):
+    """The lock and the last hash travel together (two statements, one round trip), then the
+    insert: every look at end-users' data writes one event, so this is on every such page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    request = RequestFactory().get("/")
+    request.user = support_user
+    record(request, "test.first", detail={})
+    with CaptureQueriesContext(connection) as captured:
+        event = record(request, "test.second", detail={"n": 1})
+    sent = [
+        query["sql"]
+        for query in captured.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))  # the test's own
+    ]
+    assert len(sent) == 2, sent
+    assert "pg_advisory_xact_lock" in sent[0] and "ORDER BY id DESC LIMIT 1" in sent[0]
+    assert sent[1].startswith("INSERT")
+    previous = AuditEvent.objects.get(action="test.first")
+    assert event.prev_hash == previous.hash  # the hash read after the lock is the last one
