@@ -29,6 +29,7 @@ default, and then applying from the console is refused).
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg.errors
+import psycopg.sql
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -182,13 +184,15 @@ def target_schema() -> str:
 
 
 def _connect_args(url: str, application_name: str) -> dict[str, object]:
-    connect_args: dict[str, object] = {
+    # psycopg's own automatic preparing is off: every read ends in ROLLBACK, after which psycopg
+    # deallocates all it prepared (DEALLOCATE ALL), so it never outlived a read, and it would
+    # take the statements `execute_prepared` keeps with it. (Behind PgBouncer in transaction
+    # mode nothing may be prepared at all.)
+    return {
         "connect_timeout": int(_settings()["CONNECT_TIMEOUT_S"]),
         "application_name": application_name,
+        "prepare_threshold": None,
     }
-    if uses_pooler(make_url(url)):  # PgBouncer in transaction mode: no prepared statements
-        connect_args["prepare_threshold"] = None
-    return connect_args
 
 
 @functools.cache
@@ -362,15 +366,68 @@ def read_only_role_problems(conn: Connection) -> list[str]:
 def _begin_read_only(conn: Connection, timeout_ms: int | None, lock_timeout_ms: int | None) -> None:
     statement_timeout = timeout_ms or int(_settings()["STATEMENT_TIMEOUT_MS"])
     lock_timeout = lock_timeout_ms or int(_settings()["LOCK_TIMEOUT_MS"])
-    # One round trip: read-only and both timeouts, all for this transaction only.
+    # One round trip: read-only and both timeouts, all for this transaction only; and the
+    # generic plan of a statement prepared by `execute_prepared` (planned once, not per run).
     conn.execute(
         text(
             "SELECT set_config('transaction_read_only', 'on', true), "
             "set_config('statement_timeout', :statement, true), "
-            "set_config('lock_timeout', :lock, true)"
+            "set_config('lock_timeout', :lock, true), "
+            "set_config('plan_cache_mode', 'force_generic_plan', true)"
         ),
         {"statement": f"{statement_timeout}ms", "lock": f"{lock_timeout}ms"},
     )
+
+
+PREPARED_NAMES = "schemadesk.prepared"  # key of a pooled connection's `info`: what it prepared
+# What a session lent by a pooler in transaction mode answers: the statement prepared in an
+# earlier transaction is not there (invalid_sql_statement_name), or another client's is
+# (duplicate_prepared_statement).
+SESSION_NOT_KEPT = ("26000", "42P05")
+_prepared_kept = {"seen_lost": False}
+
+
+class PreparedStatementLost(Exception):
+    """A statement this connection prepared is gone (a pooler in transaction mode lends
+    another server connection to each transaction): the read must be redone, unprepared."""
+
+
+def prepared_statements_kept(conn: Connection) -> bool:
+    """Return True when a statement prepared on `conn` outlives its transaction: not behind
+    Neon's pooler (PgBouncer in transaction mode), nor once one was found gone (another
+    pooler in transaction mode), after which this process no longer prepares."""
+    return not uses_pooler(conn.engine.url) and not _prepared_kept["seen_lost"]
+
+
+def execute_prepared(conn: Connection, definition: str, argument: object) -> Any:
+    """Return the result of `definition` run with `argument`, prepared once per connection.
+
+    `definition` is what follows `PREPARE name`: the parameter's type and the statement, e.g.
+    `(text) AS SELECT ... WHERE t.user_id = $1`. It is prepared (and, in a read, planned once
+    with a generic plan, see `_begin_read_only`) the first time a connection runs it; later
+    runs on that connection skip parsing and planning, which for a statement over hundreds of
+    tables took longer than running it. The argument is quoted by psycopg, as client-side
+    binding does (EXECUTE takes no protocol parameters). Only where
+    `prepared_statements_kept(conn)`."""
+    prepared: set[str] = conn.connection.info.setdefault(PREPARED_NAMES, set())
+    name = "schemadesk_" + hashlib.sha256(definition.encode()).hexdigest()[:24]
+    argument_sql = psycopg.sql.Literal(argument).as_string(driver_connection(conn))
+    try:
+        if name not in prepared:
+            conn.exec_driver_sql(f"PREPARE {name} {definition}")
+            prepared.add(name)
+        return conn.exec_driver_sql(f"EXECUTE {name} ({argument_sql})")
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) not in SESSION_NOT_KEPT:
+            raise
+        prepared.discard(name)
+        _prepared_kept["seen_lost"] = True
+        logger.warning(
+            "a statement prepared on a target connection was gone, or there already, in another "
+            "transaction (a pooler in transaction mode?): the console no longer prepares "
+            "statements"
+        )
+        raise PreparedStatementLost(name) from exc
 
 
 def _primary_message(error: BaseException) -> str:

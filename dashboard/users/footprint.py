@@ -18,20 +18,37 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import psycopg.errors
 from django.conf import settings
-from sqlalchemy import CTE, Column, Connection, Table, bindparam, func, literal, select
+from sqlalchemy import (
+    CTE,
+    Column,
+    Connection,
+    Table,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.data.columns import column_kind, describe_columns
 from dashboard.data.masking import looks_secret
 from dashboard.row_text import masked_names
-from dashboard.target import run_read
+from dashboard.target import (
+    PreparedStatementLost,
+    execute_prepared,
+    prepared_statements_kept,
+    run_read,
+)
 from dashboard.users.ownership import (
     MissingIndex,
     OwnershipMap,
@@ -239,6 +256,8 @@ def newest_first(table: Table, columns: Any) -> list[ColumnElement[Any]]:
 
 
 USER_KEY_PARAM = "footprint_user_key"
+# Renders the prepared definition: no parameter style that doubles `%` (it is sent as it is).
+_PLAIN_DIALECT = postgresql.dialect(paramstyle="named")
 
 
 def counts_query(
@@ -249,7 +268,7 @@ def counts_query(
     Built once per ownership map, with the user's key as a bound parameter, when every path is
     made of foreign keys (so the key is compared as it is); otherwise built for this key. At
     hundreds of tables, building and compiling it took longer than planning it."""
-    if not all(link.is_foreign_key for o in ownerships for link in o.path.links):
+    if not by_foreign_keys(ownerships):
         return all_counts_statement(owners, ownerships, key_value), {}
     key = ("all_counts", tuple(o.table for o in ownerships))
     statement = owners.statements.get(key)
@@ -258,6 +277,49 @@ def counts_query(
         statement = all_counts_statement(owners, ownerships, placeholder)
         owners.statements[key] = statement
     return statement, {USER_KEY_PARAM: key_value}
+
+
+def by_foreign_keys(ownerships: list[TableOwnership]) -> bool:
+    """Return True when every path is made of foreign keys (the key is compared as it is)."""
+    return all(link.is_foreign_key for o in ownerships for link in o.path.links)
+
+
+def counts_definition(owners: OwnershipMap, ownerships: list[TableOwnership]) -> str:
+    """Return the counting statement as `execute_prepared` takes it (the user's key is `$1`),
+    made once per ownership map: prepared, PostgreSQL plans it once per connection instead of
+    at every view (planning a statement over hundreds of tables took longer than running it)."""
+    key = ("all_counts_prepared", tuple(o.table for o in ownerships))
+    definition = owners.statements.get(key)
+    if definition is None:
+        key_type = owners.key_column.type
+        placeholder = literal_column("$1", type_=key_type)
+        statement = all_counts_statement(owners, ownerships, placeholder)
+        sql = statement.compile(dialect=_PLAIN_DIALECT, compile_kwargs={"literal_binds": True})
+        definition = f"({key_type.compile(dialect=_PLAIN_DIALECT)}) AS {sql}"
+        owners.statements[key] = definition
+    return str(definition)
+
+
+def all_counts(
+    conn: Connection,
+    owners: OwnershipMap,
+    ownerships: list[TableOwnership],
+    key_value: object,
+    *,
+    prepared_from: int = 20,
+) -> Sequence[Any]:
+    """Return the bounded counts of the user's rows in each table (one statement); prepared
+    (see counts_definition) when it counts at least `prepared_from` tables: a card's count of
+    one table is quick to plan, and is not worth a prepared statement per table."""
+    if (
+        len(ownerships) >= prepared_from
+        and by_foreign_keys(ownerships)
+        and prepared_statements_kept(conn)
+    ):
+        definition = counts_definition(owners, ownerships)
+        return execute_prepared(conn, definition, key_value).one()
+    statement, params = counts_query(owners, ownerships, key_value)
+    return conn.execute(statement, params).one()
 
 
 def first_rows_statement(
@@ -321,11 +383,13 @@ def user_footprint(
             together["tried"] = True
             counted = [item for item in pending if item.ownership.path.hops]
             if counted:
-                statement, params = counts_query(
-                    owners, [item.ownership for item in counted], key_value
-                )
                 try:
-                    counts = conn.execute(statement, params).one()
+                    counts = all_counts(
+                        conn, owners, [item.ownership for item in counted], key_value
+                    )
+                except PreparedStatementLost:
+                    together["tried"] = False  # again, unprepared, in a fresh transaction
+                    return pending
                 except DBAPIError as exc:
                     if not isinstance(exc.orig, OUT_OF_TIME):
                         raise

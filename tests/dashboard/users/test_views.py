@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import psycopg
@@ -391,3 +392,77 @@ def test_a_deferred_card_loads_its_rows_when_opened(support_client, settings, ma
     assert len(seen) == 1 + 1 + 1  # set-up, its count, its rows
     event = AuditEvent.objects.filter(action="user.view").latest("id")
     assert event.tables == [name] and len(event.detail["rows"][name]["keys"]) == 2
+
+
+def _card_counts(page: str) -> dict[str, str]:
+    """Return each card's count as the page shows it (`data-count`), by table."""
+    return dict(re.findall(r'id="table-([^"]+)".*?data-count="([^"]*)"', page, flags=re.S))
+
+
+def _prepared_plans() -> list[tuple[int, int]]:
+    from sqlalchemy import text as sql
+
+    from dashboard.target import run_read
+
+    query = sql(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+        "WHERE name LIKE 'schemadesk%'"
+    )
+    return [tuple(row) for row in run_read(lambda conn: conn.execute(query).all())]
+
+
+def _foreign_keys_only(settings) -> None:
+    """Link no table by USER_LINKS (ust_notes is then unlinked): every path is foreign keys,
+    so the counting statement takes the user's key as a parameter and can be prepared."""
+    from dashboard.users.ownership import forget_ownership_map
+
+    settings.USER_LINKS = {}
+    forget_ownership_map()
+
+
+def test_the_counting_statement_is_prepared_once_and_planned_once(
+    support_client, settings, many_linked_tables
+):
+    settings.REFLECTION_CHECK_SECONDS = 3600
+    _foreign_keys_only(settings)
+    give_reason(support_client, "acc_alice")
+    give_reason(support_client, "acc_bob")
+    with target_statements() as first:
+        alice = text(support_client.get("/users/u/acc_alice/"))
+    with target_statements() as second:
+        bob = text(support_client.get("/users/u/acc_bob/"))
+    # Prepared on the first view only (the pool lends the same connection), then executed
+    # with each user's key; the page's statements are those of the unprepared page plus one.
+    assert [s for s in first.sent if s.startswith("PREPARE")] != []
+    assert not [s for s in second.sent if s.startswith("PREPARE")]
+    assert [s for s in second.sent if s.startswith("EXECUTE")] != []
+    # PostgreSQL planned it once (a generic plan), not at every view.
+    assert _prepared_plans() == [(2, 0)]
+    # ... and the counts are each user's (bob: 40 orders, 80 items, none in the linked tables).
+    assert _card_counts(alice)["ust_orders"] == "3"
+    assert _card_counts(bob)["ust_orders"] == "40"
+    assert _card_counts(bob)["ust_order_items"] == "80"
+    assert not any(name.startswith("ust_linked_") for name in _card_counts(bob))
+
+
+def test_a_prepared_statement_gone_in_a_later_transaction_is_read_unprepared(
+    support_client, settings, many_linked_tables, monkeypatch
+):
+    """A pooler in transaction mode lends another server session to the next transaction:
+    the statement prepared before is not there. The page still shows, and from then on the
+    process counts without preparing."""
+    from dashboard import target
+
+    monkeypatch.setitem(target._prepared_kept, "seen_lost", False)
+    settings.REFLECTION_CHECK_SECONDS = 3600
+    _foreign_keys_only(settings)
+    give_reason(support_client, "acc_alice")
+    before = text(support_client.get("/users/u/acc_alice/"))  # prepared now
+    target.run_read(lambda conn: conn.exec_driver_sql("DEALLOCATE ALL"))
+    with target_statements() as seen:
+        response = support_client.get("/users/u/acc_alice/")
+    assert response.status_code == 200
+    assert _card_counts(text(response)) == _card_counts(before)
+    assert [s.split()[0] for s in seen.sent].count("EXECUTE") == 1  # the one that failed
+    assert not [s for s in seen.sent if s.startswith("PREPARE")]
+    assert target._prepared_kept["seen_lost"]
