@@ -32,14 +32,13 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg.errors
-import psycopg.sql
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -366,14 +365,12 @@ def read_only_role_problems(conn: Connection) -> list[str]:
 def _begin_read_only(conn: Connection, timeout_ms: int | None, lock_timeout_ms: int | None) -> None:
     statement_timeout = timeout_ms or int(_settings()["STATEMENT_TIMEOUT_MS"])
     lock_timeout = lock_timeout_ms or int(_settings()["LOCK_TIMEOUT_MS"])
-    # One round trip: read-only and both timeouts, all for this transaction only; and the
-    # generic plan of a statement prepared by `execute_prepared` (planned once, not per run).
+    # One round trip: read-only and both timeouts, all for this transaction only.
     conn.execute(
         text(
             "SELECT set_config('transaction_read_only', 'on', true), "
             "set_config('statement_timeout', :statement, true), "
-            "set_config('lock_timeout', :lock, true), "
-            "set_config('plan_cache_mode', 'force_generic_plan', true)"
+            "set_config('lock_timeout', :lock, true)"
         ),
         {"statement": f"{statement_timeout}ms", "lock": f"{lock_timeout}ms"},
     )
@@ -399,24 +396,27 @@ def prepared_statements_kept(conn: Connection) -> bool:
     return not uses_pooler(conn.engine.url) and not _prepared_kept["seen_lost"]
 
 
-def execute_prepared(conn: Connection, definition: str, argument: object) -> Any:
-    """Return the result of `definition` run with `argument`, prepared once per connection.
+def execute_prepared(conn: Connection, statement: str, arguments: Mapping[str, str]) -> Any:
+    """Return the result of `statement`, prepared once per connection.
 
-    `definition` is what follows `PREPARE name`: the parameter's type and the statement, e.g.
-    `(text) AS SELECT ... WHERE t.user_id = $1`. It is prepared (and, in a read, planned once
-    with a generic plan, see `_begin_read_only`) the first time a connection runs it; later
-    runs on that connection skip parsing and planning, which for a statement over hundreds of
-    tables took longer than running it. The argument is quoted by psycopg, as client-side
-    binding does (EXECUTE takes no protocol parameters). Only where
-    `prepared_statements_kept(conn)`."""
+    The statement takes no parameters: it reads its values with `current_setting(name)`, and
+    `arguments` (name: value, names with a dot, e.g. `schemadesk.user_key`) are set for this
+    transaction first (bound values, as always). Without parameters, PostgreSQL plans it once,
+    when a connection first runs it (a generic plan, which `current_setting` keeps usable for
+    index scans), and later runs skip parsing and planning: for a statement over hundreds of
+    tables, planning took longer than running it. Only where `prepared_statements_kept`."""
     prepared: set[str] = conn.connection.info.setdefault(PREPARED_NAMES, set())
-    name = "schemadesk_" + hashlib.sha256(definition.encode()).hexdigest()[:24]
-    argument_sql = psycopg.sql.Literal(argument).as_string(driver_connection(conn))
+    name = "schemadesk_" + hashlib.sha256(statement.encode()).hexdigest()[:24]
+    for setting, value in arguments.items():
+        conn.execute(
+            text("SELECT set_config(:setting, :value, true)"),
+            {"setting": setting, "value": value},
+        )
     try:
         if name not in prepared:
-            conn.exec_driver_sql(f"PREPARE {name} {definition}")
+            conn.exec_driver_sql(f"PREPARE {name} AS {statement}")
             prepared.add(name)
-        return conn.exec_driver_sql(f"EXECUTE {name} ({argument_sql})")
+        return conn.exec_driver_sql(f"EXECUTE {name}")
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) not in SESSION_NOT_KEPT:
             raise

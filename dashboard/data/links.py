@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -27,9 +28,17 @@ def _data_path(prefix: str, urlconf: str | None, view: str, table_name: str) -> 
     return reverse(view, args=[table_name], urlconf=urlconf)
 
 
+# What quote_plus leaves as it is: such text (a number, most keys) needs no quoting.
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
+def _quoted(text: str) -> str:
+    return text if _UNQUOTED(text) else quote_plus(text)
+
+
 def _query(pairs: Sequence[tuple[str, Any]]) -> str:
     # quote_plus per pair: urlencode() does the same with more checks, for hundreds of links.
-    return "&".join(f"{quote_plus(name)}={quote_plus(to_text(value))}" for name, value in pairs)
+    return "&".join(f"{_quoted(name)}={_quoted(to_text(value))}" for name, value in pairs)
 
 
 def row_url(

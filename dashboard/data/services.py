@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import psycopg.errors
@@ -220,7 +221,7 @@ class ListPage:
     def offset_paging(self) -> bool:
         return not self.query.keyset
 
-    @property
+    @cached_property  # the template asks it several times
     def invalid_filters(self) -> list[str]:
         """Return a sentence per filter (or search) that could not be applied: no rows are
         shown then, as the list without it would hold more rows than were asked for."""

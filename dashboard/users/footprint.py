@@ -93,7 +93,6 @@ class TableFootprint:
     keys: list[dict[str, Any]] = field(default_factory=list)  # primary keys of `rows`
     rows_timed_out: bool = False
     rows_deferred: bool = False  # has rows, not read with the page: its card loads them
-    deferred_html: str = ""  # the card of a deferred table (dashboard/users/cards.py)
     unindexed: list[MissingIndex] = field(default_factory=list)
     masked: list[str] = field(default_factory=list)
     browse_url: str | None = None  # the Data browser's list of this table, scoped to the user
@@ -284,18 +283,26 @@ def by_foreign_keys(ownerships: list[TableOwnership]) -> bool:
     return all(link.is_foreign_key for o in ownerships for link in o.path.links)
 
 
+USER_KEY_SETTING = "schemadesk.footprint_user_key"  # what the prepared counts read the key from
+
+
 def counts_definition(owners: OwnershipMap, ownerships: list[TableOwnership]) -> str:
-    """Return the counting statement as `execute_prepared` takes it (the user's key is `$1`),
-    made once per ownership map: prepared, PostgreSQL plans it once per connection instead of
-    at every view (planning a statement over hundreds of tables took longer than running it)."""
+    """Return the counting statement as `execute_prepared` takes it (the user's key read from
+    USER_KEY_SETTING), made once per ownership map: prepared, PostgreSQL plans it once per
+    connection instead of at every view (planning a statement over hundreds of tables took
+    longer than running it)."""
     key = ("all_counts_prepared", tuple(o.table for o in ownerships))
     definition = owners.statements.get(key)
     if definition is None:
-        key_type = owners.key_column.type
-        placeholder = literal_column("$1", type_=key_type)
+        key_type = owners.key_column.type.compile(dialect=_PLAIN_DIALECT)
+        placeholder = literal_column(
+            f"CAST(current_setting('{USER_KEY_SETTING}') AS {key_type})",
+            type_=owners.key_column.type,
+        )
         statement = all_counts_statement(owners, ownerships, placeholder)
-        sql = statement.compile(dialect=_PLAIN_DIALECT, compile_kwargs={"literal_binds": True})
-        definition = f"({key_type.compile(dialect=_PLAIN_DIALECT)}) AS {sql}"
+        definition = str(
+            statement.compile(dialect=_PLAIN_DIALECT, compile_kwargs={"literal_binds": True})
+        )
         owners.statements[key] = definition
     return str(definition)
 
@@ -317,7 +324,8 @@ def all_counts(
         and prepared_statements_kept(conn)
     ):
         definition = counts_definition(owners, ownerships)
-        return execute_prepared(conn, definition, key_value).one()
+        arguments = {USER_KEY_SETTING: str(key_value)}
+        return execute_prepared(conn, definition, arguments).one()
     statement, params = counts_query(owners, ownerships, key_value)
     return conn.execute(statement, params).one()
 
@@ -344,6 +352,14 @@ def status_counts_statement(
     return select(mine.c.value, func.count()).group_by(mine.c.value).order_by(mine.c.value)
 
 
+def _missing_indexes(owners: OwnershipMap, table: str) -> list[MissingIndex]:
+    """Return the owner indexes `table`'s path lacks, worked out once per ownership map."""
+    key = ("missing_indexes", table)
+    if key not in owners.statements:
+        owners.statements[key] = owners.missing_indexes(owners.owned[table].path)
+    return list(owners.statements[key])  # type: ignore[call-overload]  # a list stored above
+
+
 def _newest_by(owners: OwnershipMap, table: str) -> str:
     """Return the name of `table`'s newest-first column, worked out once per ownership map."""
     key = ("newest", table)
@@ -363,7 +379,7 @@ def user_footprint(
         TableFootprint(
             name,
             ownership,
-            unindexed=owners.missing_indexes(ownership.path),
+            unindexed=_missing_indexes(owners, name),
             newest_by=_newest_by(owners, name),
         )
         for name, ownership in owners.owned.items()

@@ -18,7 +18,7 @@ from dashboard.accounts.roles import role_required
 from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.users import gate, services
 from dashboard.users.access import browsing_access, user_access
-from dashboard.users.cards import deferred_card
+from dashboard.users.cards import card_blocks, summary_chips, unlinked_text
 from dashboard.users.forms import FindUserForm, ReasonForm
 from dashboard.users.ownership import OwnershipMap
 
@@ -79,16 +79,18 @@ def detail(request: HtmxHttpRequest, subject: str) -> HttpResponse:
         return render(request, "users/user.html", {**context, **_gate_context(purpose, form)})
     only_table = request.GET.get("table") if request.htmx else None
     footprint = services.view_user(access, owners, subject, only_table)
-    eager_cards = max(0, int(settings.SUPPORT_USER_PAGE_CARDS))
-    page_url = reverse("users:detail", args=[subject])
-    for item in footprint.tables:
-        if item.rows_deferred:
-            item.deferred_html = deferred_card(item, page_url, eager_cards)
     context.update(reason=access.reason, footprint=footprint)
     if only_table is not None:
         return render(
             request, "users/user.html#table-card", {**context, "item": footprint.tables[0]}
         )
+    eager_cards = max(0, int(settings.SUPPORT_USER_PAGE_CARDS))
+    page_url = reverse("users:detail", args=[subject])
+    context.update(
+        cards=card_blocks(footprint, page_url, eager_cards, owners.statements),
+        chips=summary_chips(footprint),
+        unlinked=unlinked_text(owners),
+    )
     return render(request, "users/user.html", context)
 
 
