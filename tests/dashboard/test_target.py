@@ -24,6 +24,16 @@ def _backend_pid() -> int:
     return target.run_read(lambda conn: conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
+def _backend_pid_with_retries() -> tuple[int, list[float]]:
+    """Return the backend of a read, and the sleeps before its retries."""
+    sleeps: list[float] = []
+    pid = target.run_read(
+        lambda conn: conn.execute(text("SELECT pg_backend_pid()")).scalar_one(),
+        sleep=sleeps.append,
+    )
+    return pid, sleeps
+
+
 def _terminate(pid: int) -> None:
     with psycopg.connect(os.environ["PG_SUPERUSER_URL"], autocommit=True) as conn:
         assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
@@ -58,13 +68,9 @@ def test_statement_timeout_becomes_a_sentence():
 def test_read_is_retried_after_the_backend_was_terminated():
     pid = _backend_pid()  # the pooled connection now belongs to this backend
     _terminate(pid)
-    sleeps: list[float] = []
-    new_pid = target.run_read(
-        lambda conn: conn.execute(text("SELECT pg_backend_pid()")).scalar_one(),
-        sleep=sleeps.append,
-    )
+    new_pid, sleeps = _backend_pid_with_retries()
     assert new_pid != pid
-    # pool_pre_ping may already have replaced the dead connection; either way the read works
+    # a ping (after idling) may already have replaced the dead connection; either way it works
     assert len(sleeps) <= 1
 
 
@@ -97,11 +103,7 @@ def test_a_connection_idle_past_the_threshold_is_pinged_and_replaced_if_dead(set
     pid = _backend_pid()
     assert pings == []  # a new connection is not pinged
     _terminate(pid)
-    sleeps: list[float] = []
-    new_pid = target.run_read(
-        lambda conn: conn.execute(text("SELECT pg_backend_pid()")).scalar_one(),
-        sleep=sleeps.append,
-    )
+    new_pid, sleeps = _backend_pid_with_retries()
     assert new_pid != pid
     assert len(pings) == 1  # the ping found it dead: the pool connected afresh
     assert sleeps == []  # ... before the read began, so nothing had to be retried
@@ -112,11 +114,7 @@ def test_a_connection_killed_right_after_use_costs_one_retry(settings):
     target.reset_engine()
     pid = _backend_pid()
     _terminate(pid)
-    sleeps: list[float] = []
-    new_pid = target.run_read(
-        lambda conn: conn.execute(text("SELECT pg_backend_pid()")).scalar_one(),
-        sleep=sleeps.append,
-    )
+    new_pid, sleeps = _backend_pid_with_retries()
     assert new_pid != pid and len(sleeps) == 1
 
 
