@@ -101,6 +101,8 @@ PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_COLUMN_LIMIT = 12  # columns shown by default when the display settings name none
 DEFAULT_WIDTH_BUDGET = 190  # characters of a wide screen's list: default columns fit in it
 SEARCH_MAX = 200
+STATEMENTS = "schemadesk.list_statements"  # key of `Table.info`: page statements made
+STATEMENTS_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -438,7 +440,31 @@ class ListQuery:
         return [self.table.c[n].label(f"k{i}") for i, n in enumerate(self.key_names)]
 
     def page_statement(self) -> Select[Any]:
-        """Return the one statement of a list page: n + 1 rows, their keys, the estimate."""
+        """Return the one statement of a list page: n + 1 rows, their keys, the estimate.
+
+        The statement of a list with nothing narrowing it and no cursor (a first page, or a
+        page number) holds no value of the request: it is made once per reflected table and
+        list shape and reused, which spares SQLAlchemy building it and working out its cache
+        key at every view (a third of the statement's cost on a list's first page)."""
+        if self.filtered or self.position.cursor is not None:
+            return self._page_statement()
+        shape = (
+            "page",
+            self.display,
+            tuple(self.shown),
+            self.order,
+            self.page_size,
+            self.position.page,
+        )
+        made: dict[object, Select[Any]] = self.table.info.setdefault(STATEMENTS, {})
+        statement = made.get(shape)
+        if statement is None:
+            if len(made) >= STATEMENTS_KEPT:
+                made.clear()  # many shapes of one table: start over rather than grow
+            statement = made[shape] = self._page_statement()
+        return statement
+
+    def _page_statement(self) -> Select[Any]:
         values = [self.preview(n).label(f"v{i}") for i, n in enumerate(self.shown)]
         statement = select(
             *values, *self.key_columns(), estimate_expression(self.table).label("estimate")

@@ -231,6 +231,34 @@ def test_page_statement_reads_limit_plus_one_and_the_estimate(tables):
     assert query.page_statement()._limit == 26
 
 
+def test_an_unnarrowed_list_reuses_its_statement_a_narrowed_one_does_not(tables):
+    from dashboard.data.display import TableDisplay
+
+    table = table_named("datab_items")
+
+    def statement(params: str, **kwargs):
+        return ListQuery(table, QueryDict(params), **kwargs).page_statement()
+
+    # Nothing of the request is in it: made once for the table and the list's shape.
+    assert statement("n=25") is statement("n=25")
+    assert statement("n=25&page=2") is statement("n=25&page=2")
+    # Another shape, other display settings: another statement.
+    assert statement("n=25") is not statement("n=50")
+    assert statement("n=25&o=-id") is not statement("n=25")
+    masked = TableDisplay(hidden_columns=("title",))
+    assert statement("n=25", display=masked) is not statement("n=25")
+    assert "title" not in str(statement("n=25", display=masked).compile())
+    # Values of the request (a filter, a search, a cursor, a restriction) are never reused.
+    assert statement("f.gte.score=3") is not statement("f.gte.score=3")
+    assert statement("q=item") is not statement("q=item")
+    scoped = Restriction(where=(table.c.score >= 3,))
+    assert statement("", restriction=scoped) is not statement("", restriction=scoped)
+    assert "score" in str(statement("", restriction=scoped).compile())
+    first = list_page("datab_items", QueryDict("n=25"))
+    follow = query_of(first.next_url)
+    assert statement(follow.urlencode()) is not statement(follow.urlencode())
+
+
 # -- where a page is, and the way back to it -----------------------------------------------------
 def test_later_pages_say_which_rows_they_show(tables):
     """Keyset pages carry their position in the signed cursor: "rows 26 to 50", page 2, and the
