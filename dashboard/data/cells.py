@@ -11,7 +11,7 @@ from typing import Any
 from django.utils.safestring import SafeString
 
 from dashboard.data.columns import ColumnInfo
-from dashboard.html_parts import html_format, html_join, html_text
+from dashboard.html_parts import HtmlBuilder, html_format
 
 PREVIEW_CHARS = 120  # characters of a value shown in a list cell
 TITLE_CHARS = 24  # a longer value may be cut by its column's width: its title holds it all
@@ -96,17 +96,26 @@ BOOLEAN_HTML = {
 
 def _cell_content(cell: Cell) -> SafeString:
     """Return a list cell's content, escaped."""
+    builder = HtmlBuilder()
+    _add_content(cell, builder)
+    return builder.html()
+
+
+def _add_content(cell: Cell, builder: HtmlBuilder) -> None:
+    """Add a list cell's content to `builder`: markup, or its text (escaped by the builder)."""
     if cell.masked:
-        return MASKED_HTML[cell.null]
-    if cell.null:
-        return NULL_HTML
-    if cell.href:
-        return html_format('<a href="{}">{}</a>', cell.href, cell.text)
-    if cell.kind == "boolean":
-        return BOOLEAN_HTML.get(cell.text) or html_format(
-            '<span class="bool {}">{}</span>', cell.text, cell.text
+        builder.markup(MASKED_HTML[cell.null])
+    elif cell.null:
+        builder.markup(NULL_HTML)
+    elif cell.href:
+        builder.markup(html_format('<a href="{}">{}</a>', cell.href, cell.text))
+    elif cell.kind == "boolean":
+        builder.markup(
+            BOOLEAN_HTML.get(cell.text)
+            or html_format('<span class="bool {}">{}</span>', cell.text, cell.text)
         )
-    return html_text(cell.text)
+    else:
+        builder.text(cell.text)
 
 
 def cell_html(cell: Cell) -> SafeString:
@@ -129,26 +138,26 @@ def _td(kind: str, numeric: bool, key: bool) -> SafeString:
     return html_format('<td class="{}">', classes)
 
 
-def row_parts(cells: list[Cell], parts: list[SafeString]) -> None:
-    """Append the <td> elements of one list row to `parts`, every value escaped (a list renders
-    hundreds of cells: plain Python with `html_format`/`html_text` rather than a template
-    include; the caller joins all rows' parts once with `html_join`)."""
+def row_parts(cells: list[Cell], builder: HtmlBuilder) -> None:
+    """Add the <td> elements of one list row to `builder`, every value escaped (a list renders
+    hundreds of cells: plain Python with `html_format` and the builder rather than a template
+    include; the caller joins all rows once)."""
     for cell in cells:
         title = cell_title(cell)
         if title:
             classes = cell.kind + (" num" if cell.numeric else "") + (" key" if cell.key else "")
-            parts.append(html_format('<td class="{} cut" title="{}">', classes, title))
+            builder.markup(html_format('<td class="{} cut" title="{}">', classes, title))
         else:
-            parts.append(_td(cell.kind, cell.numeric, cell.key))
-        parts.append(_cell_content(cell))
-        parts.append(TD_CLOSE)
+            builder.markup(_td(cell.kind, cell.numeric, cell.key))
+        _add_content(cell, builder)
+        builder.markup(TD_CLOSE)
 
 
 def row_html(cells: list[Cell]) -> SafeString:
     """Return the <td> elements of one list row, every value escaped."""
-    parts: list[SafeString] = []
-    row_parts(cells, parts)
-    return html_join(parts)
+    builder = HtmlBuilder()
+    row_parts(cells, builder)
+    return builder.html()
 
 
 def byte_count(size: int) -> str:

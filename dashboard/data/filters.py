@@ -309,7 +309,21 @@ class FilterSet:
 
     @property
     def grid_html(self) -> SafeString:
-        """Return the filter form's column blocks (built here, like their controls)."""
+        """Return the filter form's column blocks (built here, like their controls).
+
+        A form with nothing typed in is the same for every view of a table: built once per
+        set of columns (their descriptions and filters, which change with the schema)."""
+        if any(f.value or f.error for c in self.columns for f in c.fields.values()):
+            return self._grid_html()
+        shape = tuple((block.info, block.ops, block.text_mode) for block in self.columns)
+        made = _EMPTY_GRIDS.get(shape)
+        if made is None:
+            if len(_EMPTY_GRIDS) >= EMPTY_GRIDS_KEPT:
+                _EMPTY_GRIDS.clear()
+            made = _EMPTY_GRIDS[shape] = self._grid_html()
+        return made
+
+    def _grid_html(self) -> SafeString:
         blocks = []
         for block in self.columns:
             errors = block.errors
@@ -335,6 +349,10 @@ class FilterSet:
     def params(self) -> list[tuple[str, str]]:
         """Return the (name, value) pairs of the filters that apply, for links."""
         return [(item.param, item.raw) for item in self.active]
+
+
+EMPTY_GRIDS_KEPT = 256
+_EMPTY_GRIDS: dict[tuple[object, ...], SafeString] = {}  # see FilterSet.grid_html
 
 
 def filter_param(op: str, column: str) -> str:

@@ -36,7 +36,7 @@ from dashboard.data.display import display_for
 from dashboard.data.filters import invalid_filters
 from dashboard.data.links import data_path, parent_link, row_link
 from dashboard.data.query import PAGE_SIZES, ListQuery, Restriction, quoted_name
-from dashboard.html_parts import html_format, html_join, html_text
+from dashboard.html_parts import HtmlBuilder, html_format, html_join, html_text
 from dashboard.paging import PageWindow, page_window
 from dashboard.schema.reflection import UnknownTable, reflection
 from dashboard.target import TargetError, TargetUnavailable, run_read, target_schema
@@ -251,16 +251,13 @@ class ListPage:
     def rows_html(self) -> SafeString:
         """Return the <tr> elements of the page (escaped cell by cell, see cells.row_parts),
         joined once for the whole page."""
-        parts: list[SafeString] = []
+        builder = HtmlBuilder()
         leading = self.leading_link
         for row in self.rows:
-            if leading:
-                parts.append(html_format(OPEN_ROW_LINK, row.url))
-            else:
-                parts.append(ROW_OPEN)
-            row_parts(row.cells, parts)
-            parts.append(ROW_CLOSE)
-        return html_join(parts)
+            builder.markup(html_format(OPEN_ROW_LINK, row.url) if leading else ROW_OPEN)
+            row_parts(row.cells, builder)
+            builder.markup(ROW_CLOSE)
+        return builder.html()
 
     @property
     def headers_html(self) -> SafeString:

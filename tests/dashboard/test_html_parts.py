@@ -27,3 +27,20 @@ def test_join_escapes_plain_parts_and_keeps_markup():
     joined = html_join([SafeString("<td>"), "<x>", SafeString("</td>")], "\n")
     assert joined == "<td>\n&lt;x&gt;\n</td>" and isinstance(joined, SafeData)
     assert html_text(HOSTILE) == format_html("{}", HOSTILE)
+
+
+def test_the_builder_escapes_text_and_refuses_unsafe_markup():
+    import pytest
+
+    from dashboard.html_parts import HtmlBuilder
+
+    builder = HtmlBuilder()
+    builder.markup(SafeString("<td>"))
+    builder.text(HOSTILE)
+    builder.text(html_format("<b>{}</b>", "<i>"))  # safe already: kept
+    builder.markup(mark_safe("</td>"))
+    made = builder.html()
+    assert isinstance(made, SafeData)
+    assert made == format_html("<td>{}{}</td>", HOSTILE, mark_safe("<b>&lt;i&gt;</b>"))
+    with pytest.raises(TypeError):
+        builder.markup(HOSTILE)  # type: ignore[arg-type]  # a plain str is never trusted

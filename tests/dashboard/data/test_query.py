@@ -259,6 +259,20 @@ def test_an_unnarrowed_list_reuses_its_statement_a_narrowed_one_does_not(tables)
     assert statement(follow.urlencode()) is not statement(follow.urlencode())
 
 
+def test_an_empty_filter_form_is_built_once_a_filled_one_each_time(tables):
+    table = table_named("datab_items")
+
+    def grid(params: str):
+        return ListQuery(table, QueryDict(params)).filters.grid_html
+
+    assert grid("") is grid("n=25&o=-id")  # nothing typed in: the same form
+    filled = grid("f.gte.score=3")
+    assert filled is not grid("f.gte.score=3") and 'value="3"' in filled
+    refused = grid("f.gte.score=many")
+    assert 'value="many"' in refused and "aria-invalid" in refused
+    assert 'value="3"' not in grid("") and "aria-invalid" not in grid("")
+
+
 # -- where a page is, and the way back to it -----------------------------------------------------
 def test_later_pages_say_which_rows_they_show(tables):
     """Keyset pages carry their position in the signed cursor: "rows 26 to 50", page 2, and the
