@@ -94,7 +94,24 @@ class AuditEvent(models.Model):
             last = cursor.fetchone()
             self.prev_hash = last[0] if last else GENESIS
             self.hash = event_hash(self.prev_hash, self.chain_values())
-            super().save(*args, **kwargs)
+            self._insert(cursor, using, table)
+
+    def _insert(self, cursor: Any, using: str, table: str) -> None:
+        """INSERT this event with the values its hash covers, as Django's ORM would write
+        them (each field's own conversion), without the ORM's statement compiler: every look at
+        end-users' data appends an event, and building the INSERT was a third of that."""
+        connection = connections[using]
+        fields = [field for field in self._meta.concrete_fields if not field.primary_key]
+        quote = connection.ops.quote_name
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(quote(field.column) for field in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"RETURNING {quote(self._meta.pk.column)}",
+            [field.get_db_prep_save(field.pre_save(self, True), connection) for field in fields],
+        )
+        self.pk = cursor.fetchone()[0]
+        self._state.adding = False
+        self._state.db = using
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events cannot be deleted.")
