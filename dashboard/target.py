@@ -3,6 +3,9 @@
 Every read runs in `BEGIN READ ONLY` with `statement_timeout` and `lock_timeout` set for the
 transaction only, and always rolls back. A read whose connection was lost (the backend was
 terminated, the compute restarted) is retried with jittered backoff on a fresh connection.
+Pooled connections are pinged only after sitting idle (`ping_when_idle`). A statement too big
+to plan at every run (the user page's counts over hundreds of tables) can be prepared once per
+connection (`execute_prepared`), except behind a pooler in transaction mode.
 
 A restricted read (`run_read(..., restricted=True)`, used by EXPLAIN ANALYZE, which executes
 statements) also runs as a read-only role: its own login (`TARGET_READONLY_DATABASE_URL`, a
