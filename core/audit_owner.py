@@ -69,7 +69,8 @@ def revoke(admin_url: str, console_role: str, owner_role: str = AUDIT_OWNER_ROLE
         if is_member(conn, console_role, owner_role):
             raise AuditOwnerError(
                 f"Role {console_role} is still a member of {owner_role} (granted by another "
-                f"role): as that role, run REVOKE {owner_role} FROM {console_role};"
+                f"role): as that role, run REVOKE {sql.Identifier(owner_role).as_string(conn)} "
+                f"FROM {sql.Identifier(console_role).as_string(conn)};"
             )
 
 
@@ -83,7 +84,8 @@ def audit_owner_lent(
         if exists.fetchone() is None:
             raise AuditOwnerError(
                 f"The audit owner role {owner_role} does not exist: create it first "
-                f"(CREATE ROLE {owner_role} NOLOGIN;), see the README."
+                f"(CREATE ROLE {sql.Identifier(owner_role).as_string(conn)} NOLOGIN;), "
+                "see the README."
             )
         conn.execute(_grant_statement(conn.info.server_version, owner_role, console_role))
     try:

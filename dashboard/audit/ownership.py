@@ -16,6 +16,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
+from dashboard.suggested_sql import quote_identifier
+
 AUDIT_TABLE = "audit_auditevent"
 TRIGGER_FUNCTION = "audit_event_append_only()"
 SETUP_HINT = (
@@ -34,13 +36,14 @@ def _require_membership(cursor: CursorWrapper, owner: str) -> str:
     """Return the console's role, or raise AuditOwnerNotReady when it may not act as `owner`."""
     cursor.execute("SELECT current_user")
     console = cursor.fetchone()[0]
-    hint = SETUP_HINT.format(owner=owner, console=console)
+    owner_sql, console_sql = quote_identifier(owner), quote_identifier(console)
+    hint = SETUP_HINT.format(owner=owner_sql, console=console_sql)
     cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner])
     if cursor.fetchone() is None:
         raise AuditOwnerNotReady(
             f"The audit owner role “{owner}” does not exist. As an administrator run "
-            f"CREATE ROLE {owner} NOLOGIN; ALTER SCHEMA django OWNER TO {owner}; "
-            f"GRANT USAGE, CREATE ON SCHEMA django TO {console}; then: {hint}"
+            f"CREATE ROLE {owner_sql} NOLOGIN; ALTER SCHEMA django OWNER TO {owner_sql}; "
+            f"GRANT USAGE, CREATE ON SCHEMA django TO {console_sql}; then: {hint}"
         )
     cursor.execute(
         "SELECT pg_has_role(current_user, %s, 'MEMBER'), "
@@ -56,8 +59,8 @@ def _require_membership(cursor: CursorWrapper, owner: str) -> str:
     if not owner_may_create:
         raise AuditOwnerNotReady(
             f"“{owner}” needs CREATE on the console's schema to own the audit table: as an "
-            f"administrator run ALTER SCHEMA django OWNER TO {owner}; "
-            f"GRANT USAGE, CREATE ON SCHEMA django TO {console};"
+            f"administrator run ALTER SCHEMA django OWNER TO {owner_sql}; "
+            f"GRANT USAGE, CREATE ON SCHEMA django TO {console_sql};"
         )
     return console
 
@@ -160,7 +163,8 @@ def audit_protection(connection: BaseDatabaseWrapper) -> Protection:
     elif facts["member_of_owner"]:
         problems.append(
             f"The console's database role {role} is a member of {owner}, the audit table's "
-            f"owner: as an administrator run REVOKE {owner} FROM {role};"
+            f"owner: as an administrator run "
+            f"REVOKE {quote_identifier(owner)} FROM {quote_identifier(role)};"
         )
     rights = (
         []

@@ -75,6 +75,7 @@ from dashboard.branches.provider import (
 )
 from dashboard.branches.server_address import ServerAddress, _libpq_url
 from dashboard.console_work import APPLICATION_NAME
+from dashboard.suggested_sql import quote_identifier
 
 # Re-exported: migration trial runs, the create form and tests import these from here.
 __all__ = [
@@ -529,7 +530,7 @@ class LocalProvider:
         url = self._server.with_login(role, password, branch.id)
         warning = ""
         if others:
-            listed = ", ".join(others)
+            listed = ", ".join(quote_identifier(name) for name in others)
             warning = (
                 f"The server still lets role {role} connect to {listed}, because CONNECT is "
                 "granted to PUBLIC there; it holds no rights on their tables. To close that door: "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from core.audit_owner import AuditOwnerError, audit_owner_lent, is_member, main
 from core.embedded import AUDIT_OWNER_ROLE, CONSOLE_ROLE
@@ -35,10 +37,28 @@ def test_the_membership_is_taken_back_when_the_block_fails(superuser_url):
 
 def test_a_missing_owner_role_is_a_sentence(superuser_url):
     with (
-        pytest.raises(AuditOwnerError, match="CREATE ROLE no_such_owner NOLOGIN"),
+        pytest.raises(AuditOwnerError, match='CREATE ROLE "no_such_owner" NOLOGIN'),
         audit_owner_lent(superuser_url, CONSOLE_ROLE, "no_such_owner"),
     ):
         pass
+
+
+def test_the_statement_a_refusal_gives_runs_as_written_for_an_odd_name(superuser_url):
+    odd = 'Audit "Owner" 2'
+    with (
+        pytest.raises(AuditOwnerError) as refusal,
+        audit_owner_lent(superuser_url, CONSOLE_ROLE, odd),
+    ):
+        pass  # pragma: no cover - refused before
+    statement = re.search(r"\((CREATE ROLE .*?;)\)", str(refusal.value)).group(1)
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        conn.execute(statement)
+        try:
+            with audit_owner_lent(superuser_url, CONSOLE_ROLE, odd):
+                assert is_member(conn, CONSOLE_ROLE, odd)
+            assert not is_member(conn, CONSOLE_ROLE, odd)
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(odd)))
 
 
 def test_the_command_runs_with_the_membership_and_without_the_admin_url(superuser_url, monkeypatch):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 
+import pglast
 import psycopg
 import pytest
 from django.db import connection
@@ -30,6 +32,20 @@ def test_handing_over_without_the_membership_says_what_to_run(settings):
 def test_handing_over_to_a_missing_role_says_how_to_create_it():
     with pytest.raises(AuditOwnerNotReady, match="CREATE ROLE nobody_here NOLOGIN"):
         hand_audit_table_to_owner(connection, "nobody_here")
+
+
+@pytest.mark.django_db
+def test_the_statements_a_refusal_gives_quote_an_odd_role_name():
+    odd = 'audit "owner" of Shop'
+    with pytest.raises(AuditOwnerNotReady) as refusal:
+        hand_audit_table_to_owner(connection, odd)
+    message = str(refusal.value)
+    quoted = '"audit ""owner"" of Shop"'
+    statements = re.findall(r"(?:CREATE|ALTER|GRANT|REVOKE) [^;]*;", message)
+    assert f"CREATE ROLE {quoted} NOLOGIN;" in statements
+    assert f"GRANT {quoted} TO schemadesk;" in statements
+    for statement in statements:
+        pglast.parse_sql(statement)  # each is SQL an administrator can paste
 
 
 @pytest.mark.django_db
