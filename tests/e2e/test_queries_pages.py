@@ -85,3 +85,53 @@ def test_query_pages_render_and_explain_in_the_browser(page, operator_factory, b
         page.locator("h1").wait_for()
         _shoot(page, "queries-" + path.strip("/").split("/")[-1])
     assert problems == []
+
+
+@pytest.fixture
+def many_statements():
+    """Forty statements of their own (each selects one more column, so pg_stat_statements keeps
+    each apart): more rows than the list's scroll box shows at once."""
+    with scratch_table(
+        "qt_sticky",
+        "CREATE TABLE qt_sticky (id int PRIMARY KEY)",
+        "INSERT INTO qt_sticky SELECT generate_series(1, 3)",
+    ):
+        with psycopg.connect(os.environ["APP_DIRECT_URL"], autocommit=True) as conn:
+            for width in range(1, 41):
+                conn.execute(f"SELECT {', '.join(['id'] * width)} FROM qt_sticky")
+        yield
+
+
+def test_the_statements_list_keeps_its_header_in_view_when_scrolled(
+    page, operator_factory, many_statements
+):
+    """The statements scroll inside a box: scrolled down, the header row is still at the top of
+    the box, and it is what is drawn there (not hidden under the rows)."""
+    log_in(page, operator_factory("qt-sticky", "viewer"))
+    page.goto("/queries/?q=qt_sticky")
+    box = page.locator("#results .q-scroll")
+    box.wait_for()
+    assert page.locator("#statements-table tbody tr").count() >= 40
+    geometry = box.evaluate(
+        """box => {
+            const before = box.querySelector('thead th').getBoundingClientRect().top;
+            box.scrollTop = 400;
+            const frame = box.getBoundingClientRect();
+            const header = box.querySelector('thead th:nth-child(2)').getBoundingClientRect();
+            const drawn = document.elementFromPoint(
+                header.left + header.width / 2, header.top + header.height / 2);
+            return {
+                scrolled: box.scrollTop, tall: box.scrollHeight > box.clientHeight + 400,
+                before: before - frame.top, headerTop: header.top - frame.top,
+                drawn: drawn && drawn.closest('thead') !== null,
+                firstRowAbove: box.querySelector('tbody tr').getBoundingClientRect().bottom
+                    < frame.top,
+            };
+        }"""
+    )
+    assert geometry["tall"] and geometry["scrolled"] == 400, geometry
+    assert geometry["firstRowAbove"], geometry  # the rows did scroll under it
+    assert abs(geometry["headerTop"] - geometry["before"]) <= 2, geometry
+    assert abs(geometry["headerTop"]) <= 2, geometry  # the header stayed on top of the box
+    assert geometry["drawn"], geometry  # and is the thing seen there
+    _shoot(page, "queries-statements-scrolled")
