@@ -146,7 +146,10 @@ def row_parts(cells: list[Cell], builder: HtmlBuilder) -> None:
         title = cell_title(cell)
         if title:
             classes = cell.kind + (" num" if cell.numeric else "") + (" key" if cell.key else "")
-            builder.markup(html_format('<td class="{} cut" title="{}">', classes, title))
+            # Focusable, so the keyboard opens it too (see static/js/data.js).
+            builder.markup(
+                html_format('<td class="{} cut" tabindex="0" title="{}">', classes, title)
+            )
         else:
             builder.markup(_td(cell.kind, cell.numeric, cell.key))
         _add_content(cell, builder)

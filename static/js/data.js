@@ -13,10 +13,18 @@
     if (input) input.name = `f.${select.value}.${select.dataset.column}`;
   });
 
-  // A value cut by its column's width opens in place on a click (its title holds it too).
+  // A value cut by its column's width opens in place on a click, or on Enter or Space when the
+  // cell has the focus (its title holds it too).
   document.addEventListener("click", (event) => {
     const cell = event.target.closest("table.data-grid td.cut");
     if (cell && !event.target.closest("a")) cell.classList.toggle("expanded");
+  });
+  document.addEventListener("keydown", (event) => {
+    const cell = event.target;
+    if (!(cell instanceof HTMLTableCellElement) || !cell.matches("table.data-grid td.cut")) return;
+    if (event.key !== "Enter" && event.key !== " ") return;
+    cell.classList.toggle("expanded");
+    event.preventDefault(); // Space would scroll the page
   });
 
   // -- Resizable columns ------------------------------------------------------------------------

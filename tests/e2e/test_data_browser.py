@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from dashboard.schema import reflection as refl
 from tests.dashboard.data.conftest import made_tables, owner_execute
+from tests.e2e.conftest import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -185,3 +186,83 @@ def test_a_column_is_resized_with_the_keyboard_and_keeps_its_width(data_page):
     assert (
         abs(page.locator('#listing th[data-column="title"]').bounding_box()["width"] - wider) <= 1
     )
+
+
+READABLE = (
+    "A body long enough to be cut by the width of its column, and short enough to be shown "
+    "whole when it is opened."
+)  # under the 120 characters a list selects of a value
+
+
+@pytest.fixture
+def long_value(browser_tables) -> Iterator[str]:
+    """Row 3's body (NULL in the test data) holds READABLE for the test."""
+    owner_execute(f"UPDATE {ITEMS} SET body = %s WHERE id = 3", (READABLE,))
+    try:
+        yield READABLE
+    finally:
+        owner_execute(f"UPDATE {ITEMS} SET body = NULL WHERE id = 3")
+
+
+def cell_fit(cell) -> dict:
+    """Return whether a cell's text fits in it (is not cut), its height and its title."""
+    return cell.evaluate(
+        """cell => ({
+            fits: cell.scrollWidth <= cell.clientWidth + 1
+                && cell.scrollHeight <= cell.clientHeight + 1,
+            height: cell.getBoundingClientRect().height,
+            title: cell.getAttribute('title'),
+        })"""
+    )
+
+
+def test_a_long_value_is_cut_and_opens_whole_on_a_click_or_a_key_and_timestamps_are_not_cut(
+    data_page, long_value
+):
+    page = data_page
+    columns = "&".join(f"c={name}" for name in ("id", "title", "body", "created_at"))
+    page.goto(f"/data/{ITEMS}/?n=25&{columns}")
+    row = page.locator("#listing tbody tr").nth(2)
+    body = row.locator("td.text.cut")
+    expect(body).to_have_text(long_value)
+    cut = cell_fit(body)
+    assert not cut["fits"] and cut["title"] == long_value, cut
+
+    # No timestamp is cut: each shows all of its text, and none needs a title to be read.
+    stamps = page.locator("#listing tbody td.timestamp")
+    assert stamps.count() == 25
+    for index in range(stamps.count()):
+        stamp = cell_fit(stamps.nth(index))
+        assert stamp["fits"] and stamp["title"] is None, (index, stamp)
+    expect(page.locator("#listing tbody td.timestamp.cut")).to_have_count(0)
+
+    # A click opens the value whole, in place; another closes it.
+    body.click()
+    expect(body).to_have_class(re.compile(r"\bexpanded\b"))
+    opened = cell_fit(body)
+    assert opened["fits"] and opened["height"] > cut["height"], (cut, opened)
+    shot(page, "data-list-value-opened")
+    body.click()
+    expect(body).not_to_have_class(re.compile(r"\bexpanded\b"))
+
+    # From the keyboard: Tab from the row's link reaches the cut value; Enter opens it, Space
+    # closes it (without scrolling the page).
+    row.locator("td.key a").focus()
+    page.keyboard.press("Tab")
+    expect(body).to_be_focused()
+    shot(page, "data-list-value-focused")
+    page.keyboard.press("Enter")
+    expect(body).to_have_class(re.compile(r"\bexpanded\b"))
+    assert cell_fit(body)["fits"]
+    scrolled = page.evaluate("window.scrollY")
+    page.keyboard.press(" ")
+    expect(body).not_to_have_class(re.compile(r"\bexpanded\b"))
+    assert page.evaluate("window.scrollY") == scrolled
+
+    # A value longer than the list reads (row 1's body) opens as far as it was read, and its
+    # title says where the rest is.
+    first = page.locator("#listing tbody tr").first.locator("td.text.cut")
+    assert first.get_attribute("title").endswith("(open the row to read all of it)")
+    first.click()
+    expect(first).to_have_class(re.compile(r"\bexpanded\b"))
+    assert first.inner_text().endswith("…") and cell_fit(first)["fits"]

@@ -203,6 +203,26 @@ def test_a_page_number_within_reach_uses_offset(tables, admin_client):
     assert "page 3" in body
 
 
+def test_the_list_cuts_long_values_with_all_of_them_in_a_title_and_never_timestamps(
+    tables, admin_client
+):
+    body = text_of(admin_client.get("/data/datab_items/?n=25&c=id&c=body&c=meta&c=created_at"))
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)[1:]  # after the header row
+    assert len(rows) == 25
+    first = rows[0]
+    # Row 1's body is longer than the list reads: cut, focusable, and its title says so.
+    (long_body,) = re.findall(r'<td class="text cut" tabindex="0" title="([^"]*)">', first)
+    assert long_body.startswith("A long body line. A long body line.")
+    assert long_body.endswith("… (open the row to read all of it)")
+    # Its JSON is shorter than that: the title holds all of it.
+    (meta,) = re.findall(r'<td class="json cut" tabindex="0" title="([^"]*)">', first)
+    assert meta == "{&quot;n&quot;: 1, &quot;nested&quot;: {&quot;even&quot;: false}}"
+    # Every timestamp is shown whole, in a cell that is never cut.
+    for row in rows:
+        assert re.search(r'<td class="timestamp">2025-02-0[12] \d\d:00:00\+00:00</td>', row), row
+        assert "timestamp cut" not in row
+
+
 def test_unsortable_and_masked_columns_cannot_sort(tables, admin_client):
     assert "cannot be sorted by “meta”" in text_of(admin_client.get("/data/datab_items/?o=meta"))
     body = text_of(admin_client.get("/data/datab_owners/?o=-password_hash"))

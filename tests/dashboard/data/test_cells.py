@@ -1,0 +1,58 @@
+"""List cells: a long value is cut with all of it in the cell's title, and the cell opens from
+the keyboard too; a timestamp is never cut."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from dashboard.data.cells import PREVIEW_CHARS, TITLE_CHARS, cell_title, list_cell, row_html
+from dashboard.data.columns import ColumnInfo
+
+
+def column(kind: str, *, masked: bool = False) -> ColumnInfo:
+    return ColumnInfo(
+        name="c", kind=kind, type_label=kind, nullable=True, primary_key=False, masked=masked
+    )
+
+
+TEXT = column("text")
+
+
+def test_a_value_longer_than_a_narrow_column_is_cut_with_all_of_it_in_its_title():
+    short = list_cell(TEXT, "x" * TITLE_CHARS)
+    longer = list_cell(TEXT, 'A <b>"long"</b> & plain value, past ' + "y" * TITLE_CHARS)
+    assert cell_title(short) == "" and row_html([short]) == f'<td class="text">{"x" * 24}</td>'
+    assert cell_title(longer) == longer.text
+    assert row_html([longer]) == (
+        '<td class="text cut" tabindex="0" title="A &lt;b&gt;&quot;long&quot;&lt;/b&gt; &amp; '
+        f'plain value, past {"y" * 24}">A &lt;b&gt;&quot;long&quot;&lt;/b&gt; &amp; plain value, '
+        f"past {'y' * 24}</td>"
+    )
+
+
+def test_a_value_longer_than_the_list_reads_says_where_the_rest_is():
+    cell = list_cell(TEXT, "z" * (PREVIEW_CHARS + 1))  # the list reads PREVIEW_CHARS + 1
+    assert cell.truncated and cell.text == "z" * PREVIEW_CHARS + "…"
+    assert cell_title(cell) == cell.text + " (open the row to read all of it)"
+    assert 'class="text cut" tabindex="0"' in row_html([cell])
+
+
+@pytest.mark.parametrize(
+    ("info", "value"),
+    [
+        (column("timestamp"), datetime(2025, 2, 1, 9, 0, 0, 123456, tzinfo=UTC)),
+        (column("uuid"), "0cc175b9-c0f1-b6a8-31c3-99e269772661"),
+        (column("number"), 123456789012345678901234567890),
+        (TEXT, None),
+        (column("text", masked=True), "a secret longer than a narrow column is"),
+    ],
+)
+def test_timestamps_and_other_values_read_whole_are_never_cut(info, value):
+    cell = list_cell(info, value)
+    assert len(cell.text) > TITLE_CHARS or cell.null or cell.masked
+    assert cell_title(cell) == ""
+    html = row_html([cell])
+    assert " cut" not in html and "title=" not in html.split(">", 1)[0]
+    assert "tabindex" not in html
