@@ -266,3 +266,23 @@ def test_a_long_value_is_cut_and_opens_whole_on_a_click_or_a_key_and_timestamps_
     first.click()
     expect(first).to_have_class(re.compile(r"\bexpanded\b"))
     assert first.inner_text().endswith("…") and cell_fit(first)["fits"]
+
+
+def test_the_page_box_shows_the_page_after_next_and_after_a_jump(data_page):
+    page = data_page
+    page.goto(f"/data/{ITEMS}/?n=25")
+    box = page.locator('#listing form.page-jump input[name="page"]')
+    expect(box).to_have_value("1")
+    for number in (2, 3):  # htmx swaps the list in; the box comes with it
+        page.get_by_role("link", name=re.compile(r"^Next")).click()
+        expect(first_cell(page)).to_have_text(str(25 * (number - 1) + 1))
+        expect(box).to_have_value(str(number))
+    assert "cursor=" in page.url
+    shot(page, "data-list-page-3")
+    box.fill("2")
+    page.get_by_role("button", name="Go").click()
+    page.wait_for_url(re.compile(r"page=2"))
+    expect(first_cell(page)).to_have_text("26")
+    expect(box).to_have_value("2")
+    page.reload()  # the full page of that address
+    expect(box).to_have_value("2")

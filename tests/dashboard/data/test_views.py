@@ -223,6 +223,37 @@ def test_the_list_cuts_long_values_with_all_of_them_in_a_title_and_never_timesta
         assert "timestamp cut" not in row
 
 
+PAGE_BOX = re.compile(
+    r'<input class="tiny" type="text" inputmode="numeric" name="page" value="([^"]*)">'
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/data/datab_items/?n=25&page=3",  # typed in the box
+        "/data/datab_logs/?n=25&page=3",  # no primary key: paged by position
+    ],
+)
+def test_the_page_box_shows_the_page_in_the_full_page_and_the_partial(tables, admin_client, path):
+    full = text_of(admin_client.get(path))
+    partial = text_of(admin_client.get(path, **HTMX))
+    assert "<html" in full and "<html" not in partial
+    assert PAGE_BOX.findall(full) == ["3"]
+    assert PAGE_BOX.findall(partial) == ["3"]
+
+
+def test_the_page_box_shows_the_page_reached_by_next(tables, admin_client):
+    url = "/data/datab_items/?n=25"
+    for _ in range(2):
+        body = text_of(admin_client.get(url, **HTMX))
+        (url,) = re.findall(r'<a class="button" rel="next" href="([^"]+)"', body)
+        url = url.replace("&amp;", "&")
+    body = text_of(admin_client.get(url, **HTMX))
+    assert "cursor=" in url and first_column(body)[0] == "51"
+    assert PAGE_BOX.findall(body) == ["3"]
+
+
 def test_unsortable_and_masked_columns_cannot_sort(tables, admin_client):
     assert "cannot be sorted by “meta”" in text_of(admin_client.get("/data/datab_items/?o=meta"))
     body = text_of(admin_client.get("/data/datab_owners/?o=-password_hash"))
