@@ -77,6 +77,23 @@
   document.addEventListener("htmx:afterSettle", reachAll);
   window.addEventListener("resize", reachAll);
 
+  // -- The current section is in view in the navigation --------------------------------------
+  // On a narrow screen the sections are one line that scrolls sideways: without this, the
+  // later sections (Queries, Activity, Audit) are off the screen on their own pages. Centred,
+  // so a part of the neighbours shows that the line goes on. Only the line scrolls, not the page.
+  const showCurrentSection = () => {
+    const line = document.querySelector(".topbar nav.sections");
+    const current = line && line.querySelector('a[aria-current="page"]');
+    if (!current || line.scrollWidth <= line.clientWidth + 1) return;
+    const box = line.getBoundingClientRect();
+    const here = current.getBoundingClientRect();
+    if (here.left >= box.left && here.right <= box.right) return;
+    line.scrollLeft += here.left + here.width / 2 - (box.left + box.width / 2);
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showCurrentSection);
+  else showCurrentSection();
+  window.addEventListener("resize", showCurrentSection);
+
   // -- Menus made of <details> close with Escape, and when focus or a click leaves them -----
   const openMenus = () => [...document.querySelectorAll("details.dropdown[open]")];
 
