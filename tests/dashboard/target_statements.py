@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from sqlalchemy import event
 
 from dashboard.target import engine
@@ -44,3 +46,12 @@ def target_statements() -> Iterator[TargetStatements]:
     finally:
         event.remove(target, "before_cursor_execute", seen._before)
         event.remove(target, "handle_error", seen._failed)
+
+
+@contextmanager
+def page_statements() -> Iterator[tuple[TargetStatements, CaptureQueriesContext]]:
+    """Record the statements sent to the target and to the console's own database (Django's
+    schema) while it runs: the two counts of README's benchmark tables, counted as
+    benchmarks/schema_scale.py counts them."""
+    with target_statements() as target, CaptureQueriesContext(connection) as console:
+        yield target, console

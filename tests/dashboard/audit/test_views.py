@@ -7,11 +7,13 @@ import io
 import json
 from datetime import UTC, timedelta
 
+import pytest
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from dashboard.audit.filters import PAGE_SIZE, known_actions
 from dashboard.audit.models import AuditEvent
+from tests.dashboard.target_statements import page_statements
 
 
 def add_event(operator, action="user.view", subject="acc_alice", reason="SUP-1", **extra):
@@ -216,3 +218,43 @@ def test_known_actions_are_the_distinct_actions_sorted(support_user):
     for action in ("user.view", "data.list", "user.view", "audit.export", "data.list"):
         add_event(support_user, action=action)
     assert known_actions() == ["audit.export", "data.list", "user.view"]
+
+
+def _views_until_verified(client, url: str = "/audit/") -> list[int]:
+    """View `url` until the page says the whole chain holds; return each view's statements to
+    the console's database (the target gets none)."""
+    counts: list[int] = []
+    page = ""
+    while not counts or "Newer events are verified over the next views" in page:
+        assert len(counts) < 20, counts
+        with page_statements() as (target, console):
+            page = text(client.get(url))
+        assert "The chain holds" in page and not target.sent
+        counts.append(len(console))
+    return counts
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as the console runs: BEGIN/COMMIT count
+def test_the_audit_page_sends_at_most_15_statements_however_long_the_trail(
+    admin_client, support_user, settings
+):
+    settings.AUDIT_VERIFY_PAGE_EVENTS = 20  # events a view verifies past its checkpoint (500)
+    views: dict[int, list[int]] = {}
+    steady: dict[int, list[int]] = {}
+    for total in (50, 150):
+        while AuditEvent.objects.count() < total:
+            add_event(support_user, subject=f"acc_{AuditEvent.objects.count()}")
+        views[total] = _views_until_verified(admin_client)
+        steady[total] = [
+            _views_until_verified(admin_client, url)[-1]
+            for url in ("/audit/", "/audit/?subject=acc_7", "/audit/?action=user.view")
+        ]
+    # With nothing new to verify: the session, the operator, the operator's groups, the
+    # actions (one statement), the page of events, the audit table's protection, the last full
+    # verification and the checkpoint (one statement each), the checkpoint's event, and the
+    # events after it: 10. A view that verifies a full batch past its checkpoint also asks
+    # whether more are left, writes the new checkpoint and drops the old one (BEGIN, DELETE,
+    # COMMIT): 15, as README's schema-scale table quotes for a trail of a million events.
+    assert steady == {50: [10, 10, 10], 150: [10, 10, 10]}
+    assert max(views[50]) == max(views[150]) == 15, views
+    assert len(views[150]) > len(views[50])  # more views verify a longer trail, each bounded

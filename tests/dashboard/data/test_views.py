@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 
 from dashboard.data.cursor import encode_cursor
 from tests.dashboard.data.conftest import ITEMS, owner_execute
-from tests.dashboard.target_statements import target_statements
+from tests.dashboard.target_statements import page_statements, target_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,25 @@ def test_the_picker_shows_a_page_of_tables_and_reads_their_sizes_only(tables, mo
     monkeypatch.setattr(services, "run_read", spying)
     services.table_index("datab_", 2, page_size=2)
     assert sized == names[2:4]  # sizes (pg_total_relation_size) of the shown tables only
+
+
+def test_the_picker_sends_three_statements_for_7_tables_or_300(
+    viewer_client, settings, use_schema, variety_schema, many_schema
+):
+    counts = {}
+    for schema in (variety_schema, many_schema):
+        settings.REFLECTION_CHECK_SECONDS = 0
+        use_schema(schema)
+        viewer_client.get("/data/")  # the schema reflected
+        settings.REFLECTION_CHECK_SECONDS = 3600  # as in steady use: no catalog check due
+        with page_statements() as (target, console):
+            html = text_of(viewer_client.get("/data/"))
+        counts[schema] = (len(target), len(console))
+    assert "Pages of tables" in html  # 300 tables: the first page of 100
+    # The set-up statement, the number of matching tables, the page of them with their sizes
+    # (of the tables shown only); Django's: the session, the operator, the operator's groups.
+    # As README's schema-scale table quotes for 1,000 tables.
+    assert counts[variety_schema] == counts[many_schema] == (3, 3), counts
 
 
 def test_the_picker_pages_keep_the_filter(tables, admin_client):

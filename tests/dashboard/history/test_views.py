@@ -11,6 +11,7 @@ import pytest
 from dashboard.history import tasks
 from dashboard.history.models import RevisionSql
 from tests.dashboard.history.conftest import migrate, stamp
+from tests.dashboard.target_statements import page_statements
 
 pytestmark = pytest.mark.django_db
 
@@ -391,3 +392,34 @@ def test_a_long_history_is_shown_a_page_at_a_time_with_its_part_of_the_graph(
     assert last.count('class="graph-link"') == 20 and 'viewBox="0 0 ' not in last
     viewer_client.get("/migrations/revisions/010/")
     assert sorted(read) == sorted(ids)  # every script read once for all these pages
+
+
+def test_the_index_sends_as_many_statements_for_twice_the_revisions(
+    console_on, project_database, viewer_client, tmp_path
+):
+    from dashboard.history.services import HISTORY_PAGE_SIZE, PENDING_REVIEW_LIMIT
+    from tests.dashboard.history.conftest import Rev, write_project
+
+    behind = 12  # as the benchmark's database: 12 revisions pending
+    counts = {}
+    for count in (HISTORY_PAGE_SIZE + 10, 2 * (HISTORY_PAGE_SIZE + 10)):
+        ids = [f"{number:03d}" for number in range(count)]
+        project = write_project(
+            tmp_path / f"history-{count}",
+            [Rev(rev, ids[n - 1] if n else None) for n, rev in enumerate(ids)],
+        )
+        console_on(project, project_database)
+        stamp(project, project_database, ids[count - 1 - behind])
+        viewer_client.get("/migrations/")  # the scripts loaded; each pending review queued
+        with page_statements() as (target, console):
+            text = viewer_client.get("/migrations/").content.decode()
+        assert f"{behind} revisions pending" in text
+        counts[count] = (len(target), len(console))
+    # The target: the read's set-up, whether the version table exists, its rows. Django's: the
+    # session, the operator, the operator's groups, the recent trials, then each pending
+    # revision's review row and, while its review waits for the worker (none runs here, nor in
+    # the benchmark), its job: 4 + 2 x 12 = 28, as README's schema-scale table quotes for 500
+    # revisions. The history's length costs nothing; the pending ones shown are at most 25.
+    assert behind < PENDING_REVIEW_LIMIT
+    assert list(counts.values()) == [(3, 4 + 2 * behind)] * 2, counts
+    assert 4 + 2 * behind == 28

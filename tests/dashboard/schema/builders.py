@@ -1,4 +1,5 @@
-"""Test schemas for the Schema section, each in its own Postgres schema created as the owner.
+"""Test schemas for the Schema section (and the Data section's picker), each in its own Postgres
+schema created as the owner, and the fixtures that build them and point the target at one.
 
 `variety` holds every awkward shape the pages must cope with: table names that are SQL keywords
 (`user`, `order`) or markup (`<script>…`), mixed-case quoted columns, UUID / text / identity /
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from core.embedded import OWNER_ROLE, READER_ROLE, schema_reader_sql
+from dashboard.schema import reflection
 
 SCRIPT_TABLE = "<script>alert('x')</script>"
 SCRIPT_COLUMN = '"><img src=x onerror=alert(1)>'
@@ -151,3 +154,31 @@ def built_schema(purpose: str, ddl: str) -> Iterator[str]:
         yield schema
     finally:
         drop_schema(schema)
+
+
+# -- fixtures (registered for the dashboard's tests by tests/dashboard/conftest.py) ----------
+@pytest.fixture(scope="session")
+def variety_schema() -> Iterator[str]:
+    """A schema with every awkward table shape (see builders.py); dropped at the end."""
+    with built_schema("variety", VARIETY_DDL) as schema:
+        yield schema
+
+
+@pytest.fixture(scope="session")
+def many_schema() -> Iterator[str]:
+    """A schema with a few hundred tables."""
+    with built_schema("many", many_tables_ddl()) as schema:
+        yield schema
+
+
+@pytest.fixture
+def use_schema(settings) -> Iterator[Callable[[str], None]]:
+    """Return a function that points the console's target at a schema for this test."""
+
+    def point_at(schema: str) -> None:
+        settings.TARGET = {**settings.TARGET, "SCHEMA": schema}
+        reflection.invalidate()
+
+    settings.REFLECTION_CHECK_SECONDS = 0
+    yield point_at
+    reflection.invalidate()

@@ -21,7 +21,11 @@ from tests.dashboard.schema.builders import (
     owner_url,
     run_in_schema,
 )
-from tests.dashboard.target_statements import LOCK_NOT_AVAILABLE, target_statements
+from tests.dashboard.target_statements import (
+    LOCK_NOT_AVAILABLE,
+    page_statements,
+    target_statements,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -161,6 +165,36 @@ def test_sizes_are_read_for_the_tables_shown_only(
     calls.clear()
     page(viewer_client, "/schema/?sort=size")  # sorting by size needs every size
     assert [len(names) for (names,) in calls] == [MANY_TABLES]
+
+
+# Statements a warm view sends (to the target, to the console's own database), as README's
+# schema-scale table quotes them at 1,000 tables: the same here for 7 tables and for 300.
+# The table page reads each of its ten parts in a read of its own (the set-up statement, then
+# its catalog reads): the table's oid; sizes; definitions; facts; columns; keys; indexes;
+# triggers; policies; the neighbourhood. The neighbourhood's SVG: the oid, the foreign keys in
+# and out, and the neighbours' columns. The full diagram is drawn from the reflection alone.
+# Django's: the session, the operator and the operator's groups.
+SCALE_BUDGETS = {
+    "/schema/{}/": (29, 3),
+    "/schema/{}/erd.svg": (5, 3),
+    "/schema/diagram": (0, 3),
+}
+
+
+@pytest.mark.parametrize("url", list(SCALE_BUDGETS))
+def test_a_table_page_and_the_diagrams_send_as_many_statements_for_300_tables(
+    viewer_client, settings, use_schema, variety_schema, many_schema, url
+):
+    counts = {}
+    for schema, table in ((variety_schema, "order"), (many_schema, "t152")):
+        settings.REFLECTION_CHECK_SECONDS = 0
+        use_schema(schema)
+        page(viewer_client, url.format(table))  # the schema reflected (and the diagram drawn)
+        settings.REFLECTION_CHECK_SECONDS = 3600  # as in steady use: no catalog check due
+        with page_statements() as (target, console):
+            page(viewer_client, url.format(table))
+        counts[schema] = (len(target), len(console))
+    assert counts[variety_schema] == counts[many_schema] == SCALE_BUDGETS[url], counts
 
 
 def test_a_bad_page_number_is_a_400_with_a_sentence(viewer_client, in_variety):
