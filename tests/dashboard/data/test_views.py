@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils.html import escape
 
 from dashboard.data.cursor import encode_cursor
-from tests.dashboard.data.conftest import ITEMS, owner_execute
+from tests.dashboard.data.conftest import ITEMS, PREFIX, owner_execute
 from tests.dashboard.target_statements import page_statements, target_statements
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +103,101 @@ def test_list_full_page_and_partial(tables, admin_client):
     assert "<html" not in part and part.lstrip().startswith('<div id="listing"')
     assert first_column(part) == [str(n) for n in range(ITEMS, ITEMS - 25, -1)]
     assert partial["Vary"] and "HX-Request" in partial["Vary"]
+
+
+# -- hostile cell text ---------------------------------------------------------------------------
+# The list's cells are built by an HtmlBuilder (dashboard/html_parts.py), not by templates: a
+# value is text wherever it lands (a cell, a cut cell's title attribute, a link's label and
+# address, a folded text, a JSON document, an array's items), never markup.
+HOSTILE_KEY = "\"><img src=x onerror=alert('key')>&amp;<script>"
+HOSTILE_TITLE = '<script>alert("title")</script> "><img src=x onerror=alert(1)> &amp; it\'s'
+HOSTILE_BODY = "'\"><script>alert('body')</script>&amp; " * 12  # cut in a list, folded in a row
+HOSTILE_TAG = '<b onmouseover="alert(2)">tag</b>'
+HOSTILE_JSON = "</pre><script>alert('json')</script>"
+
+
+@pytest.fixture
+def hostile_item(tables) -> Iterator[int]:
+    """An owner whose text key is markup (the newest owner: first by -created_at), and an item
+    of theirs whose texts are; removed after (the tables are shared). Yield the item's id."""
+    owner_execute(
+        f"INSERT INTO {PREFIX}owners (id, email, created_at) VALUES (%s, %s, '2999-01-01')",
+        (HOSTILE_KEY, "x@example.com"),
+    )
+    ((item_id,),) = owner_execute(
+        f"INSERT INTO {PREFIX}items (owner_id, title, body, status, created_at, tags, meta) "
+        "VALUES (%s, %s, %s, 'open', now(), ARRAY[%s], jsonb_build_object('note', %s::text)) "
+        "RETURNING id",
+        (HOSTILE_KEY, HOSTILE_TITLE, HOSTILE_BODY, HOSTILE_TAG, HOSTILE_JSON),
+    )
+    try:
+        yield item_id
+    finally:
+        owner_execute(f"DELETE FROM {PREFIX}items WHERE id = %s", (item_id,))
+        owner_execute(f"DELETE FROM {PREFIX}owners WHERE id = %s", (HOSTILE_KEY,))
+
+
+class _Parsed(HTMLParser):
+    """The elements a browser would make of a page, and the text it would show."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.shown: list[str] = []  # text, and attribute values (titles, addresses)
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self.shown.extend(value for _, value in attrs if value)
+
+    def handle_data(self, data: str) -> None:
+        self.shown.append(data)
+
+
+def assert_shown_as_text(page: str, *values: str) -> None:
+    """Assert the page makes no element of the values (no handler attribute, no inline script,
+    no image) and shows each of them as the very text it is."""
+    parsed = _Parsed(page)
+    handlers = [(tag, name) for tag, attrs in parsed.tags for name in attrs if name[:2] == "on"]
+    assert not handlers, handlers
+    assert all(attrs.get("src") for tag, attrs in parsed.tags if tag == "script")
+    assert not [attrs for tag, attrs in parsed.tags if tag in ("img", "b")]
+    for value in values:
+        assert any(value in shown for shown in parsed.shown), value
+
+
+def test_a_list_shows_hostile_text_as_text_in_the_page_and_the_partial(hostile_item, admin_client):
+    items = f"/data/{PREFIX}items/?o=-id&c=id&c=owner_id&c=title&c=body"
+    owners = f"/data/{PREFIX}owners/?o=-created_at&c=id&c=email"
+    preview = HOSTILE_BODY[:120].rstrip()
+    for headers in ({}, HTMX):
+        listing = text_of(admin_client.get(items, **headers))
+        assert f"pk.id={hostile_item}&amp;" in listing  # the row is on this page
+        # The cell's text, the cut cell's title (an attribute: its quotes cannot close it), the
+        # owner's key as a link's label, and as its address (URL-encoded).
+        assert escape(HOSTILE_TITLE) in listing and escape(preview) in listing
+        assert f'title="{escape(HOSTILE_TITLE)}"' in listing
+        assert f">{escape(HOSTILE_KEY)}</a>" in listing
+        assert urlencode({"pk.id": HOSTILE_KEY}) in listing
+        assert_shown_as_text(listing, HOSTILE_TITLE, preview, HOSTILE_KEY)
+        keyed = text_of(admin_client.get(owners, **headers))
+        assert f">{escape(HOSTILE_KEY)}</a>" in keyed  # a text key, linking to its row page
+        assert_shown_as_text(keyed, HOSTILE_KEY)
+    assert "<html" in text_of(admin_client.get(items)) and "<html" not in listing
+
+
+def test_a_row_page_shows_hostile_text_as_text(hostile_item, admin_client):
+    page = text_of(admin_client.get(f"/data/{PREFIX}items/row/?pk.id={hostile_item}"))
+    assert escape(HOSTILE_TITLE) in page and escape(HOSTILE_BODY.strip()) in page
+    assert escape(HOSTILE_TAG) in page and escape(HOSTILE_KEY) in page
+    assert escape(HOSTILE_JSON) in page  # inside the pretty-printed document
+    assert_shown_as_text(
+        page, HOSTILE_TITLE, HOSTILE_BODY.strip(), HOSTILE_TAG, HOSTILE_KEY, HOSTILE_JSON
+    )
+    owner = admin_client.get(f"/data/{PREFIX}owners/row/", {"pk.id": HOSTILE_KEY})
+    assert owner.status_code == 200
+    assert_shown_as_text(text_of(owner), HOSTILE_KEY, HOSTILE_TITLE)  # and its item, a child
 
 
 def test_history_restore_gets_the_full_page(tables, admin_client):
