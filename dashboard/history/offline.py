@@ -72,6 +72,24 @@ def ensure_revision_sql(project: Project, revision: Revision, user: Operator = N
     return row
 
 
+def ensure_revision_sqls(
+    project: Project, revisions: list[Revision], user: Operator = None
+) -> list[RevisionSql]:
+    """Return the cached SQL rows of `revisions`, in order: the rows that exist (with their jobs)
+    in one statement, whatever their number; a missing one is created and queued."""
+    keys = {revision.id: sql_cache_key(project, revision) for revision in revisions}
+    rows = RevisionSql.objects.filter(project=project.key, revision__in=list(keys))
+    found = {
+        row.revision: row
+        for row in rows.select_related("job")
+        if row.script_hash == keys[row.revision]
+    }
+    return [
+        found.get(revision.id) or ensure_revision_sql(project, revision, user)
+        for revision in revisions
+    ]
+
+
 def regenerate(row: RevisionSql, user: Operator = None) -> RevisionSql:
     """Queue the generation of a failed row again and return it."""
     from dashboard.history.tasks import generate_revision_sql

@@ -14,7 +14,7 @@ from pygments.lexers import PostgresLexer, PythonLexer
 from dashboard.history.apply import ApplyPlan, apply_plan, apply_problem
 from dashboard.history.graph import GraphLayout, revision_graph
 from dashboard.history.models import RevisionSql, TrialRun
-from dashboard.history.offline import ensure_revision_sql
+from dashboard.history.offline import ensure_revision_sql, ensure_revision_sqls
 from dashboard.history.project import Project, ProjectError, load_project, project_settings
 from dashboard.history.review import severity_counts
 from dashboard.history.revisions import (
@@ -108,9 +108,10 @@ def pending_reviews(
     Capped, so that opening the page for a database far behind (or not managed yet) does not
     queue hundreds of jobs; the rest are reviewed when their own page is opened.
     """
+    shown = list(state.pending[:PENDING_REVIEW_LIMIT])
     return [
-        PendingReview(revision, ensure_revision_sql(project, revision, user))
-        for revision in state.pending[:PENDING_REVIEW_LIMIT]
+        PendingReview(revision, row)
+        for revision, row in zip(shown, ensure_revision_sqls(project, shown, user), strict=True)
     ]
 
 
