@@ -1,13 +1,16 @@
-"""`make db-start`: the cluster's port and the port `.env` names never disagree."""
+"""`make demo`'s .env: it names the demo's own project; `make db-start`: the cluster's port and
+the port `.env` names never disagree."""
 
 from __future__ import annotations
 
+import importlib
 import socket
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlmodel import SQLModel
 
 from core import demo
 from core.embedded import Layout
@@ -37,6 +40,31 @@ def busy_port():
 def _demo_env_file(path: Path, port: int) -> None:
     passwords = {role: f"pw-{role}" for role in demo.ROLE_VARIABLES}
     demo.write_demo_env_file(path, Layout(demo.DEMO_DATABASE, port, passwords), {"KEEP_ME": "yes"})
+
+
+def test_the_demo_names_its_own_models_and_url_variable(tmp_path):
+    """The console assumes no project (SCHEMA_MODELS unset: no drift card), so the demo names
+    its own: the models of its four tables and the variable its env.py reads."""
+    env_file = tmp_path / ".env"
+    _demo_env_file(env_file, 5433)
+    values = demo.read_env_file(env_file)
+    assert values["SCHEMA_MODELS"] == "core.models"
+    assert values["ALEMBIC_URL_ENV"] == "APP_DIRECT_URL"
+    assert values["APP_DIRECT_URL"].startswith("postgresql")  # the variable it names is written
+    module = importlib.import_module(values["SCHEMA_MODELS"])
+    tables = {
+        model.__tablename__
+        for model in vars(module).values()
+        if isinstance(model, type) and issubclass(model, SQLModel) and hasattr(model, "__table__")
+    }
+    assert tables == {"users", "tasks", "conversations", "messages"}
+
+    # Re-running keeps what an operator put there instead.
+    passwords = {role: f"pw-{role}" for role in demo.ROLE_VARIABLES}
+    mine = {"SCHEMA_MODELS": "myapp.models", "ALEMBIC_URL_ENV": "MY_URL"}
+    demo.write_demo_env_file(env_file, Layout(demo.DEMO_DATABASE, 5433, passwords), mine)
+    values = demo.read_env_file(env_file)
+    assert (values["SCHEMA_MODELS"], values["ALEMBIC_URL_ENV"]) == ("myapp.models", "MY_URL")
 
 
 def test_a_busy_port_moves_the_cluster_and_env_follows(cluster_dir, busy_port, tmp_path, capsys):
