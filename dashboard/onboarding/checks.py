@@ -262,9 +262,9 @@ def hypopg_ready(facts: TargetFacts) -> Check:
         return Check(
             title,
             WARN,
-            "installed on the server, not created in this database: index suggestions "
-            "cannot show the plan with the index",
-            "as a superuser, in that database: CREATE EXTENSION hypopg;",
+            f"installed on the server, not created in database {facts.database}: index "
+            "suggestions cannot show the plan with the index",
+            f"as a superuser, in database {facts.database}: CREATE EXTENSION hypopg;",
         )
     return Check(
         title,

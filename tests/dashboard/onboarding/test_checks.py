@@ -16,7 +16,8 @@ from dashboard.onboarding import checks
 from dashboard.onboarding.checklist import BAD, OK, WARN, Check, checklist_text
 from dashboard.onboarding.cookies import cookies_over_http
 from tests.dashboard.branches.neon_fixtures import fake, neon_settings  # noqa: F401 - fixtures
-from tests.dashboard.queries.conftest import as_superuser
+from tests.dashboard.queries.conftest import as_superuser, hypopg_schema  # noqa: F401 - fixture
+from tests.unavailable import unavailable
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +121,54 @@ def test_a_server_that_did_not_preload_the_library_says_how():
     loaded = checks.statements_loaded(facts)
     assert loaded.status == BAD and loaded.fix == "ALTER SYSTEM SET x;"
     assert checks.statements_created(facts).status == OK
+
+
+HYPOPG = "hypopg (hypothetical indexes)"
+
+
+def _target_facts() -> checks.TargetFacts:
+    """Return the target's facts read on a fresh engine (the target may have just moved)."""
+    from dashboard import target
+
+    target.reset_engine()
+    try:
+        return checks.target_facts()
+    finally:
+        target.reset_engine()
+
+
+def test_hypopg_created_in_the_target_is_ready(settings, hypopg_schema):
+    settings.SECURE_COOKIES = False
+    found = _by_title(checks.setup_checks())
+    assert found[HYPOPG] == Check(HYPOPG, OK, f"in schema {hypopg_schema}")
+
+
+def test_hypopg_not_created_in_the_target_says_how_and_the_fix_works(scratch_database):
+    if not as_superuser("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'"):
+        unavailable(
+            "hypopg is not installed on this PostgreSQL server "
+            "(Debian/Ubuntu: apt-get install postgresql-15-hypopg)."
+        )
+    check = checks.hypopg_ready(_target_facts())  # a database where it was never created
+    assert check.status == WARN
+    assert check.found.startswith(
+        f"installed on the server, not created in database {scratch_database}: "
+    )
+    prefix = f"as a superuser, in database {scratch_database}: "
+    assert check.fix == prefix + "CREATE EXTENSION hypopg;"
+
+    # The fix, run as it says, makes the check pass.
+    as_superuser(check.fix.removeprefix(prefix), dbname=scratch_database)
+    ready = checks.hypopg_ready(_target_facts())
+    assert (ready.status, ready.found) == (OK, "in schema public")
+
+
+def test_hypopg_missing_from_the_server_says_what_to_install():
+    facts = dataclasses.replace(checks.target_facts(), hypopg_schema=None, hypopg_available=False)
+    check = checks.hypopg_ready(facts)
+    assert (check.status, check.found) == (WARN, "not installed on the server (optional)")
+    assert "apt-get install postgresql-NN-hypopg" in check.fix
+    assert check.fix.endswith("CREATE EXTENSION hypopg;")
 
 
 def test_branches_need_createdb_locally_and_credentials_on_neon(settings, monkeypatch):
