@@ -8,30 +8,18 @@ shop_project.py. Then every page is crawled as the admin operator `connect` crea
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from core.netports import free_port
-from core.pgcluster import Cluster, wait_for_port
+from tests.dashboard.onboarding.conftest import clean_environment, serving, shop_database
 from tests.dashboard.onboarding.crawler import crawl, logged_in_client
-from tests.dashboard.onboarding.shop_project import (
-    REVISIONS,
-    SEED_SQL,
-    URL_VARIABLE,
-    write_shop_project,
-)
+from tests.dashboard.onboarding.shop_project import REVISIONS, URL_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[3]
 SECTION = "### Running against your own database"
@@ -39,7 +27,6 @@ SECTION = "### Running against your own database"
 TARGET_EXAMPLE = "postgresql://app_owner:PASSWORD@db.example.com:5432/app"
 ADMIN_EXAMPLE = "postgresql://postgres:PASSWORD@db.example.com:5432/postgres"
 PROJECT_EXAMPLE = "../myapp/alembic.ini"
-SERVING = re.compile(r"Schemadesk is at (http://\S+)/ ")
 PASSWORD = re.compile(r"Generated password \(shown only now\): (\S+)")
 # Sessions come and go between the Activity page and a visit to one of them (then a 404).
 PASSING = re.compile(r"^/queries/activity/\d+/")
@@ -56,70 +43,9 @@ def readme_commands() -> str:
     return block.group(1)
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """A fresh cluster of this module's own (not the test run's)."""
-    # A folder of its own under /tmp: the server's user must reach it (pytest's are private).
-    made = Cluster(Path(tempfile.mkdtemp(prefix="schemadesk-readme-pg-")), ephemeral=True)
-    made.start(free_port())
-    try:
-        yield made
-    finally:
-        made.destroy()
-
-
-def shop_database(cluster: Cluster, root: Path, name: str) -> dict[str, str]:
-    """Make role {name}_owner (no special rights) and its database, migrated and seeded."""
-    password = secrets.token_urlsafe(12)
-    with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {name}_owner LOGIN PASSWORD '{password}'")
-        conn.execute(f"CREATE DATABASE {name} OWNER {name}_owner")
-    target = f"postgresql://{name}_owner:{password}@127.0.0.1:{cluster.port}/{name}"
-    ini = write_shop_project(root / name)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=ini.parent,
-        env={**_clean_environment(), URL_VARIABLE: target.replace("ql://", "ql+psycopg://")},
-        check=True,
-        capture_output=True,
-    )
-    with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute(SEED_SQL)
-    return {
-        "target": target,
-        "admin": cluster.superuser_url(),
-        "ini": str(ini),
-        "env_file": str(root / f"{name}.env"),
-    }
-
-
 @pytest.fixture
 def shop(cluster, tmp_path) -> dict[str, str]:
     return shop_database(cluster, tmp_path, "shop")
-
-
-def _clean_environment() -> dict[str, str]:
-    """Return a newcomer's environment: none of the test run's database settings."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PG_BINDIR")
-    return {key: os.environ[key] for key in keep if key in os.environ}
-
-
-class Output:
-    """The script's output, read as it comes."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
-        self.thread.start()
-
-    def _read(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            self.lines.append(line)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
 
 
 def test_the_readme_own_database_section_works_as_written(shop):
@@ -134,26 +60,9 @@ def test_the_readme_own_database_section_works_as_written(shop):
     port = free_port()
     # Only where the settings file goes and the port differ from a newcomer's run: the
     # repository's own .env (the demo's) must stay untouched.
-    environment = {**_clean_environment(), "DOTENV_FILE": shop["env_file"], "PORT": str(port)}
-    process = subprocess.Popen(
-        ["bash", "-c", script],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output = Output(process)
-    try:
-        deadline = time.monotonic() + 300  # a bound on waiting, not a speed test
-        while not SERVING.search(output.text):
-            assert process.poll() is None, f"the commands stopped:\n{output.text}"
-            assert time.monotonic() < deadline, f"no server after 5 minutes:\n{output.text}"
-            time.sleep(0.5)
-        base = SERVING.search(output.text).group(1)  # type: ignore[union-attr]
+    environment = {**clean_environment(), "DOTENV_FILE": shop["env_file"], "PORT": str(port)}
+    with serving(["bash", "-c", script], environment, wait_seconds=300) as (base, output):
         assert base == f"http://127.0.0.1:{port}"
-        assert wait_for_port(port, timeout=60), output.text
 
         # What connect did and found, as the README shows it.
         assert "5. Checks (run them again any time: python manage.py doctor)" in output.text
@@ -192,21 +101,13 @@ def test_the_readme_own_database_section_works_as_written(shop):
             assert f"/migrations/revisions/{revision}/" in visited
 
         assert "Traceback" not in output.text, output.text
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        output.thread.join(timeout=10)
 
 
 def test_without_a_privileged_role_connect_prints_what_to_run_then_finishes(cluster, tmp_path):
     from core.pgcluster import find_bindir
 
     shop = shop_database(cluster, tmp_path, "corner_shop")
-    environment = {**_clean_environment(), "DOTENV_FILE": shop["env_file"]}
+    environment = {**clean_environment(), "DOTENV_FILE": shop["env_file"]}
     command = [
         sys.executable,
         "manage.py",
