@@ -64,7 +64,7 @@
 
   // -- A box that scrolls sideways can be reached with the keyboard -------------------------
   // (a narrow screen makes a card or a code block scroll; focus lets the arrow keys scroll it).
-  const SCROLLERS = ".card, .scroll, .q-scroll, .table-wrap, .source-scroll, pre";
+  const SCROLLERS = ".card, .scroll, .scroll-box, .source-scroll, pre";
   const reachScrollers = (root) => {
     for (const box of root.querySelectorAll(SCROLLERS)) {
       if (box.hasAttribute("tabindex") || box.scrollWidth <= box.clientWidth + 1) continue;

@@ -147,7 +147,7 @@ def test_a_wide_list_keeps_its_header_key_and_scrollbar_in_view(data_page):
     page = data_page
     columns = "&".join(f"c={name}" for name in ("id", "title", "body", "meta", "uid", "created_at"))
     page.goto(f"/data/{ITEMS}/?n=200&{columns}")
-    box = page.locator("#listing .table-wrap")
+    box = page.locator("#listing .scroll-box")
     geometry = box.evaluate(
         """box => {
             box.scrollTop = 600; box.scrollLeft = 400;

@@ -109,7 +109,7 @@ def test_the_statements_list_keeps_its_header_in_view_when_scrolled(
     the box, and it is what is drawn there (not hidden under the rows)."""
     log_in(page, operator_factory("qt-sticky", "viewer"))
     page.goto("/queries/?q=qt_sticky")
-    box = page.locator("#results .q-scroll")
+    box = page.locator("#results .scroll-box")
     box.wait_for()
     assert page.locator("#statements-table tbody tr").count() >= 40
     geometry = box.evaluate(
