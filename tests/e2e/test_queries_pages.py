@@ -7,6 +7,7 @@ full-page screenshot of each page.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -135,3 +136,64 @@ def test_the_statements_list_keeps_its_header_in_view_when_scrolled(
     assert abs(geometry["headerTop"]) <= 2, geometry  # the header stayed on top of the box
     assert geometry["drawn"], geometry  # and is the thing seen there
     _shoot(page, "queries-statements-scrolled")
+
+
+BOX_GEOMETRY = """box => {
+    const frame = box.getBoundingClientRect();
+    return {
+        top: frame.top, bottom: frame.bottom, height: frame.height,
+        window: window.innerHeight, scrollY: window.scrollY,
+        taller: box.scrollHeight > box.clientHeight, wider: box.scrollWidth > box.clientWidth,
+    };
+}"""
+
+
+def test_the_statements_box_ends_inside_the_window_so_its_scrollbar_is_in_view(
+    page, operator_factory, many_statements
+):
+    """With more statements than fit, the list's scroll box ends inside the window at the top of
+    the page (an admin's filters, with the Reset button, are the tallest), so its sideways
+    scrollbar is there without scrolling the page; on a phone, where the filters fill the first
+    screen, the box is no taller than the window, so once scrolled to, all of it is in view."""
+    log_in(page, operator_factory("qt-fits", "admin"))
+    page.goto("/queries/?q=qt_sticky")
+    box = page.locator("#results .scroll-box")
+    box.wait_for()
+    wide = box.evaluate(BOX_GEOMETRY)
+    assert wide["taller"] and wide["scrollY"] == 0, wide  # rows scroll inside the box
+    assert 0 < wide["top"] < wide["bottom"] <= wide["window"], wide
+    _shoot(page, "queries-statements-fits")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    box.evaluate("box => window.scrollBy(0, box.getBoundingClientRect().top)")  # box at the top
+    narrow = box.evaluate(BOX_GEOMETRY)
+    assert narrow["taller"] and narrow["wider"], narrow  # scrolls both ways inside the box
+    assert 0 <= narrow["top"] < narrow["bottom"] <= narrow["window"], narrow
+
+
+@pytest.fixture
+def many_sessions():
+    """Thirty idle sessions of their own: more rows than the activity box shows at once."""
+    with contextlib.ExitStack() as stack:
+        for number in range(30):
+            conn = stack.enter_context(
+                psycopg.connect(
+                    os.environ["APP_DIRECT_URL"], autocommit=True, application_name="qt_many"
+                )
+            )
+            conn.execute(f"SELECT {number} AS qt_many_sessions")
+        yield
+
+
+def test_the_activity_box_ends_inside_the_window_so_its_scrollbar_is_in_view(
+    page, operator_factory, many_sessions
+):
+    log_in(page, operator_factory("qt-sessions", "admin"))
+    page.goto("/queries/activity/?idle=1&refresh=off")
+    box = page.locator("#activity .scroll-box")
+    box.wait_for()
+    assert page.locator("#sessions tbody tr").count() >= 30
+    geometry = box.evaluate(BOX_GEOMETRY)
+    assert geometry["taller"] and geometry["scrollY"] == 0, geometry
+    assert 0 < geometry["top"] < geometry["bottom"] <= geometry["window"], geometry
+    _shoot(page, "queries-activity-fits")
