@@ -1,5 +1,6 @@
 """“As of <time>” against the fake Neon: parent_timestamp sent, the branch waited for,
-compared, and deleted afterwards; the project's history window told and enforced."""
+compared, and deleted afterwards (it expires after TIME_MACHINE_BRANCH_TTL_SECONDS) unless an
+engineer keeps it; the project's history window told and enforced."""
 
 from __future__ import annotations
 
@@ -93,3 +94,74 @@ def test_a_branch_not_made_for_a_comparison_is_not_deleted_from_here(
     response = client.post(f"/users/u/{ALICE}/compare/done/", {"branch": branch_id})
     assert response.status_code == 403
     assert neon_world.has_branch(branch_id)
+
+
+def _as_of(client: Client, hours_ago: int = 3, **extra: str) -> tuple[str, str]:
+    """Ask for the data as of a time; run the branch job; return the branch id and the page."""
+    when = (datetime.now(UTC) - timedelta(hours=hours_ago)).replace(second=0, microsecond=0)
+    response = client.post(
+        f"/users/u/{ALICE}/compare/as-of/", {"when": when.strftime("%Y-%m-%dT%H:%M"), **extra}
+    )
+    assert response.status_code == 302 and "?job=" in response["Location"], response
+    run_until_idle()
+    run = JobRun.objects.get(kind="branch_create")
+    assert run.status == "succeeded", run.error
+    done = client.get(response["Location"], HTTP_HX_REQUEST="true")
+    return str(run.result["branch_id"]), client.get(done["HX-Redirect"]).content.decode()
+
+
+def test_the_branch_expires_after_the_ttl_setting(
+    support_client: Client, neon_world: FakeNeon, settings
+):
+    settings.TIME_MACHINE_BRANCH_TTL_SECONDS = 1800  # not the default (7200)
+    asked_from = datetime.now(UTC).replace(microsecond=0)
+    branch_id, page = _as_of(with_reason(support_client))
+    asked_until = datetime.now(UTC)
+
+    [created] = neon_world.requests_to("POST", "/branches")
+    expires_at = datetime.fromisoformat(created.body["branch"]["expires_at"])
+    assert asked_from + timedelta(seconds=1800) <= expires_at
+    assert expires_at <= asked_until + timedelta(seconds=1800)
+    asked = BranchRequest.objects.get(branch_id=branch_id, action="create")
+    assert datetime.fromisoformat(asked.options["expires_at"]).replace(microsecond=0) == (
+        expires_at
+    )
+    assert f"It is deleted automatically at {expires_at:%Y-%m-%d %H:%M} UTC" in page
+
+
+def test_a_kept_branch_has_no_expiry_and_survives_done(
+    engineer_client: Client, neon_world: FakeNeon
+):
+    client = with_reason(engineer_client)
+    chooser = client.get(f"/users/u/{ALICE}/compare/").content.decode()
+    assert 'name="keep"' in chooser  # engineers may keep the branch
+
+    branch_id, page = _as_of(client, keep="on")
+
+    [created] = neon_world.requests_to("POST", "/branches")
+    assert "expires_at" not in created.body["branch"]  # Neon keeps it until someone deletes it
+    asked = BranchRequest.objects.get(branch_id=branch_id, action="create")
+    assert asked.options["expires_at"] is None and asked.options["purpose"] == "time machine"
+    assert "(Neon point in time)" in page
+    assert "deleted automatically" not in page and "Done: delete this branch now" not in page
+
+    response = client.post(f"/users/u/{ALICE}/compare/done/", {"branch": branch_id})
+    assert response.status_code == 403
+    assert "was not made for a comparison (or is kept)" in response.content.decode()
+    run_until_idle()
+    assert neon_world.has_branch(branch_id)
+    assert neon_world.requests_to("DELETE") == []
+    assert not JobRun.objects.filter(kind="branch_delete").exists()
+
+
+def test_keeping_is_for_engineers_a_support_operators_branch_still_expires(
+    support_client: Client, neon_world: FakeNeon
+):
+    client = with_reason(support_client)
+    assert 'name="keep"' not in client.get(f"/users/u/{ALICE}/compare/").content.decode()
+    branch_id, page = _as_of(client, keep="on")  # a forged "keep"
+    [created] = neon_world.requests_to("POST", "/branches")
+    assert created.body["branch"]["expires_at"]
+    asked = BranchRequest.objects.get(branch_id=branch_id, action="create")
+    assert asked.options["expires_at"]
+    assert "Done: delete this branch now" in page
