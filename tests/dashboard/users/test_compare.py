@@ -1,4 +1,5 @@
-"""Comparing one end-user's rows now with a branch: counts, pages, bounds, masking."""
+"""Comparing one end-user's rows now with a branch: counts, pages, bounds (COMPARE_MAX_ROWS),
+masking."""
 
 from __future__ import annotations
 
@@ -113,6 +114,23 @@ def test_a_side_above_the_row_limit_is_compared_up_to_the_last_key_both_read(tm)
     page = diff_page(owners, item, "deleted", ALICE, now, then, max_rows=2)
     assert page.rows == [] and page.next_cursor  # go on after the last key compared
     later = diff_page(owners, item, "deleted", ALICE, now, then, page.next_cursor, max_rows=2)
+    assert [dict(row.key)["id"] for row in later.rows] == [str(ALICE_TASKS[3])]
+
+
+def test_the_row_limit_is_the_compare_max_rows_setting(tm, settings):
+    target("DELETE FROM tasks WHERE id = %s", (ALICE_TASKS[3],))
+    target("UPDATE tasks SET title = 'x' WHERE id = %s", (ALICE_TASKS[0],))
+    owners = ownership_map()
+    now, then = readers(tm)
+    [whole] = compare(owners, ALICE, ALICE, now, then, only="tasks").tables
+    assert not whole.capped and whole.counts == {"deleted": 1, "added": 0, "changed": 1}
+
+    settings.COMPARE_MAX_ROWS = 2  # no max_rows argument: the setting alone cuts each side
+    [item] = compare(owners, ALICE, ALICE, now, then, only="tasks").tables
+    assert item.capped and item.counts == {"deleted": 0, "added": 0, "changed": 1}
+    page = diff_page(owners, item, "deleted", ALICE, now, then)
+    assert page.rows == [] and page.next_cursor
+    later = diff_page(owners, item, "deleted", ALICE, now, then, page.next_cursor)
     assert [dict(row.key)["id"] for row in later.rows] == [str(ALICE_TASKS[3])]
 
 

@@ -1,10 +1,15 @@
-"""The compare pages: behind the reason gate, audited, counts first then rows, as-of snapshots."""
+"""The compare pages: behind the reason gate, audited, counts first then rows, as-of snapshots,
+COMPARE_TIMEOUT_MS on both sides."""
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from django.test import Client
 
@@ -12,7 +17,15 @@ from dashboard.audit.models import AuditEvent
 from dashboard.branches.provider import READY, BranchInfo
 from dashboard.branches.snapshots import snapshot_at_or_before
 from dashboard.users import gate
-from tests.dashboard.tm_world import ALICE, ALICE_CONVERSATION, ALICE_TASKS, World, target
+from tests.dashboard.tm_world import (
+    ALICE,
+    ALICE_CONVERSATION,
+    ALICE_MESSAGES,
+    ALICE_TASKS,
+    World,
+    owner_url,
+    target,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +144,50 @@ def test_the_newest_snapshot_at_or_before_the_time_is_chosen():
     assert snapshot_at_or_before(branches, datetime(2025, 1, 31, 11, 0, tzinfo=UTC)) is None
     other = BranchInfo(id="x", name="feature", state=READY, created_at=when)
     assert snapshot_at_or_before([other], when) is None
+
+
+@contextmanager
+def slow_in_the_branch(world: World, table: str, seconds: float) -> Iterator[None]:
+    """Make every read of `table` in the branch sleep `seconds` first (a policy that sleeps,
+    forced on the branch's owner, which the comparison reads the branch as)."""
+    url = world.provider.migration_url(world.branch_id).replace("+psycopg", "")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE POLICY tm_slow ON {table} USING ((SELECT true FROM pg_sleep({seconds})))"
+        )
+        conn.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY")
+        try:
+            yield
+        finally:
+            conn.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+            conn.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+            conn.execute(f"DROP POLICY tm_slow ON {table}")
+
+
+def test_a_table_past_compare_timeout_ms_says_so_and_the_others_still_count(
+    support_client, tm: World, settings
+):
+    settings.COMPARE_TIMEOUT_MS = 300
+    # The lock timeout is far longer: only the statement budget can stop the waits below.
+    settings.TARGET = {**settings.TARGET, "LOCK_TIMEOUT_MS": 60_000}
+    target("DELETE FROM messages WHERE id = %s", (ALICE_MESSAGES[0],))
+    client = with_reason(support_client)
+    url = f"/users/u/{ALICE}/compare/?branch={tm.branch_id}"
+    page(client, url)  # the schema is reflected (reflection, too, waits for the lock below)
+
+    # tm_notes is slow to read in the branch; tasks, now, waits behind a migration's lock.
+    with slow_in_the_branch(tm, "tm_notes", 5), psycopg.connect(owner_url()) as blocker:
+        blocker.execute("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        html = page(client, url)
+        assert time.monotonic() - started < 4  # stopped at the budget, not after the sleep
+        blocker.rollback()
+
+    for table in ("tm_notes", "tasks"):
+        card = re.search(rf'<section[^>]*data-table="{table}">.*?</section>', html, re.S)
+        assert card, f"{table} is not listed as differing"
+        assert "Reading this table took too long and was stopped (COMPARE_TIMEOUT_MS)" in card[0]
+    assert re.search(r'id="rows-messages-deleted"[^>]*data-count="1"', html)
+    counts = AuditEvent.objects.filter(action="user.compare").latest("id").detail["counts"]
+    assert counts["tm_notes"]["timed_out"] is True and counts["tasks"]["timed_out"] is True
+    assert counts["messages"]["deleted"] == 1 and counts["messages"]["timed_out"] is False
