@@ -9,8 +9,10 @@ that reaches the application's data has the same guards:
   checked in every write: not a superuser, no BYPASSRLS, owning no table of the schema (so
   row-level security binds it and it cannot change the schema). Use the application's runtime
   role: the console can then do nothing the application itself could not.
-- One transaction, with statement_timeout and lock_timeout local to it, and the end-user bound
-  to the row-level security setting (`TARGET_RLS_USER_SETTING`, `app.current_user_id`).
+- One transaction, with statement_timeout and lock_timeout local to it (one that stops a
+  statement rolls the whole change back, and the operator is told which timeout, not that the
+  database is unreachable), and the end-user bound to the row-level security setting
+  (`TARGET_RLS_USER_SETTING`, `app.current_user_id`).
   Tables where row-level security applies are left to their policies; on every other table each
   statement carries the end-user's ownership predicate (dashboard/users/ownership.py).
 - Every UPDATE and DELETE is guarded by the fingerprint the row had when it was shown
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from django.conf import settings
 from django.db import Error as ConsoleDatabaseError
 from django.http import HttpRequest
@@ -94,6 +97,11 @@ class WriteUnavailable(WriteRefused):
 
 def _settings() -> Mapping[str, Any]:
     return settings.TARGET_WRITE
+
+
+def _timeout_ms(name: str) -> int:
+    """Return one of the write transaction's timeouts (STATEMENT_ or LOCK_TIMEOUT_MS)."""
+    return int(_settings()[name])
 
 
 def writes_problem() -> str:
@@ -353,8 +361,8 @@ def _begin(conn: psycopg.Connection, subject: str) -> None:
         "set_config('lock_timeout', %s, true), "
         "set_config(%s, %s, true)",
         (
-            f"{int(options['STATEMENT_TIMEOUT_MS'])}ms",
-            f"{int(options['LOCK_TIMEOUT_MS'])}ms",
+            f"{_timeout_ms('STATEMENT_TIMEOUT_MS')}ms",
+            f"{_timeout_ms('LOCK_TIMEOUT_MS')}ms",
             str(options["USER_SETTING"]),
             subject,
         ),
@@ -521,7 +529,30 @@ def preview(plan: WritePlan, owners: OwnershipMap) -> Preview:
     return Preview(plan, statements, digest(statements), scope)
 
 
+def _timed_out(exc: psycopg.Error) -> str:
+    """Return why a lock or statement timeout stopped a statement ('' for another error)."""
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return (
+            "it waited longer than TARGET_WRITE_LOCK_TIMEOUT_MS "
+            f"({_timeout_ms('LOCK_TIMEOUT_MS')} ms) for a lock another session holds"
+        )
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return (
+            "it took longer than TARGET_WRITE_STATEMENT_TIMEOUT_MS "
+            f"({_timeout_ms('STATEMENT_TIMEOUT_MS')} ms), or it was cancelled"
+        )
+    return ""
+
+
 def _unavailable_or_refused(exc: psycopg.Error) -> WriteRefused:
+    # A timeout first: it is an OperationalError too, but the database answered.
+    why = _timed_out(exc)
+    if why:
+        return WriteRefused(
+            f"The write was stopped before it changed anything: {why}. Nothing was written; "
+            "try again in a moment.",
+            str(exc),
+        )
     if isinstance(exc, psycopg.OperationalError):
         return WriteUnavailable(
             "The target database stopped answering; nothing was written.", str(exc)
@@ -654,7 +685,7 @@ def _skipped_why(conn: psycopg.Connection, scope: WriteScope, change: RowChange)
 
 def _database_error(exc: psycopg.Error, index: int | None) -> WriteError:
     diag = exc.diag
-    sentence = diag.message_primary or type(exc).__name__
+    sentence = _timed_out(exc) or diag.message_primary or type(exc).__name__
     return WriteError(
         sentence=sentence,
         statement=index,

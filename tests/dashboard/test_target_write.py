@@ -1,8 +1,13 @@
 """The write door: guards, row-level security, the ownership predicate, the audit before and
-after, and every refusal that leaves the target untouched."""
+after, the transaction's own timeouts, and every refusal that leaves the target untouched."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 import pytest
 from django.db import connection
 
@@ -19,7 +24,7 @@ from dashboard.target_write import (
     preview,
 )
 from dashboard.users.ownership import ownership_map
-from tests.dashboard.app_rows import ALICE, BOB, admin_request, fingerprint, target
+from tests.dashboard.app_rows import ALICE, BOB, admin_request, fingerprint, owner_url, target
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,6 +53,12 @@ def title_change(task: int, title: str, guard: str, subject: str = ALICE) -> Wri
         guard_columns=TASK_COLUMNS,
     )
     return WritePlan("edit", subject, (change,))
+
+
+def title_change_then(task: int, title: str, then: RowChange) -> WritePlan:
+    """Return a plan of Alice's: a guarded title change of `task`, then the change `then`."""
+    first = title_change(task, title, fingerprint("tasks", f"id = {task}")).changes[0]
+    return WritePlan("restore", ALICE, (first, then))
 
 
 def run(plan: WritePlan, user, reason: str = "SUP-1 test"):
@@ -116,14 +127,8 @@ def test_rls_keeps_a_plan_for_alice_off_bobs_rows(app_rows, admin_user):
     # An insert written for Bob while bound to Alice fails the policy: nothing at all is kept,
     # not even the valid change before it.
     alice_task = app_rows.alice_tasks[1]
-    plan = WritePlan(
-        "restore",
-        ALICE,
-        (
-            title_change(alice_task, "fine", fingerprint("tasks", f"id = {alice_task}")).changes[0],
-            RowChange("tasks", "insert", values=(("user_id", BOB), ("title", "planted"))),
-        ),
-    )
+    planted = RowChange("tasks", "insert", values=(("user_id", BOB), ("title", "planted")))
+    plan = title_change_then(alice_task, "fine", planted)
     _, outcome = run(plan, admin_user)
     assert outcome.error is not None and outcome.error.sqlstate == "42501"
     assert outcome.error.statement == 1
@@ -215,3 +220,128 @@ def test_no_write_while_the_consoles_database_is_down(app_rows, admin_user):
         connection.settings_dict["PORT"] = port
     assert title_of(task) == "Task 1"
     assert not AuditEvent.objects.exists()
+
+
+@contextmanager
+def trigger_on(table: str, body: str) -> Iterator[None]:
+    """Run `body` (plpgsql) before each UPDATE or INSERT of a row of `table`, as the writer."""
+    target(
+        f"CREATE FUNCTION tw_probe() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} "
+        "RETURN NEW; END $$"
+    )
+    target(
+        f"CREATE TRIGGER tw_probe BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW "
+        "EXECUTE FUNCTION tw_probe()"
+    )
+    try:
+        yield
+    finally:
+        target(f"DROP TRIGGER tw_probe ON {table}")
+        target("DROP FUNCTION tw_probe()")
+
+
+def note_change(note: int, body: str) -> WritePlan:
+    change = RowChange(
+        "tw_notes",
+        "update",
+        key=(("id", str(note)),),
+        values=(("body", body),),
+        guard=fingerprint("tw_notes", f"id = {note}"),
+        guard_columns=("id", "user_id", "body"),
+    )
+    return WritePlan("edit", ALICE, (change,))
+
+
+def test_the_write_transaction_has_the_write_settings_timeouts(app_rows, admin_user, settings):
+    settings.TARGET_WRITE = {
+        **settings.TARGET_WRITE,
+        "STATEMENT_TIMEOUT_MS": 4321,
+        "LOCK_TIMEOUT_MS": 765,
+    }
+    note = app_rows.alice_note
+    # What the write's own statement sees, written into the row it changes.
+    probe = (
+        "NEW.body := current_setting('statement_timeout') || ' ' || "
+        "current_setting('lock_timeout') || ' ' || current_setting('app.current_user_id');"
+    )
+    with trigger_on("tw_notes", probe):
+        _, outcome = run(note_change(note, "anything"), admin_user)
+    assert outcome.ok and outcome.applied == [0]
+    assert target("SELECT body FROM tw_notes WHERE id = %s", (note,)) == [
+        (f"4321ms 765ms {ALICE}",)
+    ]
+    [after] = outcome.after
+    assert after["values"]["body"] == f"4321ms 765ms {ALICE}"
+
+
+def test_a_row_locked_by_another_session_fails_fast_with_a_sentence(app_rows, admin_user, settings):
+    settings.TARGET_WRITE = {
+        **settings.TARGET_WRITE,
+        "STATEMENT_TIMEOUT_MS": 60_000,
+        "LOCK_TIMEOUT_MS": 300,
+    }
+    task = app_rows.alice_tasks[0]
+    plan = title_change(task, "never", fingerprint("tasks", f"id = {task}"))
+    owners = ownership_map()
+    shown = preview(plan, owners)
+    with psycopg.connect(owner_url()) as other:
+        other.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task,))  # the app, say
+        started = time.monotonic()
+        with pytest.raises(WriteRefused) as refused:
+            apply(admin_request(admin_user), plan, owners, "SUP-5", shown.digest)
+        assert time.monotonic() - started < 5  # the lock timeout, not the statement timeout
+        other.rollback()
+    assert refused.value.sentence == (
+        "The write was stopped before it changed anything: it waited longer than "
+        "TARGET_WRITE_LOCK_TIMEOUT_MS (300 ms) for a lock another session holds. Nothing was "
+        "written; try again in a moment."
+    )
+    assert refused.value.status == 409  # the database answered: not a 503
+    assert title_of(task) == "Task 1"
+    assert not AuditEvent.objects.exists()  # refused before its intent was recorded
+
+
+def test_a_lock_met_midway_rolls_the_whole_write_back(app_rows, admin_user, settings):
+    settings.TARGET_WRITE = {
+        **settings.TARGET_WRITE,
+        "STATEMENT_TIMEOUT_MS": 60_000,
+        "LOCK_TIMEOUT_MS": 300,
+    }
+    task = app_rows.alice_tasks[0]
+    second = RowChange("tw_notes", "insert", values=(("user_id", ALICE), ("body", "second")))
+    plan = title_change_then(task, "half", second)
+    owners = ownership_map()
+    shown = preview(plan, owners)
+    with psycopg.connect(owner_url()) as other:
+        other.execute("LOCK TABLE tw_notes IN SHARE MODE")  # no insert until it ends
+        started = time.monotonic()
+        outcome = apply(admin_request(admin_user), plan, owners, "SUP-6", shown.digest)
+        assert time.monotonic() - started < 5
+        other.rollback()
+    assert outcome.error is not None and outcome.error.statement == 1
+    assert outcome.error.sqlstate == "55P03"  # lock_not_available: the lock timeout stopped it
+    assert outcome.error.sentence == (
+        "it waited longer than TARGET_WRITE_LOCK_TIMEOUT_MS (300 ms) for a lock another "
+        "session holds"
+    )
+    assert outcome.applied == [] and outcome.after == []
+    assert title_of(task) == "Task 1"  # the first statement, which had run, is rolled back
+    assert target("SELECT count(*) FROM tw_notes WHERE body = 'second'") == [(0,)]
+    result = AuditEvent.objects.get(action=OUTCOME)
+    assert result.detail["status"] == "failed" and result.detail["error"]["sqlstate"] == "55P03"
+
+
+def test_a_statement_past_the_statement_timeout_is_stopped_and_rolled_back(
+    app_rows, admin_user, settings
+):
+    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "STATEMENT_TIMEOUT_MS": 300}
+    note = app_rows.alice_note
+    started = time.monotonic()
+    with trigger_on("tw_notes", "PERFORM pg_sleep(5);"):  # a slow trigger of the application
+        _, outcome = run(note_change(note, "too slow"), admin_user)
+    assert time.monotonic() - started < 4
+    assert outcome.error is not None and outcome.error.sqlstate == "57014"  # query_canceled
+    assert outcome.error.sentence == (
+        "it took longer than TARGET_WRITE_STATEMENT_TIMEOUT_MS (300 ms), or it was cancelled"
+    )
+    assert target("SELECT body FROM tw_notes WHERE id = %s", (note,)) == [("note",)]
