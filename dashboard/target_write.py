@@ -86,6 +86,15 @@ class WritesOff(WriteRefused):
     status = 403
 
 
+class ReasonMissing(WriteRefused):
+    """A change without its reason (every change needs one, whatever the settings)."""
+
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__("Give a reason for this change; it is written to the audit trail.")
+
+
 class WriteUnavailable(WriteRefused):
     """A database the write needs cannot be reached."""
 
@@ -706,7 +715,7 @@ def apply(
     record the intent. A database error ends in a rolled-back outcome with `error` set.
     """
     if not reason.strip():
-        raise WriteRefused("Give a reason for this change; it is written to the audit trail.")
+        raise ReasonMissing()
     write_id = uuid.uuid4().hex
     with _connection() as conn:
         try:

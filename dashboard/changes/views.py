@@ -49,6 +49,7 @@ from dashboard.changes.row_edits import (
 from dashboard.data.cursor import BadCursor
 from dashboard.htmx_request import HtmxHttpRequest
 from dashboard.target_write import (
+    ReasonMissing,
     WriteOutcome,
     WritePlan,
     WriteRefused,
@@ -100,16 +101,16 @@ def _write(
     plan: WritePlan,
     owners: OwnershipMap,
     form: ChangeReasonForm,
-) -> WriteOutcome | str:
-    """Apply `plan` as previewed; return the outcome, or the sentence of a refusal."""
+) -> WriteOutcome | WriteRefused:
+    """Apply `plan` as previewed; return the outcome, or the refusal (nothing was written)."""
     if not form.is_valid():
-        return ""
+        return ReasonMissing()
     try:
         return apply(
             request, plan, owners, form.cleaned_data["reason"], request.POST.get("digest", "")
         )
     except WriteRefused as exc:
-        return exc.sentence
+        return exc
 
 
 def _confirm_context(plan: WritePlan, owners: OwnershipMap, access: RowsAccess) -> dict[str, Any]:
@@ -203,12 +204,12 @@ def restore(request: HtmxHttpRequest, subject: str) -> HttpResponse:
         return _refused(request, str(exc), 409)
     back = compare_url(subject, branch=source.branch.id)
     form = _reason_form(request, access)
-    notice = ""
+    notice, status = "", 200
     if request.POST.get("step") == "apply":
         result = _write(request, planned.plan, owners, form)
         if isinstance(result, WriteOutcome):
             return _outcome(request, subject, result, _labels(planned.plan), back)
-        notice = result
+        notice, status = result.sentence, result.status
     try:
         confirm = _confirm_context(planned.plan, owners, access)
     except WriteRefused as exc:
@@ -224,7 +225,7 @@ def restore(request: HtmxHttpRequest, subject: str) -> HttpResponse:
         "action": request.get_full_path(),
         **confirm,
     }
-    return render(request, "changes/restore.html", context, status=409 if notice else 200)
+    return render(request, "changes/restore.html", context, status=status)
 
 
 # -- edit, add, delete ----------------------------------------------------------------------------
@@ -329,6 +330,7 @@ def _change_step(
     except ChangeRefused as exc:
         context["notice"] = str(exc)
         return render(request, "changes/row_form.html", context, status=400)
+    status = 200
     if request.POST.get("step") == "apply":
         result = _write(request, plan, owners, form)
         if isinstance(result, WriteOutcome):
@@ -340,14 +342,12 @@ def _change_step(
                 context.update(_confirm_context(plan, owners, access))
                 return render(request, "changes/row_form.html", context, status=400)
             return _outcome(request, subject, result, _labels(plan), back)
-        context["notice"] = result
+        context["notice"], status = result.sentence, result.status
     try:
         context.update(_confirm_context(plan, owners, access))
     except WriteRefused as exc:
         return _refused(request, exc.sentence, exc.status)
-    return render(
-        request, "changes/row_form.html", context, status=409 if context.get("notice") else 200
-    )
+    return render(request, "changes/row_form.html", context, status=status)
 
 
 @role_required("admin")
@@ -360,7 +360,7 @@ def delete_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpRespon
     reflected = owned_table(owners, table)
     back = reverse("users:detail", args=[subject])
     form = _reason_form(request, access)
-    notice = ""
+    notice, status = "", 200
     if request.method == "GET":
         row = read_row(owners, reflected, key_value, request.GET)
         shown_token = sign_shown(row, [])
@@ -392,7 +392,7 @@ def delete_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpRespon
         result = _write(request, plan, owners, form)
         if isinstance(result, WriteOutcome):
             return _outcome(request, subject, result, _labels(plan), back)
-        notice = result or "Give a reason for this change."
+        notice, status = result.sentence, result.status
     try:
         confirm = _confirm_context(plan, owners, access)
     except WriteRefused as exc:
@@ -412,7 +412,7 @@ def delete_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpRespon
         "back": back,
         **confirm,
     }
-    return render(request, "changes/delete.html", context, status=409 if notice else 200)
+    return render(request, "changes/delete.html", context, status=status)
 
 
 # -- the audit trail's write events: before and after, and revert ---------------------------------
@@ -480,12 +480,12 @@ def revert(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
         return _refused(request, str(exc), 409)
     back = reverse("audit:event", args=[intent.pk])
     form = _reason_form(request, access)
-    notice = ""
+    notice, status = "", 200
     if request.method == "POST":
         result = _write(request, plan, owners, form)
         if isinstance(result, WriteOutcome):
             return _outcome(request, subject, result, _labels(plan), back)
-        notice = result
+        notice, status = result.sentence, result.status
     try:
         confirm = _confirm_context(plan, owners, access)
     except WriteRefused as exc:
@@ -500,4 +500,4 @@ def revert(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
         "back": back,
         **confirm,
     }
-    return render(request, "changes/revert.html", context, status=409 if notice else 200)
+    return render(request, "changes/revert.html", context, status=status)
