@@ -23,7 +23,10 @@ ROLE_DESCRIPTIONS = {
     "viewer": "schema, migration history and query statistics",
     "support": "end-users' data (table rows, one end-user's page and exports), with a reason",
     "engineer": "branches, EXPLAIN ANALYZE and migration trial runs",
-    "admin": "reset statistics, cancel or terminate backends, apply migrations",
+    "admin": (
+        "reset statistics, cancel or terminate backends, apply migrations and change "
+        "end-users' rows, where enabled"
+    ),
 }
 
 

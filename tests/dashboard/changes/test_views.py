@@ -1,8 +1,11 @@
-"""The gates of the pages that change rows: every change needs its reason.
+"""The gates of the pages that change rows: every change needs its reason, and only
+administrators change rows.
 
 Each page (edit, add, delete, restore from a branch, revert an audited change) is first taken
 by an administrator up to the step that writes, so that what is refused below is a change that
-would otherwise be applied: the same confirmed form without its reason.
+would otherwise be applied: the same confirmed form without its reason, or posted by a support
+or an engineer operator (each with the reason for the end-user given, so the role alone stops
+them).
 """
 
 from __future__ import annotations
@@ -119,3 +122,27 @@ def test_a_change_without_a_reason_is_refused_with_a_sentence(admin_client, tm: 
     # The same form with its reason is applied: the refusal was the missing reason alone.
     assert client.post(ready.url, ready.data).status_code == 200
     assert alices_rows() != rows
+
+
+@pytest.mark.parametrize("role", ["support", "engineer"])
+@pytest.mark.parametrize("kind", list(CHANGES))
+def test_only_admins_change_rows(admin_client, operator_factory, tm: World, kind, role):
+    ready = CHANGES[kind](with_reason(admin_client), tm)
+    rows, events = alices_rows(), write_events()
+    operator = Client()
+    operator.force_login(operator_factory(f"{role}-operator", role))
+    operator = with_reason(operator)
+
+    for headers in ({}, HTMX):
+        for response in (
+            operator.get(ready.url, **headers),
+            operator.post(ready.url, ready.data, **headers),
+        ):
+            html = response.content.decode()
+            assert response.status_code == 403, (headers, response.request["REQUEST_METHOD"])
+            assert "This needs the <strong>admin</strong> role" in html
+            assert "change end-users&#x27; rows" in html  # the role's powers named
+            assert ("<html" in html) is not bool(headers)  # htmx: the notice alone
+
+    assert alices_rows() == rows
+    assert write_events() == events
