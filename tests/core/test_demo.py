@@ -1,10 +1,15 @@
-"""`make demo`'s .env: it names the demo's own project; `make db-start`: the cluster's port and
-the port `.env` names never disagree."""
+"""`make demo`'s `.env`: it names the demo's own project and turns row changes on, as the
+application's runtime role; `make db-start`: the cluster's port and the port `.env` names never
+disagree."""
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,7 +18,7 @@ import pytest
 from sqlmodel import SQLModel
 
 from core import demo
-from core.embedded import Layout
+from core.embedded import APP_ROLE, Layout
 from core.pgcluster import Cluster, ClusterError
 
 pytestmark = pytest.mark.slow
@@ -65,6 +70,53 @@ def test_the_demo_names_its_own_models_and_url_variable(tmp_path):
     demo.write_demo_env_file(env_file, Layout(demo.DEMO_DATABASE, 5433, passwords), mine)
     values = demo.read_env_file(env_file)
     assert (values["SCHEMA_MODELS"], values["ALEMBIC_URL_ENV"]) == ("myapp.models", "MY_URL")
+
+
+# What the console makes of a .env alone (no other variable of this test run reaches it).
+CONSOLE_SETTINGS = """
+import json, django
+django.setup()
+from django.conf import settings
+from dashboard.target_write import writes_problem
+print(json.dumps({"enabled": settings.DATA_WRITES_ENABLED, "problem": writes_problem()}))
+"""
+
+
+def console_reading(env_file: Path) -> dict:
+    env = {
+        "PATH": os.environ["PATH"],
+        "DOTENV_FILE": str(env_file),
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", CONSOLE_SETTINGS],
+        cwd=demo.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_the_demo_turns_row_changes_on_as_the_runtime_role(tmp_path):
+    env_file = tmp_path / ".env"
+    _demo_env_file(env_file, 5433)
+    values = demo.read_env_file(env_file)
+    assert values["DATA_WRITES_ENABLED"] == "true"
+    assert urlsplit(values["TARGET_WRITE_DATABASE_URL"]).username == APP_ROLE  # RLS holds it
+    assert console_reading(env_file) == {"enabled": True, "problem": ""}
+
+
+def test_an_operator_who_turned_row_changes_off_keeps_them_off(tmp_path):
+    env_file = tmp_path / ".env"
+    passwords = {role: f"pw-{role}" for role in demo.ROLE_VARIABLES}
+    layout = Layout(demo.DEMO_DATABASE, 5433, passwords)
+    demo.write_demo_env_file(env_file, layout, {"DATA_WRITES_ENABLED": "false"})
+    assert demo.read_env_file(env_file)["DATA_WRITES_ENABLED"] == "false"
+    reading = console_reading(env_file)
+    assert reading["enabled"] is False and "DATA_WRITES_ENABLED" in reading["problem"]
 
 
 def test_a_busy_port_moves_the_cluster_and_env_follows(cluster_dir, busy_port, tmp_path, capsys):
