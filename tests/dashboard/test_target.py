@@ -39,13 +39,33 @@ def _terminate(pid: int) -> None:
         assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
 
 
-def test_reads_are_read_only_and_rolled_back():
+PLANTED = "INSERT INTO users (id, email, name) VALUES ('gw_planted', 'gw@example.com', 'P')"
+
+
+@pytest.mark.parametrize(
+    ("url_var", "statement", "refusal"),
+    [
+        (None, "CREATE TABLE should_not_exist (id int)", "cannot execute CREATE TABLE"),
+        # As the tables' owner, who may insert: the transaction refuses, not the role's rights.
+        ("APP_DIRECT_URL", PLANTED, "cannot execute INSERT in a read-only transaction"),
+    ],
+    ids=["ddl-as-the-reader", "insert-as-a-role-that-may-write"],
+)
+def test_reads_are_read_only_and_rolled_back(settings, url_var, statement, refusal):
+    if url_var:
+        settings.TARGET = {**settings.TARGET, "URL_VAR": url_var}
+        target.reset_engine()
+
     def attempt_write(conn):
-        conn.execute(text("CREATE TABLE should_not_exist (id int)"))
+        conn.execute(text(statement))
 
     with pytest.raises(target.TargetError) as caught:
         target.run_read(attempt_write)
-    assert "read-only" in caught.value.detail
+    assert refusal in caught.value.detail
+    with psycopg.connect(os.environ["APP_DIRECT_URL"]) as owner:
+        assert owner.execute("SELECT count(*) FROM users WHERE id = 'gw_planted'").fetchone() == (
+            0,
+        )
 
 
 def test_timeouts_are_set_for_the_transaction():

@@ -1,11 +1,14 @@
 """The write door: guards, row-level security, the ownership predicate, the audit before and
-after, the transaction's own timeouts, and every refusal that leaves the target untouched."""
+after, the transaction's own timeouts, every refusal that leaves the target untouched, and that
+it is the one door (a parse of dashboard/ and core/ for every other way to a database)."""
 
 from __future__ import annotations
 
+import ast
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -345,3 +348,158 @@ def test_a_statement_past_the_statement_timeout_is_stopped_and_rolled_back(
         "it took longer than TARGET_WRITE_STATEMENT_TIMEOUT_MS (300 ms), or it was cancelled"
     )
     assert target("SELECT body FROM tw_notes WHERE id = %s", (note,)) == [("note",)]
+
+
+# -- one write door: who else connects, as whom, and what it may write ---------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+SCANNED = ("dashboard", "core")
+
+# Every module of dashboard/ and core/ that opens a database connection, or starts a process
+# that may, with the role it connects as and what it may write. Rows of the target's tables are
+# written by the write door alone: the read gateway's transactions are READ ONLY whatever their
+# role (test_target.py), and each other path writes only what is said here. A new way to a
+# database fails test_every_connection_is_one_of_the_known_doors until it is looked at and
+# placed here.
+CONNECTING = {
+    "dashboard/target_write.py": "the write door: end-users' rows, as TARGET_WRITE_DATABASE_URL",
+    "dashboard/target.py": (
+        "the read gateway: READ ONLY transactions, rolled back, as the reader, the read-only "
+        "role, the application's role (plans only) or a branch's owner; and the maintenance "
+        "role's engine, handed to queries/actions.py"
+    ),
+    "dashboard/queries/actions.py": (
+        "the admin's cancel, terminate and reset statistics, as the maintenance role: server "
+        "functions, no table written"
+    ),
+    "dashboard/branches/local_provider.py": (
+        "local branches, as the maintenance role: CREATE/DROP DATABASE and COMMENT ON DATABASE "
+        "on the target's server; it writes only the branch databases"
+    ),
+    "dashboard/branches/dump_restore.py": "pg_dump reads the target; pg_restore fills a branch",
+    "dashboard/history/trial.py": "trial runs: a branch's version table, only ever a branch's URL",
+    "dashboard/history/commands.py": (
+        "the project's env.py in a subprocess: a branch's URL (trial runs), or "
+        "MIGRATIONS_APPLY_DATABASE_URL when an admin applies migrations (the schema; off "
+        "unless MIGRATIONS_APPLY_ENABLED)"
+    ),
+    "dashboard/history/url_variable.py": (
+        "the project's env.py with a sentinel URL and create_engine replaced (url_probe.py): "
+        "it connects nowhere"
+    ),
+    "dashboard/onboarding/provision.py": (
+        "`manage.py connect`: roles, a database and grants, with the URL the operator gives it"
+    ),
+    "dashboard/jobs/worker.py": "the console's own database (the job queue)",
+    "dashboard/branches/client_tools.py": "pg_dump --version: no connection",
+    "dashboard/history/review_squawk.py": "squawk lints SQL text: no connection",
+    "dashboard/home/supervisor.py": "starts gunicorn and the worker",
+    "core/engine.py": (
+        "the demo application's own engines (its runtime role); the console imports none of "
+        "them (test_the_console_writes_nothing_through_the_applications_code)"
+    ),
+    "core/access/scope.py": "the demo application's data access, as its runtime role",
+    "core/datagen.py": "`python -m core.datagen`: the demo's seed data, as the owner",
+    "core/embedded.py": "`make demo` and the tests: the layout, made as a superuser",
+    "core/audit_owner.py": "the console's own database: the audit owner lent for its migrations",
+    "core/demo.py": "`make demo`: Alembic, the seed and Django's migrations, in subprocesses",
+    "core/pgcluster.py": "initdb and pg_ctl of the private cluster",
+}
+# The modules that name the write role's URL (TARGET_WRITE_DATABASE_URL), and why.
+WRITE_URL = {
+    "dashboard/settings.py": "reads the variable into settings.TARGET_WRITE",
+    "dashboard/target_write.py": "the write door: the only connection opened with it",
+    "dashboard/target.py": (
+        "application_url(): a plain EXPLAIN of a writing statement is planned as the "
+        "application's role, in a READ ONLY transaction (tests/dashboard/queries/test_explain.py)"
+    ),
+    "dashboard/queries/explain.py": "asks whether it is set, to say why a write cannot be planned",
+    "dashboard/onboarding/role_powers.py": "names its role, whose powers are then read as reader",
+    "core/embedded.py": (
+        "puts the runtime role's URL in the demo's and the tests' environment (it connects "
+        "only as a superuser, to make the layout)"
+    ),
+}
+# What opens a connection or a process (by the called name), and what hands one out.
+OPENERS = {"psycopg.connect", "psycopg.AsyncConnection.connect", "create_engine"}
+ENGINES = {
+    "dashboard.target": {"engine", "maintenance_engine", "_unpooled_engine"},
+    "core.engine": {"create_app_engine", "create_direct_engine", "app_engine", "app_sessions"},
+}
+
+
+def scanned_modules() -> Iterator[tuple[str, ast.Module]]:
+    for package in SCANNED:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            yield str(path.relative_to(ROOT)), ast.parse(path.read_text())
+
+
+def opens_connections(tree: ast.Module) -> bool:
+    """Return whether the module connects: a known opener, a subprocess, or an engine
+    imported from the modules that make them."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            called = ast.unparse(node.func)
+            if called in OPENERS or called.startswith("subprocess."):
+                return True
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module in ENGINES
+            and {alias.name for alias in node.names} & ENGINES[node.module]
+        ):
+            return True
+    return False
+
+
+def names_the_write_url(tree: ast.Module) -> bool:
+    """Return whether the module reads the write role's URL: the variable's name, the
+    setting that holds it, or the functions that return it."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value == "TARGET_WRITE_DATABASE_URL":
+            return True
+        if isinstance(node, ast.Subscript | ast.Call):
+            text = ast.unparse(node)
+            if "TARGET_WRITE" in text and "'URL_VAR'" in text:
+                return True
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith(
+                ("application_url", "_write_url")
+            ):
+                return True
+    return False
+
+
+def test_every_connection_is_one_of_the_known_doors():
+    found = {module for module, tree in scanned_modules() if opens_connections(tree)}
+    assert {"dashboard/target_write.py", "dashboard/queries/actions.py"} <= found  # the scan works
+    assert found - CONNECTING.keys() == set(), "a new way to a database: look at it, list it"
+    assert CONNECTING.keys() - found == set(), "listed, but it connects no longer: unlist it"
+
+
+def test_only_the_write_door_connects_with_the_write_url():
+    found = {module for module, tree in scanned_modules() if names_the_write_url(tree)}
+    assert found == WRITE_URL.keys()
+    # Of those, the door and the gateway (READ ONLY) connect with it; core/embedded.py
+    # connects too, but as a superuser: the URL it names is only written into an environment.
+    connecting = {module for module in found if module in CONNECTING}
+    assert connecting == {"dashboard/target_write.py", "dashboard/target.py", "core/embedded.py"}
+
+
+def test_the_console_writes_nothing_through_the_applications_code():
+    """The console (dashboard/) never uses the demo application's engines or data access,
+    which write as its runtime role outside the door."""
+    used = set()
+    for module, tree in scanned_modules():
+        if not module.startswith("dashboard/"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core."):
+                names = {alias.name for alias in node.names}
+                if node.module.startswith("core.access") or names & ENGINES["core.engine"]:
+                    used.add(f"{module}: from {node.module} import {', '.join(sorted(names))}")
+            if isinstance(node, ast.Import):
+                used |= {
+                    f"{module}: import {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith(("core.access", "core.engine", "core.datagen"))
+                }
+    assert used == set()
