@@ -133,7 +133,9 @@ class DirectListenConnector(psycopg_connector.PsycopgConnector):
                 await asyncio.sleep(delay)
 
 
-def worker_connector(concurrency: int, reconnect_max_seconds: float) -> DirectListenConnector:
+def worker_connector(
+    concurrency: int, reconnect_max_seconds: float, pool_timeout: float = POOL_TIMEOUT_SECONDS
+) -> DirectListenConnector:
     """Return a connector for the worker: a small pool on DATABASE_URL, LISTEN on the direct URL."""
     return DirectListenConnector(
         kwargs=_connection_kwargs(),
@@ -143,7 +145,7 @@ def worker_connector(concurrency: int, reconnect_max_seconds: float) -> DirectLi
         # Jobs use Django's connections; the pool serves fetching (one per job slot), the
         # worker's heartbeat, the schedule and abort polling.
         max_size=concurrency + 3,
-        timeout=POOL_TIMEOUT_SECONDS,
+        timeout=pool_timeout,
     )
 
 
@@ -162,10 +164,14 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def _one_worker_run(stop: asyncio.Event, worker_options: dict[str, Any]) -> None:
+async def _one_worker_run(
+    stop: asyncio.Event, pool_timeout: float, worker_options: dict[str, Any]
+) -> None:
     """Run procrastinate's worker until it stops by itself (returns or raises) or `stop` is set."""
     concurrency = int(worker_options.get("concurrency", 1))
-    connector = worker_connector(concurrency, float(settings.WORKER_RECONNECT_MAX_SECONDS))
+    connector = worker_connector(
+        concurrency, float(settings.WORKER_RECONNECT_MAX_SECONDS), pool_timeout
+    )
     with app.replace_connector(connector) as worker_app:
         async with worker_app.open_async():
             worker = asyncio.create_task(
@@ -187,13 +193,15 @@ async def run_worker_until_stopped(
     stop: asyncio.Event,
     *,
     reconnect_max_seconds: float = 5.0,
+    pool_timeout: float = POOL_TIMEOUT_SECONDS,
     clock: Callable[[], float] = time.monotonic,
     **worker_options: Any,
 ) -> int:
     """Run the worker until `stop` is set, restarting it whenever it stops; return the restarts.
 
     A database that does not answer is waited for with jittered backoff (at most
-    `reconnect_max_seconds` between attempts); the worker is never left stopped.
+    `reconnect_max_seconds` between attempts); the worker is never left stopped. The worker
+    counts the database as gone when its pool has waited `pool_timeout` seconds for a connection.
     """
     failures = 0
     restarts = 0
@@ -202,7 +210,7 @@ async def run_worker_until_stopped(
         if problem is None:
             started = clock()
             try:
-                await _one_worker_run(stop, worker_options)
+                await _one_worker_run(stop, pool_timeout, worker_options)
                 if stop.is_set():
                     break
                 problem = RuntimeError("it stopped by itself")

@@ -21,14 +21,17 @@ from tests.throwaway_console import ThrowawayConsole, throwaway_console
 pytestmark = pytest.mark.slow
 
 # The database stays down at least this long, and until the function has waited for it twice
-# after procrastinate's worker stopped on a connection error (its pool waits 10 s for one,
-# POOL_TIMEOUT_SECONDS), within at most NOTICED_WITHIN_SECONDS.
-MIN_OUTAGE_SECONDS = 15
+# after procrastinate's worker stopped on a connection error (its pool waits POOL_TIMEOUT for
+# one; 10 s in production), within at most NOTICED_WITHIN_SECONDS.
+POOL_TIMEOUT = 2.0
+MIN_OUTAGE_SECONDS = 3 * POOL_TIMEOUT
 NOTICED_WITHIN_SECONDS = 90
 WAITING = "the job worker is waiting for its database"
 LISTENER = "schemadesk-worker-listen"
 NEVER = "0 0 29 2 *"  # only on 29 February: no scheduled job competes with the test's
-WORKER = """
+WORKER = (
+    f"POOL_TIMEOUT = {POOL_TIMEOUT}\n"
+    + """
 import asyncio, signal, django
 django.setup()
 from dashboard.jobs.worker import run_worker_until_stopped
@@ -39,7 +42,11 @@ async def main():
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
         restarts = await run_worker_until_stopped(
-            stop, reconnect_max_seconds=1.0, concurrency=1, fetch_job_polling_interval=1.0
+            stop,
+            reconnect_max_seconds=1.0,
+            pool_timeout=POOL_TIMEOUT,
+            concurrency=1,
+            fetch_job_polling_interval=1.0,
         )
     except BaseException as exc:
         print(f"WORKER RAISED {type(exc).__name__}: {exc}", flush=True)
@@ -49,6 +56,7 @@ async def main():
 
 asyncio.run(main())
 """
+)
 ENDED = ("WORKER RETURNED", "WORKER RAISED")
 
 
