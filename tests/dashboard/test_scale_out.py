@@ -43,8 +43,10 @@ def test_two_web_servers_and_two_workers_share_sessions_jobs_and_the_schedule():
         WORKER_CONCURRENCY="2",
     ) as console:
         schedule_from = time.time()
-        for number in range(2):
+        workers = [
             console.start_manage("run_worker", log_name=f"worker-{number}.log")
+            for number in range(2)
+        ]
         bases = [console.start_web(f"web-{number}.log") for number in range(2)]
 
         # Log in on the first web server; the same session works on the second one.
@@ -91,6 +93,9 @@ def test_two_web_servers_and_two_workers_share_sessions_jobs_and_the_schedule():
             # It fired every period since the workers started (the first may be missed while
             # they start, and a snapshot still queued makes the next tick wait).
             assert len(ticks) >= SCHEDULE_SECONDS // PERIOD_SECONDS - 2, (task, sorted(ticks))
+        # The workers stopped (a running job ends first), nothing is half done when counting.
+        for worker in workers:
+            assert console.stop(worker) == 0
         snapshots = _query(console, "SELECT count(*) FROM django.queries_statementsnapshot")[0][0]
         succeeded = _query(
             console,
