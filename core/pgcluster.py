@@ -40,8 +40,16 @@ SERVER_SETTINGS = {
     "max_connections": "200",
     "logging_collector": "off",
 }
-# Only for throwaway clusters: durability is worthless there and fsync costs seconds.
-EPHEMERAL_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+# Only for throwaway clusters: durability is worthless there and fsync costs seconds. A test
+# suite records tens of thousands of distinct statements (schemas of hundreds of tables, each
+# built more than once): room for all of them, so that pg_stat_statements never evicts an entry
+# a test has just recorded before the test reads it.
+EPHEMERAL_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "pg_stat_statements.max": "100000",
+}
 
 
 class ClusterError(RuntimeError):
