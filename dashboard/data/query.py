@@ -393,7 +393,9 @@ class ListQuery:
         return col
 
     def _sort_nullable(self) -> bool:
-        return bool(self.key_names) and self.infos[self.key_names[0]].nullable
+        # The table's column, not `infos`: a primary key hidden by the display settings still
+        # orders the list (and pages it) without being described among the shown columns.
+        return bool(self.key_names) and bool(self.table.c[self.key_names[0]].nullable)
 
     def order_by(self, reverse: bool = False) -> list[ColumnElement[Any]]:
         """Return ORDER BY for the keyset (NULLs last; `reverse` reads the order backwards)."""

@@ -224,6 +224,31 @@ def test_secret_looking_key_makes_a_table_keyless(tables):
     assert query.infos["token"].masked
 
 
+def test_a_hidden_primary_key_still_pages_and_links_rows(tables, admin_client, settings, tmp_path):
+    """Display settings may hide the key column (the row page parses hidden keys): the list
+    still pages by it and links its rows, and a row page lists such children, without it
+    shown. Looking up whether the hidden sort column was nullable among the shown columns'
+    descriptions was a KeyError: a 500 on the list and on every parent's row page."""
+    path = tmp_path / "display.toml"
+    path.write_text('[tables.datab_items]\nhidden_columns = ["id"]\n')
+    settings.DATA_DISPLAY_FILE = str(path)
+    first = admin_client.get("/data/datab_items/?n=25")
+    assert first.status_code == 200
+    page = first.context["page"]
+    assert "id" not in page.query.shown and row_keys(page, "id") == ids(
+        "SELECT id FROM datab_items ORDER BY id LIMIT 25"
+    )
+    second = admin_client.get(page.next_url)
+    assert second.status_code == 200
+    assert row_keys(second.context["page"], "id") == ids(
+        "SELECT id FROM datab_items ORDER BY id LIMIT 25 OFFSET 25"
+    )
+    assert admin_client.get(page.rows[0].url).status_code == 200
+    parent = admin_client.get("/data/datab_owners/row/?pk.id=owner_1")
+    assert parent.status_code == 200
+    assert "/data/datab_items/row/?pk.id=" in parent.content.decode()
+
+
 def test_page_statement_reads_limit_plus_one_and_the_estimate(tables):
     query = ListQuery(table_named("datab_items"), QueryDict("n=25"))
     sql = str(query.page_statement().compile())
