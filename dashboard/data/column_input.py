@@ -123,3 +123,5 @@ _PARSERS = {
     "time": _time,
     "uuid": _uuid,
 }
+# The kinds a value can be typed (or written in a link) and read back: enum values are choices.
+PARSED_KINDS = frozenset({*_PARSERS, "enum"})

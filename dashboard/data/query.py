@@ -62,6 +62,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.data.cells import PREVIEW_CHARS
+from dashboard.data.column_input import PARSED_KINDS
 from dashboard.data.columns import ColumnInfo, column_kind, describe_columns
 from dashboard.data.cursor import BadCursor, Cursor, encode_cursor
 from dashboard.data.cursor import decode_cursor as _decode_cursor
@@ -158,9 +159,11 @@ class ListQuery:
         }
         self.primary_key = [c.name for c in self.table.primary_key.columns]
         # Keys travel in links and cursors (signed, not encrypted): a secret-looking key
-        # column makes the table key-less for browsing.
-        self.keyset = bool(self.primary_key) and not any(
-            everything[name].masked for name in self.primary_key
+        # column makes the table key-less for browsing, and so does a key of a type a row link
+        # cannot carry and the row page read back (inet, jsonb, arrays, intervals, bytes).
+        self.keyset = bool(self.primary_key) and all(
+            not everything[name].masked and everything[name].kind in PARSED_KINDS
+            for name in self.primary_key
         )
         self.page_size = self._parse_size()
         self.default_columns = self._default_columns()

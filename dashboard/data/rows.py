@@ -19,7 +19,7 @@ from sqlalchemy import Connection, ForeignKeyConstraint, Table, select, text
 from sqlalchemy.exc import DBAPIError
 
 from dashboard.data.cells import Cell, full_cell, list_cell
-from dashboard.data.column_input import BadValue, parse_value
+from dashboard.data.column_input import PARSED_KINDS, BadValue, parse_value
 from dashboard.data.columns import ColumnInfo, describe_columns
 from dashboard.data.display import display_for
 from dashboard.data.filters import ops_for
@@ -94,13 +94,19 @@ def parse_key(table: Table, params: QueryDict) -> dict[str, Any]:
             "one. Browse it with filters instead."
         )
     query = ListQuery(table, QueryDict(), display=display_for(table.name))
+    infos = describe_columns(table, set())  # types only: hidden key columns parse too
+    if not query.keyset and any(infos[c.name].kind not in PARSED_KINDS for c in columns):
+        names = ", ".join(c.name for c in columns)
+        raise RowNotFound(
+            f"The rows of “{table.name}” are identified by a key ({names}) that a link cannot "
+            "carry, so they cannot be opened one by one. Browse the table with filters instead."
+        )
     if not query.keyset:
         secret = ", ".join(c.name for c in columns)
         raise RowNotFound(
             f"The rows of “{table.name}” are identified by a secret-looking key ({secret}), "
             "so they cannot be opened one by one. Browse the table with filters instead."
         )
-    infos = describe_columns(table, set())  # types only: hidden key columns parse too
     key: dict[str, Any] = {}
     for column in columns:
         raw = params.get(ROW_PARAM_PREFIX + column.name)
