@@ -40,6 +40,7 @@ its parameters are put first in every link and in the filter form's hidden field
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -103,7 +104,22 @@ DEFAULT_COLUMN_LIMIT = 12  # columns shown by default when the display settings 
 DEFAULT_WIDTH_BUDGET = 190  # characters of a wide screen's list: default columns fit in it
 SEARCH_MAX = 200
 STATEMENTS = "schemadesk.list_statements"  # key of `Table.info`: page statements made
-STATEMENTS_KEPT = 256
+STATEMENTS_KEPT = 256  # per table
+STATEMENTS_KEPT_IN_ALL = 2048  # over every table (a statement is ~16 KB)
+
+
+class _Statements:
+    """The page statements made for one table, by list shape (weak references point at it)."""
+
+    __slots__ = ("__weakref__", "by_shape")
+
+    def __init__(self) -> None:
+        self.by_shape: dict[object, Select[Any]] = {}
+
+
+# Every table's statements, so that their total is bounded too: with a per-table bound only,
+# an operator requesting many list shapes of each of a thousand tables kept gigabytes.
+_ALL_STATEMENTS: weakref.WeakSet[_Statements] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -461,11 +477,20 @@ class ListQuery:
             self.page_size,
             self.position.page,
         )
-        made: dict[object, Select[Any]] = self.table.info.setdefault(STATEMENTS, {})
+        kept: _Statements | None = self.table.info.get(STATEMENTS)
+        if kept is None:
+            kept = self.table.info[STATEMENTS] = _Statements()
+            _ALL_STATEMENTS.add(kept)
+        made = kept.by_shape
         statement = made.get(shape)
         if statement is None:
             if len(made) >= STATEMENTS_KEPT:
                 made.clear()  # many shapes of one table: start over rather than grow
+            elif sum(len(other.by_shape) for other in list(_ALL_STATEMENTS)) >= (
+                STATEMENTS_KEPT_IN_ALL
+            ):
+                for other in list(_ALL_STATEMENTS):  # many shapes of many tables: the same
+                    other.by_shape.clear()
             statement = made[shape] = self._page_statement()
         return statement
 

@@ -323,6 +323,24 @@ def test_an_unnarrowed_list_reuses_its_statement_a_narrowed_one_does_not(tables)
     assert statement(follow.urlencode()) is not statement(follow.urlencode())
 
 
+def test_the_statements_kept_are_bounded_over_all_tables(tables, monkeypatch):
+    """Each table kept up to 256 list shapes (~16 KB each): requesting many shapes of every
+    table of a large schema grew the process without bound but the number of tables."""
+    from dashboard.data import query as query_module
+
+    monkeypatch.setattr(query_module, "STATEMENTS_KEPT", 8)
+    monkeypatch.setattr(query_module, "STATEMENTS_KEPT_IN_ALL", 12, raising=False)
+    names = ["datab_items", "datab_owners", "datab_members", "datab_orgs", "datab_logs"]
+    for name in names:
+        for page in range(1, 8):
+            ListQuery(table_named(name), QueryDict(f"page={page}")).page_statement()
+    made = [table_named(name).info[query_module.STATEMENTS] for name in names]
+    kept = sum(len(getattr(statements, "by_shape", statements)) for statements in made)
+    assert 0 < kept <= 12
+    again = ListQuery(table_named("datab_logs"), QueryDict("page=7"))
+    assert again.page_statement() is again.page_statement()  # still reused
+
+
 def test_an_empty_filter_form_is_built_once_a_filled_one_each_time(tables):
     table = table_named("datab_items")
 
