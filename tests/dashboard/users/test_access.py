@@ -106,6 +106,27 @@ def test_scope_survives_filtering_and_paging(support_client):
     assert 'name="scope_user" value="acc_bob"' in text(response)  # kept by the filter form
 
 
+def test_one_list_shape_shows_each_end_users_own_rows_whatever_was_viewed_before(
+    support_client,
+):
+    """The statement of an unnarrowed list is kept per table and shape: the same shape viewed
+    unscoped, then for one end-user, then another, must never reuse another's rows."""
+    support_client.post("/users/u/acc_alice/", {"reason": "SUP-9"})
+    support_client.post("/users/u/acc_bob/", {"reason": "SUP-9"})
+    support_client.post("/users/reason/", {"reason": "SUP-9 browse"})
+    seen: dict[str, str] = {}
+    for subject in ["", "acc_alice", "acc_bob", "acc_alice", ""]:
+        scope = f"&scope_user={subject}" if subject else ""
+        response = support_client.get(f"/data/ust_order_items/?n=200{scope}")
+        assert response.status_code == 200
+        seen[subject] = text(response)
+        if subject:
+            others = {"acc_alice": "acc_bob", "acc_bob": "acc_alice"}[subject]
+            assert all(sku in seen[subject] for sku in skus(subject))
+            assert not any(sku in seen[subject] for sku in skus(others))
+    assert all(sku in seen[""] for sku in skus("acc_alice") + skus("acc_bob"))
+
+
 def test_scoped_export_holds_only_that_users_rows(support_client):
     support_client.post("/users/u/acc_alice/", {"reason": "SUP-9"})
     response = support_client.get("/data/ust_order_items/export.csv?scope_user=acc_alice")
