@@ -341,6 +341,35 @@ def test_the_statements_kept_are_bounded_over_all_tables(tables, monkeypatch):
     assert again.page_statement() is again.page_statement()  # still reused
 
 
+def test_after_alter_table_a_list_follows_the_new_columns(tables, admin_client):
+    """The statement and the empty filter form kept for a list shape belong to one reflection:
+    after a column is renamed to a secret-looking name, changes type, or is dropped, the same
+    URL masks it, reads it by its new type, or leaves it out."""
+    owner_execute(
+        "CREATE TABLE datab_altered (id integer PRIMARY KEY, note text, label text);"
+        "INSERT INTO datab_altered VALUES (1, 'plain note', 'a label')"
+    )
+    url = "/data/datab_altered/?c=id&c=label"
+    try:
+        before = admin_client.get("/data/datab_altered/").content.decode()
+        assert "plain note" in before and 'name="f.contains.label"' in before
+        assert "a label" in admin_client.get(url).content.decode()
+        owner_execute("ALTER TABLE datab_altered RENAME note TO api_token")
+        renamed = admin_client.get("/data/datab_altered/").content.decode()
+        assert "plain note" not in renamed and "masked" in renamed
+        owner_execute("ALTER TABLE datab_altered ALTER label TYPE bytea USING label::bytea")
+        retyped = admin_client.get(url)
+        assert retyped.status_code == 200
+        assert "7 bytes" in retyped.content.decode() and "a label" not in retyped.content.decode()
+        assert 'name="f.contains.label"' not in retyped.content.decode()
+        owner_execute("ALTER TABLE datab_altered DROP COLUMN label")
+        dropped = admin_client.get("/data/datab_altered/")
+        assert dropped.status_code == 200
+        assert 'data-column="label"' not in dropped.content.decode()
+    finally:
+        owner_execute("DROP TABLE datab_altered")
+
+
 def test_an_empty_filter_form_is_built_once_a_filled_one_each_time(tables):
     table = table_named("datab_items")
 
