@@ -138,3 +138,35 @@ def test_an_append_costs_two_statements(support_user):
     assert sent[1].startswith("INSERT")
     previous = AuditEvent.objects.get(action="test.first")
     assert event.prev_hash == previous.hash  # the hash read after the lock is the last one
+
+
+@pytest.mark.django_db
+def test_events_with_odd_values_and_a_refused_one_leave_the_chain_whole(support_user):
+    """The hand-written INSERT converts each field as the ORM would: a time in another zone, an
+    IPv4-mapped address, text beyond the BMP, a JSON string holding a backslash-u escape, and
+    an operator id all read back with the hash they were written with; an event PostgreSQL
+    refuses (a NUL in its JSON or its text) is not written and the next one still follows."""
+    from datetime import timedelta, timezone
+
+    from django.db import DataError
+
+    first = AuditEvent.objects.create(
+        operator=support_user,
+        operator_name="zoë\u2028",
+        action="user.view",
+        at=datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        tables=["tâble", "ü"],
+        reason="\U0001f600 SUP-1",
+        client_address="::ffff:192.0.2.1",
+        detail={"s": "\U0001f600\\u0000", "n": [10**40, -1e-300], "e": {}, "z": None},
+    )
+    for refused in ({"detail": {"s": "a\x00b"}}, {"reason": "a\x00b"}):
+        with pytest.raises(DataError):
+            AuditEvent.objects.create(operator_name="sue", action="user.view", **refused)
+    last = AuditEvent.objects.create(operator_name="sue", action="user.view", client_address="")
+    assert last.prev_hash == first.hash
+    walk = walk_chain()
+    assert walk.broken is None and walk.events == AuditEvent.objects.count() == 2
+    stored = AuditEvent.objects.get(pk=first.pk)
+    assert stored.operator_id == support_user.pk and stored.tables == ["tâble", "ü"]
+    assert stored.detail["s"] == "\U0001f600\\u0000" and stored.client_address == "::ffff:192.0.2.1"
