@@ -721,6 +721,7 @@ def apply(
         try:
             _begin(conn, plan.subject)
             scope = _scope(conn, owners, plan.subject)
+            _refuse_twice(conn, str(plan.context.get("once", "")))
             statements = render(plan, scope)
             if not hmac.compare_digest(digest(statements), shown_digest):
                 raise WriteRefused(
@@ -762,6 +763,31 @@ def apply(
         _execute(conn, scope, plan, outcome)
     _record_outcome(request, plan, reason, outcome)
     return outcome
+
+
+def _refuse_twice(conn: psycopg.Connection, once: str) -> None:
+    """Refuse a plan whose one-time mark (`context["once"]`) an applied write carried already.
+
+    An added row whose key the database assigns has no fingerprint or key to guard it: the
+    same form posted twice would add two rows. The advisory lock, held until this transaction
+    ends, makes a concurrent second submit wait until the first's intent is recorded.
+    """
+    if not once:
+        return
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"schemadesk:{once}",))
+    try:
+        for intent in AuditEvent.objects.filter(action=INTENT, detail__context__once=once):
+            done = AuditEvent.objects.filter(action=OUTCOME, detail__intent=intent.pk).first()
+            if done is None or done.detail.get("applied"):  # applied, or not known not to be
+                raise WriteRefused(
+                    f"This change was applied already (audit event #{intent.pk}); it is not "
+                    "applied twice. Open the form again to make another."
+                )
+    except ConsoleDatabaseError:
+        raise WriteUnavailable(
+            "The console's own database cannot be reached, so it cannot tell whether this "
+            "change was applied already: nothing was written."
+        ) from None
 
 
 def _execute(

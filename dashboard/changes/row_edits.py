@@ -11,6 +11,8 @@ Every change is previewed as SQL and needs a reason (dashboard/changes/views.py)
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ from dashboard.target_write import RowChange, WritePlan, WriteScope, key_conditi
 from dashboard.users.ownership import OwnershipMap, rows_of_user
 
 SHOWN_SALT = "schemadesk.changes.shown"
+ONCE = re.compile(r"[0-9a-f]{32}")
 
 
 class ChangeRefused(ValueError):
@@ -97,6 +100,11 @@ def read_shown(token: str) -> Shown:
         raise ChangeRefused("The form was damaged or edited; open the row again.") from None
 
 
+def one_time_mark(posted: str | None) -> str:
+    """Return the add form's one-time mark: the one it posted, or a new one."""
+    return posted if posted and ONCE.fullmatch(posted) else uuid.uuid4().hex
+
+
 def edit_plan(subject: str, table: Table, shown: Shown, values: dict[str, Any]) -> WritePlan:
     """Return the update of the columns whose value differs from what the form showed."""
     changed = tuple(
@@ -116,8 +124,12 @@ def edit_plan(subject: str, table: Table, shown: Shown, values: dict[str, Any]) 
     return WritePlan("edit", subject, (change,))
 
 
-def add_plan(subject: str, table: Table, values: dict[str, Any], unset: object) -> WritePlan:
-    """Return the insert of a new row with the given values (defaults for the others)."""
+def add_plan(
+    subject: str, table: Table, values: dict[str, Any], unset: object, once: str = ""
+) -> WritePlan:
+    """Return the insert of a new row with the given values (defaults for the others).
+
+    `once` is the form's one-time mark: the write door applies a plan with it only once."""
     given = tuple((name, value) for name, value in values.items() if value is not unset)
     known = dict(given)
     key_names = [column.name for column in table.primary_key.columns]
@@ -125,7 +137,7 @@ def add_plan(subject: str, table: Table, values: dict[str, Any], unset: object) 
     if all(known.get(name) is not None for name in key_names):
         key = tuple((name, str(known[name])) for name in key_names)
     change = RowChange(table.name, "insert", key=key, values=given, note="added")
-    return WritePlan("add", subject, (change,))
+    return WritePlan("add", subject, (change,), {"once": once} if once else {})
 
 
 @dataclass

@@ -41,6 +41,7 @@ from dashboard.changes.row_edits import (
     delete_plan,
     delete_preview,
     edit_plan,
+    one_time_mark,
     owned_table,
     read_row,
     read_shown,
@@ -292,13 +293,14 @@ def add_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpResponse:
         "mode": "add",
         "fields": fields,
         "back": reverse("users:detail", args=[subject]),
+        "once": one_time_mark(request.POST.get("once")),  # one form, one added row
     }
     if request.method == "GET":
         return render(request, "changes/row_form.html", context)
     submitted = read_form(fields, request.POST, original={}, adding=True)
 
     def build() -> WritePlan:
-        return add_plan(subject, reflected, submitted.values, UNSET)
+        return add_plan(subject, reflected, submitted.values, UNSET, context["once"])
 
     return _change_step(request, owners, access, reflected, submitted, context, build)
 

@@ -146,3 +146,24 @@ def test_only_admins_change_rows(admin_client, operator_factory, tm: World, kind
 
     assert alices_rows() == rows
     assert write_events() == events
+
+
+@pytest.mark.parametrize("kind", list(CHANGES))
+def test_a_change_submitted_twice_is_applied_once(admin_client, tm: World, kind):
+    """A double click, or the browser's back then submit again: the same confirmed form posted
+    twice. An edit, delete, restore or revert is guarded by the row's fingerprint or key; an
+    added row whose key the database assigns has no such guard, so the form's one-time mark
+    stops the second."""
+    client = with_reason(admin_client)
+    ready = CHANGES[kind](client, tm)
+    assert client.post(ready.url, ready.data).status_code == 200
+    rows, events = alices_rows(), write_events()
+
+    again = client.post(ready.url, ready.data)
+
+    assert again.status_code in (200, 409), again.content.decode()[:800]
+    assert alices_rows() == rows
+    if kind == "add":
+        assert again.status_code == 409
+        assert "applied already" in again.content.decode()
+        assert write_events() == events  # refused before its intent: nothing to audit
