@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django import forms
 
 from dashboard.users.gate import reason_required
@@ -40,7 +42,9 @@ class ReasonForm(forms.Form):
 
     def clean_reason(self) -> str:
         reason = self.cleaned_data["reason"]
-        if reason and len(reason) < 3:
+        # Characters one sees: zero-width spaces, joiners or marks alone are no reason.
+        visible = [c for c in reason if unicodedata.category(c)[0] not in "CZM"]
+        if reason and len(visible) < 3:
             raise forms.ValidationError(
                 "Give a ticket reference or a few words (3 characters or more)."
             )

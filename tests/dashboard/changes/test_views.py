@@ -107,7 +107,9 @@ def test_a_change_without_a_reason_is_refused_with_a_sentence(admin_client, tm: 
     ready = CHANGES[kind](client, tm)
     rows, events = alices_rows(), write_events()
 
-    for missing in ({"reason": "   "}, {"reason": ""}, None):
+    invisible = {"reason": "\u200b\u200b\u200b"}  # zero-width spaces: no reason either
+    formats = {"reason": "\ufeff\u2060\u00ad\u200b \u200d\u0300"}  # BOM, joiners, marks
+    for missing in ({"reason": "   "}, {"reason": ""}, invisible, formats, None):
         data = {**ready.data, **missing} if missing else {**ready.data}
         if missing is None:
             del data["reason"]
