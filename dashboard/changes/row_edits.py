@@ -67,7 +67,12 @@ def read_row(owners: OwnershipMap, table: Table, key_value: object, params: Quer
     return rows[0]
 
 
-def sign_shown(row: TextRow, editable: list[str]) -> str:
+def _shown_salt(subject: str, table: str) -> str:
+    """Bind a form's record to the end-user and table it showed: not valid on another page."""
+    return f"{SHOWN_SALT}:{len(subject)}:{subject}:{table}"
+
+
+def sign_shown(row: TextRow, editable: list[str], subject: str, table: str) -> str:
     """Return the signed record of what an edit form showed: key, fingerprint, values."""
     payload = {
         "k": [list(pair) for pair in row.key],
@@ -75,7 +80,7 @@ def sign_shown(row: TextRow, editable: list[str]) -> str:
         "c": list(row.values),
         "v": {name: row.values[name] for name in editable},
     }
-    return signing.dumps(payload, salt=SHOWN_SALT, compress=True)
+    return signing.dumps(payload, salt=_shown_salt(subject, table), compress=True)
 
 
 @dataclass(frozen=True)
@@ -86,10 +91,11 @@ class Shown:
     values: dict[str, str | None]
 
 
-def read_shown(token: str) -> Shown:
-    """Return what an edit form showed, or ChangeRefused when the token was edited."""
+def read_shown(token: str, subject: str, table: str) -> Shown:
+    """Return what a form of `subject`'s row of `table` showed, or ChangeRefused when the token
+    was edited or is another end-user's or table's."""
     try:
-        data = signing.loads(token, salt=SHOWN_SALT)
+        data = signing.loads(token, salt=_shown_salt(subject, table))
         return Shown(
             tuple((str(n), str(v)) for n, v in data["k"]),
             str(data["f"]),

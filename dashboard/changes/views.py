@@ -251,12 +251,12 @@ def edit_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpResponse
     if request.method == "GET":
         row = read_row(owners, reflected, key_value, request.GET)
         fields = form_fields(reflected, row.values, fixed=_owner_columns(owners, table))
-        shown_token = sign_shown(row, [f.name for f in fields if not f.info.masked])
+        shown_token = sign_shown(row, [f.name for f in fields if not f.info.masked], subject, table)
         access.record(CHANGE_FORM, tables=[table], detail={"rows": {"keys": [dict(row.key)]}})
         context.update(fields=fields, shown=shown_token, key=row.key)
         return render(request, "changes/row_form.html", context)
     try:
-        shown = read_shown(request.POST.get("shown", ""))
+        shown = read_shown(request.POST.get("shown", ""), subject, table)
     except ChangeRefused as exc:
         return _refused(request, str(exc), 400)
     fields = form_fields(reflected, shown.values, fixed=_owner_columns(owners, table))
@@ -365,7 +365,7 @@ def delete_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpRespon
     notice, status = "", 200
     if request.method == "GET":
         row = read_row(owners, reflected, key_value, request.GET)
-        shown_token = sign_shown(row, [])
+        shown_token = sign_shown(row, [], subject, table)
         try:
             first = preview(delete_plan(subject, reflected, row), owners)
         except WriteRefused as exc:
@@ -377,7 +377,7 @@ def delete_row(request: HtmxHttpRequest, subject: str, table: str) -> HttpRespon
         values = row.values
     else:
         try:
-            shown = read_shown(request.POST.get("shown", ""))
+            shown = read_shown(request.POST.get("shown", ""), subject, table)
             counts = tuple(
                 (str(t), str(a), int(n))
                 for t, a, n in signing.loads(request.POST.get("cascade", ""), salt=CASCADE_SALT)

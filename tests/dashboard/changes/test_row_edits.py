@@ -18,6 +18,7 @@ from tests.dashboard.tm_world import (
     ALICE_MESSAGES,
     ALICE_NOTE,
     ALICE_TASKS,
+    BOB,
     BOB_TASKS,
     World,
     target,
@@ -350,3 +351,28 @@ def test_a_unique_violation_is_shown_on_its_field_and_an_edit_cannot_move_a_row(
     assert target("SELECT user_id, title FROM tasks WHERE id = %s", (ALICE_TASKS[0],)) == [
         (ALICE, "Still Alice's")
     ]
+
+
+@pytest.mark.parametrize("page", ["edit", "delete"])
+def test_a_form_of_one_users_row_is_refused_on_another_users_page(admin_client, tm: World, page):
+    """The signed record of the row a form showed is for that end-user and table only: posted
+    to another end-user's page (or another table's), it is refused before any SQL is shown or
+    any change is audited under the wrong end-user."""
+    client = with_reason(admin_client)
+    data = open_form(client, f"/users/u/{ALICE}/rows/tasks/{page}/?pk.id={ALICE_TASKS[1]}")
+    data.update({"v.title": "Moved across", "reason": "SUP-9 slip"})
+    with_reason(client, BOB)
+    events = AuditEvent.objects.count()
+
+    for url in (
+        f"/users/u/{BOB}/rows/tasks/{page}/?pk.id={BOB_TASKS[0]}",
+        f"/users/u/{BOB}/rows/tm_notes/{page}/?pk.id={BOB_TASKS[0]}",
+    ):
+        for step in ("preview", "apply"):
+            response = client.post(url, {**data, "step": step})
+            html = response.content.decode()
+            assert response.status_code == 400, (url, step, html[:800])
+            assert "The form was damaged or edited; open the row again." in html
+            assert str(ALICE_TASKS[1]) not in html
+
+    assert AuditEvent.objects.count() == events
