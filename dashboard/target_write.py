@@ -16,7 +16,8 @@ that reaches the application's data has the same guards:
   Tables where row-level security applies are left to their policies; on every other table each
   statement carries the end-user's ownership predicate (dashboard/users/ownership.py).
 - Every UPDATE and DELETE is guarded by the fingerprint the row had when it was shown
-  (dashboard/row_text.py); every INSERT of a known key by ON CONFLICT DO NOTHING. A statement
+  (dashboard/row_text.py); every INSERT of a known key by ON CONFLICT DO NOTHING, one whose
+  key the database assigns by its form's one-time mark (plan.context["once"]). A statement
   whose guard finds nothing to do is skipped and reported, never forced.
 - What runs is what was shown: the preview's statements are rendered here and their digest is
   checked again inside the write transaction; values of masked columns are shown as ********.

@@ -376,3 +376,28 @@ def test_a_form_of_one_users_row_is_refused_on_another_users_page(admin_client, 
             assert str(ALICE_TASKS[1]) not in html
 
     assert AuditEvent.objects.count() == events
+
+
+def test_an_added_row_refused_by_the_database_can_be_corrected_and_added_once(
+    admin_client, tm: World
+):
+    """The add form's one-time mark stops a second submit of an applied add, not the retry of
+    one the database refused (nothing was written)."""
+    client = with_reason(admin_client)
+    url = f"/users/u/{ALICE}/rows/tm_labels/add/"
+    data = form_data(client.get(url).content.decode())
+    data["v.colour"] = "green"
+    refused = post(client, url, confirm(client, url, data), "apply")
+    assert refused.status_code == 400
+    corrected = form_data(refused.content.decode())  # the same form, shown again
+    assert corrected["once"] == data["once"]
+    corrected["v.name"] = "Later"
+
+    ready = confirm(client, url, corrected)
+    assert post(client, url, ready, "apply").status_code == 200
+    again = post(client, url, ready, "apply")
+
+    assert again.status_code == 409
+    assert "This change was applied already" in again.content.decode()
+    names = target("SELECT name FROM tm_labels WHERE user_id = %s ORDER BY name", (ALICE,))
+    assert names == [("Later",), ("Urgent",)]
