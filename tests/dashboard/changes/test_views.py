@@ -11,12 +11,16 @@ them).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+from django.db import connections
 from django.test import Client
 
+from dashboard import target_write
 from dashboard.audit.models import AuditEvent
 from dashboard.target_write import INTENT, OUTCOME
 from tests.dashboard.changes.test_restore import preview as restore_preview
@@ -169,3 +173,35 @@ def test_a_change_submitted_twice_is_applied_once(admin_client, tm: World, kind)
         assert again.status_code == 409
         assert "applied already" in again.content.decode()
         assert write_events() == events  # refused before its intent: nothing to audit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_add_submitted_twice_at_once_is_applied_once(admin_client, tm: World, monkeypatch):
+    """Two submits of the same add form at the same moment (two requests, two sessions with
+    the target): the second waits on the first's one-time mark, then finds it applied."""
+    client = with_reason(admin_client)
+    ready = ready_add(client, tm)
+    rows = alices_rows()
+    cookies = client.cookies
+    before_images = target_write._before_images
+
+    def slowly(*args):  # widen the moment between the check and the intent: both are in it
+        time.sleep(0.4)
+        return before_images(*args)
+
+    monkeypatch.setattr(target_write, "_before_images", slowly)
+
+    def submit(_: int) -> int:
+        other = Client()
+        other.cookies = cookies
+        try:
+            return other.post(ready.url, ready.data).status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(submit, range(2)))
+
+    assert statuses == [200, 409]
+    assert len(alices_rows()) == len(rows) + 1
+    assert AuditEvent.objects.filter(action=INTENT).count() == 1
