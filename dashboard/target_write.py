@@ -659,7 +659,8 @@ def _before_images(
                 raise WriteRefused(
                     f"Deleting this row would now {effect.action} {len(found)} row(s) of "
                     f"“{effect.table}”, not the {expected.get((effect.table, effect.action), 0)} "
-                    "the preview showed. Look at the preview again.",
+                    "the preview showed: rows came or went since, or rows of another end-user "
+                    "(which the console never changes) are among them. Look at the preview again.",
                 )
             images += found
     if len(images) > max_rows():

@@ -21,12 +21,13 @@ from django.core import signing
 from django.http import Http404, QueryDict
 from sqlalchemy import Connection, Table
 
-from dashboard.changes.cascade import Effect, delete_effects, effect_counts
+from dashboard.changes.cascade import Effect, delete_effects, effect_count_sql, effect_counts
 from dashboard.data.rows import parse_key
-from dashboard.row_text import TextRow, fix_text_output, text_rows
+from dashboard.row_text import TextRow, fix_text_output, run_text, text_rows
+from dashboard.suggested_sql import quote_identifier
 from dashboard.target import run_read
 from dashboard.target_write import RowChange, WritePlan, WriteScope, key_condition
-from dashboard.users.ownership import OwnershipMap, rows_of_user
+from dashboard.users.ownership import OwnershipMap, rows_of_user, rows_of_user_sql
 
 SHOWN_SALT = "schemadesk.changes.shown"
 ONCE = re.compile(r"[0-9a-f]{32}")
@@ -152,6 +153,8 @@ class DeletePreview:
 
     effects: list[tuple[Effect, int]] = field(default_factory=list)
     limit: int = 0
+    # per table: rows the cascade would delete or change that are another end-user's
+    others: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def blocked(self) -> list[tuple[Effect, int]]:
@@ -184,7 +187,32 @@ def delete_preview(owners: OwnershipMap, scope: WriteScope, change: RowChange) -
     effects = delete_effects(owners.tables, table, key_condition(scope, change))
     limit = int(settings.TARGET_WRITE.get("MAX_ROWS", 1000))
     counts = run_read(lambda conn: effect_counts(conn, effects, owners.tables, limit))
-    return DeletePreview([(e, counts[(e.table, e.action)]) for e in effects], limit)
+    touched = [e for e in effects if e.action != "blocked" and counts[(e.table, e.action)]]
+    others = run_read(lambda conn: _others(conn, owners, scope.subject, touched, limit))
+    return DeletePreview([(e, counts[(e.table, e.action)]) for e in effects], limit, others)
+
+
+def _others(
+    conn: Connection, owners: OwnershipMap, subject: str, effects: list[Effect], limit: int
+) -> list[tuple[str, int]]:
+    """Return, per table, the rows `effects` touch that are not `subject`'s (the write role,
+    bound to the end-user, cannot see them: the write door would refuse the delete)."""
+    found = []
+    for effect in effects:
+        if effect.table not in owners.owned:
+            continue  # not end-users' data: the write door refuses it with its own sentence
+        path = owners.owned[effect.table].path
+        mine = rows_of_user_sql(owners, path, subject, quote_identifier)
+        other = Effect(
+            effect.table,
+            effect.action,
+            f"({effect.predicate}) AND NOT COALESCE(({mine}), false)",
+            (),
+        )
+        count = int(run_text(conn, effect_count_sql(other, owners.tables, limit))[0][0])
+        if count:
+            found.append((effect.table, count))
+    return found
 
 
 def cascade_counts(preview: DeletePreview) -> tuple[tuple[str, str, int], ...]:

@@ -401,3 +401,29 @@ def test_an_added_row_refused_by_the_database_can_be_corrected_and_added_once(
     assert "This change was applied already" in again.content.decode()
     names = target("SELECT name FROM tm_labels WHERE user_id = %s ORDER BY name", (ALICE,))
     assert names == [("Later",), ("Urgent",)]
+
+
+def test_a_cascade_reaching_another_users_rows_is_said_first_and_never_deleted(
+    admin_client, tm: World
+):
+    """Bob's message in Alice's chat: deleting the chat would cascade to it. The preview says
+    so before the reason is asked (the write role cannot see Bob's row, so the write would
+    only find Alice's and refuse), and the delete is refused, deleting nothing of either."""
+    target(
+        "INSERT INTO messages (user_id, conversation_id, role, content) "
+        "VALUES (%s, %s, 'user', 'Bob was here')",
+        (BOB, ALICE_CONVERSATION),
+    )
+    client = with_reason(admin_client)
+    url = f"/users/u/{ALICE}/rows/conversations/delete/?pk.id={ALICE_CONVERSATION}"
+    html = client.get(url).content.decode()
+    assert "1 row of “messages” that this delete reaches belongs to another end-user" in html
+
+    response = client.post(url, {**form_data(html), "step": "apply", "reason": "SUP-6 chat"})
+
+    assert response.status_code == 409
+    assert "or rows of another end-user" in response.content.decode()
+    assert target(
+        "SELECT count(*) FROM messages WHERE conversation_id = %s", (ALICE_CONVERSATION,)
+    ) == [(4,)]
+    assert not AuditEvent.objects.filter(action=INTENT).exists()
