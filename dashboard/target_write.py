@@ -34,7 +34,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -732,7 +732,8 @@ def apply(
                 )
             before = _before_images(conn, scope, plan)
         except psycopg.Error as exc:
-            conn.rollback()
+            with suppress(psycopg.Error):  # a lost session: the server rolled back already
+                conn.rollback()
             raise _unavailable_or_refused(exc) from None
         except WriteRefused:
             conn.rollback()
@@ -818,7 +819,10 @@ def _execute(
         index = None
         conn.commit()
     except psycopg.Error as exc:
-        conn.rollback()
+        # A session lost midway cannot roll back: the server already did. Its outcome is
+        # recorded all the same (never an intent left alone in the trail).
+        with suppress(psycopg.Error):
+            conn.rollback()
         outcome.applied, outcome.skipped, outcome.after = [], [], []
         outcome.error = _database_error(exc, index)
 

@@ -5,6 +5,7 @@ it is the one door (a parse of dashboard/ and core/ for every other way to a dat
 from __future__ import annotations
 
 import ast
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -503,3 +504,59 @@ def test_the_console_writes_nothing_through_the_applications_code():
                     if alias.name.startswith(("core.access", "core.engine", "core.datagen"))
                 }
     assert used == set()
+
+
+def test_a_connection_lost_midway_still_records_the_outcome(app_rows, admin_user):
+    """The target's session ends in the middle of the write (a failover, an administrator's
+    pg_terminate_backend): nothing was committed, and the intent gets its outcome, the error,
+    instead of an exception that leaves the intent alone in the trail (and a 500)."""
+    note = app_rows.alice_note
+    body = target("SELECT body FROM tw_notes WHERE id = %s", (note,))
+    with trigger_on("tw_notes", "PERFORM pg_terminate_backend(pg_backend_pid());"):
+        _, outcome = run(note_change(note, "anything"), admin_user)
+
+    assert not outcome.ok and outcome.applied == []
+    assert outcome.error.statement == 0
+    assert target("SELECT body FROM tw_notes WHERE id = %s", (note,)) == body
+    intent = AuditEvent.objects.get(action=INTENT)
+    recorded = AuditEvent.objects.get(action=OUTCOME)
+    assert recorded.detail["intent"] == intent.pk and recorded.detail["status"] == "failed"
+    assert "terminat" in recorded.detail["error"]["sentence"]
+
+
+def test_a_connection_lost_before_the_intent_is_a_sentence_not_a_500(
+    app_rows, admin_user, settings
+):
+    """The session ends while the write waits for its row lock (before anything is recorded):
+    the refusal says the database stopped answering, and nothing is written or audited."""
+    settings.TARGET_WRITE = {**settings.TARGET_WRITE, "LOCK_TIMEOUT_MS": 20_000}
+    task = app_rows.alice_tasks[0]
+    plan = title_change(task, "never", fingerprint("tasks", f"id = {task}"))
+    owners = ownership_map()
+    shown = preview(plan, owners)
+    with psycopg.connect(owner_url(), autocommit=True) as other:
+        holder = psycopg.connect(owner_url())
+        holder.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task,))
+
+        def end_the_waiting_write() -> None:
+            for _ in range(200):
+                ended = other.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'schemadesk' AND wait_event_type = 'Lock' "
+                    "AND pid <> pg_backend_pid()"
+                ).fetchall()
+                if ended:
+                    return
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=end_the_waiting_write)
+        thread.start()
+        try:
+            with pytest.raises(WriteUnavailable) as refused:
+                apply(admin_request(admin_user), plan, owners, "SUP-5", shown.digest)
+        finally:
+            thread.join()
+            holder.close()
+    assert "stopped answering; nothing was written" in refused.value.sentence
+    assert title_of(task) != "never"
+    assert not AuditEvent.objects.exists()
