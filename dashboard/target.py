@@ -49,6 +49,7 @@ from sqlalchemy.pool import NullPool
 from core.config import uses_pooler
 from core.engine import backoff_delay, is_transient
 from dashboard.console_work import APPLICATION_NAME
+from dashboard.infinite_dates import target_context
 from dashboard.logfilters import redact_values
 from dashboard.suggested_sql import quote_identifier
 
@@ -186,6 +187,7 @@ def target_schema() -> str:
 
 
 def _connect_args(url: str, application_name: str) -> dict[str, object]:
+    # `context`: dates and timestamps 'infinity' / '-infinity' load (see infinite_dates.py).
     # psycopg's own automatic preparing is off: every read ends in ROLLBACK, after which psycopg
     # deallocates all it prepared (DEALLOCATE ALL), so it never outlived a read, and it would
     # take the statements `execute_prepared` keeps with it. (Behind PgBouncer in transaction
@@ -194,6 +196,7 @@ def _connect_args(url: str, application_name: str) -> dict[str, object]:
         "connect_timeout": int(_settings()["CONNECT_TIMEOUT_S"]),
         "application_name": application_name,
         "prepare_threshold": None,
+        "context": target_context(),
     }
 
 

@@ -49,6 +49,7 @@ from dashboard.audit.models import AuditEvent
 from dashboard.audit.services import record
 from dashboard.changes.cascade import Effect, delete_effects
 from dashboard.console_work import APPLICATION_NAME
+from dashboard.infinite_dates import target_context
 from dashboard.row_text import (
     FINGERPRINT_LABEL,
     MASK,
@@ -152,7 +153,10 @@ def _connection() -> Iterator[psycopg.Connection]:
     if problem:
         raise WritesOff(problem)
     url = _write_url()
-    options: dict[str, Any] = {"connect_timeout": int(settings.TARGET["CONNECT_TIMEOUT_S"])}
+    options: dict[str, Any] = {
+        "connect_timeout": int(settings.TARGET["CONNECT_TIMEOUT_S"]),
+        "context": target_context(),  # dates and timestamps 'infinity' / '-infinity' load
+    }
     if uses_pooler(make_url(url)):
         options["prepare_threshold"] = None
     try:
