@@ -12,6 +12,7 @@ from django.utils.safestring import SafeString
 
 from dashboard.data.columns import ColumnInfo
 from dashboard.html_parts import HtmlBuilder, html_format
+from dashboard.infinite_dates import infinity_text
 
 PREVIEW_CHARS = 120  # characters of a value shown in a list cell
 TITLE_CHARS = 24  # a longer value may be cut by its column's width: its title holds it all
@@ -30,9 +31,13 @@ def to_text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time):
+    if isinstance(value, date):
+        # 'infinity' / '-infinity' as PostgreSQL writes them, and as a filter or link takes them.
+        infinite = infinity_text(value)
+        if infinite is not None:
+            return infinite
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, time):
         return value.isoformat()
     if isinstance(value, timedelta):
         return _interval_text(value)

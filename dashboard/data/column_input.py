@@ -3,7 +3,8 @@
 `parse_value` turns operator input (a filter field, a primary key in a URL) into a Python value
 of the column's type, or raises `BadValue` with a sentence for the form. The parsing itself is
 dashboard.params' (ASCII digits, values within the column type's range, dates PostgreSQL and
-Python both hold); this module picks the parser by the column's kind and words the sentence.
+Python both hold; dates and timestamps may also be 'infinity' or '-infinity'); this module picks
+the parser by the column's kind and words the sentence.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from django.utils import timezone
 
 from dashboard.data.columns import ColumnInfo
+from dashboard.infinite_dates import NEGATIVE, POSITIVE, infinite_value
 from dashboard.params import (
     BadParameter,
     boolean,
@@ -90,11 +92,25 @@ def _boolean(info: ColumnInfo, text: str) -> Parsed:
         raise BadValue("Choose true or false.") from None
 
 
+def _infinite(info: ColumnInfo, text: str) -> Parsed | None:
+    """Return PostgreSQL's 'infinity' or '-infinity' of a date or timestamp column, if named."""
+    word = text.lower()
+    if word not in (POSITIVE, NEGATIVE):
+        return None
+    return Parsed(infinite_value(info.kind, word, aware=info.timezone))
+
+
 def _date(info: ColumnInfo, text: str) -> Parsed:
+    infinite = _infinite(info, text)
+    if infinite is not None:
+        return infinite
     return Parsed(_checked(lambda: day(text, info.name)))
 
 
 def _timestamp(info: ColumnInfo, text: str) -> Parsed:
+    infinite = _infinite(info, text)
+    if infinite is not None:
+        return infinite
     zone = timezone.get_current_timezone_name() if info.timezone else "no time zone"
     expected = f"a date, or a date and time, like 2025-01-31 or 2025-01-31 14:30 ({zone})"
     value, whole_day = _checked(lambda: timestamp(text, info.name, expected=expected))

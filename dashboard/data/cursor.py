@@ -4,8 +4,9 @@ A cursor carries the table, the order it belongs to (`-created_at`), the directi
 after or before that row), the key values (sort column, then primary key columns) and, when
 known, where the page it leads to starts (0-based), so a later page can say "rows 51 to 100". Values
 keep their Python type through a small tagged JSON encoding, so a timestamp comes back as a
-timestamp and binds as one. The token is signed with Django's `signing` (SECRET_KEY), so it
-cannot be edited by hand: a changed token is refused with a sentence, never run.
+timestamp and binds as one ('infinity' and '-infinity' too: see dashboard/infinite_dates.py).
+The token is signed with Django's `signing` (SECRET_KEY), so it cannot be edited by hand: a
+changed token is refused with a sentence, never run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from typing import Any, Literal
 
 from django.core import signing
 
+from dashboard.infinite_dates import (
+    InfiniteDate,
+    InfiniteDatetime,
+    infinite_value,
+    infinity_text,
+    is_infinite,
+)
 from dashboard.params import INT8, NUMERIC_MAX_EXPONENT
 
 SALT = "schemadesk.data.cursor"
@@ -47,6 +55,8 @@ def _encode_value(value: Any) -> Any:
         return {"f": repr(value)}  # keeps inf/nan and every digit
     if isinstance(value, Decimal):
         return {"n": str(value)}
+    if is_infinite(value):  # before datetime and date: no isoformat() says infinity
+        return {"inf": [_INFINITE_KINDS[type(value)], infinity_text(value), _aware(value)]}
     if isinstance(value, datetime):
         return {"ts": value.isoformat()}
     if isinstance(value, date):
@@ -62,7 +72,22 @@ def _encode_value(value: Any) -> Any:
     raise TypeError(f"cannot put a {type(value).__name__} in a cursor")
 
 
+_INFINITE_KINDS = {InfiniteDate: "date", InfiniteDatetime: "timestamp"}
+
+
+def _aware(value: date) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is not None
+
+
+def _infinite(parts: list[Any]) -> Any:
+    kind, text, aware = parts
+    if kind not in ("date", "timestamp") or not isinstance(aware, bool):
+        raise ValueError("not an infinite value")
+    return infinite_value(kind, text, aware=aware)
+
+
 _DECODERS: dict[str, Callable[[Any], Any]] = {
+    "inf": _infinite,
     "f": float,
     "n": Decimal,
     "ts": datetime.fromisoformat,

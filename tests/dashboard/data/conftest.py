@@ -215,3 +215,34 @@ def client_for(db):
         return made[role]
 
     return make
+
+
+INFINITE_TABLE = f"{PREFIX}spans"
+# PostgreSQL's 'infinity' and '-infinity' among ordinary values, NULLs and a real 9999-12-31
+# (which must stay a date, not become infinity); ties on infinity cross page boundaries.
+INFINITE_ROWS = """
+(1, 'infinity', '2025-01-01', 'infinity'),
+(2, '-infinity', 'infinity', '-infinity'),
+(3, '2025-03-01 10:00+00', '-infinity', '2025-03-01 10:00'),
+(4, 'infinity', '9999-12-31', '2025-01-01 00:00'),
+(5, NULL, 'infinity', NULL),
+(6, '2024-01-01 00:00+00', '2024-06-01', 'infinity'),
+(7, '-infinity', '-infinity', '2026-01-01 12:30'),
+(8, 'infinity', NULL, '-infinity'),
+(9, '2025-03-01 10:00+00', '9999-12-31', 'infinity')
+"""
+
+
+@pytest.fixture(scope="session")
+def infinite_table(data_tables) -> Iterator[str]:
+    """A table whose timestamptz, date and timestamp columns hold ±infinity."""
+    owner_execute(
+        f"CREATE TABLE {INFINITE_TABLE} (id integer PRIMARY KEY, starts timestamptz, "
+        f"ends date, at timestamp);"
+        f"INSERT INTO {INFINITE_TABLE} VALUES {INFINITE_ROWS};"
+        f"ANALYZE {INFINITE_TABLE};"
+    )
+    refl.invalidate()
+    yield INFINITE_TABLE
+    owner_execute(f"DROP TABLE IF EXISTS {INFINITE_TABLE}")
+    refl.invalidate()

@@ -3,12 +3,25 @@ the keyboard too; a timestamp is never cut."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from dashboard.data.cells import PREVIEW_CHARS, TITLE_CHARS, cell_title, list_cell, row_html
+from dashboard.data.cells import (
+    PREVIEW_CHARS,
+    TITLE_CHARS,
+    cell_title,
+    list_cell,
+    row_html,
+    to_text,
+)
 from dashboard.data.columns import ColumnInfo
+from dashboard.infinite_dates import (
+    DATE_INFINITY,
+    DATE_MINUS_INFINITY,
+    TIMESTAMP_MINUS_INFINITY,
+    TIMESTAMPTZ_INFINITY,
+)
 
 
 def column(kind: str, *, masked: bool = False) -> ColumnInfo:
@@ -56,3 +69,19 @@ def test_timestamps_and_other_values_read_whole_are_never_cut(info, value):
     html = row_html([cell])
     assert " cut" not in html and "title=" not in html.split(">", 1)[0]
     assert "tabindex" not in html
+
+
+def test_infinite_dates_and_timestamps_are_written_as_postgresql_writes_them():
+    assert [
+        to_text(v)
+        for v in (
+            DATE_INFINITY,
+            DATE_MINUS_INFINITY,
+            TIMESTAMPTZ_INFINITY,
+            TIMESTAMP_MINUS_INFINITY,
+        )
+    ] == ["infinity", "-infinity", "infinity", "-infinity"]
+    # The real last day Python holds is a date like any other.
+    assert to_text(date(9999, 12, 31)) == "9999-12-31"
+    assert to_text(datetime(9999, 12, 31, 23, 59, 59, 999999)) == "9999-12-31 23:59:59.999999"
+    assert list_cell(column("timestamp"), TIMESTAMPTZ_INFINITY).text == "infinity"

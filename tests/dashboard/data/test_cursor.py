@@ -10,6 +10,14 @@ import pytest
 from django.core import signing
 
 from dashboard.data.cursor import SALT, BadCursor, decode_cursor, encode_cursor
+from dashboard.infinite_dates import (
+    DATE_INFINITY,
+    DATE_MINUS_INFINITY,
+    TIMESTAMP_INFINITY,
+    TIMESTAMPTZ_INFINITY,
+    TIMESTAMPTZ_MINUS_INFINITY,
+    infinity_text,
+)
 
 VALUES = [
     None,
@@ -33,6 +41,28 @@ def test_values_come_back_with_their_types():
     assert cursor.direction == "next"
     assert list(cursor.values) == VALUES
     assert [type(v) for v in cursor.values] == [type(v) for v in VALUES]
+
+
+def test_infinite_dates_and_timestamps_come_back_infinite():
+    """PostgreSQL's ±infinity keeps its meaning through a cursor, while a real 9999-12-31 (equal
+    to date.max in Python) stays a date: a cursor on either resumes at the right row."""
+    values = [
+        DATE_INFINITY,
+        DATE_MINUS_INFINITY,
+        date(9999, 12, 31),
+        TIMESTAMP_INFINITY,
+        TIMESTAMPTZ_INFINITY,
+        TIMESTAMPTZ_MINUS_INFINITY,
+    ]
+    kinds = ["date", "date", "date", "timestamp", "timestamp", "timestamp"]
+    token = encode_cursor("spans", "ends", "next", values)
+    back = decode_cursor(token, "spans", "ends", len(values), kinds=kinds).values
+    assert [infinity_text(v) for v in back] == [
+        "infinity", "-infinity", None, "infinity", "infinity", "-infinity"
+    ]  # fmt: skip
+    assert [type(v) for v in back] == [type(v) for v in values]
+    assert [v.tzinfo for v in back[3:]] == [None, UTC, UTC]
+    assert list(back) == values
 
 
 def test_an_edited_token_is_refused():

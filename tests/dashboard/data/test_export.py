@@ -105,3 +105,16 @@ def test_the_list_page_states_the_export_bound(tables, admin_client, settings):
     settings.DATA_EXPORT_MAX_ROWS = 1234
     body = admin_client.get("/data/datab_items/").content.decode()
     assert "at most 1234 rows" in body
+
+
+def test_export_writes_infinity_and_resumes_batches_after_it(
+    tables, infinite_table, admin_client, monkeypatch
+):
+    monkeypatch.setattr(export_module, "BATCH_ROWS", 2)  # batches end on ±infinity keys
+    rows = rows_of(admin_client.get(f"/data/{infinite_table}/export.csv?c=id&c=ends&o=-ends"))
+    expected = owner_execute(
+        f"SELECT id, ends::text FROM {infinite_table} ORDER BY ends DESC NULLS LAST, id DESC"
+    )
+    # A cell starting with "-" is quoted, as every such cell is (a spreadsheet reads a formula).
+    assert rows[1:] == [[str(i), safe_cell(ends or "")] for i, ends in expected]
+    assert ["2", "infinity"] in rows and ["7", "'-infinity"] in rows

@@ -570,3 +570,31 @@ def test_viewers_are_pointed_at_the_schema_not_at_rows(tables, client_for):
     schema_for_viewer = text_of(client_for("viewer").get("/schema/datab_items/"))
     assert "Browse data" not in schema_for_viewer
     assert "Browse data" in text_of(client_for("support").get("/schema/datab_items/"))
+
+
+# -- PostgreSQL's 'infinity' and '-infinity' in dates and timestamps ------------------------------
+def cells_of(html: str, kind: str) -> list[str]:
+    """Return the text of the list cells of a column kind, in order."""
+    return re.findall(rf'<td class="{kind}">([^<]*)</td>', html)
+
+
+def test_a_list_with_infinite_dates_and_timestamps_shows_every_row(
+    tables, infinite_table, admin_client
+):
+    response = admin_client.get(f"/data/{infinite_table}/?c=id&c=starts&c=ends&o=id")
+    body = text_of(response)
+    assert response.status_code == 200
+    assert "refused" not in body and "too large" not in body
+    links = re.findall(rf'href="/data/{infinite_table}/row/\?pk.id=(\d+)&', body)
+    assert links == [str(n) for n in range(1, 10)]
+    starts = cells_of(body, "timestamp")
+    assert starts[:4] == ["infinity", "-infinity", "2025-03-01 10:00:00+00:00", "infinity"]
+    assert cells_of(body, "date")[:4] == ["2025-01-01", "infinity", "-infinity", "9999-12-31"]
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["full", "partial"])
+def test_the_row_page_of_a_row_holding_infinity_opens(tables, infinite_table, admin_client, htmx):
+    response = admin_client.get(f"/data/{infinite_table}/row/?pk.id=2", **(HTMX if htmx else {}))
+    assert response.status_code == 200
+    body = text_of(response)
+    assert body.count(">-infinity<") == 2 and body.count(">infinity<") == 1
