@@ -34,6 +34,7 @@ from dashboard.branches.provider_access import (
     provider_summary,
 )
 from dashboard.branches.snapshots import is_snapshot, ready_snapshots, snapshot_at_or_before
+from dashboard.jobs.abandoned import checked_run
 from dashboard.jobs.models import JobRun
 from dashboard.target import run_branch_read
 
@@ -216,9 +217,10 @@ def _no_snapshot(choices: Choices, when: datetime) -> str:
 
 
 def as_of_job(run_id: int) -> tuple[JobRun, BranchRequest] | None:
-    """Return an "as of" branch job and its request (None when it is not one)."""
+    """Return an "as of" branch job and its request (None when it is not one); a run whose
+    worker stopped is ended first, so its page says so and stops polling."""
     run = JobRun.objects.filter(pk=run_id, kind="branch_create").first()
     asked = BranchRequest.objects.filter(job_run=run).first() if run else None
     if run is None or asked is None or asked.options.get("purpose") != PURPOSE:
         return None
-    return run, asked
+    return checked_run(run), asked

@@ -165,3 +165,26 @@ def test_keeping_is_for_engineers_a_support_operators_branch_still_expires(
     asked = BranchRequest.objects.get(branch_id=branch_id, action="create")
     assert asked.options["expires_at"]
     assert "Done: delete this branch now" in page
+
+
+def test_an_as_of_job_whose_worker_stopped_ends_and_the_page_stops_polling(
+    support_client: Client, neon_world: FakeNeon, settings
+):
+    client = with_reason(support_client)
+    when = (datetime.now(UTC) - timedelta(hours=3)).replace(second=0, microsecond=0)
+    response = client.post(
+        f"/users/u/{ALICE}/compare/as-of/", {"when": when.strftime("%Y-%m-%dT%H:%M")}
+    )
+    run = JobRun.objects.get(kind="branch_create")
+    # The worker took the job, then died: no heartbeat for longer than the timeout.
+    silent_since = datetime.now(UTC) - timedelta(
+        seconds=settings.JOB_HEARTBEAT_TIMEOUT_SECONDS + 60
+    )
+    JobRun.objects.filter(pk=run.pk).update(
+        status=JobRun.Status.RUNNING, started_at=silent_since, heartbeat_at=silent_since
+    )
+
+    part = client.get(response["Location"], HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-status="failed"' in part and "The worker stopped while creating a branch" in part
+    assert "hx-trigger" not in part  # the page stops asking
+    assert JobRun.objects.get(pk=run.pk).status == "failed"
