@@ -151,8 +151,8 @@ class AsOf:
 
 def as_of(request: HttpRequest, when: datetime, *, keep: bool = False) -> AsOf:
     """Start comparing with the data as of `when` (AsOfRefused with a sentence if it cannot)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    # The form's time is in the console's zone (TIME_ZONE); sentences and names say UTC.
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     now = datetime.now(UTC)
     if when >= now:
         raise AsOfRefused("The time must be in the past.")

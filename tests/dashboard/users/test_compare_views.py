@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from dashboard.audit.models import AuditEvent
 from dashboard.branches.provider import READY, BranchInfo
@@ -191,3 +192,26 @@ def test_a_table_past_compare_timeout_ms_says_so_and_the_others_still_count(
     counts = AuditEvent.objects.filter(action="user.compare").latest("id").detail["counts"]
     assert counts["tm_notes"]["timed_out"] is True and counts["tasks"]["timed_out"] is True
     assert counts["messages"]["deleted"] == 1 and counts["messages"]["timed_out"] is False
+
+
+def test_times_said_to_be_utc_are_utc_whatever_time_zone_the_console_shows(
+    support_client, tm: World, settings
+):
+    settings.TIME_ZONE = "Asia/Tokyo"  # UTC+9, no summer time: the "as of" form is in it
+    tokyo = timezone.get_default_timezone()
+    client = with_reason(support_client)
+    taken = tm.provider.get_branch(tm.branch_id).created_at.astimezone(UTC)
+
+    earlier = datetime.now(UTC) - timedelta(days=3)
+    typed = earlier.astimezone(tokyo).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(f"/users/u/{ALICE}/compare/as-of/", {"when": typed})
+    html = page(client, response["Location"])
+    assert f"There is no snapshot at or before {earlier:%Y-%m-%d %H:%M} UTC" in html
+    assert f"taken {taken:%Y-%m-%d %H:%M} UTC" in html
+
+    now = datetime.now(UTC).replace(microsecond=0)  # after the snapshot was taken
+    typed = now.astimezone(tokyo).strftime("%Y-%m-%dT%H:%M:%S")
+    response = client.post(f"/users/u/{ALICE}/compare/as-of/", {"when": typed})
+    html = page(client, response["Location"])
+    assert f"{tm.branch_name}</strong>, taken {taken:%Y-%m-%d %H:%M} UTC" in html
+    assert f"at or before {now:%Y-%m-%d %H:%M} UTC" in html
