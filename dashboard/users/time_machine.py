@@ -151,11 +151,16 @@ class AsOf:
 
 def as_of(request: HttpRequest, when: datetime, *, keep: bool = False) -> AsOf:
     """Start comparing with the data as of `when` (AsOfRefused with a sentence if it cannot)."""
-    # The form's time is in the console's zone (TIME_ZONE); sentences and names say UTC.
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
     now = datetime.now(UTC)
     if when >= now:
         raise AsOfRefused("The time must be in the past.")
+    # The form's time is in the console's zone (TIME_ZONE); sentences and names say UTC.
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 00:00 east of Greenwich is in year 0 in UTC
+        raise AsOfRefused("The time is before any history a database keeps.") from None
     choices = compare_choices()
     if choices.error:
         raise AsOfRefused(choices.error)

@@ -215,3 +215,10 @@ def test_times_said_to_be_utc_are_utc_whatever_time_zone_the_console_shows(
     html = page(client, response["Location"])
     assert f"{tm.branch_name}</strong>, taken {taken:%Y-%m-%d %H:%M} UTC" in html
     assert f"at or before {now:%Y-%m-%d %H:%M} UTC" in html
+
+    # The first and last minutes the form takes, in a zone east and one west of Greenwich.
+    response = client.post(f"/users/u/{ALICE}/compare/as-of/", {"when": "0001-01-01T00:00"})
+    assert "The time is before any history a database keeps." in page(client, response["Location"])
+    settings.TIME_ZONE = "America/Los_Angeles"
+    response = client.post(f"/users/u/{ALICE}/compare/as-of/", {"when": "9999-12-31T23:59"})
+    assert "The time must be in the past." in page(client, response["Location"])
