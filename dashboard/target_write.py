@@ -190,13 +190,17 @@ class RowChange:
     note: str = ""
 
     def described(self) -> dict[str, Any]:
-        """Return the change as the audit trail records it (no values: see the statements)."""
-        return {
+        """Return the change as the audit trail records it (no values: see the statements);
+        an update names the columns it sets (a revert must know when one is masked)."""
+        described: dict[str, Any] = {
             "table": self.table,
             "action": self.action,
             "key": [list(pair) for pair in self.key],
             "note": self.note,
         }
+        if self.action == "update":
+            described["columns"] = [name for name, _ in self.values]
+        return described
 
 
 @dataclass(frozen=True)

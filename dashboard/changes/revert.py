@@ -100,7 +100,7 @@ def revert_plan(event: AuditEvent, owners: OwnershipMap) -> WritePlan:
                     )
                 )
         elif action == "update":
-            inverse += _inverse_update(before, after, index)
+            inverse += _inverse_update(before, after, index, change.get("columns"))
         elif action == "delete":
             inverse += _inverse_delete(before, index, owners)
     if not inverse:
@@ -110,7 +110,10 @@ def revert_plan(event: AuditEvent, owners: OwnershipMap) -> WritePlan:
 
 
 def _inverse_update(
-    before: list[dict[str, Any]], after: list[dict[str, Any]], index: int
+    before: list[dict[str, Any]],
+    after: list[dict[str, Any]],
+    index: int,
+    set_columns: list[str] | None = None,
 ) -> list[RowChange]:
     old, new = _images(before, index, "row"), _images(after, index, "row")
     if not old or not new:
@@ -118,7 +121,9 @@ def _inverse_update(
     was, became = old[0], new[0]
     columns = [c for c in became["columns"] if was["values"].get(c) != became["values"].get(c)]
     changed_masked = set(was.get("masked", [])) | set(became.get("masked", []))
-    _refuse_masked({**was, "masked": sorted(changed_masked)}, columns)
+    # A masked value shows as ******** on both sides: whether the write changed it is unknown,
+    # so a masked column the update set (a restore sets them all) counts as changed.
+    _refuse_masked({**was, "masked": sorted(changed_masked)}, columns + (set_columns or []))
     if not columns:
         return []
     return [

@@ -123,3 +123,32 @@ def test_the_event_page_of_a_change_needs_the_reason_for_its_user(admin_client, 
     response = fresh.get(f"/audit/{intent.pk}/")
     assert response.status_code == 302 and "/users/reason/" in response["Location"]
     assert fresh.get("/audit/999999999/").status_code == 404
+
+
+def test_a_restore_that_set_a_masked_column_back_is_not_half_reverted(admin_client, tm: World):
+    from tests.dashboard.changes.test_restore import apply, preview, tokens
+
+    client = with_reason(admin_client)
+    target(
+        "UPDATE tm_notes SET api_token = 'sk_live_rotated', body = 'Edited' WHERE id = %s",
+        (ALICE_NOTE,),
+    )
+    _, restoring = preview(client, tm, {"row": tokens(client, tm, "tm_notes", "changed")})
+    assert apply(client, tm, restoring).status_code == 200
+    assert target("SELECT api_token FROM tm_notes WHERE id = %s", (ALICE_NOTE,)) == [
+        ("sk_live_secret_value",)
+    ]
+    intent = AuditEvent.objects.get(action=INTENT)
+    # Both images show the token as ********: only body looks changed, yet the restore also
+    # set the token back. Reverting body alone would leave the token as restored, silently.
+    response = client.get(f"/audit/{intent.pk}/revert/")
+    assert response.status_code == 409, response.content[:600]
+    assert "masked columns (api_token)" in response.content.decode()
+
+    # An edit never sets a masked column: its revert is offered on the same row.
+    url = edit_url("tm_notes", ALICE_NOTE)
+    data = open_form(client, url)
+    data["v.body"] = "Edited again"
+    assert post(client, url, confirm(client, url, data), "apply").status_code == 200
+    edited = AuditEvent.objects.filter(action=INTENT).latest("id")
+    assert client.get(f"/audit/{edited.pk}/revert/").status_code == 200
