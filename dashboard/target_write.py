@@ -413,6 +413,20 @@ def _ownership(scope: WriteScope, table: str, ref: Callable[[str], str]) -> str:
     return rows_of_user_sql(scope.owners, path, scope.subject, ref)
 
 
+def _ownership_after(scope: WriteScope, change: RowChange, masked: set[str], shown: bool) -> str:
+    """Return the ownership predicate of an updated row's new values (an assigned column as its
+    new literal, another as the column): a restore or edit never moves a row out of the user's
+    data, for instance onto a parent row that went to another user since."""
+    values = dict(change.values)
+
+    def ref(name: str) -> str:
+        if name not in values:
+            return quote_identifier(name)
+        return _literal(scope, change.table, name, values[name], shown and name in masked)
+
+    return _ownership(scope, change.table, ref)
+
+
 def _literal(scope: WriteScope, table: str, name: str, value: str | None, masked: bool) -> str:
     types = scope.columns[table]
     if name not in types:
@@ -462,7 +476,11 @@ def _render_one(scope: WriteScope, change: RowChange, index: int) -> Statement:
                 f"  AND {fingerprint_sql(change.guard_columns)} = {quote_literal(change.guard)}"
             )
             if not guarded_by_rls:
-                lines.append(f"  AND {_ownership(scope, change.table, quote_identifier)}")
+                owned = _ownership(scope, change.table, quote_identifier)
+                lines.append(f"  AND {owned}")
+                after = _ownership_after(scope, change, masked, shown)
+                if change.action == "update" and after != owned:  # it sets an owner column
+                    lines.append(f"  AND {after}")
         texts.append("\n".join(lines))
     return Statement(sql=texts[0], shown=texts[1], index=index)
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html import unescape
 
+import psycopg
 import pytest
 from django.test import Client
 
 from dashboard.audit.models import AuditEvent
+from dashboard.schema import reflection as refl
 from dashboard.target_write import INTENT, OUTCOME
 from dashboard.users.compare import Selected, selection_token
+from dashboard.users.ownership import forget_ownership_map
 from tests.dashboard.tm_world import (
     ALICE,
     ALICE_CONVERSATION,
@@ -18,6 +22,7 @@ from tests.dashboard.tm_world import (
     ALICE_TASKS,
     BOB_TASKS,
     World,
+    owner_url,
     target,
 )
 from tests.dashboard.users.test_compare_views import with_reason
@@ -138,3 +143,51 @@ def test_restoring_is_for_admins_with_writes_on(support_client, admin_client, tm
     settings.DATA_WRITES_ENABLED = False
     response = with_reason(admin_client).post(url, {"step": "preview"})
     assert response.status_code == 403 and "DATA_WRITES_ENABLED" in response.content.decode()
+
+
+LINES_SQL = """
+CREATE TABLE tm_note_lines (
+    id bigint PRIMARY KEY,
+    note_id bigint NOT NULL REFERENCES tm_notes (id) ON DELETE CASCADE,
+    line text NOT NULL
+);
+GRANT ALL ON tm_note_lines TO PUBLIC;
+INSERT INTO tm_notes (id, user_id, body) VALUES (940002, 'tm_alice', 'Second note');
+INSERT INTO tm_note_lines (id, note_id, line) VALUES (960001, 940001, 'first line');
+"""
+
+
+@pytest.fixture
+def note_lines(tm: World) -> Iterator[None]:
+    """An indirect table without row-level security (tm_note_lines → tm_notes → users), in
+    the target and the branch alike."""
+    branch_url = tm.provider.migration_url(tm.branch_id).replace("+psycopg", "")
+    for url in (owner_url(), branch_url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(LINES_SQL)
+    refl.invalidate()
+    forget_ownership_map()
+    yield
+    for url in (owner_url(), branch_url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE tm_note_lines")
+            conn.execute("DELETE FROM tm_notes WHERE id = 940002")
+    refl.invalidate()
+    forget_ownership_map()
+
+
+def test_a_restore_never_moves_a_row_into_another_users_data(admin_client, tm, note_lines):
+    client = with_reason(admin_client)
+    # Since the branch: the line moved to Alice's other note and was edited, and the note it
+    # was on then went to Bob. Setting the line back as it was would put it in Bob's data.
+    target("UPDATE tm_note_lines SET note_id = 940002, line = 'edited' WHERE id = 960001")
+    target("UPDATE tm_notes SET user_id = 'tm_bob' WHERE id = 940001")
+    picked = tokens(client, tm, "tm_note_lines", "changed")
+    assert len(picked) == 1
+    _, confirm = preview(client, tm, {"row": picked})
+    response = apply(client, tm, confirm)
+    assert response.status_code == 200, response.content[:600]
+    assert target("SELECT note_id, line FROM tm_note_lines WHERE id = 960001") == [
+        (940002, "edited")
+    ]
+    assert AuditEvent.objects.get(action=OUTCOME).detail["skipped"]
