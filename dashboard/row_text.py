@@ -3,17 +3,25 @@
 Every value is read as its type's text output (`CAST(col AS TEXT)`) under output settings fixed
 for the transaction (UTC, ISO dates, hex bytea, ...), so one value reads the same in a branch
 and in the target, and written back as `'<text>'::<type>` it is that value again, whatever its
-type (arrays, JSON, intervals, enums, domains). A row's fingerprint is the md5 of the array of
-its values' text, computed by the database: a change is guarded by "the row still has the
-fingerprint it had when it was shown", and the statement that runs says so in SQL.
+type (arrays, JSON, intervals, enums, domains). A row's fingerprint is the md5 of a key and the
+array of its values' text, computed by the database: a change is guarded by "the row still has
+the fingerprint it had when it was shown", and the statement that runs says so in SQL.
+
+The key (derived from SECRET_KEY, `FINGERPRINT_KEY_SETTING`, set for the transaction with the
+output settings and never written into a statement's text) keeps a fingerprint from betraying
+the masked values it covers: without it, anyone who saw a fingerprint (a preview's guard, a
+form, the audit trail) and the row's other values could test guesses of a short secret offline.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -44,23 +52,34 @@ OUTPUT_SETTINGS = (
     ("extra_float_digits", "1"),
     ("standard_conforming_strings", "on"),
 )
+# The fingerprints' key, a transaction-local setting (read by `current_setting`, which fails
+# loudly in a transaction that did not set it).
+FINGERPRINT_KEY_SETTING = "schemadesk.row_fingerprint_key"
+_SETTING_NAMES = (*(name for name, _ in OUTPUT_SETTINGS), FINGERPRINT_KEY_SETTING)
 OUTPUT_SETTINGS_SQL = "SELECT " + ", ".join(
-    f"set_config('{name}', %s, true)" for name, _ in OUTPUT_SETTINGS
+    f"set_config('{name}', %s, true)" for name in _SETTING_NAMES
 )
 
 
-def fix_text_output(conn: Connection) -> None:
-    """Set the output settings for the current transaction (SQLAlchemy connection)."""
-    params = {f"v{i}": value for i, (_, value) in enumerate(OUTPUT_SETTINGS)}
-    calls = ", ".join(
-        f"set_config('{name}', :v{i}, true)" for i, (name, _) in enumerate(OUTPUT_SETTINGS)
-    )
-    conn.execute(text(f"SELECT {calls}"), params)
+def fingerprint_key() -> str:
+    """Return the key of row fingerprints: derived from SECRET_KEY, the same in every process."""
+    return hmac.new(
+        settings.SECRET_KEY.encode(), b"schemadesk row fingerprint", hashlib.sha256
+    ).hexdigest()
 
 
 def output_setting_values() -> tuple[str, ...]:
     """Return the values for OUTPUT_SETTINGS_SQL's placeholders (psycopg)."""
-    return tuple(value for _, value in OUTPUT_SETTINGS)
+    return (*(value for _, value in OUTPUT_SETTINGS), fingerprint_key())
+
+
+def fix_text_output(conn: Connection) -> None:
+    """Set the output settings and the fingerprints' key for the current transaction
+    (SQLAlchemy connection)."""
+    values = output_setting_values()
+    params = {f"v{i}": value for i, value in enumerate(values)}
+    calls = ", ".join(f"set_config('{name}', :v{i}, true)" for i, name in enumerate(_SETTING_NAMES))
+    conn.execute(text(f"SELECT {calls}"), params)
 
 
 def as_text(column: Column) -> ColumnElement:
@@ -69,14 +88,16 @@ def as_text(column: Column) -> ColumnElement:
 
 
 def fingerprint(table: Table, columns: Sequence[str]) -> ColumnElement:
-    """Return md5(ARRAY[col::text, ...]::text) over `columns` of `table` (SQLAlchemy)."""
-    return func.md5(cast(array([as_text(table.c[name]) for name in columns]), Text))
+    """Return md5(key || ARRAY[col::text, ...]::text) over `columns` of `table` (SQLAlchemy);
+    the key is the transaction's FINGERPRINT_KEY_SETTING (see fix_text_output)."""
+    key = func.current_setting(FINGERPRINT_KEY_SETTING)
+    return func.md5(key.concat(cast(array([as_text(table.c[name]) for name in columns]), Text)))
 
 
 def fingerprint_sql(columns: Sequence[str], qualifier: str = "") -> str:
     """Return the same fingerprint as SQL text (`qualifier` is an alias and a dot, or '')."""
     values = ", ".join(f"{qualifier}{quote_identifier(name)}::text" for name in columns)
-    return f"md5(ARRAY[{values}]::text)"
+    return f"md5(current_setting('{FINGERPRINT_KEY_SETTING}') || ARRAY[{values}]::text)"
 
 
 def typed_literal(value: str | None, type_sql: str) -> str:

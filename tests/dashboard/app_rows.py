@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from django.test import RequestFactory
 
-from dashboard.row_text import OUTPUT_SETTINGS_SQL, output_setting_values
+from dashboard.row_text import OUTPUT_SETTINGS_SQL, fingerprint_key, output_setting_values
 from dashboard.schema import reflection as refl
 from dashboard.users.ownership import forget_ownership_map
 from tests.pgplugin import running_layout
@@ -52,7 +52,8 @@ def fingerprint(table: str, where: str, params: tuple = ()) -> str:
         )
     ]
     array = ", ".join(f'"{name}"::text' for name in columns)
-    return target(f"SELECT md5(ARRAY[{array}]::text) FROM {table} WHERE {where}", params)[0][0]
+    sql = f"SELECT md5(%s || ARRAY[{array}]::text) FROM {table} WHERE {where}"
+    return target(sql, (fingerprint_key(), *params))[0][0]
 
 
 @dataclass

@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 
 from dashboard.audit.models import AuditEvent
+from dashboard.row_text import fingerprint_key
 from dashboard.target_write import (
     INTENT,
     OUTCOME,
@@ -75,6 +76,28 @@ def title_of(task: int) -> str:
     return target("SELECT title FROM tasks WHERE id = %s", (task,))[0][0]
 
 
+def test_a_fingerprint_cannot_be_recomputed_from_what_the_console_shows(
+    app_rows, admin_user, settings
+):
+    """A row's fingerprint covers its masked values: without the key, someone who saw it and the
+    row's other values could test guesses of a secret offline. The key is in no text shown."""
+    task = app_rows.alice_tasks[0]
+    seen = fingerprint("tasks", f"id = {task}")
+    columns = ", ".join(f"{name}::text" for name in TASK_COLUMNS)
+    bare = target(f"SELECT md5(ARRAY[{columns}]::text) FROM tasks WHERE id = {task}")[0][0]
+    assert seen != bare  # keyed: the plain md5 of the values is not it
+    settings.SECRET_KEY = "another-" + settings.SECRET_KEY
+    assert fingerprint("tasks", f"id = {task}") != seen  # the key comes from SECRET_KEY
+    settings.SECRET_KEY = settings.SECRET_KEY.removeprefix("another-")
+
+    shown, outcome = run(title_change(task, "Keyed", seen), admin_user)
+    assert outcome.ok and outcome.applied == [0]  # the guard matches under the key
+    key = fingerprint_key()
+    texts = [s.sql for s in shown.statements] + [s.shown for s in shown.statements]
+    events = [str(event.detail) for event in AuditEvent.objects.all()]
+    assert texts and events and not any(key in text for text in texts + events)
+
+
 def test_a_guarded_update_applies_and_is_audited_before_and_after(app_rows, admin_user):
     task = app_rows.alice_tasks[0]
     shown, outcome = run(
@@ -87,7 +110,8 @@ def test_a_guarded_update_applies_and_is_audited_before_and_after(app_rows, admi
     assert statement.startswith(
         "UPDATE public.tasks\nSET title = 'It''s done'::character varying(200)"
     )
-    assert "AND md5(ARRAY[id::text, user_id::text," in statement
+    guard = "AND md5(current_setting('schemadesk.row_fingerprint_key') || ARRAY[id::text,"
+    assert guard in statement
     # tasks has row-level security for the write role: no ownership predicate, the policy holds.
     assert shown.rls_tables == ["tasks"] and "user_id = 'tw_alice'" not in statement
     intent, result = AuditEvent.objects.order_by("id")
