@@ -9,6 +9,7 @@ The statements come from core.embedded, the same ones `make demo` and the tests 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,19 @@ class Server:
         )
 
 
+def psql_connect(database: str) -> str:
+    """Return psql's `\\connect` to `database`, keeping the server, port and role.
+
+    A plain name is written as it is; any other (a space, a quote, a `=`) goes in a connection
+    string, quoted as libpq reads it, then in double quotes (psql's, doubled inside: they keep
+    single quotes and backslashes as they are).
+    """
+    if re.fullmatch(r"[A-Za-z0-9_]+", database):
+        return f"\\connect {database}"
+    conninfo = "dbname='" + database.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return '\\connect -reuse-previous=on "' + conninfo.replace('"', '""') + '"'
+
+
 @dataclass
 class Outcome:
     """What the steps did, and the statements left for a superuser, per database."""
@@ -98,7 +112,7 @@ class Outcome:
         current = None
         for database, statement in self.pending:
             if database != current:
-                lines.append(f"\\connect {database}")
+                lines.append(psql_connect(database))
                 current = database
             lines.append(statement + ";")
         return "\n".join(lines)

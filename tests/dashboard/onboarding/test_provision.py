@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 
 import psycopg
@@ -194,3 +195,55 @@ def test_an_older_setup_is_brought_up_to_date_when_connect_runs_again(console):
 
     third = _prepare(plan, target)  # up to date: nothing to do
     assert not any("without CREATEROLE" in line for line in third.done), third.done
+
+
+# ---- the printed script runs as printed, whatever the database's name ----------------------
+
+
+def test_the_printed_script_runs_as_printed_for_a_database_name_needing_quotes():
+    """A console database named with a space, quotes and `=`: psql runs the script as printed
+    (each `\\connect` reaches that database), and connect then finds it all done."""
+    from core.pgcluster import find_bindir
+
+    tag = secrets.token_hex(3)
+    stranger, role, password = f"stranger_{tag}", f"desk-{tag}", secrets.token_urlsafe(12)
+    database = f'desk db "{tag}" it\'s = \\x'
+    as_superuser(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}")
+        .format(sql.Identifier(stranger), sql.Literal(password))
+        .as_string(None)
+    )
+    target = Server(os.environ["APP_DIRECT_URL"])
+    admin = Server(target.with_login(stranger, password, target.dbname))
+    as_superuser(f'GRANT CONNECT ON DATABASE "{target.dbname}" TO "{stranger}"')
+    plan = ConsolePlan(role, password, database, in_target=False, readonly_password="unused")
+    try:
+        outcome = Outcome()
+        prepare_console(admin, target, plan, outcome)
+        assert outcome.blocking
+        psql = find_bindir() / "psql"
+        ran = subprocess.run(
+            [str(psql), superuser_url("postgres"), "-v", "ON_ERROR_STOP=1", "-q"],
+            input=outcome.script(),
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr + outcome.script()
+        again = Outcome()
+        prepare_console(admin, target, plan, again)
+        assert not again.pending, again.script()
+        assert f"schema django in {database} (its own database) ready" in again.done
+    finally:
+        as_superuser(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            .format(sql.Identifier(database))
+            .as_string(None),
+            dbname="postgres",
+        )
+        as_superuser(f'REVOKE CONNECT ON DATABASE "{target.dbname}" FROM "{stranger}"')
+        for name in (role, stranger):
+            as_superuser(
+                sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)).as_string(None),
+                dbname="postgres",
+            )
