@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from sqlalchemy import Connection, make_url, text
 
 from core.branch_roles import ROLE_ADMIN, ROLE_SCHEMA
@@ -345,8 +345,12 @@ def no_login_creates_roles(facts: TargetFacts) -> Check:
     title = "no role the console logs in as may create roles"
     logins = {"DATABASE_URL": str(settings.DATABASES["default"].get("USER") or "")}
     logins.update(facts.logins)
-    with connection.cursor() as cursor:  # the console's own database may be on another server
-        creators = role_creators(cursor, [logins["DATABASE_URL"]])
+    try:
+        with connection.cursor() as cursor:  # the console's own database may be elsewhere
+            creators = role_creators(cursor, [logins["DATABASE_URL"]])
+    except DatabaseError:  # it does not answer: "the console's database answers" says so
+        del logins["DATABASE_URL"]
+        creators = {}
     creators = {**facts.role_creators, **creators}
     problems, fixes = [], []
     for variable, role in logins.items():
@@ -668,12 +672,27 @@ def setup_checks(request_secure: bool | None = None) -> list[Check]:
             read_only_role(),
         ]
     project_check, project = alembic_project()
-    console_database = console_database_facts()
+    try:
+        console_database = console_database_facts()
+    except DatabaseError as exc:  # refused, unreachable: a sentence, not a traceback
+        lines = str(exc).strip().splitlines()
+        console = [
+            Check(
+                "the console's database answers",
+                BAD,
+                lines[0] if lines else type(exc).__name__,
+                "check DATABASE_URL (python manage.py connect writes it)",
+            )
+        ]
+    else:
+        console = [
+            console_schema(),
+            audit_trail_protected(),
+            console_database_closed(console_database),
+            console_database_not_copied(console_database),
+        ]
     return [
-        console_schema(),
-        audit_trail_protected(),
-        console_database_closed(console_database),
-        console_database_not_copied(console_database),
+        *console,
         *target,
         project_check,
         url_variable(project),

@@ -529,3 +529,31 @@ def test_doctor_and_the_overview_warn_of_the_copies_on_neon(fake, neon_settings,
     assert any(
         f.text.startswith("branches hold no copy of the console's database") for f in line.findings
     )
+
+
+def test_doctor_with_a_console_database_that_refuses_says_so_in_a_sentence():
+    """DATABASE_URL with a wrong password: doctor names the problem in one line, with no
+    traceback and without the password, and fails."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    secret = "wrong-Pa55-never-shown"
+    netloc = f"{parts.username}:{secret}@{parts.hostname}:{parts.port}"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": urlunsplit(parts._replace(netloc=netloc)),
+        "DOTENV_FILE": "",
+    }
+    root = Path(__file__).resolve().parents[3]
+    doctor = [sys.executable, "manage.py", "doctor"]
+    ran = subprocess.run(doctor, cwd=root, env=environment, capture_output=True, text=True)
+    said = ran.stdout + ran.stderr
+    assert ran.returncode == 1, said
+    assert "Traceback" not in said, said
+    assert "✗ the console's database answers" in ran.stdout
+    assert "password authentication failed" in ran.stdout
+    assert "fix: check DATABASE_URL" in ran.stdout
+    assert secret not in said
