@@ -488,6 +488,15 @@ def models_module() -> Check:
             "set SCHEMA_MODELS to an importable module, and ALEMBIC_PYTHONPATH to the folder "
             "it is imported from",
         )
+    if not metadata.tables:  # the drift card would find every table missing from the models
+        return Check(
+            title,
+            WARN,
+            f"{name} imports, but defines no SQLModel tables: the drift check would report "
+            "every table of the database as missing from the models",
+            "set SCHEMA_MODELS to the module whose import defines the table=True classes "
+            "(those of env.py's target_metadata)",
+        )
     return Check(title, OK, f"{name}: {len(metadata.tables)} SQLModel tables")
 
 

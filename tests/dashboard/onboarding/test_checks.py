@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -531,12 +534,16 @@ def test_doctor_and_the_overview_warn_of_the_copies_on_neon(fake, neon_settings,
     )
 
 
+def _doctor(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `manage.py doctor` in a process of its own, with `environment`."""
+    root = Path(__file__).resolve().parents[3]
+    doctor = [sys.executable, "manage.py", "doctor"]
+    return subprocess.run(doctor, cwd=root, env=environment, capture_output=True, text=True)
+
+
 def test_doctor_with_a_console_database_that_refuses_says_so_in_a_sentence():
     """DATABASE_URL with a wrong password: doctor names the problem in one line, with no
     traceback and without the password, and fails."""
-    import subprocess
-    import sys
-    from pathlib import Path
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(os.environ["DATABASE_URL"])
@@ -547,9 +554,7 @@ def test_doctor_with_a_console_database_that_refuses_says_so_in_a_sentence():
         "DATABASE_URL": urlunsplit(parts._replace(netloc=netloc)),
         "DOTENV_FILE": "",
     }
-    root = Path(__file__).resolve().parents[3]
-    doctor = [sys.executable, "manage.py", "doctor"]
-    ran = subprocess.run(doctor, cwd=root, env=environment, capture_output=True, text=True)
+    ran = _doctor(environment)
     said = ran.stdout + ran.stderr
     assert ran.returncode == 1, said
     assert "Traceback" not in said, said
@@ -557,3 +562,11 @@ def test_doctor_with_a_console_database_that_refuses_says_so_in_a_sentence():
     assert "password authentication failed" in ran.stdout
     assert "fix: check DATABASE_URL" in ran.stdout
     assert secret not in said
+
+
+def test_doctor_with_a_models_module_of_no_tables_warns():
+    """SCHEMA_MODELS naming a module that imports but defines no SQLModel table (a fresh
+    process, as doctor runs: nothing else registered one) is a warning, not a pass."""
+    ran = _doctor({**os.environ, "SCHEMA_MODELS": "json"})
+    assert "! the models module imports (drift check)" in ran.stdout, ran.stdout + ran.stderr
+    assert "json imports, but defines no SQLModel tables" in ran.stdout
