@@ -147,9 +147,9 @@ def _model_modules(metadata: Any) -> list[str]:
     return sorted({m.class_.__module__ for m in mappers if m.local_table in tables})
 
 
-def _run_env(spec: dict[str, Any], environ: RecordingEnviron) -> tuple[str, list[str]]:
-    """Run env.py once in offline mode with `environ`; return the URL it used and the
-    modules of the models its target_metadata holds (('', []) when it got nowhere)."""
+def _run_env(spec: dict[str, Any], environ: RecordingEnviron) -> tuple[str, list[str], str]:
+    """Run env.py once in offline mode with `environ`; return the URL it used, the modules of
+    the models its target_metadata holds, and what it raised instead ('', [], error)."""
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
@@ -163,10 +163,10 @@ def _run_env(spec: dict[str, Any], environ: RecordingEnviron) -> tuple[str, list
         with EnvironmentContext(config, script, fn=lambda rev, context: [], as_sql=True):
             script.run_env()
     except Captured as captured:
-        return captured.url, _model_modules(captured.metadata)
-    except BaseException:  # env.py failed without that URL: it is not the one
-        return "", []
-    return "", []
+        return captured.url, _model_modules(captured.metadata), ""
+    except BaseException as exc:  # env.py failed without that URL: said when none carries one
+        return "", [], f"env.py raised {type(exc).__name__}: {exc}"
+    return "", [], ""
 
 
 def probe(spec: dict[str, Any], base: dict[str, str]) -> dict[str, Any]:
@@ -176,8 +176,8 @@ def probe(spec: dict[str, Any], base: dict[str, str]) -> dict[str, Any]:
     if spec.get("sentinel_variable"):
         values[spec["sentinel_variable"]] = SENTINEL + "sentinel_variable"
     environ = RecordingEnviron(values)
-    url, models = _run_env(spec, environ)
-    return {"reads": environ.reads, "url": url, "models": models, "error": ""}
+    url, models, error = _run_env(spec, environ)
+    return {"reads": environ.reads, "url": url, "models": models, "error": error}
 
 
 def main(argv: list[str] | None = None) -> int:

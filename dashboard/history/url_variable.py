@@ -148,7 +148,10 @@ def _first_carrier(
         if "sentinel_variable" in str(answer.get("url") or ""):
             return _Found(name, ini_url, in_source, tuple(answer.get("models") or ()), "")
     models = tuple(first.get("models") or ())
-    return _Found("", ini_url, in_source, models, str(first.get("error") or ""))
+    # What env.py raised is shown (connect, doctor): never a URL's password it may hold.
+    from dashboard.history.commands import redacted  # it imports this module
+
+    return _Found("", ini_url, in_source, models, redacted(str(first.get("error") or "")))
 
 
 def _key(config_path: Path, script_location: Path, pythonpath: tuple[str, ...]) -> str:

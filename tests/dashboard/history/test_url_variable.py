@@ -101,6 +101,16 @@ def test_an_env_py_that_fails_says_to_set_the_variable(tmp_path):
     assert found.name == "" and "Set ALEMBIC_URL_ENV" in found.how
 
 
+def test_an_env_py_that_fails_says_what_it_raised(tmp_path):
+    """A newcomer's broken env.py: the sentence names its error, not only the variable."""
+    ini, location = _project(
+        tmp_path, "raise RuntimeError('no settings in postgresql://app:s3cret@db/app')\n"
+    )
+    found = detect_url_variable(ini, location, tmp_path)
+    assert "env.py raised RuntimeError: no settings in postgresql://app:***@db/app" in found.how
+    assert "s3cret" not in found.how
+
+
 @pytest.mark.django_db
 def test_unset_alembic_url_env_is_detected_and_handed_to_each_run(
     settings, console_on, tmp_path, project_database
