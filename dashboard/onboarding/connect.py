@@ -39,6 +39,7 @@ from dashboard.onboarding.provision import (
     Server,
     prepare_console,
     prepare_target,
+    schema_exists,
 )
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -255,6 +256,17 @@ def main(argv: list[str]) -> int:
         return 2
     target = Server(args.target_url)
     admin = Server(args.admin_url or args.target_url)
+    if not target.dbname:
+        say(
+            "error: the URL names no database: add the application's after the host "
+            "(postgresql://owner:…@host:5432/app)."
+        )
+        return 2
+    try:  # before anything is made on the server: a wrong path leaves nothing half done
+        project = project_facts(args.alembic)
+    except ProjectNotFound as exc:
+        say(f"error: {exc}")
+        return 2
     env_file = Path(args.env_file).expanduser().resolve()
     existing = read_env_file(env_file)
     database = target.dbname if args.console_in_target else args.console_database
@@ -278,6 +290,12 @@ def main(argv: list[str]) -> int:
     outcome = Outcome()
     say("1. The console's role and schema, its roles in the target")
     try:
+        if not schema_exists(admin, target, args.schema):
+            say(
+                f"error: there is no schema {args.schema} in {target.dbname}: give --schema "
+                "the schema of the application's tables (default public)."
+            )
+            return 2
         prepare_console(admin, target, plan, outcome)
         provider = os.environ.get("BRANCH_PROVIDER") or existing.get("BRANCH_PROVIDER", "")
         prepare_target(admin, target, plan, outcome, local_branches=provider in ("", "local"))
@@ -288,11 +306,6 @@ def main(argv: list[str]) -> int:
         say(f"   ✓ {line}")
     if outcome.pending:
         say(f"   ! {admin.user} may not do the rest: the SQL is printed below")
-    try:
-        project = project_facts(args.alembic)
-    except ProjectNotFound as exc:
-        say(f"error: {exc}")
-        return 2
     say("2. The Alembic project")
     say(f"   ✓ {project.config_path} (imports from {', '.join(project.pythonpath)})")
     say(f"   {'✓' if project.url.name else '!'} URL variable: {project.url.name or '?'}")

@@ -258,6 +258,12 @@ def prepare_console(admin: Server, target: Server, plan: ConsolePlan, outcome: O
             )
 
 
+def schema_exists(admin: Server, target: Server, schema: str) -> bool:
+    """Return True when the target's database has `schema` (the roles' grants name it)."""
+    with admin.connect(target.dbname) as conn:
+        return bool(_scalar(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)))
+
+
 STATEMENTS_AVAILABLE_SQL = """
     SELECT
         EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'),

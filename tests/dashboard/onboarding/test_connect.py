@@ -9,21 +9,27 @@ a local branch of the target is made without the console's schema.
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from psycopg import sql
 
 from core.envfile import read_env_file
 from core.netports import free_port
+from dashboard.onboarding.connect import main
 from dashboard.onboarding.provision import Server
 from tests.dashboard.onboarding.conftest import clean_environment, serving, shop_database
 from tests.dashboard.onboarding.crawler import logged_in_client
+from tests.dashboard.onboarding.shop_project import write_shop_project
 
 ROOT = Path(__file__).resolve().parents[3]
 OPERATOR_PASSWORD = "in the target 42"
@@ -138,3 +144,69 @@ def test_console_in_target_puts_its_schema_in_the_target_and_serves_from_there(c
             schemas = {name for (name,) in conn.execute("SELECT nspname FROM pg_namespace")}
         assert "django" not in schemas
         assert "Traceback" not in output.text, output.text
+
+
+# ---- a newcomer's mistakes stop connect with a sentence, before anything is made -------------
+
+
+def _console_roles(role: str) -> set[str]:
+    """Return which of the console's roles named after `role` exist on the test cluster."""
+    with psycopg.connect(os.environ["PG_SUPERUSER_URL"]) as conn:
+        rows = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)",
+            ([role, f"{role}_reader", f"{role}_readonly", f"{role}_maintenance"],),
+        )
+        return {name for (name,) in rows}
+
+
+@pytest.fixture
+def mistaken(tmp_path) -> Iterator[tuple[list[str], str]]:
+    """connect's arguments (the test run's target as its owner, a superuser, a shop project)
+    and a console role of its own, whose roles are dropped afterwards if a run made them."""
+    role = f"qt_mistake_{secrets.token_hex(3)}"
+    ini = write_shop_project(tmp_path / "shop")
+    arguments = [
+        *(os.environ["APP_DIRECT_URL"], "--alembic", str(ini)),
+        *("--admin-url", os.environ["PG_SUPERUSER_URL"], "--console-role", role),
+        *("--console-database", role, "--env-file", str(tmp_path / "env"), "--print-env"),
+    ]
+    yield arguments, role
+    superuser = Server(os.environ["PG_SUPERUSER_URL"])
+    with psycopg.connect(superuser.url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(role))
+        )
+    made = _console_roles(role)
+    target = Server(os.environ["APP_DIRECT_URL"]).dbname
+    for database in ("postgres", target):  # their grants, wherever a run made them
+        with psycopg.connect(superuser.with_database(database), autocommit=True) as conn:
+            for name in made:
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+    with psycopg.connect(superuser.url, autocommit=True) as conn:
+        for name in made:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.mark.parametrize(
+    ("change", "sentence"),
+    [
+        (["--schema", "No Such"], "error: there is no schema No Such in "),
+        (
+            ["--alembic", "/nonexistent/alembic.ini"],
+            "error: /nonexistent/alembic.ini is not a file",
+        ),
+    ],
+)
+def test_a_wrong_schema_or_alembic_path_stops_connect_before_anything_is_made(
+    mistaken, capsys, change, sentence
+):
+    arguments, role = mistaken
+    assert main([*arguments, *change]) == 2
+    said = capsys.readouterr()
+    assert sentence in said.out, said.out + said.err
+    assert _console_roles(role) == set()
+
+
+def test_a_url_without_a_database_is_told_so(capsys):
+    assert main(["postgresql://owner:pw@127.0.0.1:5432", "--alembic", "/nowhere"]) == 2
+    assert "error: the URL names no database" in capsys.readouterr().out
