@@ -25,9 +25,10 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 
@@ -200,6 +201,15 @@ def migrate_with_audit_owner_lent(admin_url: str, role: str) -> str:
     return ""
 
 
+def lend_command(python: str, database: str, role: str) -> str:
+    """Return the shell command running Django's migrations with the audit owner lent to
+    `role`, quoted for the shell whatever the names (the operator fills in the `…`)."""
+    url = f"postgresql://…/{quote(database, safe='')}"
+    command = [python, "-m", "core.audit_owner", "--console-role", role, "--"]
+    command += [python, "manage.py", "migrate", "--noinput"]
+    return f"AUDIT_ADMIN_DATABASE_URL={shlex.quote(url)} {shlex.join(command)}"
+
+
 def run_django_steps(operator: str, admin: Server, plan: ConsolePlan) -> bool:
     """Migrate the console's tables, its cache table and static files; make an admin.
 
@@ -218,11 +228,7 @@ def run_django_steps(operator: str, admin: Server, plan: ConsolePlan) -> bool:
         say(f"{admin.user} may not lend the audit owner to {plan.role}. In {ROOT}, with a")
         say("superuser's URL (to the console's database), run:")
         say()
-        say(
-            f"AUDIT_ADMIN_DATABASE_URL='postgresql://…/{plan.database}' "
-            f"{python} -m core.audit_owner --console-role {plan.role} "
-            f"-- {python} manage.py migrate --noinput"
-        )
+        say(lend_command(python, plan.database, plan.role))
         say()
         say("Then run this command again.")
         return False

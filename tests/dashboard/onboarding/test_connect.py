@@ -25,7 +25,7 @@ from psycopg import sql
 
 from core.envfile import read_env_file
 from core.netports import free_port
-from dashboard.onboarding.connect import main
+from dashboard.onboarding.connect import lend_command, main
 from dashboard.onboarding.provision import Server
 from tests.dashboard.onboarding.conftest import clean_environment, serving, shop_database
 from tests.dashboard.onboarding.crawler import logged_in_client
@@ -210,3 +210,20 @@ def test_a_wrong_schema_or_alembic_path_stops_connect_before_anything_is_made(
 def test_a_url_without_a_database_is_told_so(capsys):
     assert main(["postgresql://owner:pw@127.0.0.1:5432", "--alembic", "/nowhere"]) == 2
     assert "error: the URL names no database" in capsys.readouterr().out
+
+
+def test_the_printed_lend_command_survives_the_shell_whatever_the_names():
+    """The command that lends the audit owner for Django's migrations, for a console database
+    and role with spaces and quotes: the shell gives each name back whole."""
+    import shlex
+    from urllib.parse import unquote, urlsplit
+
+    database, role, python = "odd desk 'x", 'odd-desk "y', "/opt/my venv/bin/python"
+    words = shlex.split(lend_command(python, database, role))
+    variable, url = words[0].split("=", 1)
+    assert variable == "AUDIT_ADMIN_DATABASE_URL"
+    assert unquote(urlsplit(url).path[1:]) == database and " " not in url
+    assert words[1:] == [
+        *(python, "-m", "core.audit_owner", "--console-role", role, "--"),
+        *(python, "manage.py", "migrate", "--noinput"),
+    ]
