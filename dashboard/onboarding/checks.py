@@ -659,13 +659,26 @@ def console_database_not_copied(
     )
 
 
+def _with_reason(exc: TargetError) -> str:
+    """Return the sentence with the server's or driver's reason (a refused password, an
+    unknown host), which the pages keep for the log: doctor's reader is its operator. libpq
+    never quotes a password in it."""
+    reason = exc.detail.strip().splitlines()[0] if exc.detail.strip() else ""
+    return f"{exc.sentence} ({reason})" if reason and reason != exc.sentence else exc.sentence
+
+
 def setup_checks(request_secure: bool | None = None) -> list[Check]:
     """Return every check, in the order an operator fixes them."""
     try:
         facts = target_facts()
     except TargetError as exc:
         target = [
-            Check("the target database answers", BAD, exc.sentence, "check TARGET_DATABASE_URL")
+            Check(
+                "the target database answers",
+                BAD,
+                _with_reason(exc),
+                "check TARGET_DATABASE_URL",
+            )
         ]
     else:
         target = [

@@ -384,6 +384,27 @@ def test_a_target_that_does_not_answer_is_one_line(settings, monkeypatch):
     assert len(down) == 1 and down[0].status == BAD
 
 
+def test_a_target_refusing_the_password_says_so_without_it(settings, monkeypatch):
+    """A wrong password is not an unreachable server: the check gives the server's reason."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from dashboard import target
+
+    parts = urlsplit(os.environ["TARGET_DATABASE_URL"])
+    secret = "wrong-Pa55-never-shown"
+    netloc = f"{parts.username}:{secret}@{parts.hostname}:{parts.port}"
+    monkeypatch.setenv("ONBOARD_REFUSED_URL", urlunsplit(parts._replace(netloc=netloc)))
+    settings.TARGET = {**settings.TARGET, "URL_VAR": "ONBOARD_REFUSED_URL"}
+    target.reset_engine()
+    try:
+        found = _by_title(checks.setup_checks())["the target database answers"]
+    finally:
+        target.reset_engine()
+    assert found.status == BAD
+    assert f'password authentication failed for user "{parts.username}"' in found.found
+    assert secret not in found.found
+
+
 def test_the_text_puts_a_fix_under_each_problem():
     text = checklist_text([Check("a", OK, "fine", "unused"), Check("bee", BAD, "broken", "do")])
     assert text.splitlines() == ["  ✓ a    fine", "  ✗ bee  broken", "         fix: do"]
