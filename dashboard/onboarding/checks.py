@@ -31,6 +31,7 @@ from dashboard.audit.ownership import audit_protection
 from dashboard.branches.neon_client import Endpoint
 from dashboard.branches.neon_console_copy import DatabaseAddress, console_placement
 from dashboard.history.apply import apply_problem
+from dashboard.history.commands import redacted
 from dashboard.history.project import Project, ProjectError, load_project
 from dashboard.history.url_variable import detect_url_variable
 from dashboard.onboarding.checklist import BAD, OK, WARN, Check
@@ -484,7 +485,7 @@ def models_module() -> Check:
         return Check(
             title,
             BAD,
-            f"{name}: {type(exc).__name__}: {exc}",
+            redacted(f"{name}: {type(exc).__name__}: {exc}"),  # it may quote a project's URL
             "set SCHEMA_MODELS to an importable module, and ALEMBIC_PYTHONPATH to the folder "
             "it is imported from",
         )

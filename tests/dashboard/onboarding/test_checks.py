@@ -358,6 +358,18 @@ def test_the_models_module_off_or_broken(settings):
     assert broken.status == BAD and "ModuleNotFoundError" in broken.found
 
 
+def test_a_models_module_raising_with_a_url_shows_no_password(settings, tmp_path, monkeypatch):
+    (tmp_path / "onboard_leaky_models.py").write_text(
+        "raise RuntimeError('cannot reach postgresql://app:s3cret-pw@db.example/app')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    settings.SCHEMA_MODELS = "onboard_leaky_models"
+    found = checks.models_module()
+    assert found.status == BAD
+    assert "RuntimeError: cannot reach postgresql://app:***@db.example/app" in found.found
+    assert "s3cret-pw" not in found.found
+
+
 @pytest.mark.parametrize(
     ("secure_cookies", "request_secure", "status"),
     [(True, False, BAD), (True, True, OK), (False, False, OK), (True, None, WARN)],
