@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
+import psycopg.conninfo
 
 from core.envfile import read_env_file, write_env_file
 from dashboard.onboarding.project_facts import ProjectFacts, ProjectNotFound, project_facts
@@ -252,6 +253,30 @@ def run_checks() -> int:
     return 1 if any(check.status == BAD for check in checks) else 0
 
 
+ENCODE_HINT = (
+    "percent-encode these characters in the user name and password: @ as %40, : as %3A, "
+    "/ as %2F, ? as %3F, # as %23, % as %25, a space as %20"
+)
+
+
+def url_problem(url: str, what: str) -> str:
+    """Return why `url` is not a PostgreSQL URL connect can use ("" when it is), in words that
+    never quote it (a malformed password would be shown)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+        return f"{what} is not a postgresql:// URL."
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+        psycopg.conninfo.conninfo_to_dict(url.replace("postgresql+psycopg://", "postgresql://"))
+    except (ValueError, psycopg.ProgrammingError):
+        return f"{what} cannot be read: {ENCODE_HINT}."
+    if parts.netloc.count("@") > 1:  # libpq takes the host from the first @, Python the last
+        return f"{what} cannot be read: {ENCODE_HINT}."
+    if parts.fragment or "#" in url:
+        return f"{what} holds a # (everything after it is dropped): {ENCODE_HINT}."
+    return ""
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if not args.target_url:
@@ -260,6 +285,11 @@ def main(argv: list[str]) -> int:
             "OWNER_DATABASE_URL)."
         )
         return 2
+    for url, what in ((args.target_url, "the owner's URL"), (args.admin_url, "the admin URL")):
+        problem = url_problem(url, what) if url else ""
+        if problem:
+            say(f"error: {problem}")
+            return 2
     target = Server(args.target_url)
     admin = Server(args.admin_url or args.target_url)
     if not target.dbname:

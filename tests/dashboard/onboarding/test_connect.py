@@ -227,3 +227,20 @@ def test_the_printed_lend_command_survives_the_shell_whatever_the_names():
         *(python, "-m", "core.audit_owner", "--console-role", role, "--"),
         *(python, "manage.py", "migrate", "--noinput"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "sentence"),
+    [
+        ("postgresql://owner:p%zzSECRET@127.0.0.1:5432/app", "cannot be read: percent-encode"),
+        ("postgresql://owner:p:w@SECRET@127.0.0.1:5432/app", "cannot be read: percent-encode"),
+        ("postgresql://owner:p@ss#SECRET@127.0.0.1:5432/app", "holds a #"),
+        ("mysql://owner:SECRET@127.0.0.1/app", "is not a postgresql:// URL"),
+    ],
+)
+def test_a_malformed_url_is_a_sentence_that_does_not_quote_it(capsys, url, sentence):
+    """A password pasted without percent-encoding: no traceback, and no piece of it shown."""
+    assert main([url, "--alembic", "/nowhere"]) == 2
+    said = capsys.readouterr()
+    assert f"error: the owner's URL {sentence}" in said.out
+    assert "SECRET" not in said.out + said.err
