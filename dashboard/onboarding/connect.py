@@ -304,6 +304,15 @@ def main(argv: list[str]) -> int:
         say(f"error: {exc}")
         return 2
     env_file = Path(args.env_file).expanduser().resolve()
+    writable = os.access(env_file, os.W_OK) if env_file.exists() else None
+    if writable is None:
+        writable = os.access(env_file.parent, os.W_OK)  # False too when it does not exist
+    if not args.print_env and not writable:  # before the roles get passwords it would hold
+        say(
+            f"error: cannot write {env_file}: give --env-file a file you may write, or use "
+            "--print-env."
+        )
+        return 2
     existing = read_env_file(env_file)
     database = target.dbname if args.console_in_target else args.console_database
     role = args.console_role

@@ -207,6 +207,15 @@ def test_a_wrong_schema_or_alembic_path_stops_connect_before_anything_is_made(
     assert _console_roles(role) == set()
 
 
+def test_an_env_file_it_cannot_write_stops_connect_before_anything_is_made(mistaken, capsys):
+    """Else the roles get new passwords that no file holds."""
+    arguments, role = mistaken
+    arguments = [argument for argument in arguments if argument != "--print-env"]
+    assert main([*arguments, "--env-file", "/nonexistent/folder/.env"]) == 2
+    assert "error: cannot write /nonexistent/folder/.env" in capsys.readouterr().out
+    assert _console_roles(role) == set()
+
+
 def test_a_url_without_a_database_is_told_so(capsys):
     assert main(["postgresql://owner:pw@127.0.0.1:5432", "--alembic", "/nowhere"]) == 2
     assert "error: the URL names no database" in capsys.readouterr().out
