@@ -182,11 +182,16 @@ def is_transient(exc: BaseException) -> bool:
     return state.startswith("08") or state in TRANSIENT_SQLSTATES
 
 
+def mask_passwords(text: str) -> str:
+    """Return `text` with the passwords of URLs (`://user:…@`) and of `password=…` masked."""
+    return _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
+
+
 def safe_error_text(exc: BaseException) -> str:
     """Return the first line of the error message, with any password masked."""
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     text = (str(orig).strip().splitlines() or [""])[0]
-    return _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))[:300]
+    return mask_passwords(text)[:300]
 
 
 def backoff_delay(attempt: int, base_delay: float, max_delay: float) -> float:

@@ -1,4 +1,5 @@
-"""One rule for every log line the console writes: no end-user id, no control character.
+"""One rule for every log line the console writes: no end-user id, no password, no control
+character.
 
 End-user ids travel in the paths of the user pages (`/users/u/<id>/`, `/users/export/<id>/`,
 `/users/forget/<id>/`). Everything after such a prefix becomes `[redacted]`, wherever the path
@@ -21,6 +22,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from gunicorn import glogging
 
+from core.engine import mask_passwords
 from dashboard.connection_errors import ConnectionErrorsInOneLine
 
 USER_PATH_PREFIX = r"/users/(?:u|export|forget)/"
@@ -68,8 +70,9 @@ def redact_values(text: str) -> str:
 
 
 def scrub(text: str) -> str:
-    """Return one log line's text: ids redacted, control characters escaped."""
-    return escape_controls(redact_text(text))
+    """Return one log line's text: ids redacted, passwords masked (a URL quoted in an error
+    message or a traceback), control characters escaped."""
+    return escape_controls(mask_passwords(redact_text(text)))
 
 
 def access_log_path(path: str) -> str:

@@ -23,6 +23,7 @@ from django.conf import settings
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.dialects import postgresql
 
+from core.engine import mask_passwords
 from dashboard.project_imports import add_project_import_paths
 from dashboard.schema.reflection import reflection
 from dashboard.target import run_read, target_schema
@@ -434,7 +435,8 @@ def drift_report(
             schema,
             error=(
                 f"The models module “{module_name}” (setting SCHEMA_MODELS) could not be "
-                f"imported: {type(exc).__name__}: {exc}. Set SCHEMA_MODELS to the dotted path "
+                f"imported: {mask_passwords(f'{type(exc).__name__}: {exc}')}. Set SCHEMA_MODELS "
+                "to the dotted path "
                 "of the module that defines the SQLModel tables."
             ),
         )

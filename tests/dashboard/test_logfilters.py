@@ -65,6 +65,14 @@ def test_a_403_on_a_user_page_logs_no_user_id(viewer_client, caplog):
         ('"GET /users/u/user_42" 200', '"GET /users/u/[redacted]" 200'),
         ("Not Found: /users/export/acc 7", "Not Found: /users/export/[redacted] 7"),
         ("plain text stays", "plain text stays"),
+        (
+            "OperationalError: postgresql://app:s3cr%40t@db:5432/shop refused",
+            "OperationalError: postgresql://app:***@db:5432/shop refused",
+        ),
+        (
+            "host=db user=app password=s3cret dbname=shop",
+            "host=db user=app password=*** dbname=shop",
+        ),
     ],
 )
 def test_scrub_redacts_and_escapes(text, expected):

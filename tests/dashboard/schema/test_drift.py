@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
 import core.models  # noqa: F401 - registers the models on SQLModel.metadata
+from dashboard.logfilters import ScrubbingFormatter
 from dashboard.schema.drift import drift_report
 from tests.dashboard.schema.builders import (
     create_schema,
@@ -238,6 +239,24 @@ def test_a_failing_models_import_logs_its_traceback_once_not_per_request(
         assert "could not be imported" in viewer_client.get("/schema/").content.decode()
     logged = [r for r in caplog.records if "schematest_missing_once" in r.getMessage()]
     assert len(logged) == 1 and logged[0].exc_info
+
+
+@pytest.mark.django_db
+def test_a_models_import_failing_with_a_url_shows_and_logs_no_password(
+    settings, viewer_client, use_schema, agreeing_schema, caplog, tmp_path, monkeypatch
+):
+    use_schema(agreeing_schema)
+    (tmp_path / "schematest_leaky_models.py").write_text(
+        "raise RuntimeError('cannot reach postgresql://shop:hunter2-pw@db.internal/shop')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    settings.SCHEMA_MODELS = "schematest_leaky_models"
+    page = viewer_client.get("/schema/").content.decode()
+    assert "could not be imported" in page and "postgresql://shop:***@db.internal" in page
+    assert "hunter2-pw" not in page
+    [record] = [r for r in caplog.records if "schematest_leaky_models" in r.getMessage()]
+    line = ScrubbingFormatter("%(levelname)s %(message)s").format(record)
+    assert "RuntimeError" in line and "hunter2-pw" not in line  # the traceback too
 
 
 def test_the_models_module_is_imported_with_alembic_pythonpath(
