@@ -58,3 +58,23 @@ def test_no_template_shows_a_moment_another_way():
         if "|timesince" in path.read_text() or "|timeuntil" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_every_moment_labelled_utc_is_converted_to_utc():
+    """A template that says "UTC" beside a moment shows it through `|utc` (Django's `date`
+    filter alone shows the console's TIME_ZONE), whatever TIME_ZONE is."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3] / "templates"
+    offenders = []
+    for path in root.rglob("*.html"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if "UTC" in line:
+                dated = re.findall(r"\{\{\s*([^}|]+)((?:\|[^}]*)?)\}\}", line)
+                offenders += [
+                    f"{path.relative_to(root)}:{number}: {value.strip()}"
+                    for value, filters in dated
+                    if "|date" in filters and "|utc" not in filters
+                ]
+    assert offenders == []
