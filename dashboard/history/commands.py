@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from core.engine import mask_passwords
 from dashboard.branches.local_provider import clean_child_environment
 from dashboard.console_work import APPLICATION_NAME
 from dashboard.history.project import ProjectSettings
@@ -28,7 +29,6 @@ OFFLINE_URL = "postgresql+psycopg://offline@localhost/offline"
 OUTPUT_TAIL_LINES = 40
 # "sqlalchemy.exc.ProgrammingError: (psycopg.errors.UndefinedTable) relation ... does not exist"
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Failure|Warning)\b.*:")
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class StepResult:
 
 def redacted(text: str, url: str = "") -> str:
     """Return `text` without URL passwords (and without `url`'s password anywhere)."""
-    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    text = mask_passwords(text)
     password = unquote(urlsplit(url).password or "") if url else ""
     if password:
         text = text.replace(password, "***")
