@@ -86,6 +86,7 @@ def run(layout: Layout, cluster: Cluster, examples: int, seed_value: int) -> int
     from dashboard.jobs.models import JobRun
     from dashboard.schema import reflection
     from tests import request_fuzz as fuzz
+    from tests.fuzz_strategies import World
 
     owner = layout.environment()["APP_DIRECT_URL"]
 
@@ -115,7 +116,7 @@ def run(layout: Layout, cluster: Cluster, examples: int, seed_value: int) -> int
     client.post(reverse("users:reason"), {"reason": "FUZZ-1 browsing"})  # user-owned tables
     client.post(reverse("health_check_start"))
     columns, keys = fuzz.reflected_columns()
-    world = fuzz.World(
+    world = World(
         columns=columns,
         keys=keys,
         subjects=list(fuzz.SUBJECTS),

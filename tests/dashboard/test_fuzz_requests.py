@@ -1,5 +1,5 @@
-"""Property-based fuzz of every route and every parameter its view reads (see request_fuzz):
-as an administrator with a reason given, no request gets a 5xx or a traceback.
+"""Property-based fuzz of every route and every parameter its view reads (see request_fuzz and
+fuzz_strategies): as an administrator with a reason given, no request gets a 5xx or a traceback.
 
 A bounded, reproducible run (the `request-fuzz` Hypothesis profile: a fixed number of examples
 per route, derandomized); `benchmarks/fuzz_requests.py` runs the same requests much longer.
@@ -16,11 +16,10 @@ from dashboard.jobs.models import JobRun
 from dashboard.schema import reflection
 from dashboard.users.ownership import forget_ownership_map
 from tests.dashboard.queries.conftest import as_owner, as_superuser
+from tests.fuzz_strategies import PARAMETERS, World
 from tests.request_fuzz import (
-    PARAMETERS,
     RECORDED,
     SUBJECTS,
-    World,
     create_schema,
     drop_schema,
     key_samples,
