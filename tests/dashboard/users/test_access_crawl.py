@@ -1,11 +1,12 @@
 """Every look at end-users' data has a reason and exactly one audit event: a crawl over every
 route that can show end-users' rows, for user-owned tables and for lookup tables.
 
-The routes come from the URL resolver. Each is classified in ROUTES: it shows end-users' rows
-(then the crawl has a look at it, with the one event it must write: in the shop below, or in
-the time machine's world for the comparison, row changes and a change's event), or it does
-not (with why; checked by requesting it with every reason given: no end-user's text appears
-and no look is recorded). A new route fails test_every_route_is_classified until it is placed.
+The routes come from the URL resolver. Each is classified in ROUTES (crawl_world.py): it shows
+end-users' rows (then the crawl has a look at it, with the one event it must write: in the shop
+below, or in the time machine's world for the comparison, row changes and a change's event, in
+test_access_crawl_time_machine.py), or it does not (with why; checked below by requesting it
+with every reason given: no end-user's text appears and no look is recorded). A new route
+fails test_every_route_is_classified until it is placed.
 
 The shop schema (conftest.py) has ust_accounts as the users table. This module adds:
 
@@ -20,31 +21,36 @@ import html
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
 from unittest.mock import ANY
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from django.conf import settings as django_settings
-from django.http import StreamingHttpResponse
 from django.test import Client
-from django.urls import resolve, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.audit.models import AuditEvent
 from dashboard.home.views import LINES
 from dashboard.schema import reflection as refl
-from dashboard.target_write import INTENT
 from dashboard.users import access, gate
 from dashboard.users.ownership import forget_ownership_map
 from tests.conftest import _client_for
-from tests.dashboard.changes.test_row_edits import confirm, edit_url, open_form, post
 from tests.dashboard.queries.conftest import queryid_of
-from tests.dashboard.tm_world import ALICE, ALICE_TASKS, World, target
 from tests.dashboard.users.conftest import owner_url, target_rows
+from tests.dashboard.users.crawl_world import (
+    HTMX,
+    ROUTES,
+    SHOP,
+    TIME_MACHINE,
+    Look,
+    body_of,
+    crawled_in,
+    event_of,
+    headers,
+    visit,
+)
 from tests.request_fuzz import routes
 
 pytestmark = pytest.mark.usefixtures("shop", "lookup_tables")
@@ -79,7 +85,6 @@ END_USER_DATA = (
 )
 BROWSING_REASON = "SUP-100 browsing orders"
 ALICE_REASON = "SUP-200 alice's missing orders"
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(scope="module")
@@ -104,111 +109,7 @@ def keys(values: list) -> list[dict]:
     return [{"id": value} for value in values]
 
 
-def body_of(response) -> str:
-    if isinstance(response, StreamingHttpResponse):
-        return b"".join(response.streaming_content).decode()
-    return response.content.decode()
-
-
-def visit(
-    client, url: str, method: str = "GET", data: dict | None = None, **headers
-) -> tuple[object, str, list[AuditEvent]]:
-    """GET (or POST) `url`; return the response, its whole body and the audit events it added."""
-    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    if method == "POST":
-        response = client.post(url, data or {}, **headers)
-    else:
-        response = client.get(url, **headers)
-    body = body_of(response)
-    return response, body, list(AuditEvent.objects.filter(pk__gt=last).order_by("pk"))
-
-
-def event_of(event: AuditEvent) -> dict:
-    return {
-        "action": event.action,
-        "reason": event.reason,
-        "subject": event.subject_user,
-        "tables": sorted(event.tables),
-        "detail": event.detail,
-        "operator": event.operator_name,
-    }
-
-
 # -- every route, classified -----------------------------------------------------------------------
-SHOP = "shows end-users' rows: a look of the shop crawl (shop_looks)"
-TIME_MACHINE = "shows end-users' rows: a look of the time machine's crawl (time_machine_looks)"
-ROUTES: dict[str, str] = {
-    "login": "the login form",
-    "logout": "logs out",
-    "healthz": "the databases' status",
-    "home": "the Overview: states and counts of the database, no row",
-    "overview_line": "one line of the Overview",
-    "health_check_start": "starts a job that measures the database (POST)",
-    "setup_checks": "the setup checklist: roles, grants, extensions",
-    "job_detail": "a job's progress and formatted result (counts, sizes, revision ids)",
-    "schema:tables": "the catalog: tables, estimated rows, sizes",
-    "schema:diagram": "the catalog, drawn",
-    "schema:erd": "the catalog, drawn",
-    "schema:table_erd": "the catalog, drawn",
-    "schema:table": "one table's catalog: columns, constraints, indexes, policies",
-    "data:index": "the table picker: names, estimated rows, sizes",
-    "data:list": SHOP,
-    "data:count": SHOP,
-    "data:row": SHOP,
-    "data:export": SHOP,
-    "history:index": "the Alembic project's revisions and the database's state",
-    "history:revision": "a revision's source, SQL and review",
-    "history:revision_regenerate": "makes a revision's SQL again (POST)",
-    "history:trials": "the list of trial runs",
-    "history:trial_start": "starts a trial run (POST)",
-    # Alembic's output on a throw-away branch; a migration that prints rows would show them
-    # there (engineers only, not a look at the target).
-    "history:trial": "a trial run's steps and Alembic's output on its branch",
-    "history:apply": "applies the pending revisions as a job (POST)",
-    "branches:list": "branches: names, states, sizes",
-    "branches:create": "the new-branch form",
-    "branches:job": "a branch job's progress",
-    "branches:detail": "a branch's state and connection strings (password hidden)",
-    "branches:reveal": "a branch role's password (audited as a reveal)",
-    "branches:diff": "the schema difference with the parent",
-    "branches:delete": "the confirmation, then a job",
-    "branches:reset": "the confirmation, then a job",
-    "queries:statements": "statement statistics; texts as recorded, values as $n",
-    "queries:indexes": "index statistics and suggestions",
-    "queries:activity": "sessions and their statements (values masked for viewers)",
-    "queries:signal": "the cancel/terminate confirmation",
-    "queries:health": "health figures and their history",
-    "queries:snapshots": "the statistics' snapshots",
-    "queries:reset": "the reset confirmation",
-    "queries:statement": "a statement's statistics and recorded text (values as $n)",
-    "queries:explain": "a plain EXPLAIN: estimates, the statement does not run",
-    "queries:explain_analyze": SHOP,  # the row counts it reports answer questions about rows
-    "queries:hypothetical": "plans with hypothetical indexes: estimates",
-    "users:find": SHOP,
-    "users:reason": "the reason form",
-    "users:ownership": "each table's path to the users table",
-    "users:isolation": "tables without RLS or owner index, and counts of orphaned rows",
-    "users:compare": TIME_MACHINE,
-    "users:compare_as_of": "finds or makes the branch of a time, then redirects (POST)",
-    "users:compare_discard": "deletes the point-in-time branch (POST)",
-    "users:restore": TIME_MACHINE,
-    "users:row_edit": TIME_MACHINE,
-    "users:row_add": TIME_MACHINE,
-    "users:row_delete": TIME_MACHINE,
-    "users:detail": SHOP,
-    "users:export": SHOP,
-    "users:forget": "forgets the reason for one end-user (POST)",
-    "audit:events": "the audit trail's events (a row change's rows only on its own page)",
-    "audit:export": "the audit trail as CSV (counts of a row change's rows, not the rows)",
-    "audit:event": TIME_MACHINE,  # a row change's event shows its rows before and after
-    "audit:revert": TIME_MACHINE,
-}
-
-
-def crawled_in(world: str) -> set[str]:
-    return {name for name, why in ROUTES.items() if why == world}
-
-
 def test_every_route_is_classified():
     """A new route must say whether it shows end-users' rows (then the crawl has a look at it,
     with the event it writes) or not: the resolver's routes and ROUTES are the same set."""
@@ -219,25 +120,6 @@ def test_every_route_is_classified():
         "with its expected event (shop_looks or time_machine_looks); does not: say why."
     )
     assert not set(ROUTES) - names, f"ROUTES names routes that are gone: {set(ROUTES) - names}"
-
-
-@dataclass(frozen=True)
-class Look:
-    """One request that shows end-users' rows, and the one audit event it must write."""
-
-    url: str
-    how: str  # "full" page or "htmx" part
-    expected: dict
-    method: str = "GET"
-    data: dict = field(default_factory=dict)
-    operator: str = "support"
-
-    @property
-    def route(self) -> str:
-        return resolve(urlsplit(self.url).path).view_name
-
-    def visit(self, client) -> tuple[object, str, list[AuditEvent]]:
-        return visit(client, self.url, self.method, self.data, **headers(self.how))
 
 
 # -- the expected events, from the database ------------------------------------------------------
@@ -494,10 +376,6 @@ def expected_events() -> dict[str, tuple[str, dict]]:
             },
         ),
     }
-
-
-def headers(how: str) -> dict[str, str]:
-    return dict(HTMX) if how == "htmx" else {}
 
 
 RECORDED = "SELECT count(*) FROM ust_orders WHERE account_id = $1"
@@ -758,154 +636,3 @@ def test_the_routes_said_to_show_no_end_user_rows_show_none(admin_client, record
             assert text not in body, (route.name, url, text)
         looks = [event.action for event in events if event.action.startswith(LOOK_ACTIONS)]
         assert looks == [], (route.name, url)
-
-
-# -- the time machine's world: the comparison, row changes and a change's event ------------------
-TM_TEXT = ("Alice task", "tm_alice@example.com", "My tasks are gone", "Called support")
-TM_REASON = "SUP-300 alice's tasks vanished"
-EDITED = ALICE_TASKS[2]
-KEPT = ALICE_TASKS[3]
-
-
-def add_form(client: Client) -> dict[str, str]:
-    """Return a filled-in form adding a task for Alice (the defaults left to the database)."""
-    data = open_form(client, f"/users/u/{ALICE}/rows/tasks/add/")
-    data.update({"v.title": "Added by support", "default.id": "1", "default.created_at": "1"})
-    data.update({"default.updated_at": "1", "default.completed": "1", "default.priority": "1"})
-    data.update({"default.tags": "1", "null.due_date": "1", "null.description": "1"})
-    data.update({"null.recurrence": "1"})
-    data.pop("step", None)
-    return data
-
-
-def a_change_and_a_loss(operator_factory) -> AuditEvent:
-    """Make the world of the ticket: another admin edited a task of Alice's (its audited
-    write is returned), and two of her tasks were deleted since the branch was made."""
-    other = _client_for(operator_factory("ann-admin", "admin"))
-    assert other.post(f"/users/u/{ALICE}/", {"reason": "SUP-299 fix a title"}).status_code == 302
-    url = edit_url("tasks", EDITED)
-    data = open_form(other, url)
-    data["v.title"] = "Changed by support"
-    assert post(other, url, confirm(other, url, data), "apply").status_code == 200
-    target("DELETE FROM tasks WHERE id = ANY(%s)", (list(ALICE_TASKS[:2]),))
-    return AuditEvent.objects.get(action=INTENT)
-
-
-OWNED_SQL = """
-WITH RECURSIVE owned (rel) AS (
-    SELECT 'users'::regclass
-    UNION
-    SELECT c.conrelid::regclass
-    FROM pg_constraint AS c
-    JOIN owned AS o ON c.confrelid = o.rel
-    WHERE c.contype = 'f' AND cardinality(c.conkey) = 1
-)
-SELECT c.relname FROM owned JOIN pg_class AS c ON c.oid = owned.rel ORDER BY 1
-"""
-
-
-def owned_tables() -> list[str]:
-    """Return the tables of the time machine's target with a foreign-key path to its users."""
-    return [name for (name,) in target(OWNED_SQL)]
-
-
-def time_machine_looks(world: World, intent: AuditEvent, add: dict[str, str]) -> list[Look]:
-    """Return the admin's looks at Alice's rows in the comparison, row changes and events."""
-    for_alice = {"reason": TM_REASON, "subject": ALICE, "operator": "ada-admin"}
-    branch = {"branch_id": world.branch_id, "branch_name": world.branch_name}
-    compare = f"/users/u/{ALICE}/compare/?branch={world.branch_id}"
-    deleted = [{"id": str(key)} for key in ALICE_TASKS[:2]]
-    counts = {"deleted": 2, "added": 0, "changed": 1, "capped": False, "timed_out": False}
-
-    def preview(kind: str, keys: list[dict], count: int | None = None) -> dict:
-        """The look a change's preview is: its SQL carries the rows' values."""
-        rows = {"count": len(keys) if count is None else count, "keys": keys}
-        return {
-            **for_alice,
-            "action": "user.change_preview",
-            "tables": ["tasks"],
-            "detail": {"kind": kind, "rows": rows},
-        }
-
-    row = f"/users/u/{ALICE}/rows/tasks"
-    return [
-        Look(
-            compare,
-            "full",
-            {
-                **for_alice,
-                "action": "user.compare",
-                "tables": owned_tables(),
-                "detail": {**branch, "counts": {"tasks": counts}},
-            },
-        ),
-        Look(
-            compare + "&table=tasks&kind=deleted",
-            "htmx",
-            {
-                **for_alice,
-                "action": "user.compare",
-                "tables": ["tasks"],
-                "detail": {**branch, "kind": "deleted", "rows": {"count": 2, "keys": deleted}},
-            },
-        ),
-        Look(
-            f"/users/u/{ALICE}/compare/restore/?branch={world.branch_id}",
-            "full",
-            preview("restore", [*deleted, {"id": str(EDITED)}]),
-            "POST",
-            {"table": "tasks", "step": "preview"},
-        ),
-        Look(
-            f"{row}/edit/?pk.id={KEPT}",
-            "full",
-            {
-                **for_alice,
-                "action": "user.change_form",
-                "tables": ["tasks"],
-                "detail": {"rows": {"keys": [{"id": str(KEPT)}]}},
-            },
-        ),
-        Look(f"{row}/add/", "full", preview("add", [], 1), "POST", {**add, "step": "preview"}),
-        Look(f"{row}/delete/?pk.id={KEPT}", "full", preview("delete", [{"id": str(KEPT)}])),
-        Look(
-            f"/audit/{intent.pk}/",
-            "full",
-            {
-                **for_alice,
-                "action": "audit.view_change",
-                "tables": ["tasks"],
-                "detail": {"event": intent.pk, "write_id": intent.detail["write_id"]},
-            },
-        ),
-        Look(f"/audit/{intent.pk}/revert/", "full", preview("revert", [{"id": str(EDITED)}])),
-    ]
-
-
-def test_the_time_machine_and_row_changes_look_only_with_a_reason_and_write_their_events(
-    admin_client, tm: World, operator_factory
-):
-    intent = a_change_and_a_loss(operator_factory)
-    assert admin_client.post(f"/users/u/{ALICE}/", {"reason": TM_REASON}).status_code == 302
-    add = add_form(admin_client)
-    looks = time_machine_looks(tm, intent, add)
-    assert {look.route for look in looks} == crawled_in(TIME_MACHINE), "a route has no look"
-
-    stranger = _client_for(operator_factory("abe-admin", "admin"))  # no reason given
-    for look in looks:
-        response, body, events = look.visit(stranger)
-        assert events == [], look.url
-        assert not [text for text in TM_TEXT if text in body], look.url
-        if look.how == "htmx":
-            assert response.status_code == 200 and not body, look.url
-            where = response["HX-Redirect"]
-        else:
-            assert response.status_code == 302, look.url
-            where = response["Location"]
-        assert where.startswith("/users/reason/?subject=tm_alice"), (look.url, where)
-
-    for look in looks:
-        response, body, events = look.visit(admin_client)
-        assert response.status_code == 200, (look.url, body[:600])
-        assert [event_of(event) for event in events] == [look.expected], look.url
-        assert "sk_live_secret_value" not in body, look.url  # tm_notes.api_token stays masked
