@@ -29,7 +29,7 @@ from dashboard.data.column_input import BadValue, parse_value
 from dashboard.data.columns import ColumnInfo, describe_columns
 from dashboard.params import has_nul
 from dashboard.row_text import masked_names
-from dashboard.target_write import WriteError
+from dashboard.write_plan import WriteError
 
 TEXT_MAX = 100_000
 TYPED_KINDS = {"integer", "number", "boolean", "date", "timestamp", "time", "uuid"}

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from dashboard.accounts.roles import has_role
-from dashboard.target_write import writes_problem
+from dashboard.write_settings import writes_problem
 
 CHANGE_ROLE = "admin"
 

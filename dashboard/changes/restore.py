@@ -22,7 +22,6 @@ from sqlalchemy import Connection, Table, tuple_
 
 from dashboard.data.links import referred
 from dashboard.row_text import TextRow, as_text, fix_text_output, text_rows
-from dashboard.target_write import RowChange, WritePlan
 from dashboard.users.compare import (
     Reader,
     Selected,
@@ -31,6 +30,7 @@ from dashboard.users.compare import (
     comparable_tables,
 )
 from dashboard.users.ownership import OwnershipMap, rows_of_user
+from dashboard.write_plan import RowChange, WritePlan
 
 
 class RestoreRefused(ValueError):

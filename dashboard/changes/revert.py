@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from dashboard.audit.models import AuditEvent
-from dashboard.target_write import INTENT, OUTCOME, RowChange, WritePlan
+from dashboard.target_write import INTENT, OUTCOME
 from dashboard.users.ownership import OwnershipMap
+from dashboard.write_plan import RowChange, WritePlan
 
 
 class RevertRefused(ValueError):

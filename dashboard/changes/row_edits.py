@@ -26,8 +26,9 @@ from dashboard.data.rows import parse_key
 from dashboard.row_text import TextRow, fix_text_output, run_text, text_rows
 from dashboard.suggested_sql import quote_identifier
 from dashboard.target import run_read
-from dashboard.target_write import RowChange, WritePlan, WriteScope, key_condition
 from dashboard.users.ownership import OwnershipMap, rows_of_user, rows_of_user_sql
+from dashboard.write_plan import RowChange, WritePlan, WriteScope
+from dashboard.write_statements import key_condition
 
 SHOWN_SALT = "schemadesk.changes.shown"
 ONCE = re.compile(r"[0-9a-f]{32}")

@@ -49,15 +49,7 @@ from dashboard.changes.row_edits import (
 )
 from dashboard.data.cursor import BadCursor
 from dashboard.htmx_request import HtmxHttpRequest
-from dashboard.target_write import (
-    ReasonMissing,
-    WriteOutcome,
-    WritePlan,
-    WriteRefused,
-    apply,
-    preview,
-    writes_problem,
-)
+from dashboard.target_write import apply, preview
 from dashboard.users import services
 from dashboard.users.access import RowsAccess
 from dashboard.users.compare import (
@@ -70,6 +62,8 @@ from dashboard.users.compare import (
 from dashboard.users.compare_views import _access, _now_reader, _refused, compare_url
 from dashboard.users.ownership import OwnershipMap
 from dashboard.users.time_machine import open_source
+from dashboard.write_plan import ReasonMissing, WriteOutcome, WritePlan, WriteRefused
+from dashboard.write_settings import writes_problem
 
 CASCADE_SALT = "schemadesk.changes.cascade"
 EVENT_VIEW = "audit.view_change"
@@ -188,7 +182,7 @@ def restore(request: HtmxHttpRequest, subject: str) -> HttpResponse:
                 owners, branch_columns(source.read, schema, list(owners.owned))
             )
             by_name = {item.table: item for item in items}
-            from dashboard.target_write import max_rows
+            from dashboard.write_settings import max_rows
 
             for name in whole:
                 item = by_name.get(name)

@@ -28,7 +28,6 @@ from dashboard.changes.links import add_row_url, may_change_rows, row_change_url
 from dashboard.data.cursor import BadCursor
 from dashboard.data.shown_rows import plain_key
 from dashboard.htmx_request import HtmxHttpRequest
-from dashboard.target_write import writes_problem
 from dashboard.users import gate, services
 from dashboard.users.access import RowsAccess, user_access
 from dashboard.users.compare import (
@@ -49,6 +48,7 @@ from dashboard.users.time_machine import (
     compare_choices,
     open_source,
 )
+from dashboard.write_settings import writes_problem
 
 COMPARE = "user.compare"
 

@@ -77,7 +77,7 @@ CONSOLE_SETTINGS = """
 import json, django
 django.setup()
 from django.conf import settings
-from dashboard.target_write import writes_problem
+from dashboard.write_settings import writes_problem
 print(json.dumps({"enabled": settings.DATA_WRITES_ENABLED, "problem": writes_problem()}))
 """
 

@@ -17,18 +17,9 @@ from django.db import connection
 
 from dashboard.audit.models import AuditEvent
 from dashboard.row_text import fingerprint_key
-from dashboard.target_write import (
-    INTENT,
-    OUTCOME,
-    RowChange,
-    WritePlan,
-    WriteRefused,
-    WritesOff,
-    WriteUnavailable,
-    apply,
-    preview,
-)
+from dashboard.target_write import INTENT, OUTCOME, apply, preview
 from dashboard.users.ownership import ownership_map
+from dashboard.write_plan import RowChange, WritePlan, WriteRefused, WritesOff, WriteUnavailable
 from tests.dashboard.app_rows import ALICE, BOB, admin_request, fingerprint, owner_url, target
 
 pytestmark = pytest.mark.django_db(transaction=True)

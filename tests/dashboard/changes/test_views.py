@@ -20,7 +20,7 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from dashboard import target_write
+from dashboard import write_images
 from dashboard.audit.models import AuditEvent
 from dashboard.target_write import INTENT, OUTCOME
 from tests.dashboard.changes.test_restore import preview as restore_preview
@@ -183,13 +183,13 @@ def test_an_add_submitted_twice_at_once_is_applied_once(admin_client, tm: World,
     ready = ready_add(client, tm)
     rows = alices_rows()
     cookies = client.cookies
-    before_images = target_write._before_images
+    before_images = write_images.before_images
 
     def slowly(*args):  # widen the moment between the check and the intent: both are in it
         time.sleep(0.4)
         return before_images(*args)
 
-    monkeypatch.setattr(target_write, "_before_images", slowly)
+    monkeypatch.setattr(write_images, "before_images", slowly)
 
     def submit(_: int) -> int:
         other = Client()
