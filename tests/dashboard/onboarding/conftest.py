@@ -124,3 +124,16 @@ def serving(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         output.thread.join(timeout=10)
+
+
+@pytest.fixture
+def fresh_project() -> Iterator[None]:
+    """The Alembic project and env.py's URL variable, loaded anew before the test and after."""
+    from dashboard.history.project import forget_projects
+    from dashboard.history.url_variable import forget_detected
+
+    forget_projects()
+    forget_detected()
+    yield
+    forget_projects()
+    forget_detected()
